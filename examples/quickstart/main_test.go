@@ -1,0 +1,27 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+)
+
+// TestQuickstart runs the whole story, as `go run ./examples/quickstart` does.
+func TestQuickstart(t *testing.T) {
+	var out bytes.Buffer
+	require.NoError(t, run(context.Background(), &out, false), out.String())
+	s := out.String()
+	for _, want := range []string{
+		"the module answers on", ": 1.0.0",
+		"check: hello installed 1.0.0, update 1.1.0",
+		"hook STARTUPDATE", "hook PREBACKUP", "hook POSTBACKUP", "hook PREINSTALL", "hook POSTINSTALL", "hook ENDUPDATE",
+		"the module now answers: 1.1.0",
+		"Done: the story completed",
+	} {
+		require.Contains(t, s, want)
+	}
+	require.Less(t, strings.Index(s, "hook PREINSTALL     hello 1.0.0"), strings.Index(s, "hook POSTINSTALL    hello 1.0.0"))
+}

@@ -1,0 +1,265 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"strings"
+	"sync"
+
+	"github.com/upkeep-go/upkeep/update"
+)
+
+func init() {
+	register(&command{name: "check", summary: "what is available, per module", run: runCheck})
+	register(&command{name: "install", summary: "install a module's update (or an offline pack)", run: runInstall})
+	register(&command{name: "rollback", summary: "put back a module's kept previous version", run: runRollback})
+	register(&command{name: "recover", summary: "finish or undo an interrupted install", run: runRecover})
+	register(&command{name: "status", summary: "per module: installed, latest, maintenance, last result", run: runStatus})
+}
+
+// engine loads a configuration and builds its engine, with a logger on stderr and,
+// on a terminal, a progress bar.
+func (cl *cli) engine(path string) (*update.Engine, error) {
+	if path == "" {
+		return nil, usagef("--config is required")
+	}
+	cfg, err := update.LoadConfig(path)
+	if err != nil {
+		return nil, err
+	}
+	log := slog.New(slog.NewTextHandler(cl.stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
+	opts := []update.Option{update.WithLogger(log)}
+	if cl.terminal {
+		opts = append(opts, update.WithEvents(newProgressBar(cl.stderr).event))
+	}
+	return update.New(*cfg, opts...)
+}
+
+func runCheck(ctx context.Context, cl *cli, args []string) error {
+	fs := cl.newFlags("check", "upkeep check --config FILE [--json]")
+	config := fs.String("config", "", "agent configuration `file`")
+	asJSON := fs.Bool("json", false, "print JSON")
+	pos, err := parse(fs, args)
+	if err != nil {
+		return err
+	}
+	if err := exactArgs(pos, 0, "no positional argument"); err != nil {
+		return err
+	}
+	e, err := cl.engine(*config)
+	if err != nil {
+		return err
+	}
+	rep, cerr := e.Check(ctx)
+	if *asJSON {
+		if err := writeJSON(cl.stdout, rep); err != nil {
+			return err
+		}
+	} else {
+		for _, m := range rep.Modules {
+			line := fmt.Sprintf("%s: installed %s, %s", m.Name, orNone(m.Installed), m.Status)
+			if m.Version != "" {
+				line += " to " + m.Version
+				if len(m.Path) > 1 {
+					line += " via " + strings.Join(m.Path, " → ")
+				}
+			}
+			if m.Reason != "" {
+				line += ": " + m.Reason
+			}
+			if m.Code != "" {
+				line += " [" + m.Code + "]"
+			}
+			fmt.Fprintln(cl.stdout, line)
+		}
+	}
+	if cerr != nil {
+		if *asJSON {
+			return errSilentFailure
+		}
+		return cerr
+	}
+	return nil
+}
+
+func runInstall(ctx context.Context, cl *cli, args []string) error {
+	fs := cl.newFlags("install", "upkeep install --config FILE MODULE [--version V] [--pack FILE.zip --sig FILE]")
+	config := fs.String("config", "", "agent configuration `file`")
+	ver := fs.String("version", "", "install this `version` rather than the newest offered")
+	packFile := fs.String("pack", "", "offline install from this pack `file`")
+	sig := fs.String("sig", "", "signature `file` of --pack (default FILE.zip.minisig)")
+	pos, err := parse(fs, args)
+	if err != nil {
+		return err
+	}
+	if err := exactArgs(pos, 1, "one MODULE"); err != nil {
+		return err
+	}
+	if *sig != "" && *packFile == "" {
+		return usagef("--sig needs --pack")
+	}
+	if *packFile != "" && *ver != "" {
+		return usagef("--version and --pack exclude each other: the pack's signature gives its version")
+	}
+	e, err := cl.engine(*config)
+	if err != nil {
+		return err
+	}
+	res, err := e.Install(ctx, pos[0], update.InstallOptions{Version: *ver, PackFile: *packFile, SigFile: *sig})
+	if errors.Is(err, update.ErrNoUpdate) {
+		fmt.Fprintf(cl.stdout, "%s\n", strings.TrimPrefix(err.Error(), update.ErrNoUpdate.Error()+": "))
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(cl.stdout, "installed %s %s (was %s); maintenance window %s\n", res.Module,
+		strings.Join(res.Installed, " then "), orNone(strp(res.From)), res.Window.Round(1e5))
+	if res.SelfUpdate {
+		fmt.Fprintln(cl.stdout, "this program's own folder was updated: restart it to run the new version")
+	}
+	return nil
+}
+
+func runRollback(ctx context.Context, cl *cli, args []string) error {
+	fs := cl.newFlags("rollback", "upkeep rollback --config FILE MODULE")
+	config := fs.String("config", "", "agent configuration `file`")
+	pos, err := parse(fs, args)
+	if err != nil {
+		return err
+	}
+	if err := exactArgs(pos, 1, "one MODULE"); err != nil {
+		return err
+	}
+	e, err := cl.engine(*config)
+	if err != nil {
+		return err
+	}
+	res, err := e.Rollback(ctx, pos[0])
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(cl.stdout, "rolled %s back from %s to %s\n", res.Module, orNone(strp(res.From)), res.Installed[0])
+	return nil
+}
+
+func runRecover(ctx context.Context, cl *cli, args []string) error {
+	fs := cl.newFlags("recover", "upkeep recover --config FILE")
+	config := fs.String("config", "", "agent configuration `file`")
+	pos, err := parse(fs, args)
+	if err != nil {
+		return err
+	}
+	if err := exactArgs(pos, 0, "no positional argument"); err != nil {
+		return err
+	}
+	e, err := cl.engine(*config)
+	if err != nil {
+		return err
+	}
+	res, err := e.Recover(ctx)
+	for _, r := range res {
+		line := fmt.Sprintf("%s: %s, at %s", r.Module, r.Action, orNone(strp(r.Version)))
+		if r.Detail != "" {
+			line += " (" + r.Detail + ")"
+		}
+		fmt.Fprintln(cl.stdout, line)
+	}
+	return err
+}
+
+func runStatus(ctx context.Context, cl *cli, args []string) error {
+	fs := cl.newFlags("status", "upkeep status --config FILE [--json]")
+	config := fs.String("config", "", "agent configuration `file`")
+	asJSON := fs.Bool("json", false, "print JSON")
+	pos, err := parse(fs, args)
+	if err != nil {
+		return err
+	}
+	if err := exactArgs(pos, 0, "no positional argument"); err != nil {
+		return err
+	}
+	e, err := cl.engine(*config)
+	if err != nil {
+		return err
+	}
+	sts, serr := e.Status()
+	if *asJSON {
+		if sts == nil {
+			sts = []update.ModuleStatus{}
+		}
+		if err := writeJSON(cl.stdout, map[string]any{"modules": sts}); err != nil {
+			return err
+		}
+	} else {
+		for _, s := range sts {
+			maint := "off"
+			if s.Maintenance {
+				maint = "ON"
+			}
+			fmt.Fprintf(cl.stdout, "%s: installed %s, latest %s, maintenance %s", s.Name, orNone(s.Installed), orNone(s.Latest), maint)
+			if s.LastResult != "" {
+				fmt.Fprintf(cl.stdout, ", last result: %s", s.LastResult)
+			}
+			if s.LastError != "" {
+				fmt.Fprintf(cl.stdout, ", last error: %s", s.LastError)
+			}
+			fmt.Fprintln(cl.stdout)
+		}
+	}
+	return serr
+}
+
+func writeJSON(w io.Writer, v any) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(v)
+}
+
+func orNone(p *string) string {
+	if p == nil || *p == "" {
+		return "nothing"
+	}
+	return *p
+}
+
+func strp(s string) *string { return &s }
+
+// progressBar draws download and extraction progress on a terminal.
+type progressBar struct {
+	mu   sync.Mutex
+	w    io.Writer
+	last string
+}
+
+func newProgressBar(w io.Writer) *progressBar { return &progressBar{w: w} }
+
+func (p *progressBar) event(ev update.Event) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	switch ev.Step {
+	case update.StepDownload, update.StepExtract:
+		if ev.Total <= 0 {
+			return
+		}
+		pct := float64(ev.Done) * 100 / float64(ev.Total)
+		n := int(pct / 5)
+		bar := strings.Repeat("#", n) + strings.Repeat(".", 20-n)
+		line := fmt.Sprintf("\r%-8s %s %s [%s] %5.1f%%", ev.Step, ev.Module, ev.Version, bar, pct)
+		if ev.Rate > 0 {
+			line += fmt.Sprintf(" %.1f MB/s", ev.Rate/1e6)
+		}
+		if line != p.last {
+			fmt.Fprint(p.w, line)
+			p.last = line
+		}
+		if ev.Done >= ev.Total {
+			fmt.Fprintln(p.w)
+			p.last = ""
+		}
+	}
+}

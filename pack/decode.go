@@ -1,0 +1,54 @@
+package pack
+
+import (
+	"bufio"
+	"io"
+
+	"github.com/klauspost/compress/flate"
+	"github.com/klauspost/compress/zstd"
+)
+
+// maxZstdWindow bounds the memory a zstd entry may ask a decoder for. Packs built by
+// this package use an 8 MiB window.
+const maxZstdWindow = 32 << 20
+
+// decoders holds one worker's reusable decompressors.
+type decoders struct {
+	flate io.ReadCloser
+	zstd  *zstd.Decoder
+}
+
+// open returns a reader of f's decompressed data, reading through br (reset here).
+func (d *decoders) open(a *archive, f *file, br *bufio.Reader) (io.Reader, error) {
+	br.Reset(io.NewSectionReader(a.r, f.dataOffset, int64(f.csize)))
+	switch f.method {
+	case Store:
+		return br, nil
+	case Deflate:
+		if d.flate == nil {
+			d.flate = flate.NewReader(br)
+		} else if err := d.flate.(flate.Resetter).Reset(br, nil); err != nil {
+			return nil, entryErr(f.name, RuleStructure, ErrFormat, err.Error())
+		}
+		return d.flate, nil
+	case Zstd:
+		if d.zstd == nil {
+			z, err := zstd.NewReader(br, zstd.WithDecoderConcurrency(1),
+				zstd.WithDecoderMaxWindow(maxZstdWindow), zstd.WithDecoderLowmem(true))
+			if err != nil {
+				return nil, entryErr(f.name, RuleStructure, ErrFormat, err.Error())
+			}
+			d.zstd = z
+		} else if err := d.zstd.Reset(br); err != nil {
+			return nil, entryErr(f.name, RuleStructure, ErrFormat, err.Error())
+		}
+		return d.zstd, nil
+	}
+	return nil, entryErr(f.name, RuleMethod, ErrUnsupported, "compression method "+f.method.String())
+}
+
+func (d *decoders) close() {
+	if d.zstd != nil {
+		d.zstd.Close()
+	}
+}

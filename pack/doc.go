@@ -1,0 +1,58 @@
+// Package pack owns upkeep's packs: zip files holding a module's tree. It builds them
+// from a directory or an [fs.FS] with deterministic bytes ([Build], [BuildDir]),
+// describes them ([ReadInfo]) and extracts them safely ([Extract]).
+//
+// # Building
+//
+// Entries are sorted by name; folders are entries too, so empty ones survive;
+// permissions (the executable bit above all) and mtimes are kept, or every mtime is
+// replaced by one given time ([WithModTime], fed from [SourceDateEpoch]). Symbolic
+// links are stored as links when they point inside the tree; one that leaves it fails
+// the build. Files are deflated ([Deflate], the default) or compressed with Zstandard
+// ([Zstd], zip method 93) and streamed: no file is held in memory. The same tree gives
+// the same bytes.
+//
+// # Extracting
+//
+// [Extract] writes into a destination that does not exist yet or is an empty folder.
+// Before a byte is written, the whole pack may be read once through a verification
+// function ([WithVerify]), then every entry is checked. Refused, naming the entry and
+// the rule (an [*EntryError] wrapping one of the Err sentinels):
+//
+//   - names that are empty, longer than 4096 bytes, not UTF-8, or hold NUL, control
+//     characters, backslashes or colons; absolute paths, drive letters, UNC paths;
+//     "." , ".." and empty segments; segments ending in a dot or a space; Windows
+//     device names (CON, PRN, AUX, NUL, COM0–9, LPT0–9…, with or without extension,
+//     in any folder);
+//   - the same name twice, names equal but for case (unless [AllowCaseCollisions]),
+//     a name used both as a file and as a folder;
+//   - devices, pipes, sockets; links that are absolute or climb out of the tree, also
+//     through other links of the pack;
+//   - more than [Limits.MaxFiles] entries (default 100,000), an entry larger than
+//     [Limits.MaxFileSize] (4 GiB), more than [Limits.MaxTotal] bytes in all (4 GiB),
+//     an entry larger than [Limits.RatioMinSize] (1 MiB) inflating more than
+//     [Limits.MaxRatio] (200:1). Declared sizes are checked first, then the bytes
+//     actually decompressed are counted: data beyond its declared size is refused;
+//   - a CRC-32 mismatch, or a zero CRC-32 on non-empty data;
+//   - methods other than store, deflate and zstd (zstd windows above 32 MiB), and
+//     encrypted entries;
+//   - entries whose bytes overlap (the overlapping "better zip bomb"), a local header
+//     that names another file or disagrees with the central directory, data running
+//     into the central directory, multi-disk archives, prepended data.
+//
+// Set-user-ID, set-group-ID and sticky bits are dropped: only permission bits are
+// kept.
+//
+// The tree is written into a hidden temporary sibling of the destination by a pool
+// of workers ([WithWorkers], default GOMAXPROCS), each streaming one entry at a time
+// through fixed buffers, so memory stays bounded whatever the pack's size. Files are
+// created with O_EXCL and O_NOFOLLOW inside an [os.Root]; links are created last.
+// Each file and folder is fsynced ([WithoutSync] skips it) and only then is the tree
+// renamed to the destination. On any error the temporary tree is removed and the
+// destination is left as it was.
+//
+// The package installs nothing and never touches a live tree: it extracts into a
+// fresh destination, and deciding what to do with it is the caller's job. It reads no
+// environment variable except in [SourceDateEpoch], and it verifies no signature
+// itself: verification comes in as a function.
+package pack

@@ -1,0 +1,422 @@
+package pack
+
+import (
+	"bufio"
+	"cmp"
+	"context"
+	"errors"
+	"fmt"
+	"hash/crc32"
+	"io"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// ErrVerify is returned (wrapping the verification function's error) when the
+// function given to [WithVerify] refuses the pack; nothing has been written then.
+var ErrVerify = errors.New("pack: verification failed")
+
+// Report says what [Extract] wrote and how long it took.
+type Report struct {
+	Files, Dirs, Links int
+	Bytes              int64 // bytes of file content written
+	Duration           time.Duration
+}
+
+// copyBufSize is the size of each worker's output buffer; readBufSize of its input
+// buffer. Together with the decoders they bound a worker's memory.
+const (
+	copyBufSize = 256 << 10
+	readBufSize = 64 << 10
+)
+
+// Extract extracts the pack held in r (size bytes) into dest, which must not exist or
+// be an empty folder; its parent must exist.
+//
+// In order: dest is checked; the whole pack is read through the [WithVerify]
+// function, if any; the central directory, local headers, names, links and declared
+// sizes are checked (as [ReadInfo] does); the tree is written into a hidden temporary
+// sibling of dest, files decompressed by parallel workers, counting and checksumming
+// the real bytes; the tree is made durable (unless [WithoutSync]); and only then is
+// it renamed to dest. On any error the temporary tree is removed and dest is left as
+// it was. Files are created with O_EXCL, without following links, inside an
+// [os.Root]; links are created last.
+func Extract(ctx context.Context, r io.ReaderAt, size int64, dest string, opts ...Option) (*Report, error) {
+	start := time.Now()
+	o, err := newOptions(opts)
+	if err != nil {
+		return nil, err
+	}
+	dest, existed, err := checkDest(dest)
+	if err != nil {
+		return nil, err
+	}
+	if o.verify != nil {
+		if err := o.verify(io.NewSectionReader(r, 0, size)); err != nil {
+			return nil, fmt.Errorf("%w: %w", ErrVerify, err)
+		}
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
+	}
+	a, err := openArchive(r, size, o.limits, o.allowCase)
+	if err != nil {
+		return nil, err
+	}
+	tmp, err := os.MkdirTemp(filepath.Dir(dest), "."+filepath.Base(dest)+".upkeep-*")
+	if err != nil {
+		return nil, entryErr("", RuleDestination, ErrDestination, err.Error())
+	}
+	x := &extraction{a: a, o: o, tmp: tmp}
+	rep, err := x.run(ctx)
+	if err == nil {
+		err = x.finish(dest, existed)
+	}
+	if err != nil {
+		removeTree(tmp)
+		return nil, err
+	}
+	rep.Duration = time.Since(start)
+	o.logger.Debug("pack extracted", "dest", dest, "files", rep.Files, "dirs", rep.Dirs,
+		"links", rep.Links, "bytes", rep.Bytes, "duration", rep.Duration)
+	return rep, nil
+}
+
+// checkDest returns dest made absolute, and whether it exists (as an empty folder).
+func checkDest(dest string) (string, bool, error) {
+	bad := func(detail string) (string, bool, error) {
+		return "", false, entryErr("", RuleDestination, ErrDestination, dest+": "+detail)
+	}
+	abs, err := filepath.Abs(dest)
+	if err != nil {
+		return bad(err.Error())
+	}
+	fi, err := os.Lstat(abs)
+	if errors.Is(err, os.ErrNotExist) {
+		pfi, err := os.Stat(filepath.Dir(abs))
+		if err != nil || !pfi.IsDir() {
+			return bad("parent folder does not exist")
+		}
+		return abs, false, nil
+	}
+	if err != nil {
+		return bad(err.Error())
+	}
+	if !fi.IsDir() {
+		return bad("exists and is not a folder")
+	}
+	d, err := os.Open(abs)
+	if err != nil {
+		return bad(err.Error())
+	}
+	names, err := d.Readdirnames(1)
+	d.Close()
+	if len(names) > 0 {
+		return bad("folder is not empty")
+	}
+	if err != nil && err != io.EOF {
+		return bad(err.Error())
+	}
+	return abs, true, nil
+}
+
+// extraction is one Extract call's state once the pack has been checked.
+type extraction struct {
+	a    *archive
+	o    *options
+	tmp  string
+	root *os.Root
+	dirs []string // every folder to create, explicit or implied, sorted
+
+	done     atomic.Int64
+	total    int64
+	progMu   sync.Mutex
+	reported atomic.Int64
+}
+
+func (x *extraction) run(ctx context.Context) (*Report, error) {
+	root, err := os.OpenRoot(x.tmp)
+	if err != nil {
+		return nil, entryErr("", RuleDestination, ErrDestination, err.Error())
+	}
+	defer root.Close()
+	x.root = root
+	rep := &Report{}
+
+	// Folders first (0700 while we write into them), then files by the workers, then
+	// links, so that nothing is ever written through a link.
+	dirSet := map[string]*file{}
+	var files, links []*file
+	for _, f := range x.a.files {
+		switch f.kind {
+		case kindDir:
+			dirSet[f.path] = f
+		case kindLink:
+			links = append(links, f)
+		default:
+			files = append(files, f)
+			x.total += int64(f.usize)
+		}
+		for i := strings.LastIndexByte(f.path, '/'); i > 0; i = strings.LastIndexByte(f.path[:i], '/') {
+			if _, ok := dirSet[f.path[:i]]; ok {
+				break
+			}
+			dirSet[f.path[:i]] = nil
+		}
+	}
+	for d := range dirSet {
+		x.dirs = append(x.dirs, d)
+	}
+	slices.Sort(x.dirs)
+	for _, d := range x.dirs {
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
+		if err := root.Mkdir(d, 0o700); err != nil {
+			return nil, writeErr(d, err)
+		}
+	}
+	rep.Dirs = len(x.dirs)
+
+	if err := x.writeFiles(ctx, files); err != nil {
+		return nil, err
+	}
+	rep.Files, rep.Bytes = len(files), x.done.Load()
+
+	for _, f := range links {
+		if err := root.Symlink(f.link, f.path); err != nil {
+			return nil, writeErr(f.name, err)
+		}
+	}
+	rep.Links = len(links)
+
+	// Folder modes and times last, deepest first, as writing into them changed them.
+	for _, d := range slices.Backward(x.dirs) {
+		f := dirSet[d]
+		mode, mtime := os.FileMode(0o755), time.Time{}
+		if f != nil {
+			mode, mtime = f.mode.Perm(), f.modTime
+		}
+		if x.o.sync == syncPerFile {
+			if err := syncDirIn(root, d); err != nil {
+				return nil, writeErr(d, err)
+			}
+		}
+		if err := root.Chmod(d, mode); err != nil {
+			return nil, writeErr(d, err)
+		}
+		if !mtime.IsZero() {
+			if err := root.Chtimes(d, mtime, mtime); err != nil {
+				return nil, writeErr(d, err)
+			}
+		}
+	}
+	x.report(true)
+	return rep, nil
+}
+
+// finish makes the tree durable and renames it into place.
+func (x *extraction) finish(dest string, existed bool) error {
+	mode := os.FileMode(0o755)
+	if existed {
+		if fi, err := os.Stat(dest); err == nil {
+			mode = fi.Mode().Perm()
+		}
+	}
+	if err := os.Chmod(x.tmp, mode); err != nil {
+		return writeErr("", err)
+	}
+	sync := x.o.sync
+	if sync == syncFS {
+		if err := syncFilesystem(x.tmp); err != nil {
+			return writeErr("", err)
+		}
+	}
+	if sync == syncPerFile {
+		if err := syncDir(x.tmp); err != nil {
+			return writeErr("", err)
+		}
+	}
+	if err := replaceDir(x.tmp, dest, existed); err != nil {
+		return entryErr("", RuleDestination, ErrDestination, err.Error())
+	}
+	if sync != syncNone {
+		if err := syncDir(filepath.Dir(dest)); err != nil {
+			return writeErr("", err)
+		}
+	}
+	return nil
+}
+
+func syncDir(dir string) error {
+	root, err := os.OpenRoot(dir)
+	if err != nil {
+		return err
+	}
+	defer root.Close()
+	return syncDirIn(root, ".")
+}
+
+func writeErr(entry string, err error) *EntryError {
+	return &EntryError{Entry: entry, Rule: RuleWrite, Err: err}
+}
+
+// writeFiles decompresses files with a pool of workers, largest first so that one big
+// entry does not end up alone at the end.
+func (x *extraction) writeFiles(ctx context.Context, files []*file) error {
+	slices.SortStableFunc(files, func(a, b *file) int { return cmp.Compare(b.csize, a.csize) })
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	jobs := make(chan *file)
+	var wg sync.WaitGroup
+	for range min(x.o.workers, max(len(files), 1)) {
+		wg.Go(func() {
+			w := &worker{br: newReadBuffer(), buf: make([]byte, copyBufSize)}
+			defer w.dec.close()
+			for f := range jobs {
+				if err := x.writeFile(ctx, w, f); err != nil {
+					cancel(err)
+					return
+				}
+			}
+		})
+	}
+feed:
+	for _, f := range files {
+		select {
+		case jobs <- f:
+		case <-ctx.Done():
+			break feed
+		}
+	}
+	close(jobs)
+	wg.Wait()
+	if err := context.Cause(ctx); err != nil {
+		return err
+	}
+	return nil
+}
+
+func newReadBuffer() *bufio.Reader { return bufio.NewReaderSize(nil, readBufSize) }
+
+// worker is one extraction worker's reusable state.
+type worker struct {
+	br  *bufio.Reader
+	buf []byte
+	dec decoders
+}
+
+func (x *extraction) writeFile(ctx context.Context, w *worker, f *file) (err error) {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	out, err := x.root.OpenFile(f.path, os.O_WRONLY|os.O_CREATE|os.O_EXCL|oNoFollow, 0o600)
+	if err != nil {
+		return writeErr(f.name, err)
+	}
+	defer func() {
+		if out != nil {
+			out.Close()
+		}
+	}()
+	var src io.Reader
+	if f.csize > 0 || f.method != Store {
+		if src, err = w.dec.open(x.a, f, w.br); err != nil {
+			return err
+		}
+	} else {
+		src = strings.NewReader("")
+	}
+	var n uint64
+	crc := uint32(0)
+	for {
+		k, rerr := io.ReadFull(src, w.buf)
+		if k > 0 {
+			n += uint64(k)
+			if n > f.usize {
+				return entryErr(f.name, RuleSize, ErrLimit, fmt.Sprintf("inflates beyond its declared %d bytes", f.usize))
+			}
+			crc = crc32.Update(crc, crc32.IEEETable, w.buf[:k])
+			if _, err := out.Write(w.buf[:k]); err != nil {
+				return writeErr(f.name, err)
+			}
+			x.add(int64(k))
+		}
+		if rerr == io.EOF || rerr == io.ErrUnexpectedEOF {
+			break
+		}
+		if rerr != nil {
+			if cerr := ctx.Err(); cerr != nil {
+				return cerr
+			}
+			return entryErr(f.name, RuleStructure, ErrFormat, "decompressing: "+rerr.Error())
+		}
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+	}
+	if n != f.usize {
+		return entryErr(f.name, RuleSize, ErrFormat, fmt.Sprintf("%d bytes, %d declared", n, f.usize))
+	}
+	if crc != f.crc {
+		return entryErr(f.name, RuleCRC, ErrChecksum, fmt.Sprintf("CRC-32 %08x, %08x declared", crc, f.crc))
+	}
+	if err := out.Chmod(f.mode.Perm()); err != nil {
+		return writeErr(f.name, err)
+	}
+	if x.o.sync == syncPerFile {
+		if err := out.Sync(); err != nil {
+			return writeErr(f.name, err)
+		}
+	}
+	cerr := out.Close()
+	out = nil
+	if cerr != nil {
+		return writeErr(f.name, cerr)
+	}
+	if err := x.root.Chtimes(f.path, f.modTime, f.modTime); err != nil {
+		return writeErr(f.name, err)
+	}
+	return nil
+}
+
+// add counts n bytes written and reports progress every MiB.
+func (x *extraction) add(n int64) {
+	done := x.done.Add(n)
+	if x.o.progress != nil && done-x.reported.Load() >= 1<<20 {
+		x.report(false)
+	}
+}
+
+func (x *extraction) report(final bool) {
+	if x.o.progress == nil {
+		return
+	}
+	x.progMu.Lock()
+	defer x.progMu.Unlock()
+	done := x.done.Load()
+	if done > x.reported.Load() || final {
+		x.reported.Store(done)
+		x.o.progress(done, x.total)
+	}
+}
+
+// removeTree removes a temporary tree, making its folders writable first if a
+// read-only folder kept RemoveAll from emptying it.
+func removeTree(dir string) {
+	if os.RemoveAll(dir) == nil {
+		return
+	}
+	filepath.WalkDir(dir, func(p string, d os.DirEntry, err error) error {
+		if err == nil && d.IsDir() {
+			os.Chmod(p, 0o700)
+		}
+		return nil
+	})
+	os.RemoveAll(dir)
+}

@@ -1,0 +1,500 @@
+package pack
+
+import (
+	"bufio"
+	"encoding/binary"
+	"fmt"
+	"hash/crc32"
+	"io"
+	"io/fs"
+	"math/bits"
+	"slices"
+	"strings"
+	"time"
+)
+
+// Method is a zip compression method.
+type Method uint16
+
+// The compression methods a pack may use.
+const (
+	Store   Method = 0  // no compression
+	Deflate Method = 8  // deflate (the default)
+	Zstd    Method = 93 // Zstandard, as WinZip numbers it
+)
+
+// String returns "store", "deflate", "zstd" or "method-N".
+func (m Method) String() string {
+	switch m {
+	case Store:
+		return "store"
+	case Deflate:
+		return "deflate"
+	case Zstd:
+		return "zstd"
+	}
+	return fmt.Sprintf("method-%d", uint16(m))
+}
+
+// Entry describes one entry of a pack.
+type Entry struct {
+	Name       string      // as stored: slash-separated, folders end with "/"
+	Size       int64       // declared uncompressed size
+	Compressed int64       // compressed size
+	Mode       fs.FileMode // type bits and permissions (0777 at most)
+	Method     Method
+	Link       string    // target, for a symbolic link
+	ModTime    time.Time // UTC, second precision
+}
+
+// Info describes a pack: counts, sizes (declared uncompressed, and compressed), the
+// methods used, and its entries in central directory order.
+type Info struct {
+	Files, Dirs, Links int
+	Size, Compressed   int64
+	Methods            []Method
+	Entries            []Entry
+}
+
+// ReadInfo reads a pack's central directory and runs every check that needs no
+// decompression of file data: names, duplicates, folders used as files, links (their
+// targets are read), declared sizes against the limits, methods, encryption, local
+// headers and overlapping entries. Only [WithLimits] and [AllowCaseCollisions] apply.
+func ReadInfo(r io.ReaderAt, size int64, opts ...Option) (*Info, error) {
+	o, err := newOptions(opts)
+	if err != nil {
+		return nil, err
+	}
+	a, err := openArchive(r, size, o.limits, o.allowCase)
+	if err != nil {
+		return nil, err
+	}
+	info := &Info{Entries: make([]Entry, 0, len(a.files))}
+	methods := map[Method]bool{}
+	for _, f := range a.files {
+		switch f.kind {
+		case kindDir:
+			info.Dirs++
+		case kindLink:
+			info.Links++
+		default:
+			info.Files++
+		}
+		info.Size += int64(f.usize)
+		info.Compressed += int64(f.csize)
+		if !methods[f.method] {
+			methods[f.method] = true
+			info.Methods = append(info.Methods, f.method)
+		}
+		info.Entries = append(info.Entries, Entry{
+			Name: f.name, Size: int64(f.usize), Compressed: int64(f.csize),
+			Mode: f.mode, Method: f.method, Link: f.link, ModTime: f.modTime,
+		})
+	}
+	slices.Sort(info.Methods)
+	return info, nil
+}
+
+// zip record signatures and sizes.
+const (
+	sigLocal       = 0x04034b50
+	sigCentral     = 0x02014b50
+	sigEnd         = 0x06054b50
+	sigEnd64       = 0x06064b50
+	sigEnd64Loc    = 0x07064b50
+	lenLocal       = 30
+	lenCentral     = 46
+	lenEnd         = 22
+	lenEnd64       = 56
+	lenEnd64Loc    = 20
+	extraZip64     = 0x0001
+	extraTimestamp = 0x5455
+	flagEncrypted  = 0x1
+	flagStrongEnc  = 0x40
+	methodAES      = 99
+	maxLinkTarget  = maxNameLen
+	maxCentralSize = 1 << 30 // the central directory is read through a buffer, never whole
+)
+
+// file is one checked central directory entry.
+type file struct {
+	name, path   string
+	kind         kind
+	flags        uint16
+	method       Method
+	crc          uint32
+	csize, usize uint64
+	offset       uint64 // local header
+	dataOffset   int64
+	mode         fs.FileMode
+	modTime      time.Time
+	link         string
+}
+
+// archive is a pack whose structure has been checked.
+type archive struct {
+	r     io.ReaderAt
+	size  int64
+	files []*file
+}
+
+func formatErr(entry, detail string) *EntryError {
+	return entryErr(entry, RuleStructure, ErrFormat, detail)
+}
+
+// openArchive parses and checks the central directory, the local headers and the
+// links of the pack in r.
+func openArchive(r io.ReaderAt, size int64, lim Limits, allowCase bool) (*archive, error) {
+	if size < lenEnd {
+		return nil, formatErr("", "too short for a zip file")
+	}
+	cdOff, cdSize, count, cdEnd, err := readEnd(r, size)
+	if err != nil {
+		return nil, err
+	}
+	if count > uint64(lim.MaxFiles) {
+		return nil, entryErr("", RuleMaxFiles, ErrLimit, fmt.Sprintf("%d entries, more than %d", count, lim.MaxFiles))
+	}
+	if cdOff+cdSize != cdEnd || count*lenCentral > cdSize || cdSize > maxCentralSize {
+		return nil, formatErr("", "central directory bounds are inconsistent")
+	}
+	a := &archive{r: r, size: size, files: make([]*file, 0, count)}
+	br := bufio.NewReaderSize(io.NewSectionReader(r, int64(cdOff), int64(cdSize)), 64<<10)
+	var total uint64
+	for i := uint64(0); i < count; i++ {
+		f, err := readCentral(br)
+		if err != nil {
+			return nil, err
+		}
+		if err := checkEntry(f, lim); err != nil {
+			return nil, err
+		}
+		total += f.usize
+		if total > uint64(lim.MaxTotal) {
+			return nil, entryErr(f.name, RuleMaxTotal, ErrLimit, fmt.Sprintf("pack declares more than %d bytes in all", lim.MaxTotal))
+		}
+		a.files = append(a.files, f)
+	}
+	if err := a.checkLocal(cdOff); err != nil {
+		return nil, err
+	}
+	tree := make([]treeEntry, len(a.files))
+	for i, f := range a.files {
+		if f.kind == kindLink {
+			if err := a.readLink(f); err != nil {
+				return nil, err
+			}
+		}
+		tree[i] = treeEntry{raw: f.name, path: f.path, kind: f.kind, link: f.link}
+	}
+	if err := checkTree(tree, allowCase); err != nil {
+		return nil, err
+	}
+	return a, nil
+}
+
+// readEnd finds the end of central directory record (zip64 too) and returns the
+// central directory's offset, size and entry count, and where it must end.
+func readEnd(r io.ReaderAt, size int64) (off, n, count, end uint64, err error) {
+	tail := min(size, lenEnd+0xffff)
+	buf := make([]byte, tail)
+	if _, err := r.ReadAt(buf, size-tail); err != nil && err != io.EOF {
+		return 0, 0, 0, 0, formatErr("", "reading the end of central directory: "+err.Error())
+	}
+	pos := -1
+	for i := len(buf) - lenEnd; i >= 0; i-- {
+		if binary.LittleEndian.Uint32(buf[i:]) == sigEnd &&
+			int(binary.LittleEndian.Uint16(buf[i+20:])) == len(buf)-i-lenEnd {
+			pos = i
+			break
+		}
+	}
+	if pos < 0 {
+		return 0, 0, 0, 0, formatErr("", "no end of central directory record")
+	}
+	e := buf[pos:]
+	le := binary.LittleEndian
+	disk, cdDisk := le.Uint16(e[4:]), le.Uint16(e[6:])
+	onDisk, total := le.Uint16(e[8:]), le.Uint16(e[10:])
+	n, off, count = uint64(le.Uint32(e[12:])), uint64(le.Uint32(e[16:])), uint64(total)
+	end = uint64(size - tail + int64(pos))
+	zip64 := disk == 0xffff || cdDisk == 0xffff || onDisk == 0xffff || total == 0xffff || n == 0xffffffff || off == 0xffffffff
+	if !zip64 {
+		if disk != 0 || cdDisk != 0 || onDisk != total {
+			return 0, 0, 0, 0, formatErr("", "multi-disk archives are not supported")
+		}
+		return off, n, count, end, nil
+	}
+	// zip64: the locator sits just before the record.
+	locPos := int64(end) - lenEnd64Loc
+	if locPos < 0 {
+		return 0, 0, 0, 0, formatErr("", "zip64 locator missing")
+	}
+	var loc [lenEnd64Loc]byte
+	if _, err := r.ReadAt(loc[:], locPos); err != nil || le.Uint32(loc[:]) != sigEnd64Loc {
+		return 0, 0, 0, 0, formatErr("", "zip64 locator missing")
+	}
+	recOff := le.Uint64(loc[8:])
+	if le.Uint32(loc[4:]) != 0 || le.Uint32(loc[16:]) > 1 || locPos < lenEnd64 || recOff > uint64(locPos)-lenEnd64 {
+		return 0, 0, 0, 0, formatErr("", "zip64 locator is inconsistent")
+	}
+	var rec [lenEnd64]byte
+	if _, err := r.ReadAt(rec[:], int64(recOff)); err != nil || le.Uint32(rec[:]) != sigEnd64 {
+		return 0, 0, 0, 0, formatErr("", "zip64 end of central directory missing")
+	}
+	if le.Uint32(rec[16:]) != 0 || le.Uint32(rec[20:]) != 0 || le.Uint64(rec[24:]) != le.Uint64(rec[32:]) {
+		return 0, 0, 0, 0, formatErr("", "multi-disk archives are not supported")
+	}
+	return le.Uint64(rec[48:]), le.Uint64(rec[40:]), le.Uint64(rec[32:]), recOff, nil
+}
+
+// readCentral reads one central directory header.
+func readCentral(br *bufio.Reader) (*file, error) {
+	var h [lenCentral]byte
+	if _, err := io.ReadFull(br, h[:]); err != nil {
+		return nil, formatErr("", "central directory truncated")
+	}
+	le := binary.LittleEndian
+	if le.Uint32(h[:]) != sigCentral {
+		return nil, formatErr("", "bad central directory header signature")
+	}
+	creator := le.Uint16(h[4:]) >> 8
+	f := &file{
+		flags:  le.Uint16(h[8:]),
+		method: Method(le.Uint16(h[10:])),
+		crc:    le.Uint32(h[16:]),
+		csize:  uint64(le.Uint32(h[20:])),
+		usize:  uint64(le.Uint32(h[24:])),
+		offset: uint64(le.Uint32(h[42:])),
+	}
+	dosTime, dosDate := le.Uint16(h[12:]), le.Uint16(h[14:])
+	nameLen, extraLen, commentLen := int(le.Uint16(h[28:])), int(le.Uint16(h[30:])), int(le.Uint16(h[32:]))
+	ext := le.Uint32(h[38:])
+	rest := make([]byte, nameLen+extraLen+commentLen)
+	if _, err := io.ReadFull(br, rest); err != nil {
+		return nil, formatErr("", "central directory truncated")
+	}
+	f.name = string(rest[:nameLen])
+	extra := rest[nameLen : nameLen+extraLen]
+	var unixTime int64
+	hasUnixTime := false
+	for len(extra) >= 4 {
+		id, n := le.Uint16(extra), int(le.Uint16(extra[2:]))
+		if 4+n > len(extra) {
+			return nil, formatErr(f.name, "extra field truncated")
+		}
+		data := extra[4 : 4+n]
+		extra = extra[4+n:]
+		switch id {
+		case extraZip64:
+			read := func(v *uint64) error {
+				if *v != 0xffffffff {
+					return nil
+				}
+				if len(data) < 8 {
+					return formatErr(f.name, "zip64 extra field truncated")
+				}
+				*v, data = le.Uint64(data), data[8:]
+				return nil
+			}
+			for _, v := range []*uint64{&f.usize, &f.csize, &f.offset} {
+				if err := read(v); err != nil {
+					return nil, err
+				}
+			}
+		case extraTimestamp:
+			if len(data) >= 5 && data[0]&1 != 0 {
+				unixTime, hasUnixTime = int64(le.Uint32(data[1:])), true
+			}
+		}
+	}
+	if hasUnixTime {
+		f.modTime = time.Unix(unixTime, 0).UTC()
+	} else {
+		f.modTime = time.Date(1980+int(dosDate>>9), time.Month(dosDate>>5&0xf), int(dosDate&0x1f),
+			int(dosTime>>11), int(dosTime>>5&0x3f), int(dosTime&0x1f)*2, 0, time.UTC)
+	}
+	f.mode = decodeMode(creator, ext, strings.HasSuffix(f.name, "/"))
+	return f, nil
+}
+
+// decodeMode turns a central header's external attributes into a FileMode.
+func decodeMode(creator uint16, ext uint32, slash bool) fs.FileMode {
+	const (
+		creatorUnix   = 3
+		creatorDarwin = 19
+	)
+	if (creator == creatorUnix || creator == creatorDarwin) && ext>>16 != 0 {
+		m := ext >> 16
+		perm := fs.FileMode(m & 0o777)
+		switch m & 0xf000 {
+		case 0x4000:
+			return fs.ModeDir | perm
+		case 0x8000:
+			return perm
+		case 0xa000:
+			return fs.ModeSymlink | perm
+		case 0:
+			if slash {
+				return fs.ModeDir | perm
+			}
+			return perm
+		case 0x2000:
+			return fs.ModeCharDevice | fs.ModeDevice | perm
+		case 0x6000:
+			return fs.ModeDevice | perm
+		case 0x1000:
+			return fs.ModeNamedPipe | perm
+		case 0xc000:
+			return fs.ModeSocket | perm
+		}
+		return fs.ModeIrregular | perm
+	}
+	if slash || ext&0x10 != 0 {
+		return fs.ModeDir | 0o755
+	}
+	if ext&0x01 != 0 {
+		return 0o444
+	}
+	return 0o644
+}
+
+// checkEntry runs the checks one central header allows on its own.
+func checkEntry(f *file, lim Limits) error {
+	p, nerr := checkName(f.name)
+	if nerr != nil {
+		return nerr
+	}
+	f.path = p
+	switch {
+	case f.flags&(flagEncrypted|flagStrongEnc) != 0 || f.method == methodAES:
+		return entryErr(f.name, RuleEncrypted, ErrUnsupported, "encrypted entry")
+	case f.method != Store && f.method != Deflate && f.method != Zstd:
+		return entryErr(f.name, RuleMethod, ErrUnsupported, "compression method "+f.method.String())
+	}
+	slash := strings.HasSuffix(f.name, "/")
+	switch t := f.mode.Type(); {
+	case t == fs.ModeDir:
+		f.kind = kindDir
+		if f.usize != 0 {
+			return entryErr(f.name, RuleSize, ErrFormat, "a folder with data")
+		}
+	case slash:
+		return entryErr(f.name, RuleSpecial, ErrFormat, "name ends with a slash but the entry is a "+t.String())
+	case t == fs.ModeSymlink:
+		f.kind = kindLink
+		if f.usize > maxLinkTarget || f.usize == 0 {
+			return entryErr(f.name, RuleLink, ErrUnsafePath, "link target empty or longer than 4096 bytes")
+		}
+	case t == 0:
+		f.kind = kindFile
+	default:
+		return entryErr(f.name, RuleSpecial, ErrUnsupported, "special file "+f.mode.String())
+	}
+	if f.usize > uint64(lim.MaxFileSize) {
+		return entryErr(f.name, RuleMaxFileSize, ErrLimit, fmt.Sprintf("declares %d bytes, more than %d", f.usize, lim.MaxFileSize))
+	}
+	if ratioExceeded(f.usize, f.csize, lim) {
+		return entryErr(f.name, RuleMaxRatio, ErrLimit, fmt.Sprintf("declares %d bytes from %d compressed, more than %d:1", f.usize, f.csize, lim.MaxRatio))
+	}
+	if f.method == Store && f.csize != f.usize {
+		return entryErr(f.name, RuleSize, ErrFormat, "stored entry whose compressed and uncompressed sizes differ")
+	}
+	if f.crc == 0 && f.usize > 0 {
+		return entryErr(f.name, RuleZeroCRC, ErrChecksum, "zero CRC-32 on non-empty data")
+	}
+	if f.csize > 1<<62 || f.offset > 1<<62 {
+		return formatErr(f.name, "sizes out of range")
+	}
+	return nil
+}
+
+// ratioExceeded reports whether usize bytes out of csize exceed the ratio limit.
+func ratioExceeded(usize, csize uint64, lim Limits) bool {
+	if usize <= uint64(lim.RatioMinSize) {
+		return false
+	}
+	hi, lo := bits.Mul64(csize, uint64(lim.MaxRatio))
+	return hi == 0 && usize > lo
+}
+
+// checkLocal reads every local header, checks it against its central header, and
+// checks that no two entries share bytes and that all data lies before the central
+// directory.
+func (a *archive) checkLocal(cdOff uint64) error {
+	order := slices.Clone(a.files)
+	slices.SortFunc(order, func(x, y *file) int {
+		switch {
+		case x.offset < y.offset:
+			return -1
+		case x.offset > y.offset:
+			return 1
+		}
+		return 0
+	})
+	le := binary.LittleEndian
+	var prevEnd uint64
+	var prev *file
+	buf := make([]byte, 0, lenLocal+256)
+	for _, f := range order {
+		if prev != nil && f.offset < prevEnd {
+			return entryErr(f.name, RuleOverlap, ErrFormat, fmt.Sprintf("its local header at offset %d lies inside the data of %q", f.offset, prev.name))
+		}
+		n := lenLocal + len(f.name)
+		if f.offset+uint64(n) > cdOff {
+			return entryErr(f.name, RuleLocalHeader, ErrFormat, "local header beyond the data area")
+		}
+		buf = slices.Grow(buf[:0], n)[:n]
+		if _, err := a.r.ReadAt(buf, int64(f.offset)); err != nil {
+			return entryErr(f.name, RuleLocalHeader, ErrFormat, "reading the local header: "+err.Error())
+		}
+		switch {
+		case le.Uint32(buf) != sigLocal:
+			return entryErr(f.name, RuleLocalHeader, ErrFormat, "bad local header signature")
+		case int(le.Uint16(buf[26:])) != len(f.name) || string(buf[lenLocal:]) != f.name:
+			return entryErr(f.name, RuleLocalHeader, ErrFormat, fmt.Sprintf("local header names %q", truncate(buf[lenLocal:lenLocal+min(len(f.name), int(le.Uint16(buf[26:])))])))
+		case Method(le.Uint16(buf[8:])) != f.method:
+			return entryErr(f.name, RuleLocalHeader, ErrFormat, "local header has another compression method")
+		case le.Uint16(buf[6:])&flagEncrypted != f.flags&flagEncrypted:
+			return entryErr(f.name, RuleLocalHeader, ErrFormat, "local header has other flags")
+		case le.Uint16(buf[6:])&0x8 == 0 && le.Uint32(buf[14:]) != f.crc:
+			return entryErr(f.name, RuleLocalHeader, ErrFormat, "local header has another CRC-32")
+		}
+		f.dataOffset = int64(f.offset) + int64(n) + int64(le.Uint16(buf[28:]))
+		end := uint64(f.dataOffset) + f.csize
+		if end > cdOff {
+			return entryErr(f.name, RuleOverlap, ErrFormat, "data runs into the central directory")
+		}
+		prev, prevEnd = f, end
+	}
+	return nil
+}
+
+func truncate(b []byte) string {
+	if len(b) > 64 {
+		b = b[:64]
+	}
+	return string(b)
+}
+
+// readLink reads and checks a link's target (small: checkEntry bounded it).
+func (a *archive) readLink(f *file) error {
+	d := &decoders{}
+	defer d.close()
+	src, err := d.open(a, f, bufio.NewReaderSize(nil, 4096))
+	if err != nil {
+		return err
+	}
+	b, err := io.ReadAll(io.LimitReader(src, maxLinkTarget+1))
+	if err != nil {
+		return entryErr(f.name, RuleLink, ErrFormat, "reading the link target: "+err.Error())
+	}
+	if uint64(len(b)) != f.usize {
+		return entryErr(f.name, RuleSize, ErrFormat, fmt.Sprintf("link target is %d bytes, %d declared", len(b), f.usize))
+	}
+	if crc32.ChecksumIEEE(b) != f.crc {
+		return entryErr(f.name, RuleCRC, ErrChecksum, "link target does not match its CRC-32")
+	}
+	f.link = string(b)
+	return nil
+}

@@ -1,0 +1,31 @@
+//go:build unix
+
+package pack
+
+import (
+	"os"
+
+	"golang.org/x/sys/unix"
+)
+
+// oNoFollow keeps OpenFile from following a link in the last path element.
+const oNoFollow = unix.O_NOFOLLOW
+
+// syncDirIn fsyncs the folder name of root.
+func syncDirIn(root *os.Root, name string) error {
+	d, err := root.Open(name)
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	return d.Sync()
+}
+
+// replaceDir renames the finished tree tmp to dest. rename(2) itself replaces an
+// empty dest folder and refuses a non-empty one (os.Rename refuses any folder).
+func replaceDir(tmp, dest string, destExisted bool) error {
+	if err := unix.Rename(tmp, dest); err != nil {
+		return &os.LinkError{Op: "rename", Old: tmp, New: dest, Err: err}
+	}
+	return nil
+}

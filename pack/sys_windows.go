@@ -1,0 +1,27 @@
+package pack
+
+import "os"
+
+// oNoFollow is zero on Windows: O_EXCL already refuses an existing link.
+const oNoFollow = 0
+
+// syncDirIn does nothing on Windows, where folders cannot be opened for fsync; NTFS
+// journals its metadata.
+func syncDirIn(root *os.Root, name string) error { return nil }
+
+// replaceDir renames the finished tree tmp to dest. Windows cannot rename over a
+// folder, so an empty dest is removed first and put back if the rename fails.
+func replaceDir(tmp, dest string, destExisted bool) error {
+	if destExisted {
+		if err := os.Remove(dest); err != nil {
+			return err
+		}
+	}
+	if err := os.Rename(tmp, dest); err != nil {
+		if destExisted {
+			os.Mkdir(dest, 0o755)
+		}
+		return err
+	}
+	return nil
+}

@@ -1,0 +1,272 @@
+package signature
+
+import (
+	"crypto/ed25519"
+	"errors"
+	"fmt"
+	"hash"
+	"io"
+
+	"aead.dev/minisign"
+	"golang.org/x/crypto/blake2b"
+)
+
+// DefaultLegacyLimit is the largest file whose legacy signature a keyring verifies
+// unless [WithLegacyLimit] says otherwise: legacy signatures cover the whole message,
+// which must then be held in memory.
+const DefaultLegacyLimit = 64 << 20
+
+// options are a keyring's settings; see the WithX functions.
+type options struct {
+	threshold   int
+	legacy      bool
+	legacyLimit int64
+}
+
+// Option configures a [Keyring].
+type Option func(*options) error
+
+// WithThreshold sets how many distinct trusted keys must have signed a file for it to
+// verify (k of n). The default is 1. n must be at least 1 and at most the number of
+// distinct keys in the keyring.
+func WithThreshold(n int) Option {
+	return func(o *options) error {
+		if n < 1 {
+			return fmt.Errorf("signature: threshold %d, want at least 1", n)
+		}
+		o.threshold = n
+		return nil
+	}
+}
+
+// WithLegacy sets whether legacy signatures (minisign's "Ed", made over the whole
+// message rather than its BLAKE2b-512 digest, as `minisign -S -l` makes them) are
+// accepted. The default is false: they are refused with [ErrLegacy]. When allowed, a
+// [Verifier] whose signature file holds a legacy block buffers the message up to the
+// legacy limit ([DefaultLegacyLimit], see [WithLegacyLimit]).
+func WithLegacy(allow bool) Option {
+	return func(o *options) error {
+		o.legacy = allow
+		return nil
+	}
+}
+
+// WithLegacyLimit sets the largest message, in bytes, buffered to verify a legacy
+// signature. The default is [DefaultLegacyLimit]. It only matters with
+// [WithLegacy](true).
+func WithLegacyLimit(n int64) Option {
+	return func(o *options) error {
+		if n < 0 {
+			return fmt.Errorf("signature: legacy limit %d, want at least 0", n)
+		}
+		o.legacyLimit = n
+		return nil
+	}
+}
+
+// Keyring is a set of trusted public keys and a threshold: a file verifies when at
+// least Threshold distinct keys of the keyring signed it. Several keys allow rotation
+// (a new key is added before the old one is retired) and, with a threshold above one,
+// ensure that one stolen key cannot publish alone. A Keyring is immutable and safe for
+// concurrent use.
+type Keyring struct {
+	keys  map[KeyID]PublicKey
+	order []KeyID
+	opts  options
+}
+
+// NewKeyring returns a keyring that trusts keys. The same key given twice counts once;
+// two different keys with the same ID, an empty keyring, or a threshold above the
+// number of distinct keys are errors.
+func NewKeyring(keys []PublicKey, opts ...Option) (*Keyring, error) {
+	kr := &Keyring{
+		keys: make(map[KeyID]PublicKey, len(keys)),
+		opts: options{threshold: 1, legacyLimit: DefaultLegacyLimit},
+	}
+	for _, opt := range opts {
+		if err := opt(&kr.opts); err != nil {
+			return nil, err
+		}
+	}
+	for _, k := range keys {
+		if k == (PublicKey{}) {
+			return nil, errors.New("signature: keyring: zero public key")
+		}
+		if old, dup := kr.keys[k.id]; dup {
+			if old != k {
+				return nil, fmt.Errorf("signature: keyring: two different keys with ID %s", k.id)
+			}
+			continue
+		}
+		kr.keys[k.id] = k
+		kr.order = append(kr.order, k.id)
+	}
+	if len(kr.keys) == 0 {
+		return nil, errors.New("signature: keyring: no key")
+	}
+	if kr.opts.threshold > len(kr.keys) {
+		return nil, fmt.Errorf("signature: keyring: threshold %d above the %d distinct keys", kr.opts.threshold, len(kr.keys))
+	}
+	return kr, nil
+}
+
+// Threshold returns how many distinct trusted keys must have signed a file.
+func (kr *Keyring) Threshold() int { return kr.opts.threshold }
+
+// Keys returns the keyring's distinct keys, in the order given to [NewKeyring].
+func (kr *Keyring) Keys() []PublicKey {
+	ks := make([]PublicKey, len(kr.order))
+	for i, id := range kr.order {
+		ks[i] = kr.keys[id]
+	}
+	return ks
+}
+
+// Signer is a key whose signature of a file verified.
+type Signer struct {
+	KeyID          KeyID
+	TrustedComment string // signed with the file: trust it once Verify succeeded
+	Legacy         bool   // the block was a legacy (not prehashed) signature
+}
+
+// Verified is a file that enough trusted keys signed.
+type Verified struct {
+	Name    string   // the file verified, as given to Verify
+	Signers []Signer // distinct trusted keys whose signature verified, in file order; at least the threshold
+}
+
+// Verify reads r once, to its end, and checks it against the signature file sig. name
+// is the file's name, for messages. It fails with a [*ThresholdError] (matching
+// [ErrThreshold] and each refused block's reason) when fewer than the threshold of
+// distinct trusted keys verified it, and with a [*FormatError] ([ErrMalformed]) when
+// sig cannot be parsed. Memory does not depend on the size of r (but see
+// [WithLegacy]).
+func (kr *Keyring) Verify(name string, sig []byte, r io.Reader) (*Verified, error) {
+	v, err := kr.NewVerifier(name, sig)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := io.Copy(v, r); err != nil {
+		return nil, fmt.Errorf("signature: %s: reading: %w", name, err)
+	}
+	return v.Verify()
+}
+
+// Verifier checks a file fed to it through Write (an io.Writer, so that it can sit
+// beside the file in an io.MultiWriter while a download is written to disk) against a
+// signature file, when Verify is called. It is not safe for concurrent use.
+type Verifier struct {
+	kr     *Keyring
+	name   string
+	blocks []block
+	hash   hash.Hash
+
+	// Legacy blocks need the whole message; it is kept up to the legacy limit.
+	buffer   bool
+	message  []byte
+	size     int64
+	tooLarge bool
+}
+
+// NewVerifier parses the signature file sig of the file name and returns a Verifier
+// to feed the file to. A malformed signature file fails here, with a [*FormatError].
+func (kr *Keyring) NewVerifier(name string, sig []byte) (*Verifier, error) {
+	blocks, err := parseSignatures("signature file of "+name, sig)
+	if err != nil {
+		return nil, err
+	}
+	h, _ := blake2b.New512(nil)
+	v := &Verifier{kr: kr, name: name, blocks: blocks, hash: h}
+	for _, b := range blocks {
+		if _, ok := kr.keys[KeyID(b.sig.KeyID)]; ok && b.sig.Algorithm == minisign.EdDSA && kr.opts.legacy {
+			v.buffer = true
+		}
+	}
+	return v, nil
+}
+
+// Write feeds the next bytes of the file. It never fails.
+func (v *Verifier) Write(p []byte) (int, error) {
+	v.hash.Write(p)
+	v.size += int64(len(p))
+	if v.buffer && !v.tooLarge {
+		if v.size > v.kr.opts.legacyLimit {
+			v.tooLarge = true
+			v.message = nil
+		} else {
+			v.message = append(v.message, p...)
+		}
+	}
+	return len(p), nil
+}
+
+// Verify checks the bytes written so far against every signature block and returns
+// the distinct trusted keys that signed them, or a [*ThresholdError] when fewer than
+// the keyring's threshold did. A key counts once however many of its blocks the file
+// holds.
+func (v *Verifier) Verify() (*Verified, error) {
+	digest := v.hash.Sum(nil)
+	out := &Verified{Name: v.name}
+	counted := make(map[KeyID]bool)
+	var refused []*KeyError
+	for _, b := range v.blocks {
+		id := KeyID(b.sig.KeyID)
+		if counted[id] {
+			continue
+		}
+		if err := v.check(b, digest); err != nil {
+			refused = append(refused, &KeyError{Name: v.name, KeyID: id, Err: err})
+			continue
+		}
+		counted[id] = true
+		out.Signers = append(out.Signers, Signer{KeyID: id, TrustedComment: b.sig.TrustedComment, Legacy: b.sig.Algorithm == minisign.EdDSA})
+	}
+	if len(out.Signers) < v.kr.opts.threshold {
+		e := &ThresholdError{Name: v.name, Threshold: v.kr.opts.threshold, Refused: refused}
+		for _, s := range out.Signers {
+			e.Verified = append(e.Verified, s.KeyID)
+		}
+		// A block of a key that verified elsewhere in the file is no reason.
+		kept := e.Refused[:0]
+		for _, r := range e.Refused {
+			if !counted[r.KeyID] {
+				kept = append(kept, r)
+			}
+		}
+		e.Refused = kept
+		return nil, e
+	}
+	return out, nil
+}
+
+// check verifies one block against the message digest (or the buffered message for a
+// legacy block).
+func (v *Verifier) check(b block, digest []byte) error {
+	k, ok := v.kr.keys[KeyID(b.sig.KeyID)]
+	if !ok {
+		return ErrUntrustedKey
+	}
+	msg := digest
+	if b.sig.Algorithm == minisign.EdDSA {
+		switch {
+		case !v.kr.opts.legacy:
+			return ErrLegacy
+		case v.tooLarge:
+			return fmt.Errorf("%w (%d bytes, limit %d)", ErrLegacyTooLarge, v.size, v.kr.opts.legacyLimit)
+		}
+		msg = v.message
+		if msg == nil {
+			msg = []byte{}
+		}
+	}
+	pub := ed25519.PublicKey(k.key[:])
+	if !ed25519.Verify(pub, msg, b.sig.Signature[:]) {
+		return ErrBadSignature
+	}
+	global := make([]byte, 0, len(b.sig.Signature)+len(b.sig.TrustedComment))
+	global = append(append(global, b.sig.Signature[:]...), b.sig.TrustedComment...)
+	if !ed25519.Verify(pub, global, b.sig.CommentSignature[:]) {
+		return fmt.Errorf("%w: trusted comment changed", ErrBadSignature)
+	}
+	return nil
+}

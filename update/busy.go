@@ -1,0 +1,52 @@
+package update
+
+import (
+	"errors"
+	"fmt"
+	"time"
+)
+
+// ErrFileBusy is wrapped by a BusyError.
+var ErrFileBusy = errors.New("update: file is busy")
+
+// BusyError is a file that stayed locked by other processes for longer than the
+// engine's busy timeout (an open handle on Windows, a running executable): the install
+// fails cleanly instead of looping, naming the file and, where they can be found, the
+// processes holding it.
+type BusyError struct {
+	Path string
+	PIDs []int // processes holding Path open, when known (Linux)
+	Err  error // the last error of the operation
+}
+
+func (e *BusyError) Error() string {
+	s := fmt.Sprintf("%s is busy (locked by another process)", e.Path)
+	if len(e.PIDs) > 0 {
+		s += fmt.Sprintf(", held open by PID %v", e.PIDs)
+	}
+	return s + ": " + e.Err.Error()
+}
+
+func (e *BusyError) Unwrap() []error { return []error{ErrFileBusy, e.Err} }
+
+// retry runs f, retrying with backoff while it fails because path is busy, for at
+// most o.busy. Other errors are returned at once.
+func (o *ops) retry(path string, f func() error) error {
+	limit := 30 * time.Second
+	if o != nil && o.busy > 0 {
+		limit = o.busy
+	}
+	deadline := time.Now().Add(limit)
+	wait := 50 * time.Millisecond
+	for {
+		err := f()
+		if err == nil || !isBusy(err) {
+			return err
+		}
+		if time.Now().After(deadline) {
+			return &BusyError{Path: path, PIDs: holders(path), Err: err}
+		}
+		time.Sleep(wait)
+		wait = min(wait*2, 2*time.Second)
+	}
+}

@@ -1,0 +1,260 @@
+package update
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+
+	"github.com/upkeep-go/upkeep/manifest"
+	"github.com/upkeep-go/upkeep/update/source"
+)
+
+// Names of the files a repository serves.
+const (
+	ManifestFile      = "manifest.json"
+	ManifestSigFile   = "manifest.json.minisig"
+	HFSQLManifestFile = "hfsql_updateinfo.json"
+	// MaxSignatureSize bounds a signature file read from a source.
+	MaxSignatureSize = 64 << 10
+	// MaxUnknownPackSize bounds a pack whose size the manifest does not give (HFSQL).
+	MaxUnknownPackSize = 4 << 30
+)
+
+// ModuleCheck is the outcome of a check for one module, as `upkeep check --json`
+// prints it.
+type ModuleCheck struct {
+	Name      string  `json:"name"`
+	Installed *string `json:"installed"`
+	// Status is "update", "up-to-date", "ineligible" or "error".
+	Status  string `json:"status"`
+	Version string `json:"version,omitempty"`
+	Code    string `json:"code,omitempty"`
+	Reason  string `json:"reason,omitempty"`
+	// Path lists the versions to install in order, when Status is "update".
+	Path      []string            `json:"path,omitempty"`
+	Selection *manifest.Selection `json:"-"`
+}
+
+// CheckReport is the outcome of Check.
+type CheckReport struct {
+	Modules []ModuleCheck `json:"modules"`
+	// Manifest is the manifest that was accepted, nil when it was refused.
+	Manifest *manifest.Manifest `json:"-"`
+}
+
+// Check fetches and verifies the manifest, then decides for every configured module
+// what is available, recording it in each module's status. The report has an entry for
+// every module even when the manifest was refused (each then has Status "error" and the
+// manifest's code); the error is non-nil when any module could not be checked.
+func (e *Engine) Check(ctx context.Context) (*CheckReport, error) {
+	rep := &CheckReport{}
+	m, err := e.fetchManifest(ctx)
+	if err != nil {
+		for i := range e.cfg.Modules {
+			mc := &e.cfg.Modules[i]
+			st, _ := e.loadStatus(mc)
+			var inst *string
+			if st != nil {
+				inst = st.Installed
+			}
+			rep.Modules = append(rep.Modules, ModuleCheck{Name: mc.Name, Installed: inst, Status: "error", Code: string(CodeOf(err)), Reason: err.Error()})
+			e.updateStatus(mc, func(st *ModuleStatus) {
+				st.LastCheck = e.now()
+				st.CheckStatus = "error"
+				st.CheckReason = err.Error()
+				st.Code = string(CodeOf(err))
+			})
+		}
+		return rep, err
+	}
+	rep.Manifest = m
+	id, err := e.installID()
+	if err != nil {
+		return rep, err
+	}
+	var errs []error
+	for i := range e.cfg.Modules {
+		mc := &e.cfg.Modules[i]
+		c, err := e.checkModule(mc, m, id)
+		if err != nil {
+			errs = append(errs, err)
+		}
+		rep.Modules = append(rep.Modules, c)
+	}
+	return rep, errors.Join(errs...)
+}
+
+func (e *Engine) checkModule(mc *ModuleConfig, m *manifest.Manifest, id string) (ModuleCheck, error) {
+	st, err := e.loadStatus(mc)
+	if err != nil {
+		return ModuleCheck{Name: mc.Name, Status: "error", Code: string(CodeInternal), Reason: err.Error()}, err
+	}
+	sel := m.Select(e.target(mc, deref(st.Installed), id))
+	c := ModuleCheck{Name: mc.Name, Installed: st.Installed, Status: string(sel.Status), Selection: &sel}
+	switch sel.Status {
+	case manifest.StatusUpdate:
+		c.Version = sel.Release.Version
+		for _, s := range sel.Path {
+			c.Path = append(c.Path, s.Release.Version)
+		}
+	case manifest.StatusIneligible:
+		c.Code = string(sel.Code)
+		c.Reason = sel.Reason
+	case manifest.StatusUpToDate:
+		c.Reason = sel.Reason
+	}
+	err = e.updateStatus(mc, func(st *ModuleStatus) {
+		st.LastCheck = e.now()
+		st.CheckStatus = c.Status
+		st.CheckReason = c.Reason
+		st.Code = c.Code
+		switch {
+		case c.Version != "":
+			st.Latest = strp(c.Version)
+		case sel.Status == manifest.StatusUpToDate:
+			st.Latest = st.Installed
+		}
+	})
+	return c, err
+}
+
+func (e *Engine) target(mc *ModuleConfig, installed, id string) manifest.Target {
+	return manifest.Target{
+		Module:    mc.Name,
+		Installed: installed,
+		Platform:  e.platform,
+		Language:  e.cfg.Language,
+		Channel:   e.cfg.Channel,
+		InstallID: id,
+	}
+}
+
+// fetchManifest fetches, verifies and parses the manifest, enforcing expiry and serial
+// order, and records it as accepted.
+func (e *Engine) fetchManifest(ctx context.Context) (*manifest.Manifest, error) {
+	e.emit(Event{Step: StepCheck, Message: "fetching " + ManifestFile})
+	cache := e.state.path("manifest")
+	var validator string
+	if b, err := os.ReadFile(cache + "/validator"); err == nil {
+		validator = string(b)
+	}
+	data, notModified, newValidator, err := e.fetchSmall(ctx, ManifestFile, manifest.MaxSize, validator)
+	if errors.Is(err, source.ErrNotFound) && e.cfg.AllowUnsignedHFSQL {
+		return e.fetchHFSQL(ctx)
+	}
+	if err != nil {
+		return nil, err
+	}
+	var sig []byte
+	if notModified {
+		if data, err = os.ReadFile(cache + "/" + ManifestFile); err == nil {
+			sig, err = os.ReadFile(cache + "/" + ManifestSigFile)
+		}
+		if err != nil { // cache lost: fetch unconditionally
+			if data, _, newValidator, err = e.fetchSmall(ctx, ManifestFile, manifest.MaxSize, ""); err != nil {
+				return nil, err
+			}
+			notModified = false
+		}
+	}
+	if !notModified {
+		if sig, _, _, err = e.fetchSmall(ctx, ManifestSigFile, MaxSignatureSize, ""); err != nil {
+			if CodeOf(err) == CodeNotFound {
+				return nil, codeErr(CodeBadSignature, "%s has no signature: %s is missing", ManifestFile, ManifestSigFile)
+			}
+			return nil, err
+		}
+	}
+	if _, err := e.keyring.Verify(ManifestFile, sig, bytes.NewReader(data)); err != nil {
+		return nil, &Error{Code: CodeBadSignature, Err: fmt.Errorf("%s: %w", ManifestFile, err)}
+	}
+	m, err := manifest.Parse(data)
+	if err != nil {
+		return nil, &Error{Code: CodeInvalidManifest, Err: fmt.Errorf("%s: %w", ManifestFile, err)}
+	}
+	if now := e.now(); !now.Before(m.Expires) {
+		return nil, codeErr(CodeExpired, "%s expired at %s (serial %d); the publisher must refresh it", ManifestFile, m.Expires.Format("2006-01-02T15:04:05Z07:00"), m.Serial)
+	}
+	sum := sha256.Sum256(data)
+	hexsum := hex.EncodeToString(sum[:])
+	var t trust
+	if _, err := readJSON(e.state.path("trust.json"), &t); err != nil {
+		return nil, err
+	}
+	if m.Serial < t.Serial {
+		return nil, codeErr(CodeReplay, "%s has serial %d, lower than serial %d already accepted: refusing an older manifest", ManifestFile, m.Serial, t.Serial)
+	}
+	if m.Serial == t.Serial && t.SHA256 != "" && t.SHA256 != hexsum {
+		return nil, codeErr(CodeReplay, "%s has serial %d, already accepted with different content", ManifestFile, m.Serial)
+	}
+	if m.Serial != t.Serial || t.SHA256 == "" {
+		if err := e.writeJSON(e.state.path("trust.json"), trust{Serial: m.Serial, SHA256: hexsum, Product: m.Product, Updated: e.now()}); err != nil {
+			return nil, stateErr(err)
+		}
+	}
+	if !notModified {
+		if err := os.MkdirAll(cache, 0o755); err != nil {
+			return nil, stateErr(err)
+		}
+		for name, b := range map[string][]byte{ManifestFile: data, ManifestSigFile: sig, "validator": []byte(newValidator)} {
+			if err := e.ops.writeFile(cache+"/"+name, b, 0o644); err != nil {
+				return nil, stateErr(err)
+			}
+		}
+	}
+	return m, nil
+}
+
+// fetchHFSQL reads an HFSQL manifest, which carries no signature: the configuration
+// allowed it, and every pack's own signature is still required at download.
+func (e *Engine) fetchHFSQL(ctx context.Context) (*manifest.Manifest, error) {
+	data, _, _, err := e.fetchSmall(ctx, HFSQLManifestFile, manifest.MaxSize, "")
+	if err != nil {
+		return nil, err
+	}
+	m, _, err := manifest.ParseAny(data)
+	if err != nil {
+		return nil, &Error{Code: CodeInvalidManifest, Err: fmt.Errorf("%s: %w", HFSQLManifestFile, err)}
+	}
+	return m, nil
+}
+
+// fetchSmall reads a whole small file, at most max bytes.
+func (e *Engine) fetchSmall(ctx context.Context, name string, max int64, validator string) (data []byte, notModified bool, newValidator string, err error) {
+	resp, err := e.src.Fetch(ctx, source.Request{Name: name, Max: max, Validator: validator})
+	if errors.Is(err, source.ErrTooLarge) {
+		return nil, false, "", codeErr(CodeInvalidManifest, "%s is larger than %d bytes: %v", name, max, err)
+	}
+	if err != nil {
+		return nil, false, "", sourceErr(err)
+	}
+	if resp.NotModified {
+		return nil, true, validator, nil
+	}
+	defer resp.Body.Close()
+	data, err = io.ReadAll(io.LimitReader(resp.Body, max+1))
+	if err != nil {
+		return nil, false, "", sourceErr(err)
+	}
+	if int64(len(data)) > max {
+		return nil, false, "", codeErr(CodeInvalidManifest, "%s is larger than %d bytes", name, max)
+	}
+	return data, false, resp.Validator, nil
+}
+
+// sourceErr gives a source error its code.
+func sourceErr(err error) error {
+	switch {
+	case errors.Is(err, source.ErrNotFound):
+		return &Error{Code: CodeNotFound, Err: err}
+	case errors.Is(err, source.ErrTooLarge):
+		return &Error{Code: CodeBadPack, Err: err}
+	default:
+		return &Error{Code: CodeUnreachable, Err: err}
+	}
+}

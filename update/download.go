@@ -1,0 +1,248 @@
+package update
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"hash"
+	"io"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/upkeep-go/upkeep/manifest"
+	"github.com/upkeep-go/upkeep/signature"
+	"github.com/upkeep-go/upkeep/update/source"
+)
+
+// maxResumes bounds how many times one download is resumed after a cut.
+const maxResumes = 8
+
+// packRef is everything needed to fetch and verify one pack.
+type packRef struct {
+	module  string
+	release *manifest.Release
+	pack    *manifest.Pack
+}
+
+func (p packRef) binding() signature.Binding {
+	return signature.Binding{File: p.pack.File, Module: p.module, Version: p.release.Version, Platform: p.pack.Platform}
+}
+
+func (p packRef) max() int64 {
+	if p.pack.Size > 0 {
+		return p.pack.Size
+	}
+	return MaxUnknownPackSize
+}
+
+// downloaded is a pack on disk with its signature, ready for verified extraction.
+type downloaded struct {
+	path string
+	sig  []byte
+	ref  packRef
+}
+
+// download fetches a pack into the module's downloads folder, resuming after cuts,
+// hashing and verifying its signature while the bytes are written. A pack already
+// downloaded is not fetched again (it is verified once more at extraction, through the
+// handle that extracts it).
+func (e *Engine) download(ctx context.Context, ref packRef) (*downloaded, error) {
+	dir := e.state.module(ref.module, "downloads")
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, stateErr(err)
+	}
+	final := filepath.Join(dir, ref.release.Version+"-"+filepath.Base(ref.pack.File))
+	sigName := ref.pack.SignatureFile()
+	sig, _, _, err := e.fetchSmall(ctx, sigName, MaxSignatureSize, "")
+	if err != nil {
+		if CodeOf(err) == CodeNotFound {
+			return nil, &Error{Code: CodeBadSignature, Module: ref.module, Err: fmt.Errorf("pack %s has no signature: %w", ref.pack.File, err)}
+		}
+		return nil, err
+	}
+	if fi, err := os.Stat(final); err == nil && (ref.pack.Size == 0 || fi.Size() == ref.pack.Size) {
+		e.emit(Event{Module: ref.module, Version: ref.release.Version, Step: StepDownload, Done: fi.Size(), Total: fi.Size(), Message: "already downloaded"})
+		return &downloaded{path: final, sig: sig, ref: ref}, nil
+	}
+	if err := e.fetchPack(ctx, ref, final, sig); err != nil {
+		e.updateStatus(e.mustModule(ref.module), func(st *ModuleStatus) {
+			st.Download = &DownloadState{Version: ref.release.Version, File: ref.pack.File, State: "failed"}
+		})
+		return nil, err
+	}
+	return &downloaded{path: final, sig: sig, ref: ref}, nil
+}
+
+func (e *Engine) mustModule(name string) *ModuleConfig {
+	m, _ := e.cfg.Module(name)
+	return m
+}
+
+// fetchPack downloads into final+".part" and renames it to final once its size,
+// sha256 and signature are right. A .part left by an earlier cut is resumed.
+func (e *Engine) fetchPack(ctx context.Context, ref packRef, final string, sig []byte) error {
+	part := final + ".part"
+	f, err := os.OpenFile(part, os.O_RDWR|os.O_CREATE, 0o644)
+	if err != nil {
+		return stateErr(err)
+	}
+	defer f.Close()
+	h := sha256.New()
+	ver, err := e.keyring.NewVerifier(ref.pack.File, sig)
+	if err != nil {
+		return &Error{Code: CodeBadSignature, Module: ref.module, Err: err}
+	}
+	// Resume: hash what an earlier run left, then go on from there.
+	have, err := io.Copy(io.MultiWriter(h, ver), io.LimitReader(f, ref.max()+1))
+	if err != nil {
+		return stateErr(err)
+	}
+	if have > ref.max() {
+		have = 0
+	}
+	if have == 0 {
+		h.Reset()
+		if ver, err = e.keyring.NewVerifier(ref.pack.File, sig); err != nil {
+			return &Error{Code: CodeBadSignature, Module: ref.module, Err: err}
+		}
+		f.Truncate(0)
+	}
+	if _, err := f.Seek(have, io.SeekStart); err != nil {
+		return err
+	}
+	pr := &progress{e: e, ref: ref, done: have, start: time.Now(), startDone: have}
+	var lastErr error
+	for attempt := 0; ; attempt++ {
+		if have == ref.pack.Size && ref.pack.Size > 0 {
+			break
+		}
+		n, done, err := e.fetchFrom(ctx, ref, f, h, ver, have, pr)
+		have += n
+		if done {
+			break
+		}
+		if err == nil {
+			break
+		}
+		if errors.Is(err, errRestart) {
+			h.Reset()
+			if ver, err = e.keyring.NewVerifier(ref.pack.File, sig); err != nil {
+				return &Error{Code: CodeBadSignature, Module: ref.module, Err: err}
+			}
+			f.Truncate(0)
+			f.Seek(0, io.SeekStart)
+			have = 0
+			continue
+		}
+		lastErr = err
+		var ce *Error
+		if errors.As(err, &ce) || ctx.Err() != nil || attempt >= maxResumes {
+			if ctx.Err() != nil {
+				return ctxErr(ctx)
+			}
+			if !errors.As(err, &ce) {
+				// What was received is kept in the .part file: the next attempt resumes.
+				return &Error{Code: CodeUnreachable, Module: ref.module, Err: fmt.Errorf("pack %s: transfer cut %d times, %d of %d bytes kept for a later resume: %w", ref.pack.File, attempt+1, have, ref.pack.Size, err)}
+			}
+			return lastErr
+		}
+		e.log.Info("download cut, resuming", "module", ref.module, "file", ref.pack.File, "offset", have, "err", err)
+	}
+	if ref.pack.Size > 0 && have != ref.pack.Size {
+		os.Remove(part)
+		return &Error{Code: CodeBadPack, Module: ref.module, Err: fmt.Errorf("pack %s: got %d bytes, the manifest says %d", ref.pack.File, have, ref.pack.Size)}
+	}
+	if ref.pack.SHA256 != "" {
+		if got := hex.EncodeToString(h.Sum(nil)); got != ref.pack.SHA256 {
+			f.Close()
+			os.Remove(part)
+			return &Error{Code: CodeBadPack, Module: ref.module, Err: fmt.Errorf("pack %s: sha256 is %s, the manifest says %s", ref.pack.File, got, ref.pack.SHA256)}
+		}
+	}
+	v, err := ver.Verify()
+	if err == nil {
+		err = ref.binding().Check(v)
+	}
+	if err != nil {
+		f.Close()
+		os.Remove(part)
+		return &Error{Code: CodeBadSignature, Module: ref.module, Err: fmt.Errorf("pack %s: %w", ref.pack.File, err)}
+	}
+	if err := f.Sync(); err != nil {
+		return err
+	}
+	f.Close()
+	if err := os.Rename(part, final); err != nil {
+		return stateErr(err)
+	}
+	e.updateStatus(e.mustModule(ref.module), func(st *ModuleStatus) {
+		st.Download = &DownloadState{Version: ref.release.Version, File: ref.pack.File, Done: have, Total: have, State: "verified"}
+	})
+	return nil
+}
+
+var errRestart = errors.New("server ignored the range request")
+
+// fetchFrom fetches the pack from offset have and appends it to f. It returns the
+// bytes appended, whether the pack is complete, and the error that cut the transfer.
+func (e *Engine) fetchFrom(ctx context.Context, ref packRef, f *os.File, h hash.Hash, ver io.Writer, have int64, pr *progress) (int64, bool, error) {
+	resp, err := e.src.Fetch(ctx, source.Request{Name: ref.pack.File, Offset: have, Max: ref.max() - have})
+	if err != nil {
+		return 0, false, codeFor(ref.module, err)
+	}
+	defer resp.Body.Close()
+	if resp.Offset != have {
+		if have > 0 && resp.Offset == 0 {
+			return 0, false, errRestart
+		}
+		return 0, false, &Error{Code: CodeUnreachable, Module: ref.module, Err: fmt.Errorf("%s: asked for offset %d, got %d", resp.Location, have, resp.Offset)}
+	}
+	if resp.Size >= 0 && ref.pack.Size > 0 && resp.Size != ref.pack.Size {
+		return 0, false, &Error{Code: CodeBadPack, Module: ref.module, Err: fmt.Errorf("pack %s: the server has %d bytes, the manifest says %d", resp.Location, resp.Size, ref.pack.Size)}
+	}
+	n, err := io.Copy(io.MultiWriter(f, h, ver, pr), resp.Body)
+	if err != nil {
+		return n, false, codeFor(ref.module, err)
+	}
+	if ref.pack.Size > 0 {
+		return n, have+n == ref.pack.Size, nil
+	}
+	return n, true, nil
+}
+
+// codeFor turns a source error into a coded error, keeping transient cuts uncoded so
+// that the download loop resumes them.
+func codeFor(module string, err error) error {
+	switch {
+	case errors.Is(err, source.ErrTooLarge):
+		return &Error{Code: CodeBadPack, Module: module, Err: err}
+	case errors.Is(err, source.ErrNotFound):
+		return &Error{Code: CodeNotFound, Module: module, Err: err}
+	case errors.Is(err, source.ErrUnreachable), errors.Is(err, source.ErrDenied):
+		return &Error{Code: CodeUnreachable, Module: module, Err: err}
+	}
+	return err
+}
+
+// progress turns written bytes into events, at most a few per second.
+type progress struct {
+	e                *Engine
+	ref              packRef
+	done, startDone  int64
+	start, lastEvent time.Time
+}
+
+func (p *progress) Write(b []byte) (int, error) {
+	p.done += int64(len(b))
+	now := time.Now()
+	total := p.ref.pack.Size
+	if now.Sub(p.lastEvent) >= 200*time.Millisecond || p.done == total {
+		p.lastEvent = now
+		rate := float64(p.done-p.startDone) / max(now.Sub(p.start).Seconds(), 1e-3)
+		p.e.emit(Event{Module: p.ref.module, Version: p.ref.release.Version, Step: StepDownload, Done: p.done, Total: total, Rate: rate})
+	}
+	return len(b), nil
+}

@@ -1,0 +1,227 @@
+package update
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"runtime"
+	"time"
+
+	"github.com/upkeep-go/upkeep/hooks"
+	"github.com/upkeep-go/upkeep/manifest"
+	"github.com/upkeep-go/upkeep/signature"
+	"github.com/upkeep-go/upkeep/update/maintenance"
+	"github.com/upkeep-go/upkeep/update/source"
+)
+
+// Engine checks, downloads and installs the modules of one Config. It holds no global
+// state: several engines (with different state dirs) can live in one process. Its
+// methods are safe for concurrent use; operations on one module are serialised by a
+// lock in the state dir, which also keeps other processes out.
+type Engine struct {
+	cfg      Config
+	state    stateDir
+	src      source.Source
+	keyring  *signature.Keyring
+	log      *slog.Logger
+	now      func() time.Time
+	events   func(Event)
+	hooks    map[string]hooks.Hook
+	maint    map[string]*maintenance.State
+	ops      *ops
+	locks    locks
+	workers  int
+	platform string
+	noSync   bool
+	scripts  func(dir string) hooks.Hook
+}
+
+// Option configures an Engine.
+type Option func(*Engine) error
+
+// WithSource sets where manifests and packs come from. Default: source.New(cfg.Source).
+func WithSource(s source.Source) Option {
+	return func(e *Engine) error { e.src = s; return nil }
+}
+
+// WithKeyring sets the trusted keys. Default: the key files of cfg.Keys with
+// cfg.Threshold.
+func WithKeyring(kr *signature.Keyring) Option {
+	return func(e *Engine) error { e.keyring = kr; return nil }
+}
+
+// WithLogger sets the logger. Default: discard.
+func WithLogger(l *slog.Logger) Option {
+	return func(e *Engine) error { e.log = l; return nil }
+}
+
+// WithClock sets the clock used for manifest expiry and status times. Default: time.Now.
+func WithClock(now func() time.Time) Option {
+	return func(e *Engine) error { e.now = now; return nil }
+}
+
+// WithEvents sets a function that receives progress events (download bytes, install
+// steps, hook phases). It is called from the goroutine doing the work and must return
+// quickly. Default: none.
+func WithEvents(f func(Event)) Option {
+	return func(e *Engine) error { e.events = f; return nil }
+}
+
+// WithHook adds a Go hook for a module, run at every phase before the module's script
+// folder. Default: none.
+func WithHook(module string, h hooks.Hook) Option {
+	return func(e *Engine) error {
+		e.hooks[module] = hooks.Chain(e.hooks[module], h)
+		return nil
+	}
+}
+
+// WithMaintenance attaches a Go service's maintenance state to a module: the engine
+// turns it on (draining in-flight requests) and off around the swap. Default: only the
+// module's maintenance_file, if configured.
+func WithMaintenance(module string, s *maintenance.State) Option {
+	return func(e *Engine) error { e.maint[module] = s; return nil }
+}
+
+// WithBusyTimeout bounds how long an operation on a locked file is retried before the
+// install fails naming the file. Default: 30s.
+func WithBusyTimeout(d time.Duration) Option {
+	return func(e *Engine) error { e.ops.busy = d; return nil }
+}
+
+// WithWorkers sets the number of extraction workers. Default: GOMAXPROCS.
+func WithWorkers(n int) Option {
+	return func(e *Engine) error {
+		if n < 1 {
+			return fmt.Errorf("update: workers must be at least 1, got %d", n)
+		}
+		e.workers = n
+		return nil
+	}
+}
+
+// WithoutSync skips fsync of extracted trees (tests, tmpfs). Default: durable.
+func WithoutSync() Option {
+	return func(e *Engine) error { e.noSync = true; return nil }
+}
+
+// New returns an engine for cfg, validating it.
+func New(cfg Config, opts ...Option) (*Engine, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	e := &Engine{
+		cfg:     cfg,
+		state:   stateDir(cfg.StateDir),
+		log:     slog.New(slog.DiscardHandler),
+		now:     time.Now,
+		hooks:   map[string]hooks.Hook{},
+		maint:   map[string]*maintenance.State{},
+		ops:     &ops{},
+		workers: runtime.GOMAXPROCS(0),
+	}
+	for _, o := range opts {
+		if err := o(e); err != nil {
+			return nil, err
+		}
+	}
+	startExecutable()
+	p, err := manifest.Platform(cfg.Platform)
+	if err != nil {
+		return nil, &ConfigError{Field: "platform", Err: err}
+	}
+	e.platform = p
+	if e.src == nil {
+		s, err := source.New(cfg.Source)
+		if err != nil {
+			return nil, &ConfigError{Field: "source", Err: err}
+		}
+		e.src = s
+	}
+	if e.keyring == nil {
+		kr, err := LoadKeyring(cfg.Keys, cfg.Threshold, false)
+		if err != nil {
+			return nil, &ConfigError{Field: "keys", Err: err}
+		}
+		e.keyring = kr
+	}
+	if err := os.MkdirAll(cfg.StateDir, 0o755); err != nil {
+		return nil, &ConfigError{Field: "state_dir", Err: stateErr(err)}
+	}
+	return e, nil
+}
+
+// Config returns the engine's configuration (with defaults filled in).
+func (e *Engine) Config() Config { return e.cfg }
+
+// LoadKeyring reads public key files (each may hold several keys) into a keyring with
+// the given threshold.
+func LoadKeyring(files []string, threshold int, allowLegacy bool) (*signature.Keyring, error) {
+	var keys []signature.PublicKey
+	for _, f := range files {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			return nil, err
+		}
+		ks, err := signature.ParsePublicKeys(b)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", f, err)
+		}
+		keys = append(keys, ks...)
+	}
+	if len(keys) == 0 {
+		return nil, errors.New("no public key given")
+	}
+	if threshold < 1 {
+		threshold = 1
+	}
+	return signature.NewKeyring(keys, signature.WithThreshold(threshold), signature.WithLegacy(allowLegacy))
+}
+
+// Step names what an Event is about.
+type Step string
+
+// Steps reported in events, in install order.
+const (
+	StepCheck       Step = "check"
+	StepDownload    Step = "download"
+	StepExtract     Step = "extract"
+	StepHook        Step = "hook"
+	StepMaintenance Step = "maintenance"
+	StepBackup      Step = "backup"
+	StepInstall     Step = "install"
+	StepRollback    Step = "rollback"
+	StepDone        Step = "done"
+)
+
+// Event is a progress report: a CLI turns download events into a progress bar, the
+// portal into a gauge.
+type Event struct {
+	Module  string
+	Version string
+	Step    Step
+	Phase   hooks.Phase // for StepHook
+	Done    int64       // bytes done (download, extract)
+	Total   int64       // bytes in all, 0 when unknown
+	Rate    float64     // bytes per second
+	Message string
+}
+
+func (e *Engine) emit(ev Event) {
+	if e.events != nil {
+		e.events(ev)
+	}
+}
+
+// lock takes a module's lock, creating its state folder.
+func (e *Engine) lock(m *ModuleConfig) (*moduleLock, error) {
+	dir := e.state.module(m.Name)
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, stateErr(err)
+	}
+	return e.locks.acquire(m.Name, e.state.module(m.Name, "lock"))
+}
+
+func ctxErr(ctx context.Context) error { return context.Cause(ctx) }

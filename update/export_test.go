@@ -1,0 +1,16 @@
+package update
+
+// Test-only access for the external tests of this package.
+
+// SetCrashPoint makes f run before each mutating filesystem operation of e.
+func SetCrashPoint(e *Engine, f func(kind, path string)) { e.ops.point = f }
+
+// WorkDir is the module's sibling work folder.
+func WorkDir(m *ModuleConfig) string { return workDir(m) }
+
+// TrustedSerial is the highest manifest serial the state dir has accepted.
+func TrustedSerial(stateDir string) uint64 {
+	var t trust
+	readJSON(stateDir+"/trust.json", &t)
+	return t.Serial
+}

@@ -1,0 +1,139 @@
+package update
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"time"
+
+	"github.com/upkeep-go/upkeep/update/maintenance"
+)
+
+// ModuleStatus is what the engine knows of one module, as `upkeep status --json`
+// prints it. It is kept in the state dir, written atomically after every check and
+// operation.
+type ModuleStatus struct {
+	Name string `json:"name"`
+	// Installed is the installed version, nil when nothing is installed yet.
+	Installed *string `json:"installed"`
+	// Latest is the newest version the last successful check saw offered.
+	Latest *string `json:"latest"`
+	// Maintenance reports whether the module is in maintenance now.
+	Maintenance bool `json:"maintenance"`
+	// LastResult says what the last operation did ("installed 1.1.0", "rolled back to
+	// 1.0.0", "recovered: …").
+	LastResult string `json:"last_result"`
+	// LastError is the last failure, "" after a success.
+	LastError string `json:"last_error"`
+	// Code is the code of LastError or of the last check's refusal.
+	Code string `json:"code,omitempty"`
+
+	LastCheck   time.Time `json:"last_check,omitzero"`
+	CheckStatus string    `json:"check_status,omitempty"` // update, up-to-date, ineligible, error
+	CheckReason string    `json:"check_reason,omitempty"`
+	// FailedVersion is a version whose install failed; the scheduler does not retry it
+	// on its own until a newer one appears.
+	FailedVersion string         `json:"failed_version,omitempty"`
+	Download      *DownloadState `json:"download,omitempty"`
+	Backups       []string       `json:"backups,omitempty"`
+	Updated       time.Time      `json:"updated,omitzero"`
+}
+
+// DownloadState is the progress of a pack download.
+type DownloadState struct {
+	Version string `json:"version"`
+	File    string `json:"file"`
+	Done    int64  `json:"done"`
+	Total   int64  `json:"total"`
+	State   string `json:"state"` // downloading, verified, failed
+}
+
+func strp(s string) *string {
+	if s == "" {
+		return nil
+	}
+	return &s
+}
+
+func deref(p *string) string {
+	if p == nil {
+		return ""
+	}
+	return *p
+}
+
+// loadStatus reads a module's status; a module never seen has its configured
+// "installed" version (adoption of a tree that predates upkeep).
+func (e *Engine) loadStatus(m *ModuleConfig) (*ModuleStatus, error) {
+	st := &ModuleStatus{Name: m.Name}
+	ok, err := readJSON(e.state.module(m.Name, "status.json"), st)
+	if err != nil {
+		return nil, err
+	}
+	if !ok && m.Installed != "" {
+		if _, err := os.Stat(m.Path); err == nil {
+			st.Installed = strp(m.Installed)
+		}
+	}
+	st.Name = m.Name
+	return st, nil
+}
+
+func (e *Engine) saveStatus(st *ModuleStatus) error {
+	st.Updated = e.now()
+	return e.writeJSON(e.state.module(st.Name, "status.json"), st)
+}
+
+// updateStatus loads, changes and saves a module's status.
+func (e *Engine) updateStatus(m *ModuleConfig, f func(st *ModuleStatus)) error {
+	st, err := e.loadStatus(m)
+	if err != nil {
+		return err
+	}
+	f(st)
+	return e.saveStatus(st)
+}
+
+// Status returns the status of every configured module, in configuration order.
+func (e *Engine) Status() ([]ModuleStatus, error) {
+	var out []ModuleStatus
+	var errs []error
+	for i := range e.cfg.Modules {
+		m := &e.cfg.Modules[i]
+		st, err := e.loadStatus(m)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("%s: %w", m.Name, err))
+			st = &ModuleStatus{Name: m.Name, LastError: err.Error()}
+		}
+		st.Maintenance = e.inMaintenance(m)
+		st.Backups = e.backupVersions(m)
+		out = append(out, *st)
+	}
+	return out, errors.Join(errs...)
+}
+
+// ModuleStatus returns one module's status.
+func (e *Engine) ModuleStatus(name string) (*ModuleStatus, error) {
+	m, err := e.cfg.Module(name)
+	if err != nil {
+		return nil, err
+	}
+	st, err := e.loadStatus(m)
+	if err != nil {
+		return nil, err
+	}
+	st.Maintenance = e.inMaintenance(m)
+	st.Backups = e.backupVersions(m)
+	return st, nil
+}
+
+func (e *Engine) inMaintenance(m *ModuleConfig) bool {
+	if s := e.maint[m.Name]; s != nil && s.Active() {
+		return true
+	}
+	if m.MaintenanceFile != "" {
+		present, _, _ := maintenance.Flag{Name: m.MaintenanceFile}.Present(m.Path)
+		return present
+	}
+	return false
+}
