@@ -17,7 +17,7 @@ func selectManifest(t testing.TB) *manifest.Manifest {
 	t.Helper()
 	lines := []string{
 		"app 1.0.0 linux/amd64 windows/amd64",
-		"app 2.0.0 min=1.0.0 linux/amd64 windows/amd64",
+		"app 2.0.0 min=1.0.0 ch=stable linux/amd64 windows/amd64",
 		"app 3.0.0 min=2.0.0 linux/amd64",
 		"app 4.0.0 min=3.0.0 ch=beta linux/amd64",
 		"app 5.0.0 min=4.0.0 roll=0 linux/amd64",
@@ -40,7 +40,7 @@ func selectManifest(t testing.TB) *manifest.Manifest {
 		"srv 220099 min=220036 major=22 lang=A windows/386",
 		"srv 230010 min=230001 major=23 lang=F linux/amd64",
 
-		"staged 1.1 roll=50 linux/amd64",
+		"staged 1.1 roll=50 ch=Stable linux/amd64",
 		"staged 1.2 roll=100 ch=dev linux/amd64",
 	}
 	m := &manifest.Manifest{Schema: 1, Product: "p", Serial: 1, Expires: time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC)}

@@ -207,10 +207,10 @@ func inflateInMemory(data []byte) error {
 			buf := make([]byte, copyBufSize)
 			for f := range files {
 				r, err := d.open(a, f, br)
-				if err == nil {
-					_, err = io.CopyBuffer(io.Discard, struct{ io.Reader }{r}, buf)
+				for err == nil {
+					_, err = io.ReadFull(r, buf)
 				}
-				if err != nil {
+				if err != io.EOF && err != io.ErrUnexpectedEOF {
 					errs <- err
 					return
 				}

@@ -226,7 +226,10 @@ func (e *Engine) restoreArchive(ctx context.Context, archive, dest string) error
 // mirror makes dst hold exactly the tree in src (which it consumes: files are renamed,
 // not copied), leaving dst's top-level file named keep alone. src and dst are on one
 // filesystem. Every file is replaced by one rename, retried while the file is busy.
-func (e *Engine) mirror(ctx context.Context, src, dst, keep string) error {
+// With skipSame, a file already identical in dst (content, mode) is left as it is: a
+// restore then does not touch the files a failed install never reached, which matters
+// when one of them is the very file that could not be replaced.
+func (e *Engine) mirror(ctx context.Context, src, dst, keep string, skipSame bool) error {
 	want := map[string]bool{}
 	err := filepath.WalkDir(src, func(p string, d fs.DirEntry, err error) error {
 		if err != nil {
@@ -259,6 +262,8 @@ func (e *Engine) mirror(ctx context.Context, src, dst, keep string) error {
 			if err := e.ops.removeAll(target); err != nil {
 				return err
 			}
+		} else if err == nil && skipSame && sameFile(p, target) {
+			return nil
 		}
 		return e.ops.rename(p, target)
 	})
@@ -318,5 +323,46 @@ func (e *Engine) cleanTemps(m *ModuleConfig) {
 	xchg := m.Path + ".xchg"
 	if _, err := os.Lstat(xchg); err == nil {
 		e.log.Warn("leftover exchange folder kept for inspection", "path", xchg)
+	}
+}
+
+// sameFile reports whether two regular files or links have the same mode and content.
+func sameFile(a, b string) bool {
+	fa, err := os.Lstat(a)
+	if err != nil {
+		return false
+	}
+	fb, err := os.Lstat(b)
+	if err != nil || fa.Mode() != fb.Mode() || fa.Size() != fb.Size() {
+		return false
+	}
+	if fa.Mode()&fs.ModeSymlink != 0 {
+		la, err1 := os.Readlink(a)
+		lb, err2 := os.Readlink(b)
+		return err1 == nil && err2 == nil && la == lb
+	}
+	if !fa.Mode().IsRegular() {
+		return false
+	}
+	ra, err := os.Open(a)
+	if err != nil {
+		return false
+	}
+	defer ra.Close()
+	rb, err := os.Open(b)
+	if err != nil {
+		return false
+	}
+	defer rb.Close()
+	ba, bb := make([]byte, 64<<10), make([]byte, 64<<10)
+	for {
+		na, erra := io.ReadFull(ra, ba)
+		nb, _ := io.ReadFull(rb, bb)
+		if na != nb || string(ba[:na]) != string(bb[:nb]) {
+			return false
+		}
+		if erra != nil {
+			return true
+		}
 	}
 }

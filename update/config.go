@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -108,24 +109,52 @@ func (e *ConfigError) Unwrap() error { return e.Err }
 // ErrConfig is wrapped by every ConfigError.
 var ErrConfig = errors.New("update: invalid configuration")
 
+// MaxConfigSize bounds an agent configuration file.
+const MaxConfigSize = 1 << 20
+
 // LoadConfig reads and validates an agent configuration file. Relative paths inside it
 // are taken relative to the file's folder.
 func LoadConfig(path string) (*Config, error) {
-	data, err := os.ReadFile(path)
+	f, err := os.Open(path)
 	if err != nil {
 		return nil, &ConfigError{File: path, Field: "(file)", Err: err}
 	}
+	defer f.Close()
+	data, err := io.ReadAll(io.LimitReader(f, MaxConfigSize+1))
+	if err != nil {
+		return nil, &ConfigError{File: path, Field: "(file)", Err: err}
+	}
+	if len(data) > MaxConfigSize {
+		return nil, &ConfigError{File: path, Field: "(file)", Err: fmt.Errorf("%w: larger than %d bytes", ErrConfig, MaxConfigSize)}
+	}
+	c, err := ParseConfig(data, filepath.Dir(path))
+	if err != nil {
+		var ce *ConfigError
+		if errors.As(err, &ce) {
+			ce.File = path
+		}
+		return nil, err
+	}
+	return c, nil
+}
+
+// ParseConfig parses and validates an agent configuration; relative paths are taken
+// relative to base. Unknown fields are errors (a misspelt field would otherwise be
+// silently ignored).
+func ParseConfig(data []byte, base string) (*Config, error) {
 	dec := json.NewDecoder(bytes.NewReader(data))
 	dec.DisallowUnknownFields()
 	var c Config
 	if err := dec.Decode(&c); err != nil {
 		var ute *json.UnmarshalTypeError
 		if errors.As(err, &ute) {
-			return nil, &ConfigError{File: path, Field: ute.Field, Err: fmt.Errorf("want %s, got JSON %s", ute.Type, ute.Value)}
+			return nil, &ConfigError{Field: ute.Field, Err: fmt.Errorf("%w: want %s, got JSON %s", ErrConfig, ute.Type, ute.Value)}
 		}
-		return nil, &ConfigError{File: path, Field: "(json)", Err: err}
+		return nil, &ConfigError{Field: "(json)", Err: fmt.Errorf("%w: %v", ErrConfig, err)}
 	}
-	base := filepath.Dir(path)
+	if dec.More() {
+		return nil, &ConfigError{Field: "(json)", Err: fmt.Errorf("%w: data after the configuration object", ErrConfig)}
+	}
 	abs := func(p string) string {
 		if p == "" || filepath.IsAbs(p) {
 			return p
@@ -144,10 +173,6 @@ func LoadConfig(path string) (*Config, error) {
 		c.Modules[i].Scripts = abs(c.Modules[i].Scripts)
 	}
 	if err := c.Validate(); err != nil {
-		var ce *ConfigError
-		if errors.As(err, &ce) {
-			ce.File = path
-		}
 		return nil, err
 	}
 	return &c, nil
@@ -188,7 +213,7 @@ func (c *Config) Validate() error {
 	}
 	if c.AutoInstall != nil {
 		if err := c.AutoInstall.validate(); err != nil {
-			return &ConfigError{Field: "auto_install", Err: err}
+			return &ConfigError{Field: "auto_install", Err: fmt.Errorf("%w: %v", ErrConfig, err)}
 		}
 	}
 	if len(c.Modules) == 0 {

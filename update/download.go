@@ -134,7 +134,7 @@ func (e *Engine) fetchPack(ctx context.Context, ref packRef, final string, sig [
 			}
 			f.Truncate(0)
 			f.Seek(0, io.SeekStart)
-			have = 0
+			have, pr.done, pr.startDone = 0, 0, 0
 			continue
 		}
 		lastErr = err

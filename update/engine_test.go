@@ -224,12 +224,6 @@ func TestFailureAtEachPhaseRollsBack(t *testing.T) {
 	}
 }
 
-func TestUnwritableFileRollsBack(t *testing.T) {
-	if os.Getuid() == 0 {
-		t.Skip("root writes through permissions; covered by the busy-file test")
-	}
-}
-
 func TestCheckRefusals(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()

@@ -387,7 +387,7 @@ func (e *Engine) swapIn(ctx context.Context, m *ModuleConfig, j *journal) error 
 		if err := e.ops.mkdirAll(m.Path, 0o755); err != nil {
 			return err
 		}
-		return e.mirror(ctx, j.Stage, m.Path, m.MaintenanceFile)
+		return e.mirror(ctx, j.Stage, m.Path, m.MaintenanceFile, false)
 	}
 	if j.Fresh {
 		return e.ops.rename(j.Stage, m.Path)
@@ -548,7 +548,7 @@ func (e *Engine) undo(ctx context.Context, m *ModuleConfig, j *journal) error {
 		if err := e.restoreArchive(ctx, j.Old, restore); err != nil {
 			return err
 		}
-		if err := e.mirror(ctx, restore, m.Path, m.MaintenanceFile); err != nil {
+		if err := e.mirror(ctx, restore, m.Path, m.MaintenanceFile, true); err != nil {
 			return err
 		}
 		if err := e.ops.removeAll(restore); err != nil {
@@ -604,20 +604,20 @@ func (e *Engine) runHook(ctx context.Context, h hooks.Hook, ev hooks.Event, p ho
 // drains in-flight requests (a drain that times out is logged, not fatal).
 func (e *Engine) maintOn(ctx context.Context, m *ModuleConfig, reason string) error {
 	e.emit(Event{Module: m.Name, Step: StepMaintenance, Message: "on"})
-	if m.MaintenanceFile != "" {
-		if _, err := os.Stat(m.Path); err == nil {
-			e.ops.at("create", filepath.Join(m.Path, m.MaintenanceFile))
-			if err := (maintenance.Flag{Name: m.MaintenanceFile}).Place(m.Path, reason); err != nil {
-				return err
-			}
-		}
-	}
 	if s := e.maint[m.Name]; s != nil {
 		if err := s.On(ctx, reason); err != nil {
 			if !errors.Is(err, maintenance.ErrDrainTimeout) {
 				return err
 			}
 			e.log.Warn("drain timed out", "module", m.Name, "err", err)
+		}
+	}
+	if m.MaintenanceFile != "" {
+		if _, err := os.Stat(m.Path); err == nil {
+			e.ops.at("create", filepath.Join(m.Path, m.MaintenanceFile))
+			if err := (maintenance.Flag{Name: m.MaintenanceFile}).Place(m.Path, reason); err != nil {
+				return err
+			}
 		}
 	}
 	return nil
@@ -629,12 +629,14 @@ func (e *Engine) maintOff(m *ModuleConfig) error {
 		s.Off()
 	}
 	if m.MaintenanceFile != "" {
-		present, ours, _ := maintenance.Flag{Name: m.MaintenanceFile}.Present(m.Path)
-		if present && ours {
-			e.ops.at("remove", filepath.Join(m.Path, m.MaintenanceFile))
-			if err := (maintenance.Flag{Name: m.MaintenanceFile}).Remove(m.Path); err != nil {
-				return err
-			}
+		// Remove also clears what a crash inside Place left; a flag a person placed is
+		// theirs to remove, and is reported, not touched.
+		e.ops.at("remove", filepath.Join(m.Path, m.MaintenanceFile))
+		err := (maintenance.Flag{Name: m.MaintenanceFile}).Remove(m.Path)
+		if errors.Is(err, maintenance.ErrForeignFlag) {
+			e.log.Warn("maintenance file not placed by upkeep left in place", "module", m.Name, "err", err)
+		} else if err != nil {
+			return err
 		}
 	}
 	e.emit(Event{Module: m.Name, Step: StepMaintenance, Message: "off"})

@@ -101,14 +101,15 @@ func TestManifestValidate(t *testing.T) {
 }
 
 // hfsqlRepo copies the seed's hfsql_updateinfo.json into a folder with a pack for each
-// of its platforms, and returns the folder and each pack's size and SHA-256 by file.
-func hfsqlRepo(t *testing.T, skip string) (string, map[string][2]string) {
+// of its platforms but skip, and returns the folder and each pack's size and SHA-256
+// by file name.
+func hfsqlRepo(t *testing.T, skip string) (string, map[string]packWant) {
 	t.Helper()
 	dir := t.TempDir()
 	seed, err := os.ReadFile(seedHFSQL)
 	require.NoError(t, err)
 	require.NoError(t, os.WriteFile(filepath.Join(dir, "hfsql_updateinfo.json"), seed, 0o644))
-	want := map[string][2]string{}
+	want := map[string]packWant{}
 	for _, p := range []string{"win32", "win64", "linux32", "linux64"} {
 		file := "srv_hfsql_" + p + "_90F220099z.zip"
 		if p == skip {
@@ -117,14 +118,15 @@ func hfsqlRepo(t *testing.T, skip string) (string, map[string][2]string) {
 		content := strings.Repeat("pack for "+p+"\n", len(p)*10)
 		require.NoError(t, os.WriteFile(filepath.Join(dir, file), []byte(content), 0o644))
 		sum := sha256.Sum256([]byte(content))
-		want[file] = [2]string{strings.TrimSpace(strings.Repeat(" ", 0)) + itoa(len(content)), hex.EncodeToString(sum[:])}
+		want[file] = packWant{int64(len(content)), hex.EncodeToString(sum[:])}
 	}
 	return dir, want
 }
 
-func itoa(n int) string {
-	b, _ := json.Marshal(n)
-	return string(b)
+// packWant is a pack's expected size and SHA-256.
+type packWant struct {
+	size   int64
+	sha256 string
 }
 
 func TestManifestImportHFSQL(t *testing.T) {
@@ -152,8 +154,7 @@ func TestManifestImportHFSQL(t *testing.T) {
 		require.Equal(t, "F", r.Language)
 		require.Len(t, r.Packs, 4)
 		for _, p := range r.Packs {
-			require.Equal(t, want[p.File][0], itoa(int(p.Size)), p.File)
-			require.Equal(t, want[p.File][1], p.SHA256, p.File)
+			require.Equal(t, want[p.File], packWant{p.Size, p.SHA256}, p.File)
 			require.Equal(t, strings.TrimSuffix(p.File, ".zip")+".sign", p.Signature)
 		}
 		require.Equal(t, "linux/amd64", r.Packs[3].Platform)

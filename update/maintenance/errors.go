@@ -28,6 +28,7 @@ type DrainError struct {
 	Err     error
 }
 
+// Error says how many requests were still running and why On stopped waiting.
 func (e *DrainError) Error() string {
 	return fmt.Sprintf("maintenance: %d request(s) still running after draining for %s: %s",
 		e.Running, e.Waited.Round(time.Millisecond), trimPrefix(e.Err))
@@ -43,6 +44,7 @@ type FlagError struct {
 	Err  error
 }
 
+// Error names the operation and the flag file.
 func (e *FlagError) Error() string {
 	return "maintenance: " + e.Op + " " + e.Path + ": " + trimPrefix(e.Err)
 }

@@ -1,0 +1,71 @@
+package pack
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"syscall"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+)
+
+// TestExtractHelperProcess extracts PACK_HELPER_PACK into PACK_HELPER_DEST when they
+// are set: the child process whose peak RSS BenchmarkExtractPeakRSS measures.
+func TestExtractHelperProcess(t *testing.T) {
+	src, dest := os.Getenv("PACK_HELPER_PACK"), os.Getenv("PACK_HELPER_DEST")
+	if src == "" {
+		t.Skip("helper process of BenchmarkExtractPeakRSS")
+	}
+	f, err := os.Open(src)
+	require.NoError(t, err)
+	defer f.Close()
+	fi, err := f.Stat()
+	require.NoError(t, err)
+	_, err = Extract(context.Background(), f, fi.Size(), dest, WithoutSync())
+	require.NoError(t, err)
+}
+
+// BenchmarkExtractPeakRSS measures the peak resident memory of a child process
+// extracting a pack of about 1 GiB of output, beside the same child doing nothing.
+func BenchmarkExtractPeakRSS(b *testing.B) {
+	if testing.Short() {
+		b.Skip("generates a 1 GiB tree")
+	}
+	packs := makeBenchPacks(b, b.TempDir(), 4, Deflate, Zstd)
+	into := scratchDir(b)
+	child := func(src, dest string) (int64, error) {
+		cmd := exec.Command(os.Args[0], "-test.run=^TestExtractHelperProcess$", "-test.count=1")
+		cmd.Env = append(os.Environ(), "PACK_HELPER_PACK="+src, "PACK_HELPER_DEST="+dest)
+		out, err := cmd.CombinedOutput()
+		if err != nil {
+			return 0, fmt.Errorf("%v: %s", err, out)
+		}
+		return cmd.ProcessState.SysUsage().(*syscall.Rusage).Maxrss << 10, nil
+	}
+	base, err := child("", "")
+	require.NoError(b, err)
+	for _, m := range []Method{Deflate, Zstd} {
+		bp := packs[m]
+		b.Run(m.String(), func(b *testing.B) {
+			b.SetBytes(bp.output)
+			var peak int64
+			i := 0
+			for b.Loop() {
+				dest := filepath.Join(into, fmt.Sprintf("rss-%d", i))
+				i++
+				rss, err := child(bp.path, dest)
+				require.NoError(b, err)
+				peak = max(peak, rss)
+				b.StopTimer()
+				os.RemoveAll(dest)
+				b.StartTimer()
+			}
+			b.ReportMetric(float64(peak)/(1<<20), "peak-RSS-MiB")
+			b.ReportMetric(float64(base)/(1<<20), "idle-child-RSS-MiB")
+			b.ReportMetric(float64(bp.output)/(1<<20), "output-MiB")
+		})
+	}
+}

@@ -1,0 +1,70 @@
+//go:build unix
+
+package update
+
+import (
+	"errors"
+	"os"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+)
+
+func TestRetryBusyFile(t *testing.T) {
+	t.Parallel()
+	o := &ops{busy: 300 * time.Millisecond}
+	calls := 0
+	err := o.retry("/srv/web/app.dll", func() error {
+		calls++
+		if calls < 3 {
+			return &os.LinkError{Op: "rename", Old: "a", New: "b", Err: syscall.EBUSY}
+		}
+		return nil
+	})
+	require.NoError(t, err)
+	require.Equal(t, 3, calls, "retried while busy")
+
+	calls = 0
+	err = o.retry("/srv/web/app.dll", func() error { calls++; return syscall.ETXTBSY })
+	var be *BusyError
+	require.True(t, errors.As(err, &be))
+	require.ErrorIs(t, err, ErrFileBusy)
+	require.Contains(t, err.Error(), "/srv/web/app.dll")
+	require.Greater(t, calls, 2)
+
+	calls = 0
+	err = o.retry("x", func() error { calls++; return syscall.EACCES })
+	require.ErrorIs(t, err, syscall.EACCES)
+	require.Equal(t, 1, calls, "other errors are not retried")
+}
+
+func TestHoldersFindsOpenFile(t *testing.T) {
+	if _, err := os.Stat("/proc/self/fd"); err != nil {
+		t.Skip("no /proc")
+	}
+	t.Parallel()
+	p := t.TempDir() + "/held"
+	require.NoError(t, os.WriteFile(p, nil, 0o644))
+	// A child process that keeps the file open.
+	f, err := os.Open(p)
+	require.NoError(t, err)
+	defer f.Close()
+	attr := &os.ProcAttr{Files: []*os.File{nil, nil, nil, f}}
+	proc, err := os.StartProcess("/bin/sleep", []string{"sleep", "5"}, attr)
+	if err != nil {
+		t.Skip("no /bin/sleep")
+	}
+	defer proc.Kill()
+	deadline := time.Now().Add(2 * time.Second)
+	for time.Now().Before(deadline) {
+		for _, pid := range holders(p) {
+			if pid == proc.Pid {
+				return
+			}
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	t.Fatalf("holders(%s) did not find process %d", p, proc.Pid)
+}

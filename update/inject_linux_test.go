@@ -1,0 +1,93 @@
+package update_test
+
+import (
+	"context"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/upkeep-go/upkeep/update"
+	"github.com/upkeep-go/upkeep/update/updatetest"
+)
+
+// needRoot skips tests that mount filesystems or set attributes only root can set.
+func needRoot(t *testing.T) {
+	t.Helper()
+	if os.Getuid() != 0 {
+		t.Skip("needs root (mount, chattr)")
+	}
+}
+
+// TestDiskFull installs onto a small tmpfs that the new version does not fit in.
+func TestDiskFull(t *testing.T) {
+	needRoot(t)
+	t.Parallel()
+	for _, strategy := range strategies {
+		t.Run(string(strategy), func(t *testing.T) {
+			t.Parallel()
+			e := newEnv(t, strategy, false)
+			mnt := filepath.Dir(e.module)
+			if out, err := exec.Command("mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", mnt).CombinedOutput(); err != nil {
+				t.Skipf("cannot mount a tmpfs: %v %s", err, out)
+			}
+			t.Cleanup(func() { exec.Command("umount", "-l", mnt).Run() })
+			e.repo.Publish("web", "1.0.0", platform, v1)
+			e.repo.Publish("web", "2.0.0", platform, bigTree(3<<20))
+			eng := e.engine(t)
+			ctx := context.Background()
+			_, err := eng.Install(ctx, "web", update.InstallOptions{Version: "1.0.0"})
+			require.NoError(t, err)
+			_, err = eng.Install(ctx, "web", update.InstallOptions{})
+			require.Error(t, err)
+			require.Contains(t, err.Error(), "no space left on device")
+			require.Equal(t, v1, updatetest.ReadTree(t, e.module))
+			st, _ := eng.ModuleStatus("web")
+			require.Contains(t, st.LastError, "no space left")
+			require.False(t, st.Maintenance)
+			assertClean(t, e)
+		})
+	}
+}
+
+// TestUnwritableFile makes a live file (inplace) or the live folder (swap) immutable:
+// the install fails at the swap, and the rollback leaves the old version exactly.
+func TestUnwritableFile(t *testing.T) {
+	needRoot(t)
+	if _, err := exec.LookPath("chattr"); err != nil {
+		t.Skip("chattr not found (e2fsprogs)")
+	}
+	t.Parallel()
+	for _, strategy := range strategies {
+		t.Run(string(strategy), func(t *testing.T) {
+			t.Parallel()
+			e := newEnv(t, strategy, false)
+			e.repo.Publish("web", "1.0.0", platform, v1)
+			e.repo.Publish("web", "2.0.0", platform, v2)
+			eng := e.engine(t)
+			ctx := context.Background()
+			_, err := eng.Install(ctx, "web", update.InstallOptions{Version: "1.0.0"})
+			require.NoError(t, err)
+			locked := filepath.Join(e.module, "index.html")
+			if strategy == update.Swap {
+				locked = e.module
+			}
+			if out, err := exec.Command("chattr", "+i", locked).CombinedOutput(); err != nil {
+				t.Skipf("chattr +i not supported here: %v %s", err, out)
+			}
+			t.Cleanup(func() { exec.Command("chattr", "-i", locked).Run() })
+			_, err = eng.Install(ctx, "web", update.InstallOptions{})
+			require.ErrorIs(t, err, update.ErrRolledBack)
+			require.Contains(t, err.Error(), "operation not permitted")
+			exec.Command("chattr", "-i", locked).Run()
+			require.Equal(t, v1, updatetest.ReadTree(t, e.module), "old version exactly")
+			st, _ := eng.ModuleStatus("web")
+			require.Equal(t, "1.0.0", *st.Installed)
+			require.Contains(t, st.LastError, "operation not permitted")
+			require.False(t, st.Maintenance)
+			assertClean(t, e)
+		})
+	}
+}
