@@ -2,11 +2,8 @@ package update
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"errors"
 	"fmt"
-	"hash"
 	"io"
 	"os"
 	"path/filepath"
@@ -43,6 +40,17 @@ type downloaded struct {
 	path string
 	sig  []byte
 	ref  packRef
+	// verified, when set, is the handle through which the pack was downloaded and
+	// checked: extraction reads it without checking again. Otherwise (a pack found
+	// already on disk) extraction checks the bytes it reads.
+	verified *os.File
+}
+
+func (d *downloaded) close() {
+	if d.verified != nil {
+		d.verified.Close()
+		d.verified = nil
+	}
 }
 
 // download fetches a pack into the module's downloads folder, resuming after cuts,
@@ -67,13 +75,14 @@ func (e *Engine) download(ctx context.Context, ref packRef) (*downloaded, error)
 		e.emit(Event{Module: ref.module, Version: ref.release.Version, Step: StepDownload, Done: fi.Size(), Total: fi.Size(), Message: "already downloaded"})
 		return &downloaded{path: final, sig: sig, ref: ref}, nil
 	}
-	if err := e.fetchPack(ctx, ref, final, sig); err != nil {
+	f, err := e.fetchPack(ctx, ref, final, sig)
+	if err != nil {
 		e.updateStatus(e.mustModule(ref.module), func(st *ModuleStatus) {
 			st.Download = &DownloadState{Version: ref.release.Version, File: ref.pack.File, State: "failed"}
 		})
 		return nil, err
 	}
-	return &downloaded{path: final, sig: sig, ref: ref}, nil
+	return &downloaded{path: final, sig: sig, ref: ref, verified: f}, nil
 }
 
 func (e *Engine) mustModule(name string) *ModuleConfig {
@@ -81,114 +90,112 @@ func (e *Engine) mustModule(name string) *ModuleConfig {
 	return m
 }
 
-// fetchPack downloads into final+".part" and renames it to final once its size,
-// sha256 and signature are right. A .part left by an earlier cut is resumed.
-func (e *Engine) fetchPack(ctx context.Context, ref packRef, final string, sig []byte) error {
+// fetchPack downloads into final+".part", checking size, sha256 and signature on the
+// fly, and renames it to final once they are right. A .part left by an earlier cut is
+// resumed. It returns the file, still open: the bytes verified are the bytes extracted.
+func (e *Engine) fetchPack(ctx context.Context, ref packRef, final string, sig []byte) (*os.File, error) {
 	part := final + ".part"
 	f, err := os.OpenFile(part, os.O_RDWR|os.O_CREATE, 0o644)
 	if err != nil {
-		return stateErr(err)
+		return nil, stateErr(err)
 	}
-	defer f.Close()
-	h := sha256.New()
-	ver, err := e.keyring.NewVerifier(ref.pack.File, sig)
+	ok := false
+	defer func() {
+		if !ok {
+			f.Close()
+		}
+	}()
+	check, err := e.newPackCheck(ref, sig)
 	if err != nil {
-		return &Error{Code: CodeBadSignature, Module: ref.module, Err: err}
+		return nil, err
 	}
-	// Resume: hash what an earlier run left, then go on from there.
-	have, err := io.Copy(io.MultiWriter(h, ver), io.LimitReader(f, ref.max()+1))
+	// Resume: check what an earlier run left, then go on from there.
+	have, err := io.Copy(check, io.LimitReader(f, ref.max()+1))
 	if err != nil {
-		return stateErr(err)
+		check.abort()
+		return nil, stateErr(err)
+	}
+	restart := func() error {
+		check.abort()
+		if check, err = e.newPackCheck(ref, sig); err != nil {
+			return err
+		}
+		have = 0
+		if err := f.Truncate(0); err != nil {
+			return err
+		}
+		return nil
 	}
 	if have > ref.max() {
-		have = 0
-	}
-	if have == 0 {
-		h.Reset()
-		if ver, err = e.keyring.NewVerifier(ref.pack.File, sig); err != nil {
-			return &Error{Code: CodeBadSignature, Module: ref.module, Err: err}
+		if err := restart(); err != nil {
+			return nil, err
 		}
-		f.Truncate(0)
 	}
 	if _, err := f.Seek(have, io.SeekStart); err != nil {
-		return err
+		check.abort()
+		return nil, err
 	}
 	pr := &progress{e: e, ref: ref, done: have, start: time.Now(), startDone: have}
-	var lastErr error
 	for attempt := 0; ; attempt++ {
 		if have == ref.pack.Size && ref.pack.Size > 0 {
 			break
 		}
-		n, done, err := e.fetchFrom(ctx, ref, f, h, ver, have, pr)
+		n, done, err := e.fetchFrom(ctx, ref, f, check, have, pr)
 		have += n
-		if done {
-			break
-		}
-		if err == nil {
+		if done || err == nil {
 			break
 		}
 		if errors.Is(err, errRestart) {
-			h.Reset()
-			if ver, err = e.keyring.NewVerifier(ref.pack.File, sig); err != nil {
-				return &Error{Code: CodeBadSignature, Module: ref.module, Err: err}
+			if err := restart(); err != nil {
+				return nil, err
 			}
-			f.Truncate(0)
 			f.Seek(0, io.SeekStart)
-			have, pr.done, pr.startDone = 0, 0, 0
+			pr.done, pr.startDone = 0, 0
 			continue
 		}
-		lastErr = err
 		var ce *Error
 		if errors.As(err, &ce) || ctx.Err() != nil || attempt >= maxResumes {
+			check.abort()
 			if ctx.Err() != nil {
-				return ctxErr(ctx)
+				return nil, ctxErr(ctx)
 			}
 			if !errors.As(err, &ce) {
 				// What was received is kept in the .part file: the next attempt resumes.
-				return &Error{Code: CodeUnreachable, Module: ref.module, Err: fmt.Errorf("pack %s: transfer cut %d times, %d of %d bytes kept for a later resume: %w", ref.pack.File, attempt+1, have, ref.pack.Size, err)}
+				return nil, &Error{Code: CodeUnreachable, Module: ref.module, Err: fmt.Errorf("pack %s: transfer cut %d times, %d of %d bytes kept for a later resume: %w", ref.pack.File, attempt+1, have, ref.pack.Size, err)}
 			}
-			return lastErr
+			if ce.Code == CodeBadPack {
+				f.Close()
+				os.Remove(part)
+			}
+			return nil, err
 		}
 		e.log.Info("download cut, resuming", "module", ref.module, "file", ref.pack.File, "offset", have, "err", err)
 	}
-	if ref.pack.Size > 0 && have != ref.pack.Size {
-		os.Remove(part)
-		return &Error{Code: CodeBadPack, Module: ref.module, Err: fmt.Errorf("pack %s: got %d bytes, the manifest says %d", ref.pack.File, have, ref.pack.Size)}
-	}
-	if ref.pack.SHA256 != "" {
-		if got := hex.EncodeToString(h.Sum(nil)); got != ref.pack.SHA256 {
-			f.Close()
-			os.Remove(part)
-			return &Error{Code: CodeBadPack, Module: ref.module, Err: fmt.Errorf("pack %s: sha256 is %s, the manifest says %s", ref.pack.File, got, ref.pack.SHA256)}
-		}
-	}
-	v, err := ver.Verify()
-	if err == nil {
-		err = ref.binding().Check(v)
-	}
-	if err != nil {
+	if err := check.finish(ref.pack.File); err != nil {
 		f.Close()
 		os.Remove(part)
-		return &Error{Code: CodeBadSignature, Module: ref.module, Err: fmt.Errorf("pack %s: %w", ref.pack.File, err)}
+		return nil, err
 	}
 	if err := f.Sync(); err != nil {
-		return err
+		return nil, err
 	}
-	f.Close()
 	if err := os.Rename(part, final); err != nil {
-		return stateErr(err)
+		// Some systems refuse to rename an open file: the complete .part is kept, and
+		// a later run checks it again.
+		e.log.Warn("keeping the download under its .part name", "file", part, "err", err)
 	}
 	e.updateStatus(e.mustModule(ref.module), func(st *ModuleStatus) {
 		st.Download = &DownloadState{Version: ref.release.Version, File: ref.pack.File, Done: have, Total: have, State: "verified"}
 	})
-	return nil
+	ok = true
+	return f, nil
 }
 
 var errRestart = errors.New("server ignored the range request")
 
 // fetchFrom fetches the pack from offset have and appends it to f. It returns the
 // bytes appended, whether the pack is complete, and the error that cut the transfer.
-func (e *Engine) fetchFrom(ctx context.Context, ref packRef, f *os.File, h hash.Hash, ver io.Writer, have int64, pr *progress) (int64, bool, error) {
+func (e *Engine) fetchFrom(ctx context.Context, ref packRef, f *os.File, check io.Writer, have int64, pr *progress) (int64, bool, error) {
 	resp, err := e.src.Fetch(ctx, source.Request{Name: ref.pack.File, Offset: have, Max: ref.max() - have})
 	if err != nil {
 		return 0, false, codeFor(ref.module, err)
@@ -203,7 +210,7 @@ func (e *Engine) fetchFrom(ctx context.Context, ref packRef, f *os.File, h hash.
 	if resp.Size >= 0 && ref.pack.Size > 0 && resp.Size != ref.pack.Size {
 		return 0, false, &Error{Code: CodeBadPack, Module: ref.module, Err: fmt.Errorf("pack %s: the server has %d bytes, the manifest says %d", resp.Location, resp.Size, ref.pack.Size)}
 	}
-	n, err := io.Copy(io.MultiWriter(f, h, ver, pr), resp.Body)
+	n, err := io.CopyBuffer(io.MultiWriter(f, check, pr), resp.Body, make([]byte, 256<<10))
 	if err != nil {
 		return n, false, codeFor(ref.module, err)
 	}

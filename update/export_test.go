@@ -1,5 +1,7 @@
 package update
 
+import "context"
+
 // Test-only access for the external tests of this package.
 
 // SetCrashPoint makes f run before each mutating filesystem operation of e.
@@ -13,4 +15,9 @@ func TrustedSerial(stateDir string) uint64 {
 	var t trust
 	readJSON(stateDir+"/trust.json", &t)
 	return t.Serial
+}
+
+// ArchiveTree writes dir as the tar+zstd archive of an inplace backup.
+func ArchiveTree(e *Engine, ctx context.Context, dir, dest string) error {
+	return e.archiveTree(ctx, dir, dest, "")
 }

@@ -2,8 +2,6 @@ package update
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -93,6 +91,11 @@ func (e *Engine) Install(ctx context.Context, module string, opts InstallOptions
 			packs = append(packs, d)
 		}
 	}
+	defer func() {
+		for _, d := range packs {
+			d.close()
+		}
+	}()
 	from := installed
 	for _, d := range packs {
 		w, err := e.installOne(ctx, m, from, d)
@@ -323,54 +326,45 @@ func (e *Engine) installOne(ctx context.Context, m *ModuleConfig, from string, d
 // the same open handle before any entry is written.
 func (e *Engine) extract(ctx context.Context, m *ModuleConfig, d *downloaded, stage string) error {
 	e.ops.step("extract")
-	f, err := os.Open(d.path)
-	if err != nil {
-		return err
+	ref := d.ref
+	f := d.verified
+	var opts []pack.Option
+	if f == nil {
+		// Not checked by this process yet: check the bytes through the handle that
+		// extracts them, before any entry is written.
+		var err error
+		if f, err = os.Open(d.path); err != nil {
+			return err
+		}
+		defer f.Close()
+		opts = append(opts, pack.WithVerify(func(r io.Reader) error {
+			c, err := e.newPackCheck(ref, d.sig)
+			if err != nil {
+				return err
+			}
+			if _, err := io.CopyBuffer(c, r, make([]byte, 256<<10)); err != nil {
+				c.abort()
+				return err
+			}
+			return c.finish(d.path)
+		}))
 	}
-	defer f.Close()
 	fi, err := f.Stat()
 	if err != nil {
 		return err
 	}
-	ref := d.ref
-	verify := func(r io.Reader) error {
-		if ref.pack.Size > 0 && fi.Size() != ref.pack.Size {
-			return &Error{Code: CodeBadPack, Module: m.Name, Err: fmt.Errorf("pack %s has %d bytes, the manifest says %d", d.path, fi.Size(), ref.pack.Size)}
-		}
-		h := sha256.New()
-		v, err := e.keyring.NewVerifier(ref.pack.File, d.sig)
-		if err != nil {
-			return &Error{Code: CodeBadSignature, Module: m.Name, Err: err}
-		}
-		if _, err := io.Copy(io.MultiWriter(h, v), r); err != nil {
-			return err
-		}
-		if ref.pack.SHA256 != "" {
-			if got := hex.EncodeToString(h.Sum(nil)); got != ref.pack.SHA256 {
-				return &Error{Code: CodeBadPack, Module: m.Name, Err: fmt.Errorf("pack %s: sha256 is %s, the manifest says %s", d.path, got, ref.pack.SHA256)}
-			}
-		}
-		vr, err := v.Verify()
-		if err == nil {
-			err = ref.binding().Check(vr)
-		}
-		if err != nil {
-			return &Error{Code: CodeBadSignature, Module: m.Name, Err: fmt.Errorf("pack %s: %w", ref.pack.File, err)}
-		}
-		return nil
-	}
-	opts := []pack.Option{
-		pack.WithVerify(verify),
+	opts = append(opts,
 		pack.WithWorkers(e.workers),
 		pack.WithLogger(e.log),
 		pack.WithProgress(func(done, total int64) {
 			e.emit(Event{Module: m.Name, Version: ref.release.Version, Step: StepExtract, Done: done, Total: total})
 		}),
-	}
+	)
 	if e.noSync {
 		opts = append(opts, pack.WithoutSync())
 	}
 	_, err = pack.Extract(ctx, f, fi.Size(), stage, opts...)
+	d.close()
 	if err != nil {
 		var ce *Error
 		if errors.As(err, &ce) {

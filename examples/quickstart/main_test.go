@@ -23,5 +23,6 @@ func TestQuickstart(t *testing.T) {
 	} {
 		require.Contains(t, s, want)
 	}
-	require.Less(t, strings.Index(s, "hook PREINSTALL     hello 1.0.0"), strings.Index(s, "hook POSTINSTALL    hello 1.0.0"))
+	pre, post := strings.Index(s, "hook PREINSTALL  hello 1.0.0 → 1.1.0"), strings.Index(s, "hook POSTINSTALL hello 1.0.0 → 1.1.0")
+	require.True(t, pre >= 0 && post > pre, "PREINSTALL then POSTINSTALL of the update:\n%s", s)
 }

@@ -3,11 +3,9 @@ package main
 import (
 	"context"
 	"fmt"
-	"os"
 	"time"
 
 	"github.com/upkeep-go/upkeep/pack"
-	"github.com/upkeep-go/upkeep/signature"
 	"github.com/upkeep-go/upkeep/update"
 )
 
@@ -55,7 +53,7 @@ func runPublish(ctx context.Context, cl *cli, args []string) error {
 	default:
 		return usagef("--method %q: want deflate or zstd", *method)
 	}
-	key, err := readSecretKeyFile(*sec, *pw)
+	key, err := loadSecretKey(*sec, *pw)
 	if err != nil {
 		return err
 	}
@@ -95,7 +93,7 @@ func runRefresh(ctx context.Context, cl *cli, args []string) error {
 	if err != nil {
 		return usagef("--expires: %v", err)
 	}
-	key, err := readSecretKeyFile(*sec, *pw)
+	key, err := loadSecretKey(*sec, *pw)
 	if err != nil {
 		return err
 	}
@@ -105,33 +103,4 @@ func runRefresh(ctx context.Context, cl *cli, args []string) error {
 	}
 	fmt.Fprintf(cl.stdout, "refreshed %s: serial %d, expires %s\n", *repo, man.Serial, man.Expires.Format(time.RFC3339))
 	return nil
-}
-
-// readSecretKeyFile reads a secret key, decrypting it with the password held in
-// passwordFile when one is given.
-func readSecretKeyFile(path, passwordFile string) (signature.PrivateKey, error) {
-	data, err := os.ReadFile(path)
-	if err != nil {
-		return signature.PrivateKey{}, err
-	}
-	var password string
-	if passwordFile != "" {
-		pw, err := os.ReadFile(passwordFile)
-		if err != nil {
-			return signature.PrivateKey{}, err
-		}
-		password = trimNewline(string(pw))
-	}
-	k, err := signature.ParsePrivateKey(data, password)
-	if err != nil {
-		return signature.PrivateKey{}, fmt.Errorf("%s: %w", path, err)
-	}
-	return k, nil
-}
-
-func trimNewline(s string) string {
-	for len(s) > 0 && (s[len(s)-1] == '\n' || s[len(s)-1] == '\r') {
-		s = s[:len(s)-1]
-	}
-	return s
 }

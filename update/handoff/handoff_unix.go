@@ -1,0 +1,213 @@
+//go:build unix
+
+package handoff
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"os/exec"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+)
+
+// adopt turns the inherited descriptors into listeners and the readiness pipe.
+func adopt(listeners, ready string) (*inheritance, error) {
+	specs, rfd, err := parseEnv(listeners, ready)
+	if err != nil {
+		return nil, err
+	}
+	inh := &inheritance{}
+	fail := func(err error) (*inheritance, error) {
+		for _, e := range inh.listeners {
+			e.ln.Close()
+		}
+		return nil, err
+	}
+	for i, s := range specs {
+		f := os.NewFile(uintptr(s.FD), fmt.Sprintf("inherited %s %s", s.Network, s.Addr))
+		if f == nil {
+			return fail(&EnvError{Var: EnvListeners, Value: listeners, Err: fmt.Errorf("[%d]: fd %d is not open", i, s.FD)})
+		}
+		// FileListener keeps a duplicate marked close-on-exec; the inherited
+		// descriptor itself is closed so that programs this one starts don't hold it.
+		ln, err := net.FileListener(f)
+		f.Close()
+		if err != nil {
+			return fail(&EnvError{Var: EnvListeners, Value: listeners, Err: fmt.Errorf("[%d]: fd %d is not a listening socket: %w", i, s.FD, err)})
+		}
+		inh.listeners = append(inh.listeners, &entry{network: s.Network, addr: s.Addr, ln: ln})
+	}
+	var st syscall.Stat_t
+	if err := syscall.Fstat(rfd, &st); err != nil {
+		return fail(&EnvError{Var: EnvReady, Value: ready, Err: fmt.Errorf("fd %d: %w", rfd, err)})
+	}
+	// A hook script started before Ready must not hold the pipe open: the parent
+	// would not see this process die.
+	syscall.CloseOnExec(rfd)
+	inh.ready = os.NewFile(uintptr(rfd), "handoff readiness pipe")
+	return inh, nil
+}
+
+// Upgrade starts exe with args (without the program name) and this process's
+// environment, handing it every listener returned by [Handoff.Listen], and waits until
+// it calls [Handoff.Ready]. On success [Handoff.Exit] is closed: this process should
+// stop accepting, drain and exit. Otherwise it returns a [*ReadyError] wrapping
+// [ErrNotReady] and its cause, having killed the new process if it still ran; this
+// process's listeners are untouched and it keeps serving. A new process that accepted
+// connections before failing loses them, which is why it should call Ready as soon as
+// it serves and check what can fail before it listens.
+//
+// Cancelling ctx stops the wait (and the new process) but never a new process that
+// already signalled readiness. Upgrade returns [ErrUpgraded] after a successful one.
+func (h *Handoff) Upgrade(ctx context.Context, exe string, args []string) (*Child, error) {
+	h.upgrade.Lock()
+	defer h.upgrade.Unlock()
+	h.mu.Lock()
+	if h.upgraded {
+		h.mu.Unlock()
+		return nil, ErrUpgraded
+	}
+	specs, files, err := h.files()
+	h.mu.Unlock()
+	defer func() {
+		for _, f := range files {
+			f.Close()
+		}
+	}()
+	if err != nil {
+		return nil, err
+	}
+	r, w, err := os.Pipe()
+	if err != nil {
+		return nil, fmt.Errorf("handoff: readiness pipe: %w", err)
+	}
+	defer r.Close()
+	desc, err := json.Marshal(specs)
+	if err != nil {
+		w.Close()
+		return nil, err
+	}
+	cmd := exec.Command(exe, args...)
+	cmd.Env = append(environ(), EnvListeners+"="+string(desc), EnvReady+"="+strconv.Itoa(3+len(files)))
+	cmd.ExtraFiles = append(files, w)
+	cmd.Stdin, cmd.Stdout, cmd.Stderr = os.Stdin, os.Stdout, os.Stderr
+	start := time.Now()
+	h.opts.log.Info("starting the new process", "exe", exe, "listeners", len(files))
+	err = cmd.Start()
+	// The child holds its copies now; the write end must be closed here for a dead
+	// child to read as EOF.
+	w.Close()
+	if err != nil {
+		return nil, &ReadyError{Exe: exe, Waited: time.Since(start), Err: err}
+	}
+	pid := cmd.Process.Pid
+
+	exited := make(chan error, 1)
+	go func() { exited <- cmd.Wait() }() // also reaps a child that dies after taking over
+	said := make(chan error, 1)
+	go func() {
+		var b [16]byte
+		n, err := r.Read(b[:])
+		if n > 0 {
+			err = nil
+		} else if err == nil || errors.Is(err, io.EOF) {
+			err = io.EOF
+		}
+		said <- err
+	}()
+
+	timer := time.NewTimer(h.opts.readyTimeout)
+	defer timer.Stop()
+	var cause error
+	done := false // the child was waited for
+	select {
+	case err := <-said:
+		if err == nil {
+			return h.handedOver(exe, pid, time.Since(start)), nil
+		}
+		// The pipe closed without a word: most often the child is exiting.
+		select {
+		case werr := <-exited:
+			cause, done = exitCause(werr), true
+		case <-timer.C:
+			cause = errors.New("closed its readiness pipe without signalling ready")
+		case <-ctx.Done():
+			cause = context.Cause(ctx)
+		}
+	case werr := <-exited:
+		cause, done = exitCause(werr), true
+	case <-timer.C:
+		cause = fmt.Errorf("no readiness signal within %s", h.opts.readyTimeout)
+	case <-ctx.Done():
+		cause = context.Cause(ctx)
+	}
+	if !done {
+		cmd.Process.Kill()
+		<-exited
+	}
+	err = &ReadyError{Exe: exe, PID: pid, Waited: time.Since(start), Err: cause}
+	h.opts.log.Warn("the new process did not become ready", "exe", exe, "pid", pid, "err", cause)
+	return nil, err
+}
+
+// handedOver records a successful handover.
+func (h *Handoff) handedOver(exe string, pid int, took time.Duration) *Child {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.upgraded = true
+	for _, e := range h.listeners {
+		// The socket file now belongs to the new process too: closing ours must not
+		// remove it.
+		if ul, ok := e.ln.(*net.UnixListener); ok {
+			ul.SetUnlinkOnClose(false)
+		}
+	}
+	close(h.exit)
+	h.opts.log.Info("the new process is ready; this one should drain and exit", "exe", exe, "pid", pid, "after", took)
+	return &Child{PID: pid, Exe: exe, Ready: took}
+}
+
+// files duplicates every listener's descriptor for the child. h.mu is held.
+func (h *Handoff) files() ([]spec, []*os.File, error) {
+	var specs []spec
+	var files []*os.File
+	for i, e := range h.listeners {
+		fl, ok := e.ln.(interface{ File() (*os.File, error) })
+		if !ok {
+			return nil, files, fmt.Errorf("handoff: listener %s %s (%T) has no file descriptor to hand over", e.network, e.addr, e.ln)
+		}
+		f, err := fl.File()
+		if err != nil {
+			return nil, files, fmt.Errorf("handoff: listener %s %s: %w", e.network, e.addr, err)
+		}
+		files = append(files, f)
+		specs = append(specs, spec{FD: 3 + i, Network: e.network, Addr: e.addr})
+	}
+	return specs, files, nil
+}
+
+// environ is this process's environment without a handover's variables.
+func environ() []string {
+	var env []string
+	for _, kv := range os.Environ() {
+		if strings.HasPrefix(kv, EnvListeners+"=") || strings.HasPrefix(kv, EnvReady+"=") {
+			continue
+		}
+		env = append(env, kv)
+	}
+	return env
+}
+
+func exitCause(err error) error {
+	if err == nil {
+		return errors.New("exited with status 0 before signalling ready")
+	}
+	return fmt.Errorf("exited before signalling ready: %w", err)
+}
