@@ -369,6 +369,10 @@ func (x *extraction) writeFile(ctx context.Context, w *worker, f *file) (err err
 	if err := out.Chmod(f.mode.Perm()); err != nil {
 		return writeErr(f.name, err)
 	}
+	timesSet, err := setTimesOpen(out, f.modTime)
+	if err != nil {
+		return writeErr(f.name, err)
+	}
 	if x.o.sync == syncPerFile {
 		if err := out.Sync(); err != nil {
 			return writeErr(f.name, err)
@@ -379,8 +383,10 @@ func (x *extraction) writeFile(ctx context.Context, w *worker, f *file) (err err
 	if cerr != nil {
 		return writeErr(f.name, cerr)
 	}
-	if err := x.root.Chtimes(f.path, f.modTime, f.modTime); err != nil {
-		return writeErr(f.name, err)
+	if !timesSet {
+		if err := x.root.Chtimes(f.path, f.modTime, f.modTime); err != nil {
+			return writeErr(f.name, err)
+		}
 	}
 	return nil
 }

@@ -4,6 +4,7 @@ package pack
 
 import (
 	"os"
+	"time"
 
 	"golang.org/x/sys/unix"
 )
@@ -28,4 +29,19 @@ func replaceDir(tmp, dest string, destExisted bool) error {
 		return &os.LinkError{Op: "rename", Old: tmp, New: dest, Err: err}
 	}
 	return nil
+}
+
+// setTimesOpen sets the open file's mtime (and atime) without walking its path
+// again. It reports whether it did; where it cannot, the caller uses Root.Chtimes.
+func setTimesOpen(f *os.File, t time.Time) (bool, error) {
+	rc, err := f.SyscallConn()
+	if err != nil {
+		return false, err
+	}
+	tv := unix.NsecToTimeval(t.UnixNano())
+	var serr error
+	if err := rc.Control(func(fd uintptr) { serr = unix.Futimes(int(fd), []unix.Timeval{tv, tv}) }); err != nil {
+		return false, err
+	}
+	return true, serr
 }

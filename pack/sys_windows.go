@@ -1,6 +1,9 @@
 package pack
 
-import "os"
+import (
+	"os"
+	"time"
+)
 
 // oNoFollow is zero on Windows: O_EXCL already refuses an existing link.
 const oNoFollow = 0
@@ -25,3 +28,6 @@ func replaceDir(tmp, dest string, destExisted bool) error {
 	}
 	return nil
 }
+
+// setTimesOpen does nothing on Windows: the caller sets times with Root.Chtimes.
+func setTimesOpen(f *os.File, t time.Time) (bool, error) { return false, nil }

@@ -1,6 +1,10 @@
 package update
 
-import "context"
+import (
+	"context"
+
+	"github.com/upkeep-go/upkeep/manifest"
+)
 
 // Test-only access for the external tests of this package.
 
@@ -20,4 +24,14 @@ func TrustedSerial(stateDir string) uint64 {
 // ArchiveTree writes dir as the tar+zstd archive of an inplace backup.
 func ArchiveTree(e *Engine, ctx context.Context, dir, dest string) error {
 	return e.archiveTree(ctx, dir, dest, "")
+}
+
+// Download fetches and checks the pack of module's release for platform.
+func Download(e *Engine, ctx context.Context, module string, rel *manifest.Release, p *manifest.Pack) (string, error) {
+	d, err := e.download(ctx, packRef{module: module, release: rel, pack: p})
+	if err != nil {
+		return "", err
+	}
+	d.close()
+	return d.path, nil
 }
