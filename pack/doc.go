@@ -41,15 +41,18 @@
 //     into the central directory, multi-disk archives, prepended data.
 //
 // Set-user-ID, set-group-ID and sticky bits are dropped: only permission bits are
-// kept.
+// kept. Links are created as symbolic links, which Windows allows only to
+// administrators or in developer mode; without them a pack with links fails there,
+// naming the link.
 //
 // The tree is written into a hidden temporary sibling of the destination by a pool
 // of workers ([WithWorkers], default GOMAXPROCS), each streaming one entry at a time
 // through fixed buffers, so memory stays bounded whatever the pack's size. Files are
 // created with O_EXCL and O_NOFOLLOW inside an [os.Root]; links are created last.
-// Each file and folder is fsynced ([WithoutSync] skips it) and only then is the tree
-// renamed to the destination. On any error the temporary tree is removed and the
-// destination is left as it was.
+// The tree is then made durable ([WithoutSync] skips it): on Linux by one syncfs(2)
+// of its filesystem, which measured cheaper than an fsync of each file and folder,
+// elsewhere file by file. Only then is it renamed to the destination. On any error
+// the temporary tree is removed and the destination is left as it was.
 //
 // The package installs nothing and never touches a live tree: it extracts into a
 // fresh destination, and deciding what to do with it is the caller's job. It reads no

@@ -72,6 +72,7 @@ type EntryError struct {
 	Err   error
 }
 
+// Error returns `pack: entry "NAME": RULE: DETAIL`, on one line.
 func (e *EntryError) Error() string {
 	var b strings.Builder
 	b.WriteString("pack: ")

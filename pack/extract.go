@@ -131,7 +131,9 @@ type extraction struct {
 	o    *options
 	tmp  string
 	root *os.Root
-	dirs []string // every folder to create, explicit or implied, sorted
+	dir  *os.File    // the same folder, for createBeneath
+	slow atomic.Bool // createBeneath is not available: use root
+	dirs []string    // every folder to create, explicit or implied, sorted
 
 	done     atomic.Int64
 	total    int64
@@ -146,6 +148,10 @@ func (x *extraction) run(ctx context.Context) (*Report, error) {
 	}
 	defer root.Close()
 	x.root = root
+	if x.dir, err = os.Open(x.tmp); err != nil {
+		return nil, writeErr("", err)
+	}
+	defer x.dir.Close()
 	rep := &Report{}
 
 	// Folders first (0700 while we write into them), then files by the workers, then
@@ -315,7 +321,7 @@ func (x *extraction) writeFile(ctx context.Context, w *worker, f *file) (err err
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	out, err := x.root.OpenFile(f.path, os.O_WRONLY|os.O_CREATE|os.O_EXCL|oNoFollow, 0o600)
+	out, err := x.create(f.path)
 	if err != nil {
 		return writeErr(f.name, err)
 	}
@@ -332,33 +338,9 @@ func (x *extraction) writeFile(ctx context.Context, w *worker, f *file) (err err
 	} else {
 		src = strings.NewReader("")
 	}
-	var n uint64
-	crc := uint32(0)
-	for {
-		k, rerr := io.ReadFull(src, w.buf)
-		if k > 0 {
-			n += uint64(k)
-			if n > f.usize {
-				return entryErr(f.name, RuleSize, ErrLimit, fmt.Sprintf("inflates beyond its declared %d bytes", f.usize))
-			}
-			crc = crc32.Update(crc, crc32.IEEETable, w.buf[:k])
-			if _, err := out.Write(w.buf[:k]); err != nil {
-				return writeErr(f.name, err)
-			}
-			x.add(int64(k))
-		}
-		if rerr == io.EOF || rerr == io.ErrUnexpectedEOF {
-			break
-		}
-		if rerr != nil {
-			if cerr := ctx.Err(); cerr != nil {
-				return cerr
-			}
-			return entryErr(f.name, RuleStructure, ErrFormat, "decompressing: "+rerr.Error())
-		}
-		if err := ctx.Err(); err != nil {
-			return err
-		}
+	n, crc, err := x.copyOut(ctx, w, f, src, out)
+	if err != nil {
+		return err
 	}
 	if n != f.usize {
 		return entryErr(f.name, RuleSize, ErrFormat, fmt.Sprintf("%d bytes, %d declared", n, f.usize))
@@ -389,6 +371,62 @@ func (x *extraction) writeFile(ctx context.Context, w *worker, f *file) (err err
 		}
 	}
 	return nil
+}
+
+// copyOut decompresses src into out, counting and checksumming the bytes. (Running
+// the checksum and writes of a large entry on a second goroutine was measured: no
+// gain, decompression dominates.)
+func (x *extraction) copyOut(ctx context.Context, w *worker, f *file, src io.Reader, out *os.File) (uint64, uint32, error) {
+	var n uint64
+	var crc uint32
+	for {
+		k, rerr := io.ReadFull(src, w.buf)
+		if k > 0 {
+			n += uint64(k)
+			if n > f.usize {
+				return 0, 0, tooLong(f)
+			}
+			crc = crc32.Update(crc, crc32.IEEETable, w.buf[:k])
+			if _, err := out.Write(w.buf[:k]); err != nil {
+				return 0, 0, writeErr(f.name, err)
+			}
+			x.add(int64(k))
+		}
+		if done, err := readDone(ctx, f, rerr); done || err != nil {
+			return n, crc, err
+		}
+	}
+}
+
+func tooLong(f *file) error {
+	return entryErr(f.name, RuleSize, ErrLimit, fmt.Sprintf("inflates beyond its declared %d bytes", f.usize))
+}
+
+// readDone interprets a read's error: done at the end of the data, an error naming
+// the entry when decompression failed or the extraction was canceled.
+func readDone(ctx context.Context, f *file, rerr error) (bool, error) {
+	if rerr == io.EOF || rerr == io.ErrUnexpectedEOF {
+		return true, nil
+	}
+	if err := ctx.Err(); err != nil {
+		return false, err
+	}
+	if rerr != nil {
+		return false, entryErr(f.name, RuleStructure, ErrFormat, "decompressing: "+rerr.Error())
+	}
+	return false, nil
+}
+
+// create creates a file below the temporary folder, exclusively, following no link.
+func (x *extraction) create(name string) (*os.File, error) {
+	if !x.slow.Load() {
+		f, ok, err := createBeneath(x.dir, name, 0o600)
+		if ok {
+			return f, err
+		}
+		x.slow.Store(true)
+	}
+	return x.root.OpenFile(name, os.O_WRONLY|os.O_CREATE|os.O_EXCL|oNoFollow, 0o600)
 }
 
 // add counts n bytes written and reports progress every MiB.

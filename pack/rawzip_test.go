@@ -38,8 +38,13 @@ func stored(name, content string, mode fs.FileMode) rawEntry {
 
 // deflated returns a deflated entry of content with a correct CRC.
 func deflated(name string, content []byte, mode fs.FileMode) rawEntry {
+	return deflatedLevel(name, content, mode, 9)
+}
+
+// deflatedLevel is deflated at a given level (0 makes stored blocks, fast).
+func deflatedLevel(name string, content []byte, mode fs.FileMode, level int) rawEntry {
 	var b bytes.Buffer
-	w, _ := flate.NewWriter(&b, 9)
+	w, _ := flate.NewWriter(&b, level)
 	w.Write(content)
 	w.Close()
 	return rawEntry{name: name, method: 8, data: b.Bytes(), crc: crc32.ChecksumIEEE(content),

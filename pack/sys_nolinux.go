@@ -2,7 +2,10 @@
 
 package pack
 
-import "errors"
+import (
+	"errors"
+	"os"
+)
 
 // defaultSync is how Extract makes a tree durable unless told otherwise.
 const defaultSync = syncPerFile
@@ -11,3 +14,8 @@ const defaultSync = syncPerFile
 var errNoSyncfs = errors.New("pack: syncfs is only available on Linux")
 
 func syncFilesystem(dir string) error { return errNoSyncfs }
+
+// createBeneath reports false: only Linux has openat2, elsewhere os.Root is used.
+func createBeneath(dir *os.File, name string, perm os.FileMode) (*os.File, bool, error) {
+	return nil, false, nil
+}

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 
 	"github.com/upkeep-go/upkeep/manifest"
 	"github.com/upkeep-go/upkeep/update/source"
@@ -36,7 +37,10 @@ type ModuleCheck struct {
 	Code    string `json:"code,omitempty"`
 	Reason  string `json:"reason,omitempty"`
 	// Path lists the versions to install in order, when Status is "update".
-	Path      []string            `json:"path,omitempty"`
+	Path []string `json:"path,omitempty"`
+	// Warning tells of a problem that will make an install fail although the check
+	// succeeded: a module folder this account cannot write to.
+	Warning   string              `json:"warning,omitempty"`
 	Selection *manifest.Selection `json:"-"`
 }
 
@@ -108,7 +112,12 @@ func (e *Engine) checkModule(mc *ModuleConfig, m *manifest.Manifest, id string) 
 	case manifest.StatusUpToDate:
 		c.Reason = sel.Reason
 	}
+	werr := writable(mc)
+	if werr != nil {
+		c.Warning = werr.Error()
+	}
 	err = e.updateStatus(mc, func(st *ModuleStatus) {
+		st.Problem = c.Warning
 		st.LastCheck = e.now()
 		st.CheckStatus = c.Status
 		st.CheckReason = c.Reason
@@ -257,4 +266,21 @@ func sourceErr(err error) error {
 	default:
 		return &Error{Code: CodeUnreachable, Err: err}
 	}
+}
+
+// writable checks that an install could write where it needs to: beside the module
+// folder (the stage and the swap happen there) and, when it exists, inside it. It
+// creates and removes a probe file; it never writes into the module folder itself.
+func writable(m *ModuleConfig) error {
+	parent := filepath.Dir(m.Path)
+	if _, err := os.Stat(parent); err != nil {
+		return fmt.Errorf("module %s: the folder %s does not exist or cannot be read: %w", m.Name, parent, err)
+	}
+	f, err := os.CreateTemp(parent, ".upkeep-probe-*")
+	if err != nil {
+		return fmt.Errorf("module %s: cannot write beside the module folder in %s (check the rights of the account running upkeep): %w", m.Name, parent, err)
+	}
+	f.Close()
+	os.Remove(f.Name())
+	return nil
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"os"
 	"runtime"
@@ -141,7 +142,7 @@ func New(cfg Config, opts ...Option) (*Engine, error) {
 		e.src = s
 	}
 	if e.keyring == nil {
-		kr, err := LoadKeyring(cfg.Keys, cfg.Threshold, false)
+		kr, err := LoadKeyring(cfg.Keys, signature.WithThreshold(cfg.Threshold))
 		if err != nil {
 			return nil, &ConfigError{Field: "keys", Err: err}
 		}
@@ -156,28 +157,36 @@ func New(cfg Config, opts ...Option) (*Engine, error) {
 // Config returns the engine's configuration (with defaults filled in).
 func (e *Engine) Config() Config { return e.cfg }
 
-// LoadKeyring reads public key files (each may hold several keys) into a keyring with
-// the given threshold.
-func LoadKeyring(files []string, threshold int, allowLegacy bool) (*signature.Keyring, error) {
+// MaxKeyFileSize bounds a public key file.
+const MaxKeyFileSize = 1 << 20
+
+// LoadKeyring reads public key files (each may hold several keys) into a keyring;
+// opts set its threshold and whether legacy signatures are accepted.
+func LoadKeyring(files []string, opts ...signature.Option) (*signature.Keyring, error) {
 	var keys []signature.PublicKey
-	for _, f := range files {
-		b, err := os.ReadFile(f)
+	for _, name := range files {
+		f, err := os.Open(name)
 		if err != nil {
 			return nil, err
 		}
+		b, err := io.ReadAll(io.LimitReader(f, MaxKeyFileSize+1))
+		f.Close()
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", name, err)
+		}
+		if len(b) > MaxKeyFileSize {
+			return nil, fmt.Errorf("%s: larger than %d bytes, not a key file", name, MaxKeyFileSize)
+		}
 		ks, err := signature.ParsePublicKeys(b)
 		if err != nil {
-			return nil, fmt.Errorf("%s: %w", f, err)
+			return nil, fmt.Errorf("%s: %w", name, err)
 		}
 		keys = append(keys, ks...)
 	}
 	if len(keys) == 0 {
 		return nil, errors.New("no public key given")
 	}
-	if threshold < 1 {
-		threshold = 1
-	}
-	return signature.NewKeyring(keys, signature.WithThreshold(threshold), signature.WithLegacy(allowLegacy))
+	return signature.NewKeyring(keys, opts...)
 }
 
 // Step names what an Event is about.

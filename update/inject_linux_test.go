@@ -91,3 +91,29 @@ func TestUnwritableFile(t *testing.T) {
 		})
 	}
 }
+
+// TestNotWritableReported reports, at check time, a module folder this account cannot
+// write beside (the seed's rights problem), and the install fails naming it.
+func TestNotWritableReported(t *testing.T) {
+	needRoot(t)
+	if _, err := exec.LookPath("chattr"); err != nil {
+		t.Skip("chattr not found (e2fsprogs)")
+	}
+	t.Parallel()
+	e := newEnv(t, update.Swap, false)
+	e.repo.Publish("web", "1.0.0", platform, v1)
+	parent := filepath.Dir(e.module)
+	if out, err := exec.Command("chattr", "+i", parent).CombinedOutput(); err != nil {
+		t.Skipf("chattr +i not supported here: %v %s", err, out)
+	}
+	t.Cleanup(func() { exec.Command("chattr", "-i", parent).Run() })
+	eng := e.engine(t)
+	rep, err := eng.Check(context.Background())
+	require.NoError(t, err)
+	require.Contains(t, rep.Modules[0].Warning, parent)
+	st, _ := eng.ModuleStatus("web")
+	require.Contains(t, st.Problem, "rights")
+	_, err = eng.Install(context.Background(), "web", update.InstallOptions{})
+	require.Error(t, err)
+	require.Contains(t, err.Error(), "not writable")
+}

@@ -33,10 +33,13 @@ type ModuleStatus struct {
 	CheckReason string    `json:"check_reason,omitempty"`
 	// FailedVersion is a version whose install failed; the scheduler does not retry it
 	// on its own until a newer one appears.
-	FailedVersion string         `json:"failed_version,omitempty"`
-	Download      *DownloadState `json:"download,omitempty"`
-	Backups       []string       `json:"backups,omitempty"`
-	Updated       time.Time      `json:"updated,omitzero"`
+	FailedVersion string `json:"failed_version,omitempty"`
+	// Problem is what the last check found that will make an install fail (a module
+	// folder that cannot be written to).
+	Problem  string         `json:"problem,omitempty"`
+	Download *DownloadState `json:"download,omitempty"`
+	Backups  []string       `json:"backups,omitempty"`
+	Updated  time.Time      `json:"updated,omitzero"`
 }
 
 // DownloadState is the progress of a pack download.

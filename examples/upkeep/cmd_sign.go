@@ -13,6 +13,7 @@ import (
 
 	"github.com/upkeep-go/upkeep/internal/atomicfile"
 	"github.com/upkeep-go/upkeep/signature"
+	"github.com/upkeep-go/upkeep/update"
 )
 
 func init() {
@@ -176,7 +177,7 @@ func runVerify(_ context.Context, cl *cli, args []string) error {
 	if *sigPath == "" {
 		*sigPath = name + ".minisig"
 	}
-	kr, err := loadKeyring(pubs, signature.WithThreshold(*threshold), signature.WithLegacy(*legacy))
+	kr, err := update.LoadKeyring(pubs, signature.WithThreshold(*threshold), signature.WithLegacy(*legacy))
 	if err != nil {
 		return err
 	}
@@ -215,24 +216,6 @@ func loadSecretKey(secPath, passFile string) (signature.PrivateKey, error) {
 		return signature.PrivateKey{}, fmt.Errorf("%s: %w", secPath, err)
 	}
 	return priv, nil
-}
-
-// loadKeyring reads the public keys of every file in pubPaths (each may hold several)
-// into a keyring. Other commands that verify use it too.
-func loadKeyring(pubPaths []string, opts ...signature.Option) (*signature.Keyring, error) {
-	var keys []signature.PublicKey
-	for _, p := range pubPaths {
-		b, err := readSmallFile(p, 1<<20)
-		if err != nil {
-			return nil, err
-		}
-		ks, err := signature.ParsePublicKeys(b)
-		if err != nil {
-			return nil, fmt.Errorf("%s: %w", p, err)
-		}
-		keys = append(keys, ks...)
-	}
-	return signature.NewKeyring(keys, opts...)
 }
 
 // readPasswordFile returns the first line of path, or "" when path is "".

@@ -15,6 +15,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"golang.org/x/sys/unix"
 )
 
 // adopt turns the inherited descriptors into listeners and the readiness pipe.
@@ -175,22 +177,45 @@ func (h *Handoff) handedOver(exe string, pid int, took time.Duration) *Child {
 }
 
 // files duplicates every listener's descriptor for the child. h.mu is held.
+//
+// The duplicates are made from the raw descriptors rather than with the listeners'
+// File methods: os/exec asks a File for its descriptor with Fd, which switches a File
+// method's socket to blocking mode, and blocking mode belongs to the socket shared with
+// this process's own listener, whose Accept would then block a thread and hold up
+// Shutdown. A descriptor given to os.NewFile keeps its non-blocking mode.
 func (h *Handoff) files() ([]spec, []*os.File, error) {
 	var specs []spec
 	var files []*os.File
 	for i, e := range h.listeners {
-		fl, ok := e.ln.(interface{ File() (*os.File, error) })
-		if !ok {
-			return nil, files, fmt.Errorf("handoff: listener %s %s (%T) has no file descriptor to hand over", e.network, e.addr, e.ln)
-		}
-		f, err := fl.File()
+		f, err := dupListener(e)
 		if err != nil {
-			return nil, files, fmt.Errorf("handoff: listener %s %s: %w", e.network, e.addr, err)
+			return nil, files, err
 		}
 		files = append(files, f)
 		specs = append(specs, spec{FD: 3 + i, Network: e.network, Addr: e.addr})
 	}
 	return specs, files, nil
+}
+
+func dupListener(e *entry) (*os.File, error) {
+	sc, ok := e.ln.(syscall.Conn)
+	if !ok {
+		return nil, fmt.Errorf("handoff: listener %s %s (%T) has no file descriptor to hand over", e.network, e.addr, e.ln)
+	}
+	rc, err := sc.SyscallConn()
+	if err != nil {
+		return nil, fmt.Errorf("handoff: listener %s %s: %w", e.network, e.addr, err)
+	}
+	dup, derr := -1, error(nil)
+	if err := rc.Control(func(fd uintptr) {
+		dup, derr = unix.FcntlInt(fd, unix.F_DUPFD_CLOEXEC, 0)
+	}); err != nil {
+		return nil, fmt.Errorf("handoff: listener %s %s: %w", e.network, e.addr, err)
+	}
+	if derr != nil {
+		return nil, fmt.Errorf("handoff: listener %s %s: duplicating its descriptor: %w", e.network, e.addr, derr)
+	}
+	return os.NewFile(uintptr(dup), "listener "+e.network+" "+e.addr), nil
 }
 
 // environ is this process's environment without a handover's variables.

@@ -22,6 +22,7 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/require"
+	"golang.org/x/sys/unix"
 
 	"github.com/upkeep-go/upkeep/update/handoff"
 )
@@ -116,6 +117,19 @@ func unixClient(path string) *http.Client {
 			return d.DialContext(ctx, "unix", path)
 		},
 	}}
+}
+
+// nonBlocking reports whether ln's socket is in non-blocking mode, which its Accept
+// and Close rely on.
+func nonBlocking(t *testing.T, ln net.Listener) bool {
+	rc, err := ln.(syscall.Conn).SyscallConn()
+	require.NoError(t, err)
+	var flags int
+	require.NoError(t, rc.Control(func(fd uintptr) {
+		flags, err = unix.FcntlInt(fd, unix.F_GETFL, 0)
+	}))
+	require.NoError(t, err)
+	return flags&unix.O_NONBLOCK != 0
 }
 
 func alive(pid int) bool {
@@ -277,6 +291,7 @@ func TestUpgradeNotReady(t *testing.T) {
 				t.Fatal("Exit closed after a failed Upgrade")
 			default:
 			}
+			require.True(t, nonBlocking(t, ln), "the parent's socket must stay non-blocking")
 			body, err := get(&http.Client{Timeout: 5 * time.Second}, "http://"+ln.Addr().String()+"/")
 			require.NoError(t, err)
 			require.Equal(t, "parent", body, "the parent keeps serving")
