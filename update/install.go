@@ -311,10 +311,11 @@ func (e *Engine) installOne(ctx context.Context, m *ModuleConfig, from string, d
 	if err := e.writeJournal(m, j, jInstalled); err != nil {
 		return 0, e.rollback(ctx, m, j, err)
 	}
-	if err := e.finish(ctx, m, j, "installed "+to); err != nil {
+	off, err := e.finish(ctx, m, j, "installed "+to)
+	if err != nil {
 		return 0, err
 	}
-	window := time.Since(start)
+	window := off.Sub(start)
 	if err := e.runHook(ctx, hk, ev, hooks.EndUpdate); err != nil {
 		e.updateStatus(m, func(st *ModuleStatus) { st.LastError = "ENDUPDATE hook: " + err.Error() })
 	}
@@ -398,32 +399,36 @@ func (e *Engine) swapIn(ctx context.Context, m *ModuleConfig, j *journal) error 
 }
 
 // finish completes an install whose new tree is in place and whose POSTINSTALL
-// succeeded: the previous tree becomes the backup, maintenance goes off, the status
-// says what happened. It is idempotent, for Recover.
-func (e *Engine) finish(ctx context.Context, m *ModuleConfig, j *journal, result string) error {
+// succeeded: maintenance goes off first (the module is complete), then the previous
+// tree becomes the backup and the status says what happened. It returns when
+// maintenance went off. It is idempotent, for Recover.
+func (e *Engine) finish(ctx context.Context, m *ModuleConfig, j *journal, result string) (time.Time, error) {
 	if m.Strategy == Swap {
 		e.settleExchange(m, j)
+	}
+	if err := e.maintOff(m); err != nil {
+		return time.Time{}, err
+	}
+	off := time.Now()
+	if m.Strategy == Swap {
 		if _, err := os.Lstat(j.Stage); err == nil {
 			e.removeFlag(m, j.Stage)
 			if j.Old != "" {
 				if err := e.ops.mkdirAll(filepath.Dir(j.Old), 0o755); err != nil {
-					return err
+					return off, err
 				}
 				if err := e.ops.removeAll(j.Old); err != nil {
-					return err
+					return off, err
 				}
 				if err := e.ops.rename(j.Stage, j.Old); err != nil {
-					return err
+					return off, err
 				}
 			} else if err := e.ops.removeAll(j.Stage); err != nil {
-				return err
+				return off, err
 			}
 		}
 	} else if err := e.ops.removeAll(j.Stage); err != nil {
-		return err
-	}
-	if err := e.maintOff(m); err != nil {
-		return err
+		return off, err
 	}
 	if err := e.updateStatus(m, func(st *ModuleStatus) {
 		st.Installed = strp(j.To)
@@ -438,15 +443,15 @@ func (e *Engine) finish(ctx context.Context, m *ModuleConfig, j *journal, result
 			st.CheckStatus = "up-to-date"
 		}
 	}); err != nil {
-		return stateErr(err)
+		return off, stateErr(err)
 	}
 	if err := e.clearJournal(m); err != nil {
-		return stateErr(err)
+		return off, stateErr(err)
 	}
 	e.dropDownloads(m, j.To)
 	e.prune(m)
 	e.cleanTemps(m)
-	return nil
+	return off, nil
 }
 
 // discard drops a staged tree before anything live changed.

@@ -86,10 +86,12 @@ func (e *Engine) recoverOne(ctx context.Context, m *ModuleConfig) (RecoverResult
 func (e *Engine) recoverModule(ctx context.Context, m *ModuleConfig, j *journal) error {
 	e.log.Info("recovering", "module", m.Name, "op", j.Op, "from", j.From, "to", j.To, "step", j.Step)
 	if j.Op == "install" && j.Step == jInstalled && !j.Undoing {
-		return e.finish(ctx, m, j, "recovered: install of "+j.To+" completed after an interruption")
+		_, err := e.finish(ctx, m, j, "recovered: install of "+j.To+" completed after an interruption")
+		return err
 	}
 	if j.Op == "rollback" && j.Step == jInstalled && !j.Undoing {
-		return e.finish(ctx, m, j, "recovered: rollback to "+j.To+" completed after an interruption")
+		_, err := e.finish(ctx, m, j, "recovered: rollback to "+j.To+" completed after an interruption")
+		return err
 	}
 	if err := e.undo(ctx, m, j); err != nil {
 		return err

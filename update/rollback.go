@@ -96,14 +96,15 @@ func (e *Engine) Rollback(ctx context.Context, module string) (*InstallResult, e
 			return nil, e.failRollback(ctx, m, j, target, err)
 		}
 	}
-	if err := e.finish(ctx, m, j, "rolled back to "+target); err != nil {
+	off, err := e.finish(ctx, m, j, "rolled back to "+target)
+	if err != nil {
 		return nil, err
 	}
 	if m.Strategy == InPlace {
 		// The archive was only read; the version rolled away from is not kept.
 		os.Remove(e.backupPath(m, cur))
 	}
-	window := time.Since(start)
+	window := off.Sub(start)
 	if err := e.runHook(ctx, hk, ev, hooks.EndUpdate); err != nil {
 		e.log.Warn("ENDUPDATE hook failed", "module", m.Name, "err", err)
 	}

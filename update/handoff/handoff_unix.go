@@ -155,7 +155,7 @@ func (h *Handoff) Upgrade(ctx context.Context, exe string, args []string) (*Chil
 		<-exited
 	}
 	err = &ReadyError{Exe: exe, PID: pid, Waited: time.Since(start), Err: cause}
-	h.opts.log.Warn("the new process did not become ready", "exe", exe, "pid", pid, "err", cause)
+	h.opts.log.Warn("the new process did not become ready", "exe", exe, "child_pid", pid, "err", cause)
 	return nil, err
 }
 
@@ -172,7 +172,7 @@ func (h *Handoff) handedOver(exe string, pid int, took time.Duration) *Child {
 		}
 	}
 	close(h.exit)
-	h.opts.log.Info("the new process is ready; this one should drain and exit", "exe", exe, "pid", pid, "after", took)
+	h.opts.log.Info("the new process is ready; this one should drain and exit", "exe", exe, "child_pid", pid, "after", took)
 	return &Child{PID: pid, Exe: exe, Ready: took}
 }
 
