@@ -25,6 +25,8 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/upkeep-go/upkeep/internal/testenv"
+	"github.com/upkeep-go/upkeep/pack"
+	"github.com/upkeep-go/upkeep/update"
 	"github.com/upkeep-go/upkeep/update/updatetest"
 )
 
@@ -58,7 +60,7 @@ func binary(t *testing.T, version string) []byte {
 	}
 	gobin := testenv.NeedProgram(t, "go", "golang-go")
 	out := filepath.Join(builds.dir, version, module)
-	cmd := exec.Command(gobin, "build", "-o", out, "-ldflags", "-X main.version="+version, ".")
+	cmd := exec.Command(gobin, "build", "-o", out, "-ldflags", "-s -w -X main.version="+version, ".")
 	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
 	msg, err := cmd.CombinedOutput()
 	require.NoError(t, err, "go build: %s", msg)
@@ -128,10 +130,13 @@ func freeAddr(t *testing.T) string {
 	return ln.Addr().String()
 }
 
-// publish publishes tree as version of the module for this platform.
+// publish publishes exe as version of the module for this platform.
 func (s *proc) publish(version string, exe []byte) {
 	s.t.Helper()
-	s.repo.Publish(module, version, runtime.GOOS+"/"+runtime.GOARCH, map[string]string{module + "*": string(exe)})
+	// Stored, not deflated: compressing megabytes of executable in this race-instrumented
+	// test process would take most of the test's time.
+	s.repo.Publish(module, version, runtime.GOOS+"/"+runtime.GOARCH, map[string]string{module + "*": string(exe)},
+		func(o *update.PublishOptions) { o.Method = pack.Store })
 }
 
 var plain = &http.Client{Timeout: 5 * time.Second}
