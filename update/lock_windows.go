@@ -19,3 +19,8 @@ func unlock(f *os.File) {
 	ol := lockRange()
 	windows.UnlockFileEx(windows.Handle(f.Fd()), 0, 1, 0, ol)
 }
+
+func lockWait(f *os.File) error {
+	ol := lockRange()
+	return windows.LockFileEx(windows.Handle(f.Fd()), windows.LOCKFILE_EXCLUSIVE_LOCK, 0, 1, 0, ol)
+}

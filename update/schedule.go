@@ -7,6 +7,8 @@ import (
 	"math/rand/v2"
 	"strings"
 	"time"
+
+	"github.com/upkeep-go/upkeep/manifest"
 )
 
 // Window is a maintenance window for automatic installs: days of the week and a range
@@ -149,17 +151,31 @@ func (e *Engine) RunOnce(ctx context.Context, opts RunOptions) {
 			continue
 		}
 		// Background download, so that an install later only extracts.
-		for _, s := range mc.Selection.Path {
-			if _, err := e.download(ctx, packRef{module: m.Name, release: s.Release, pack: s.Pack}); err != nil {
-				e.log.Warn("background download", "module", m.Name, "version", s.Release.Version, "err", err)
-				break
-			}
-		}
+		e.prefetch(ctx, m, mc.Selection)
 		if !auto {
 			continue
 		}
 		if _, err := e.Install(ctx, m.Name, InstallOptions{}); err != nil && !errors.Is(err, ErrNoUpdate) {
 			e.log.Error("automatic install", "module", m.Name, "err", err)
 		}
+	}
+}
+
+// prefetch downloads the packs of a selection under the module's lock; a module busy
+// with another operation is left for the next round.
+func (e *Engine) prefetch(ctx context.Context, m *ModuleConfig, sel *manifest.Selection) {
+	lk, err := e.lock(m)
+	if err != nil {
+		e.log.Info("background download skipped", "module", m.Name, "err", err)
+		return
+	}
+	defer lk.unlock()
+	for _, s := range sel.Path {
+		d, err := e.download(ctx, packRef{module: m.Name, release: s.Release, pack: s.Pack})
+		if err != nil {
+			e.log.Warn("background download", "module", m.Name, "version", s.Release.Version, "err", err)
+			return
+		}
+		d.close()
 	}
 }

@@ -85,3 +85,38 @@ func TestRunStopsWithContext(t *testing.T) {
 	cancel()
 	require.ErrorIs(t, <-done, context.Canceled)
 }
+
+// TestCheckDuringInstall runs checks while an install is under way: the status ends
+// with the installed version (no check writes back an older one).
+func TestCheckDuringInstall(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	e := newEnv(t, update.Swap, false)
+	e.repo.Publish("web", "1.0.0", platform, v1)
+	stop := make(chan struct{})
+	checker := e.engine(t)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for {
+			select {
+			case <-stop:
+				return
+			default:
+				checker.Check(ctx)
+			}
+		}
+	}()
+	for _, v := range []string{"1.0.0", "1.0.1", "1.0.2"} {
+		if v != "1.0.0" {
+			e.repo.Publish("web", v, platform, map[string]string{"v": v})
+		}
+		_, err := e.engine(t).Install(ctx, "web", update.InstallOptions{Version: v})
+		require.NoError(t, err)
+	}
+	close(stop)
+	<-done
+	st, err := checker.ModuleStatus("web")
+	require.NoError(t, err)
+	require.Equal(t, "1.0.2", *st.Installed)
+}

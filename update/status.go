@@ -87,8 +87,22 @@ func (e *Engine) saveStatus(st *ModuleStatus) error {
 	return e.writeJSON(e.state.module(st.Name, "status.json"), st)
 }
 
-// updateStatus loads, changes and saves a module's status.
+// updateStatus loads, changes and saves a module's status, under a lock of its own
+// (a check may record its result while an install records its own).
 func (e *Engine) updateStatus(m *ModuleConfig, f func(st *ModuleStatus)) error {
+	dir := e.state.module(m.Name)
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return stateErr(err)
+	}
+	lf, err := os.OpenFile(e.state.module(m.Name, "status.lock"), os.O_RDWR|os.O_CREATE, 0o644)
+	if err != nil {
+		return stateErr(err)
+	}
+	defer lf.Close()
+	if err := lockWait(lf); err != nil {
+		return err
+	}
+	defer unlock(lf)
 	st, err := e.loadStatus(m)
 	if err != nil {
 		return err
