@@ -390,3 +390,34 @@ func TestAdoptExistingTree(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, map[string]string{"legacy.txt": "before upkeep"}, updatetest.ReadTree(t, e.module))
 }
+
+func TestRollbackWithReasonAndTarget(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	e := newEnv(t, update.Swap, false)
+	e.cfg.Retention = 3
+	e.repo.Publish("web", "1.0.0", platform, v1)
+	e.repo.Publish("web", "2.0.0", platform, v2)
+	e.repo.Publish("web", "3.0.0", platform, v3)
+	eng := e.engine(t)
+	for _, v := range []string{"1.0.0", "2.0.0", "3.0.0"} {
+		_, err := eng.Install(ctx, "web", update.InstallOptions{Version: v})
+		require.NoError(t, err)
+	}
+	_, err := eng.Rollback(ctx, "web", update.RollbackTo("0.5.0"))
+	require.ErrorIs(t, err, update.ErrNoBackup)
+	res, err := eng.Rollback(ctx, "web", update.RollbackTo("1.0.0"), update.RollbackReason(errors.New("3.0.0 did not become ready")))
+	require.NoError(t, err)
+	require.Equal(t, []string{"1.0.0"}, res.Installed)
+	require.Equal(t, v1, updatetest.ReadTree(t, e.module))
+	st, _ := eng.ModuleStatus("web")
+	require.Equal(t, "3.0.0", st.FailedVersion)
+	require.Contains(t, st.LastError, "did not become ready")
+	require.Equal(t, "install_failed", st.Code)
+	// The scheduler does not offer the failed version again on its own.
+	e.cfg.AutoInstall = &update.Window{}
+	auto := e.engine(t)
+	auto.RunOnce(ctx, update.RunOptions{})
+	st, _ = auto.ModuleStatus("web")
+	require.Equal(t, "1.0.0", *st.Installed)
+}

@@ -10,10 +10,37 @@ import (
 	"github.com/upkeep-go/upkeep/hooks"
 )
 
-// Rollback puts back the newest kept version older than the installed one, through
-// the same journaled steps as an install (maintenance, hooks, swap). The version rolled
-// away from is not kept. It is the only way upkeep ever lowers a module's version.
-func (e *Engine) Rollback(ctx context.Context, module string) (*InstallResult, error) {
+// RollbackOption adjusts a Rollback.
+type RollbackOption func(*rollbackOptions)
+
+type rollbackOptions struct {
+	reason error
+	to     string
+}
+
+// RollbackReason records why the installed version is rolled back (it failed a
+// readiness check, say): the status then shows it as the last error and marks the
+// version as failed, so that the scheduler does not install it again on its own.
+// Default: an operator's rollback, no failure recorded.
+func RollbackReason(err error) RollbackOption {
+	return func(o *rollbackOptions) { o.reason = err }
+}
+
+// RollbackTo chooses the kept version to put back. Default: the newest kept version
+// other than the installed one.
+func RollbackTo(version string) RollbackOption {
+	return func(o *rollbackOptions) { o.to = version }
+}
+
+// Rollback puts back a kept version (by default the newest one other than the
+// installed one), through the same journaled steps as an install (maintenance, hooks,
+// swap). The version rolled away from is not kept. It is the only way upkeep ever
+// lowers a module's version.
+func (e *Engine) Rollback(ctx context.Context, module string, opts ...RollbackOption) (*InstallResult, error) {
+	var o rollbackOptions
+	for _, f := range opts {
+		f(&o)
+	}
 	m, err := e.cfg.Module(module)
 	if err != nil {
 		return nil, err
@@ -37,12 +64,15 @@ func (e *Engine) Rollback(ctx context.Context, module string) (*InstallResult, e
 	cur := deref(st.Installed)
 	var target string
 	for _, v := range e.backupVersions(m) {
-		if v != cur {
+		if v != cur && (o.to == "" || v == o.to) {
 			target = v
 			break
 		}
 	}
 	if target == "" {
+		if o.to != "" {
+			return nil, fmt.Errorf("%w: %s has no kept version %s in %s (kept: %v)", ErrNoBackup, m.Name, o.to, e.backupDir(m), e.backupVersions(m))
+		}
 		return nil, fmt.Errorf("%w: %s has no kept version other than %s in %s", ErrNoBackup, m.Name, orNothing(cur), e.backupDir(m))
 	}
 	e.cleanTemps(m)
@@ -99,6 +129,14 @@ func (e *Engine) Rollback(ctx context.Context, module string) (*InstallResult, e
 	off, err := e.finish(ctx, m, j, "rolled back to "+target)
 	if err != nil {
 		return nil, err
+	}
+	if o.reason != nil {
+		e.updateStatus(m, func(st *ModuleStatus) {
+			st.LastError = o.reason.Error()
+			st.Code = string(CodeInstallFailed)
+			st.FailedVersion = cur
+			st.LastResult = "rolled back to " + target + " after " + cur + " failed"
+		})
 	}
 	if m.Strategy == InPlace {
 		// The archive was only read; the version rolled away from is not kept.

@@ -347,25 +347,22 @@ func (s *server) checkOnce(ctx context.Context, restart chan struct{}) bool {
 	s.mu.Lock()
 	s.failed[to] = err.Error()
 	s.mu.Unlock()
-	s.rollback(ctx)
+	s.rollback(ctx, fmt.Errorf("%s did not become ready: %w", to, err))
 	return false
 }
 
-// rollback puts the running version back in the folder. After an install that went
-// through several versions, Rollback steps back one kept version at a time.
-func (s *server) rollback(ctx context.Context) {
+// rollback puts the running version back in the folder, recording why, so that the
+// engine marks the new version as failed and does not install it again on its own.
+func (s *server) rollback(ctx context.Context, why error) {
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Minute)
 	defer cancel()
-	for range 8 {
-		st, err := s.eng.ModuleStatus(module)
-		if err == nil && st.Installed != nil && *st.Installed == version {
-			return
-		}
-		res, err := s.eng.Rollback(ctx, module)
-		if err != nil {
-			s.log.Error("rollback failed: the folder does not hold the running version", "err", err)
-			return
-		}
-		s.log.Info("rolled back", "from", res.From, "to", res.Installed, "window", res.Window)
+	if st, err := s.eng.ModuleStatus(module); err == nil && st.Installed != nil && *st.Installed == version {
+		return
 	}
+	res, err := s.eng.Rollback(ctx, module, update.RollbackTo(version), update.RollbackReason(why))
+	if err != nil {
+		s.log.Error("rollback failed: the folder does not hold the running version", "err", err)
+		return
+	}
+	s.log.Info("rolled back", "from", res.From, "to", res.Installed, "window", res.Window)
 }

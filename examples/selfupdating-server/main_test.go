@@ -371,7 +371,7 @@ func TestNewVersionNotReady(t *testing.T) {
 			var st status
 			eventually(t, 15*time.Second, func() bool {
 				st = s.status()
-				return st.NotReady["1.1.0"] != "" && st.Module.LastResult == "rolled back to 1.0.0"
+				return st.NotReady["1.1.0"] != "" && strings.HasPrefix(st.Module.LastResult, "rolled back to 1.0.0") && st.Module.FailedVersion == "1.1.0"
 			}, "the failed 1.1.0 was not rolled back")
 			require.Contains(t, st.NotReady["1.1.0"], tt.why)
 			require.Equal(t, "1.0.0", st.Version)
