@@ -234,6 +234,7 @@ func (s *server) serve(ctx context.Context) error {
 		ReadHeaderTimeout: 10 * time.Second,
 		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
 	}
+	drainer := handoff.NewDrainer(srv)
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(ln) }()
 	s.log.Info("serving", "addr", ln.Addr().String(), "inherited", handoff.Inherited(), "maintenance_mode", s.cfg.maintenance)
@@ -264,9 +265,8 @@ func (s *server) serve(ctx context.Context) error {
 	stopLoop()
 	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.cfg.drainTimeout)
 	defer cancel()
-	if err := srv.Shutdown(sctx); err != nil {
+	if err := drainer.Drain(sctx, ln); err != nil {
 		s.log.Warn("in-flight requests cut at the drain timeout", "err", err)
-		srv.Close()
 	}
 	<-looped
 	select {

@@ -13,9 +13,10 @@
 //     listener has its Serve loop running);
 //   - [Handoff.Upgrade] starts the new executable with every listener and waits for its
 //     Ready, its exit, or the readiness timeout ([WithReadyTimeout]); on success
-//     [Handoff.Exit] is closed and the caller shuts its servers down
-//     (http.Server.Shutdown); on failure the new process is killed, the caller keeps
-//     serving and undoes the swap (update.Engine.Rollback).
+//     [Handoff.Exit] is closed and the caller stops its servers with [Drainer.Drain]
+//     (http.Server.Shutdown alone drops a request that arrives on a connection
+//     accepted just before it); on failure the new process is killed, the caller
+//     keeps serving and undoes the swap (update.Engine.Rollback).
 //
 // The new process receives its listeners as extra file descriptors 3, 4, … named by
 // the [EnvListeners] environment variable, and the write end of a pipe named by
@@ -294,8 +295,8 @@ func (h *Handoff) Ready() error {
 }
 
 // Exit returns a channel that is closed when [Handoff.Upgrade] has handed the
-// listeners to a ready new process: the caller then shuts its servers down
-// (http.Server.Shutdown finishes in-flight requests) and exits.
+// listeners to a ready new process: the caller then stops its servers with
+// [Drainer.Drain], which finishes every request already accepted, and exits.
 func (h *Handoff) Exit() <-chan struct{} { return h.exit }
 
 // Child is a new process that became ready.

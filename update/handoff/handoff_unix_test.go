@@ -91,13 +91,14 @@ func runChild(mode string) int {
 }
 
 // serveParent serves "parent" on ln until the test ends.
-func serveParent(t *testing.T, ln net.Listener) *http.Server {
+func serveParent(t *testing.T, ln net.Listener) (*http.Server, *handoff.Drainer) {
 	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		io.WriteString(w, "parent")
 	})}
+	d := handoff.NewDrainer(srv)
 	go srv.Serve(ln)
 	t.Cleanup(func() { srv.Close() })
-	return srv
+	return srv, d
 }
 
 func get(c *http.Client, url string) (string, error) {
@@ -156,7 +157,7 @@ func TestUpgradeHandsListenersOver(t *testing.T) {
 	sock := filepath.Join(t.TempDir(), "s.sock")
 	unix, err := h.Listen(ctx, "unix", sock)
 	require.NoError(t, err)
-	srv := serveParent(t, tcp)
+	srv, drainer := serveParent(t, tcp)
 	go srv.Serve(unix)
 	url := "http://" + tcp.Addr().String() + "/"
 	tcpClient := &http.Client{Timeout: 5 * time.Second}
@@ -203,7 +204,7 @@ func TestUpgradeHandsListenersOver(t *testing.T) {
 	}
 	sctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
-	require.NoError(t, srv.Shutdown(sctx))
+	require.NoError(t, drainer.Drain(sctx, tcp, unix))
 	time.Sleep(200 * time.Millisecond)
 	close(stop)
 	wg.Wait()
