@@ -101,9 +101,14 @@ func BenchmarkInstall(b *testing.B) {
 	pk := man.Releases[1].Packs[0]
 
 	b.Run("upkeep", func(b *testing.B) {
-		os.MkdirAll(filepath.Join(root, "srv"), 0o755)
-		cfg := update.Config{Source: url, Keys: []string{repo.PubFile}, StateDir: filepath.Join(root, "state"),
-			Modules: []update.ModuleConfig{{Name: "web", Path: filepath.Join(root, "srv", "web")}}}
+		run, err := os.MkdirTemp(root, "run-") // -count runs this function again
+		if err != nil {
+			b.Fatal(err)
+		}
+		defer os.RemoveAll(run)
+		os.MkdirAll(filepath.Join(run, "srv"), 0o755)
+		cfg := update.Config{Source: url, Keys: []string{repo.PubFile}, StateDir: filepath.Join(run, "state"),
+			Modules: []update.ModuleConfig{{Name: "web", Path: filepath.Join(run, "srv", "web")}}}
 		eng, err := update.New(cfg)
 		if err != nil {
 			b.Fatal(err)
@@ -234,7 +239,7 @@ func BenchmarkBackup(b *testing.B) {
 	total := genTree(b, tree, size)
 	b.Run("tar+zstd", func(b *testing.B) {
 		repo := updatetest.NewRepo(b)
-		eng, err := update.New(update.Config{Source: repo.Dir, Keys: []string{repo.PubFile}, StateDir: filepath.Join(root, "state"),
+		eng, err := update.New(update.Config{Source: repo.Dir, Keys: []string{repo.PubFile}, StateDir: b.TempDir(),
 			Modules: []update.ModuleConfig{{Name: "web", Path: tree, Strategy: update.InPlace}}})
 		if err != nil {
 			b.Fatal(err)
