@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/sha256"
+	"encoding/json"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -42,6 +43,18 @@ type ModuleCheck struct {
 	// succeeded: a module folder this account cannot write to.
 	Warning   string              `json:"warning,omitempty"`
 	Selection *manifest.Selection `json:"-"`
+}
+
+// MarshalJSON writes every field of CLI.md's shape, with null for those that do not
+// apply (no version offered, no code, no reason), so that scripts can read each key.
+func (c ModuleCheck) MarshalJSON() ([]byte, error) {
+	type plain ModuleCheck
+	return json.Marshal(struct {
+		plain
+		Version *string `json:"version"`
+		Code    *string `json:"code"`
+		Reason  *string `json:"reason"`
+	}{plain(c), strp(c.Version), strp(c.Code), strp(c.Reason)})
 }
 
 // CheckReport is the outcome of Check.

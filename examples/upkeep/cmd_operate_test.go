@@ -82,7 +82,7 @@ func TestOperateEndToEnd(t *testing.T) {
 
 			code, out, errs = runCLI(t, "check", "--json", "--config", config)
 			require.Equal(t, 0, code, errs)
-			require.JSONEq(t, `{"modules":[{"name":"web","installed":null,"status":"update","version":"1.0.0","path":["1.0.0"]}]}`, out)
+			require.JSONEq(t, `{"modules":[{"name":"web","installed":null,"status":"update","version":"1.0.0","code":null,"reason":null,"path":["1.0.0"]}]}`, out)
 
 			code, _, errs = runCLI(t, "install", "web", "--config", config)
 			require.Equal(t, 0, code, errs)
@@ -153,7 +153,7 @@ func TestOperateErrors(t *testing.T) {
 
 	code, out, _ := runCLI(t, "check", "--config", cfgFile(good), "--json")
 	require.Equal(t, 1, code)
-	require.JSONEq(t, `{"modules":[{"name":"web","installed":null,"status":"error","code":"unreachable","reason":`+mustJSON(t, out)+`}]}`, out)
+	require.JSONEq(t, `{"modules":[{"name":"web","installed":null,"status":"error","version":null,"code":"unreachable","reason":`+mustJSON(t, out)+`}]}`, out)
 
 	code, _, errs = runCLI(t, "install", "--config", cfgFile(good), "nosuch")
 	require.Equal(t, 1, code)
