@@ -250,7 +250,11 @@ func (e *Engine) fetchHFSQL(ctx context.Context) (*manifest.Manifest, error) {
 func (e *Engine) fetchSmall(ctx context.Context, name string, max int64, validator string) (data []byte, notModified bool, newValidator string, err error) {
 	resp, err := e.src.Fetch(ctx, source.Request{Name: name, Max: max, Validator: validator})
 	if errors.Is(err, source.ErrTooLarge) {
-		return nil, false, "", codeErr(CodeInvalidManifest, "%s is larger than %d bytes: %v", name, max, err)
+		code := CodeInvalidManifest
+		if max == MaxSignatureSize {
+			code = CodeBadSignature
+		}
+		return nil, false, "", codeErr(code, "%s is larger than %d bytes: %v", name, max, err)
 	}
 	if err != nil {
 		return nil, false, "", sourceErr(err)
@@ -264,7 +268,11 @@ func (e *Engine) fetchSmall(ctx context.Context, name string, max int64, validat
 		return nil, false, "", sourceErr(err)
 	}
 	if int64(len(data)) > max {
-		return nil, false, "", codeErr(CodeInvalidManifest, "%s is larger than %d bytes", name, max)
+		code := CodeInvalidManifest
+		if max == MaxSignatureSize {
+			code = CodeBadSignature
+		}
+		return nil, false, "", codeErr(code, "%s is larger than %d bytes", name, max)
 	}
 	return data, false, resp.Validator, nil
 }

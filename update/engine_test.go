@@ -421,3 +421,18 @@ func TestRollbackWithReasonAndTarget(t *testing.T) {
 	st, _ = auto.ModuleStatus("web")
 	require.Equal(t, "1.0.0", *st.Installed)
 }
+
+func TestOversizedFilesRefused(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	e := newEnv(t, update.Swap, false)
+	e.repo.Publish("web", "1.0.0", platform, v1)
+	sig := filepath.Join(e.repo.Dir, "manifest.json.minisig")
+	require.NoError(t, os.WriteFile(sig, []byte(strings.Repeat("x", update.MaxSignatureSize+1)), 0o644))
+	_, err := e.engine(t).Check(ctx)
+	require.Equal(t, update.CodeBadSignature, update.CodeOf(err), "%v", err)
+
+	require.NoError(t, os.WriteFile(filepath.Join(e.repo.Dir, "manifest.json"), []byte(strings.Repeat(" ", 8<<20+1)), 0o644))
+	_, err = e.engine(t).Check(ctx)
+	require.Equal(t, update.CodeInvalidManifest, update.CodeOf(err), "%v", err)
+}
