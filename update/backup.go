@@ -96,6 +96,12 @@ func (e *Engine) archiveTree(ctx context.Context, dir, dest, skip string) error 
 	if err != nil {
 		return err
 	}
+	zclosed := false
+	defer func() {
+		if !zclosed {
+			zw.Close() // frees the encoder's goroutines on a failed walk
+		}
+	}()
 	tw := tar.NewWriter(zw)
 	err = filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
 		if err != nil {
@@ -147,6 +153,7 @@ func (e *Engine) archiveTree(ctx context.Context, dir, dest, skip string) error 
 		err = tw.Close()
 	}
 	if err == nil {
+		zclosed = true
 		err = zw.Close()
 	}
 	if err != nil {
@@ -157,7 +164,8 @@ func (e *Engine) archiveTree(ctx context.Context, dir, dest, skip string) error 
 }
 
 // restoreArchive extracts an archive made by archiveTree into dest, which must not
-// exist. Names are checked: an archive cannot write outside dest.
+// exist. Everything is created through an os.Root on dest: neither a name nor a link
+// in the archive can make it write outside dest.
 func (e *Engine) restoreArchive(ctx context.Context, archive, dest string) error {
 	f, err := os.Open(archive)
 	if err != nil {
@@ -172,6 +180,11 @@ func (e *Engine) restoreArchive(ctx context.Context, archive, dest string) error
 	if err := e.ops.mkdirAll(dest, 0o755); err != nil {
 		return err
 	}
+	root, err := os.OpenRoot(dest)
+	if err != nil {
+		return err
+	}
+	defer root.Close()
 	tr := tar.NewReader(zr)
 	for {
 		if err := ctx.Err(); err != nil {
@@ -188,20 +201,19 @@ func (e *Engine) restoreArchive(ctx context.Context, archive, dest string) error
 		if !fs.ValidPath(name) || name == "." {
 			return fmt.Errorf("%s: unsafe entry %q", archive, hdr.Name)
 		}
-		p := filepath.Join(dest, filepath.FromSlash(name))
 		mode := fs.FileMode(hdr.Mode).Perm()
 		switch hdr.Typeflag {
 		case tar.TypeDir:
-			if err := os.MkdirAll(p, 0o755); err != nil {
+			if err := root.MkdirAll(name, 0o755); err != nil {
 				return err
 			}
-			os.Chmod(p, mode)
+			root.Chmod(name, mode)
 		case tar.TypeSymlink:
-			if err := os.Symlink(hdr.Linkname, p); err != nil {
+			if err := root.Symlink(hdr.Linkname, name); err != nil {
 				return err
 			}
 		case tar.TypeReg:
-			w, err := os.OpenFile(p, os.O_WRONLY|os.O_CREATE|os.O_EXCL, mode)
+			w, err := root.OpenFile(name, os.O_WRONLY|os.O_CREATE|os.O_EXCL, mode)
 			if err != nil {
 				return err
 			}
@@ -213,10 +225,10 @@ func (e *Engine) restoreArchive(ctx context.Context, archive, dest string) error
 				err = cerr
 			}
 			if err != nil {
-				return fmt.Errorf("restoring %s: %w", p, err)
+				return fmt.Errorf("restoring %s: %w", filepath.Join(dest, name), err)
 			}
-			os.Chmod(p, mode)
-			os.Chtimes(p, hdr.ModTime, hdr.ModTime)
+			root.Chmod(name, mode)
+			root.Chtimes(name, hdr.ModTime, hdr.ModTime)
 		default:
 			return fmt.Errorf("%s: entry %q has unsupported type %q", archive, hdr.Name, hdr.Typeflag)
 		}
@@ -302,7 +314,8 @@ func (e *Engine) mirror(ctx context.Context, src, dst, keep string, skipSame boo
 // temporaries in the module's state folder, and the stage, restore and extraction
 // temporaries in its work folder.
 func (e *Engine) cleanTemps(m *ModuleConfig) {
-	for _, dir := range []string{e.state.module(m.Name), string(e.state), e.backupDir(m)} {
+	// Only this module's folders: the state root is shared with other modules and checks.
+	for _, dir := range []string{e.state.module(m.Name), e.backupDir(m)} {
 		ents, _ := os.ReadDir(dir)
 		for _, d := range ents {
 			if strings.HasPrefix(d.Name(), ".") && strings.Contains(d.Name(), ".tmp-") {

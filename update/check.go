@@ -13,6 +13,7 @@ import (
 	"path/filepath"
 
 	"github.com/upkeep-go/upkeep/manifest"
+	"github.com/upkeep-go/upkeep/signature"
 	"github.com/upkeep-go/upkeep/update/source"
 )
 
@@ -22,7 +23,7 @@ const (
 	ManifestSigFile   = "manifest.json.minisig"
 	HFSQLManifestFile = "hfsql_updateinfo.json"
 	// MaxSignatureSize bounds a signature file read from a source.
-	MaxSignatureSize = 64 << 10
+	MaxSignatureSize = signature.MaxSignatureFileSize
 	// MaxUnknownPackSize bounds a pack whose size the manifest does not give (HFSQL).
 	MaxUnknownPackSize = 4 << 30
 )
@@ -165,7 +166,7 @@ func (e *Engine) fetchManifest(ctx context.Context) (*manifest.Manifest, error) 
 	if b, err := os.ReadFile(cache + "/validator"); err == nil {
 		validator = string(b)
 	}
-	data, notModified, newValidator, err := e.fetchSmall(ctx, ManifestFile, manifest.MaxSize, validator)
+	data, notModified, newValidator, err := e.fetchSmall(ctx, ManifestFile, manifest.MaxSize, CodeInvalidManifest, validator)
 	if errors.Is(err, source.ErrNotFound) && e.cfg.AllowUnsignedHFSQL {
 		return e.fetchHFSQL(ctx)
 	}
@@ -178,14 +179,14 @@ func (e *Engine) fetchManifest(ctx context.Context) (*manifest.Manifest, error) 
 			sig, err = os.ReadFile(cache + "/" + ManifestSigFile)
 		}
 		if err != nil { // cache lost: fetch unconditionally
-			if data, _, newValidator, err = e.fetchSmall(ctx, ManifestFile, manifest.MaxSize, ""); err != nil {
+			if data, _, newValidator, err = e.fetchSmall(ctx, ManifestFile, manifest.MaxSize, CodeInvalidManifest, ""); err != nil {
 				return nil, err
 			}
 			notModified = false
 		}
 	}
 	if !notModified {
-		if sig, _, _, err = e.fetchSmall(ctx, ManifestSigFile, MaxSignatureSize, ""); err != nil {
+		if sig, _, _, err = e.fetchSmall(ctx, ManifestSigFile, MaxSignatureSize, CodeBadSignature, ""); err != nil {
 			if CodeOf(err) == CodeNotFound {
 				return nil, codeErr(CodeBadSignature, "%s has no signature: %s is missing", ManifestFile, ManifestSigFile)
 			}
@@ -235,7 +236,7 @@ func (e *Engine) fetchManifest(ctx context.Context) (*manifest.Manifest, error) 
 // fetchHFSQL reads an HFSQL manifest, which carries no signature: the configuration
 // allowed it, and every pack's own signature is still required at download.
 func (e *Engine) fetchHFSQL(ctx context.Context) (*manifest.Manifest, error) {
-	data, _, _, err := e.fetchSmall(ctx, HFSQLManifestFile, manifest.MaxSize, "")
+	data, _, _, err := e.fetchSmall(ctx, HFSQLManifestFile, manifest.MaxSize, CodeInvalidManifest, "")
 	if err != nil {
 		return nil, err
 	}
@@ -246,15 +247,13 @@ func (e *Engine) fetchHFSQL(ctx context.Context) (*manifest.Manifest, error) {
 	return m, nil
 }
 
-// fetchSmall reads a whole small file, at most max bytes.
-func (e *Engine) fetchSmall(ctx context.Context, name string, max int64, validator string) (data []byte, notModified bool, newValidator string, err error) {
+// fetchSmall reads a whole small file, at most max bytes; a larger one is an error
+// with code tooLarge.
+func (e *Engine) fetchSmall(ctx context.Context, name string, max int64, tooLarge Code, validator string) (data []byte, notModified bool, newValidator string, err error) {
+	big := func(err error) error { return codeErr(tooLarge, "%s is larger than %d bytes: %v", name, max, err) }
 	resp, err := e.src.Fetch(ctx, source.Request{Name: name, Max: max, Validator: validator})
 	if errors.Is(err, source.ErrTooLarge) {
-		code := CodeInvalidManifest
-		if max == MaxSignatureSize {
-			code = CodeBadSignature
-		}
-		return nil, false, "", codeErr(code, "%s is larger than %d bytes: %v", name, max, err)
+		return nil, false, "", big(err)
 	}
 	if err != nil {
 		return nil, false, "", sourceErr(err)
@@ -264,15 +263,14 @@ func (e *Engine) fetchSmall(ctx context.Context, name string, max int64, validat
 	}
 	defer resp.Body.Close()
 	data, err = io.ReadAll(io.LimitReader(resp.Body, max+1))
+	if errors.Is(err, source.ErrTooLarge) {
+		return nil, false, "", big(err)
+	}
 	if err != nil {
 		return nil, false, "", sourceErr(err)
 	}
 	if int64(len(data)) > max {
-		code := CodeInvalidManifest
-		if max == MaxSignatureSize {
-			code = CodeBadSignature
-		}
-		return nil, false, "", codeErr(code, "%s is larger than %d bytes", name, max)
+		return nil, false, "", big(errors.New("the body is longer"))
 	}
 	return data, false, resp.Validator, nil
 }
@@ -290,8 +288,8 @@ func sourceErr(err error) error {
 }
 
 // writable checks that an install could write where it needs to: beside the module
-// folder (the stage and the swap happen there) and, when it exists, inside it. It
-// creates and removes a probe file; it never writes into the module folder itself.
+// folder, where the stage and the swap happen. It creates and removes a probe file
+// there; it never writes into the module folder itself.
 func writable(m *ModuleConfig) error {
 	parent := filepath.Dir(m.Path)
 	if _, err := os.Stat(parent); err != nil {

@@ -5,12 +5,12 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
-	"os"
 	"path/filepath"
 	"runtime"
 	"strings"
 	"time"
+
+	"github.com/upkeep-go/upkeep/internal/limited"
 )
 
 // Strategy is how a module's new tree replaces the live one.
@@ -115,17 +115,9 @@ const MaxConfigSize = 1 << 20
 // LoadConfig reads and validates an agent configuration file. Relative paths inside it
 // are taken relative to the file's folder.
 func LoadConfig(path string) (*Config, error) {
-	f, err := os.Open(path)
+	data, err := limited.ReadFile(path, MaxConfigSize)
 	if err != nil {
 		return nil, &ConfigError{File: path, Field: "(file)", Err: err}
-	}
-	defer f.Close()
-	data, err := io.ReadAll(io.LimitReader(f, MaxConfigSize+1))
-	if err != nil {
-		return nil, &ConfigError{File: path, Field: "(file)", Err: err}
-	}
-	if len(data) > MaxConfigSize {
-		return nil, &ConfigError{File: path, Field: "(file)", Err: fmt.Errorf("%w: larger than %d bytes", ErrConfig, MaxConfigSize)}
 	}
 	c, err := ParseConfig(data, filepath.Dir(path))
 	if err != nil {

@@ -64,7 +64,7 @@ func (e *Engine) download(ctx context.Context, ref packRef) (*downloaded, error)
 	}
 	final := filepath.Join(dir, ref.release.Version+"-"+filepath.Base(ref.pack.File))
 	sigName := ref.pack.SignatureFile()
-	sig, _, _, err := e.fetchSmall(ctx, sigName, MaxSignatureSize, "")
+	sig, _, _, err := e.fetchSmall(ctx, sigName, MaxSignatureSize, CodeBadSignature, "")
 	if err != nil {
 		if CodeOf(err) == CodeNotFound {
 			return nil, &Error{Code: CodeBadSignature, Module: ref.module, Err: fmt.Errorf("pack %s has no signature: %w", ref.pack.File, err)}
@@ -124,7 +124,8 @@ func (e *Engine) fetchPack(ctx context.Context, ref packRef, final string, sig [
 		if err := f.Truncate(0); err != nil {
 			return err
 		}
-		return nil
+		_, err := f.Seek(0, io.SeekStart)
+		return err
 	}
 	if have > ref.max() {
 		if err := restart(); err != nil {
@@ -142,14 +143,16 @@ func (e *Engine) fetchPack(ctx context.Context, ref packRef, final string, sig [
 		}
 		n, done, err := e.fetchFrom(ctx, ref, f, check, have, pr)
 		have += n
-		if done || err == nil {
+		if done {
 			break
+		}
+		if err == nil { // the body ended before the size the manifest gives: a cut
+			err = io.ErrUnexpectedEOF
 		}
 		if errors.Is(err, errRestart) {
 			if err := restart(); err != nil {
 				return nil, err
 			}
-			f.Seek(0, io.SeekStart)
 			pr.done, pr.startDone = 0, 0
 			continue
 		}

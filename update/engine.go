@@ -4,13 +4,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"os"
 	"runtime"
 	"time"
 
 	"github.com/upkeep-go/upkeep/hooks"
+	"github.com/upkeep-go/upkeep/internal/limited"
 	"github.com/upkeep-go/upkeep/manifest"
 	"github.com/upkeep-go/upkeep/signature"
 	"github.com/upkeep-go/upkeep/update/maintenance"
@@ -165,17 +165,9 @@ const MaxKeyFileSize = 1 << 20
 func LoadKeyring(files []string, opts ...signature.Option) (*signature.Keyring, error) {
 	var keys []signature.PublicKey
 	for _, name := range files {
-		f, err := os.Open(name)
+		b, err := limited.ReadFile(name, MaxKeyFileSize)
 		if err != nil {
 			return nil, err
-		}
-		b, err := io.ReadAll(io.LimitReader(f, MaxKeyFileSize+1))
-		f.Close()
-		if err != nil {
-			return nil, fmt.Errorf("%s: %w", name, err)
-		}
-		if len(b) > MaxKeyFileSize {
-			return nil, fmt.Errorf("%s: larger than %d bytes, not a key file", name, MaxKeyFileSize)
 		}
 		ks, err := signature.ParsePublicKeys(b)
 		if err != nil {

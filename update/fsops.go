@@ -71,8 +71,8 @@ func (o *ops) writeFile(path string, data []byte, perm fs.FileMode) error {
 }
 
 // exchange swaps the folders a and b. On Linux it is one renameat2(RENAME_EXCHANGE);
-// elsewhere it is three renames through a third name, each journaled by the caller's
-// recovery logic (see recover.go).
+// elsewhere it is three renames through a third name, and after a crash
+// settleExchange tells how far they went from which of the names exist.
 func (o *ops) exchange(a, b string) error {
 	o.at("exchange", a)
 	if err := o.exchangeDirs(a, b); err != nil {

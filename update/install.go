@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/upkeep-go/upkeep/hooks"
+	"github.com/upkeep-go/upkeep/internal/limited"
 	"github.com/upkeep-go/upkeep/manifest"
 	"github.com/upkeep-go/upkeep/pack"
 	"github.com/upkeep-go/upkeep/signature"
@@ -187,7 +188,7 @@ func (e *Engine) offlinePack(m *ModuleConfig, installed string, opts InstallOpti
 	if sigFile == "" {
 		sigFile = opts.PackFile + ".minisig"
 	}
-	sig, err := os.ReadFile(sigFile)
+	sig, err := limited.ReadFile(sigFile, MaxSignatureSize)
 	if err != nil {
 		return nil, &Error{Code: CodeBadSignature, Module: m.Name, Err: err}
 	}
@@ -226,7 +227,8 @@ func (e *Engine) offlinePack(m *ModuleConfig, installed string, opts InstallOpti
 		}
 	}
 	rel := &manifest.Release{Module: m.Name, Version: b.Version}
-	pk := &manifest.Pack{Platform: e.platform, File: b.File}
+	// The binding is checked again at extraction, against the platform as signed.
+	pk := &manifest.Pack{Platform: b.Platform, File: b.File}
 	return &downloaded{path: opts.PackFile, sig: sig, ref: packRef{module: m.Name, release: rel, pack: pk}}, nil
 }
 
@@ -317,7 +319,11 @@ func (e *Engine) installOne(ctx context.Context, m *ModuleConfig, from string, d
 	}
 	window := off.Sub(start)
 	if err := e.runHook(ctx, hk, ev, hooks.EndUpdate); err != nil {
-		e.updateStatus(m, func(st *ModuleStatus) { st.LastError = "ENDUPDATE hook: " + err.Error() })
+		e.log.Warn("ENDUPDATE hook failed", "module", m.Name, "err", err)
+		e.updateStatus(m, func(st *ModuleStatus) {
+			st.LastError = "ENDUPDATE hook: " + err.Error()
+			st.Code = string(CodeInternal)
+		})
 	}
 	e.emit(Event{Module: m.Name, Version: to, Step: StepDone, Message: "installed " + to})
 	return window, nil

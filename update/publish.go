@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/upkeep-go/upkeep/internal/atomicfile"
+	"github.com/upkeep-go/upkeep/internal/limited"
 	"github.com/upkeep-go/upkeep/manifest"
 	"github.com/upkeep-go/upkeep/pack"
 	"github.com/upkeep-go/upkeep/signature"
@@ -124,20 +125,16 @@ func Refresh(ctx context.Context, repo string, key signature.PrivateKey, expires
 	if err := completePublish(repo); err != nil {
 		return nil, err
 	}
-	data, err := os.ReadFile(filepath.Join(repo, ManifestFile))
+	m, err := readRepoManifest(repo)
 	if err != nil {
 		return nil, fmt.Errorf("refresh: %w", err)
-	}
-	m, err := manifest.Parse(data)
-	if err != nil {
-		return nil, fmt.Errorf("refresh: %s: %w", filepath.Join(repo, ManifestFile), err)
 	}
 	return m, commitRepo(repo, key, m, expires, now, nil, nil)
 }
 
+// loadRepoManifest reads the repository's manifest, or starts one for a new repository.
 func loadRepoManifest(repo, product, module string) (*manifest.Manifest, error) {
-	path := filepath.Join(repo, ManifestFile)
-	data, err := os.ReadFile(path)
+	m, err := readRepoManifest(repo)
 	if errors.Is(err, os.ErrNotExist) {
 		if product == "" {
 			product = module
@@ -145,11 +142,21 @@ func loadRepoManifest(repo, product, module string) (*manifest.Manifest, error) 
 		return &manifest.Manifest{Schema: manifest.SchemaVersion, Product: product}, nil
 	}
 	if err != nil {
+		return nil, fmt.Errorf("publish: %w", err)
+	}
+	return m, nil
+}
+
+// readRepoManifest reads and parses the repository's manifest.json.
+func readRepoManifest(repo string) (*manifest.Manifest, error) {
+	path := filepath.Join(repo, ManifestFile)
+	data, err := limited.ReadFile(path, manifest.MaxSize)
+	if err != nil {
 		return nil, err
 	}
 	m, err := manifest.Parse(data)
 	if err != nil {
-		return nil, fmt.Errorf("publish: %s: %w", path, err)
+		return nil, fmt.Errorf("%s: %w", path, err)
 	}
 	return m, nil
 }

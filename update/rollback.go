@@ -101,12 +101,12 @@ func (e *Engine) Rollback(ctx context.Context, module string, opts ...RollbackOp
 		e.discard(m, j)
 		return nil, err
 	}
-	if j.NewID, err = dirID(j.Stage); err != nil {
-		return nil, err
-	}
 	// From here a failure must not lose the kept tree: undo puts it back as a backup.
+	if j.NewID, err = dirID(j.Stage); err != nil {
+		return nil, e.failRollback(ctx, m, j, target, err)
+	}
 	if err := e.writeJournal(m, j, jStaged); err != nil {
-		return nil, err
+		return nil, e.failRollback(ctx, m, j, target, err)
 	}
 	hk := e.hookFor(m)
 	ev := e.event(m, cur, target)
@@ -153,7 +153,10 @@ func (e *Engine) Rollback(ctx context.Context, module string, opts ...RollbackOp
 // the kept tree goes back to the backups.
 func (e *Engine) failRollback(ctx context.Context, m *ModuleConfig, j *journal, target string, cause error) error {
 	j.Reason = cause.Error()
-	e.undo(context.WithoutCancel(ctx), m, j)
+	if err := e.undo(context.WithoutCancel(ctx), m, j); err != nil {
+		// The journal stays: Recover finishes the undoing.
+		return fmt.Errorf("%s: rollback to %s failed (%v) and undoing it failed too (run recover): %w", m.Name, target, cause, err)
+	}
 	e.maintOff(m)
 	e.clearJournal(m)
 	e.cleanTemps(m)

@@ -59,21 +59,12 @@ func runManifest(ctx context.Context, cl *cli, args []string) error {
 	return usagef("unknown subcommand %q: want validate, import-hfsql or select", args[0])
 }
 
-// readManifestFile reads a manifest file, refusing to read more than manifest.MaxSize.
+// readManifestBytes reads a manifest file, refusing one larger than manifest.MaxSize.
 func readManifestBytes(name string) ([]byte, error) {
-	f, err := os.Open(name)
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
-	data, err := io.ReadAll(io.LimitReader(f, manifest.MaxSize+1))
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", name, err)
-	}
-	return data, nil
+	return readSmallFile(name, manifest.MaxSize)
 }
 
-// loadManifest reads and parses a manifest of either format; errors name the file.
+// loadManifestFile reads and parses a manifest of either format; errors name the file.
 func loadManifestFile(name string) (*manifest.Manifest, manifest.Format, error) {
 	data, err := readManifestBytes(name)
 	if err != nil {
@@ -179,7 +170,7 @@ func manifestImportHFSQL(ctx context.Context, cl *cli, args []string) error {
 	return nil
 }
 
-// hashFile returns the size and SHA-256 of a pack.
+// hashPackFile returns the size and SHA-256 of a pack.
 func hashPackFile(name string) (int64, string, error) {
 	f, err := os.Open(name)
 	if errors.Is(err, os.ErrNotExist) {

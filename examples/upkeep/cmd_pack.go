@@ -57,15 +57,11 @@ func runPackBuild(ctx context.Context, cl *cli, args []string) error {
 	if *out == "" {
 		return usagef("-o FILE.zip is required")
 	}
-	var opts []pack.BuildOption
-	switch *method {
-	case "deflate":
-		opts = append(opts, pack.WithMethod(pack.Deflate))
-	case "zstd":
-		opts = append(opts, pack.WithMethod(pack.Zstd))
-	default:
-		return usagef("--method %q: want deflate or zstd", *method)
+	m, err := parseMethod(*method)
+	if err != nil {
+		return err
 	}
+	opts := []pack.BuildOption{pack.WithMethod(m)}
 	if inside(pos[0], *out) {
 		return usagef("-o %s: the output must not be inside the tree %s", *out, pos[0])
 	}
@@ -239,4 +235,15 @@ func runPackInfo(cl *cli, args []string) error {
 		fmt.Fprintf(tw, "%s\t%d\t%s\t%s\n", e.Mode, e.Size, e.Method, name)
 	}
 	return tw.Flush()
+}
+
+// parseMethod reads a --method flag: deflate or zstd.
+func parseMethod(s string) (pack.Method, error) {
+	switch s {
+	case "deflate":
+		return pack.Deflate, nil
+	case "zstd":
+		return pack.Zstd, nil
+	}
+	return 0, usagef("--method %q: want deflate or zstd", s)
 }

@@ -44,14 +44,9 @@ func runPublish(ctx context.Context, cl *cli, args []string) error {
 	if err != nil {
 		return usagef("--expires: %v", err)
 	}
-	var m pack.Method
-	switch *method {
-	case "deflate":
-		m = pack.Deflate
-	case "zstd":
-		m = pack.Zstd
-	default:
-		return usagef("--method %q: want deflate or zstd", *method)
+	m, err := parseMethod(*method)
+	if err != nil {
+		return err
 	}
 	key, err := loadSecretKey(*sec, *pw)
 	if err != nil {

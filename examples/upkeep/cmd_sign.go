@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -12,6 +11,7 @@ import (
 	"time"
 
 	"github.com/upkeep-go/upkeep/internal/atomicfile"
+	"github.com/upkeep-go/upkeep/internal/limited"
 	"github.com/upkeep-go/upkeep/signature"
 	"github.com/upkeep-go/upkeep/update"
 )
@@ -142,7 +142,7 @@ func signFile(priv signature.PrivateKey, name, comment string, appendSig bool) e
 	}
 	sigPath := name + ".minisig"
 	if appendSig {
-		old, err := os.ReadFile(sigPath)
+		old, err := readSmallFile(sigPath, signature.MaxSignatureFileSize)
 		if err != nil && !errors.Is(err, os.ErrNotExist) {
 			return err
 		}
@@ -237,17 +237,5 @@ func readPasswordFile(path string) (string, error) {
 
 // readSmallFile reads a small file, refusing one above max bytes.
 func readSmallFile(path string, max int64) ([]byte, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
-	b, err := io.ReadAll(io.LimitReader(f, max+1))
-	if err != nil {
-		return nil, err
-	}
-	if int64(len(b)) > max {
-		return nil, fmt.Errorf("%s: larger than %d bytes", path, max)
-	}
-	return b, nil
+	return limited.ReadFile(path, max)
 }

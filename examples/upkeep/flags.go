@@ -42,27 +42,62 @@ func (cl *cli) newFlags(name, synopsis string) *flag.FlagSet {
 
 // parse parses args with fs, accepting flags before, between and after positional
 // arguments (Go's flag package alone stops at the first positional). "--" ends the
-// flags: everything after it is positional. It returns the positional arguments.
+// flags: everything after it is positional ("--" given as a flag's value is a value).
+// It returns the positional arguments.
 func parse(fs *flag.FlagSet, args []string) ([]string, error) {
 	var pos []string
 	for {
+		end := terminator(fs, args)
+		var rest []string
+		if end >= 0 {
+			args, rest = args[:end], args[end+1:]
+		}
 		if err := fs.Parse(args); err != nil {
 			if errors.Is(err, flag.ErrHelp) { // the flag package has printed the usage
 				return nil, errHelpShown
 			}
 			return nil, &usageError{err}
 		}
-		rest := fs.Args()
-		consumed := len(args) - len(rest)
-		if consumed > 0 && args[consumed-1] == "--" {
+		left := fs.Args()
+		if len(left) == 0 {
 			return append(pos, rest...), nil
 		}
-		if len(rest) == 0 {
-			return pos, nil
+		pos = append(pos, left[0])
+		// What follows the first positional is parsed again; a terminator cut off
+		// above goes back at the end.
+		args = left[1:]
+		if end >= 0 {
+			args = append(append(args, "--"), rest...)
 		}
-		pos = append(pos, rest[0])
-		args = rest[1:]
 	}
+}
+
+// terminator returns the index of the "--" that ends the flags in args, or -1. It
+// walks args as the flag package does, so that "--" given as a flag's value, or found
+// after the first positional, is not taken for it.
+func terminator(fs *flag.FlagSet, args []string) int {
+	for i := 0; i < len(args); i++ {
+		a := args[i]
+		if a == "--" {
+			return i
+		}
+		if len(a) < 2 || a[0] != '-' {
+			return -1 // a positional: flag parsing stops here
+		}
+		name := strings.TrimLeft(a, "-")
+		if strings.Contains(name, "=") {
+			continue
+		}
+		f := fs.Lookup(name)
+		if f == nil {
+			return -1 // an unknown flag: the flag package reports it
+		}
+		if b, ok := f.Value.(interface{ IsBoolFlag() bool }); ok && b.IsBoolFlag() {
+			continue
+		}
+		i++ // the flag's value
+	}
+	return -1
 }
 
 // exactArgs checks the number of positional arguments.

@@ -52,3 +52,26 @@ func TestUsageExitCodes(t *testing.T) {
 	require.Equal(t, exitUsage, code)
 	require.Contains(t, errs, "no-such-command")
 }
+
+func TestParseTerminatorAsValue(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		args    []string
+		wantPos []string
+		wantC   string
+	}{
+		{[]string{"--comment", "--", "file"}, []string{"file"}, "--"},
+		{[]string{"file", "--comment", "--"}, []string{"file"}, "--"},
+		{[]string{"a", "--", "--comment", "x"}, []string{"a", "--comment", "x"}, ""},
+		{[]string{"--", "-x", "--comment"}, []string{"-x", "--comment"}, ""},
+		{[]string{"--comment=--", "a", "--", "b"}, []string{"a", "b"}, "--"},
+	}
+	for _, tt := range tests {
+		fs := flag.NewFlagSet("x", flag.ContinueOnError)
+		c := fs.String("comment", "", "")
+		pos, err := parse(fs, tt.args)
+		require.NoError(t, err, "%v", tt.args)
+		require.Equal(t, tt.wantPos, pos, "%v", tt.args)
+		require.Equal(t, tt.wantC, *c, "%v", tt.args)
+	}
+}

@@ -1,0 +1,90 @@
+package update_test
+
+import (
+	"bytes"
+	"context"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync/atomic"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/upkeep-go/upkeep/pack"
+	"github.com/upkeep-go/upkeep/signature"
+	"github.com/upkeep-go/upkeep/update"
+	"github.com/upkeep-go/upkeep/update/source"
+	"github.com/upkeep-go/upkeep/update/updatetest"
+)
+
+// TestChunkedOversizedManifest: a manifest streamed without a length, past the bound,
+// is refused as invalid_manifest (not bad_pack).
+func TestChunkedOversizedManifest(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, update.Swap, false)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		chunk := bytes.Repeat([]byte(" "), 64<<10)
+		for range 200 {
+			if _, err := w.Write(chunk); err != nil {
+				return
+			}
+			w.(http.Flusher).Flush()
+		}
+	}))
+	defer srv.Close()
+	e.cfg.Source = srv.URL + "/"
+	_, err := e.engine(t).Check(context.Background())
+	require.Equal(t, update.CodeInvalidManifest, update.CodeOf(err), "%v", err)
+}
+
+// TestOfflinePackHFSQLPlatformName: an offline pack whose signature names the platform
+// the HFSQL way (linux64) installs on the matching machine.
+func TestOfflinePackHFSQLPlatformName(t *testing.T) {
+	t.Parallel()
+	if platform != "linux/amd64" {
+		t.Skip("the HFSQL name tested is linux64")
+	}
+	e := newEnv(t, update.Swap, false)
+	build := t.TempDir()
+	updatetest.WriteTree(t, build, v1)
+	var buf bytes.Buffer
+	require.NoError(t, pack.BuildDir(context.Background(), &buf, build))
+	p := filepath.Join(t.TempDir(), "srv_linux64.zip")
+	require.NoError(t, os.WriteFile(p, buf.Bytes(), 0o644))
+	b := signature.Binding{File: "srv_linux64.zip", Module: "web", Version: "1.0.0", Platform: "linux64"}
+	sig, err := signature.Sign(e.repo.Key, bytes.NewReader(buf.Bytes()), b.String())
+	require.NoError(t, err)
+	require.NoError(t, os.WriteFile(p+".minisig", sig, 0o644))
+	_, err = e.engine(t).Install(context.Background(), "web", update.InstallOptions{PackFile: p})
+	require.NoError(t, err)
+	require.Equal(t, v1, updatetest.ReadTree(t, e.module))
+}
+
+// TestShortBodyResumed: a server that ends a body cleanly before the signed size is a
+// cut like any other: the download resumes.
+func TestShortBodyResumed(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, update.Swap, false)
+	tree := bigTree(256 << 10)
+	e.repo.Publish("web", "1.0.0", platform, tree)
+	var short atomic.Bool
+	files := source.FileServer(e.repo.Dir)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if strings.HasSuffix(r.URL.Path, ".zip") && short.CompareAndSwap(false, true) {
+			rec := httptest.NewRecorder()
+			files.ServeHTTP(rec, r)
+			body := rec.Body.Bytes()
+			w.Write(body[:len(body)/2]) // no Content-Length: ends cleanly, short
+			return
+		}
+		files.ServeHTTP(w, r)
+	}))
+	defer srv.Close()
+	eng := e.engine(t, update.WithSource(fastSource(t, srv.URL+"/")))
+	_, err := eng.Install(context.Background(), "web", update.InstallOptions{})
+	require.NoError(t, err)
+	require.Equal(t, tree, updatetest.ReadTree(t, e.module))
+}
