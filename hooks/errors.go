@@ -44,6 +44,7 @@ type ScriptError struct {
 	Err error
 }
 
+// Error describes the failure, naming what is at fault.
 func (e *ScriptError) Error() string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "hooks: %s script %s", e.Phase, e.Script)

@@ -110,6 +110,7 @@ type RetryError struct {
 	Err error
 }
 
+// Error describes the failure, naming what is at fault.
 func (e *RetryError) Error() string {
 	return fmt.Sprintf("hooks: retry timeout of %s reached after %d attempts: %v", e.Timeout, e.Attempts, e.Err)
 }

@@ -19,6 +19,7 @@ type BusyError struct {
 	Err  error // the last error of the operation
 }
 
+// Error describes the failure, naming what is at fault.
 func (e *BusyError) Error() string {
 	s := fmt.Sprintf("%s is busy (locked by another process)", e.Path)
 	if len(e.PIDs) > 0 {
@@ -27,6 +28,7 @@ func (e *BusyError) Error() string {
 	return s + ": " + e.Err.Error()
 }
 
+// Unwrap returns the causes, for errors.Is and errors.As.
 func (e *BusyError) Unwrap() []error { return []error{ErrFileBusy, e.Err} }
 
 // retry runs f, retrying with backoff while it fails because path is busy, for at

@@ -96,6 +96,7 @@ type ConfigError struct {
 	Err   error
 }
 
+// Error describes the failure, naming what is at fault.
 func (e *ConfigError) Error() string {
 	where := e.Field
 	if e.File != "" {
@@ -104,6 +105,7 @@ func (e *ConfigError) Error() string {
 	return where + ": " + e.Err.Error()
 }
 
+// Unwrap returns the causes, for errors.Is and errors.As.
 func (e *ConfigError) Unwrap() error { return e.Err }
 
 // ErrConfig is wrapped by every ConfigError.

@@ -30,6 +30,7 @@ type Error struct {
 	Err    error
 }
 
+// Error describes the failure, naming what is at fault.
 func (e *Error) Error() string {
 	if e.Module != "" {
 		return e.Module + ": " + e.Err.Error()
@@ -37,6 +38,7 @@ func (e *Error) Error() string {
 	return e.Err.Error()
 }
 
+// Unwrap returns the causes, for errors.Is and errors.As.
 func (e *Error) Unwrap() error { return e.Err }
 
 // CodeOf returns the Code carried by err, or CodeInternal.
