@@ -5,10 +5,14 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
+	"syscall"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/upkeep-go/upkeep/internal/testenv"
 	"github.com/upkeep-go/upkeep/update"
 	"github.com/upkeep-go/upkeep/update/updatetest"
 )
@@ -116,4 +120,38 @@ func TestNotWritableReported(t *testing.T) {
 	_, err = eng.Install(context.Background(), "web", update.InstallOptions{})
 	require.Error(t, err)
 	require.Contains(t, err.Error(), "not writable")
+}
+
+// TestLockHeldByAnotherProcess: a module locked by another process is reported busy,
+// naming the PID written in the lock file; once that process is gone (even killed),
+// the lock is taken over.
+func TestLockHeldByAnotherProcess(t *testing.T) {
+	flockBin := testenv.NeedProgram(t, "flock", "util-linux")
+	t.Parallel()
+	e := newEnv(t, update.Swap, false)
+	e.repo.Publish("web", "1.0.0", platform, v1)
+	eng := e.engine(t)
+	lock := filepath.Join(e.cfg.StateDir, "modules", "web", "lock")
+	require.NoError(t, os.MkdirAll(filepath.Dir(lock), 0o755))
+	// The holder writes its PID once it holds the lock, as upkeep does.
+	holder := exec.Command(flockBin, lock, "sh", "-c", `echo $$ > "$0"; exec sleep 30`, lock)
+	holder.SysProcAttr = &syscall.SysProcAttr{Setpgid: true} // its child holds the lock too
+	require.NoError(t, holder.Start())
+	var pid string
+	require.Eventually(t, func() bool {
+		b, _ := os.ReadFile(lock)
+		pid = strings.TrimSpace(string(b))
+		return pid != ""
+	}, 5*time.Second, 10*time.Millisecond)
+	_, err := eng.Install(context.Background(), "web", update.InstallOptions{})
+	require.ErrorIs(t, err, update.ErrBusy)
+	require.Contains(t, err.Error(), "process "+pid)
+	syscall.Kill(-holder.Process.Pid, syscall.SIGKILL)
+	holder.Wait()
+	// The kernel releases the lock when the killed grandchild is gone, which Wait does
+	// not wait for.
+	require.Eventually(t, func() bool {
+		_, err = eng.Install(context.Background(), "web", update.InstallOptions{})
+		return err == nil
+	}, 5*time.Second, 10*time.Millisecond, "the lock of a killed holder is taken over: %v", err)
 }
