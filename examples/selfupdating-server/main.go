@@ -236,7 +236,7 @@ func (s *server) serve(ctx context.Context) error {
 	}
 	drainer := handoff.NewDrainer(srv)
 	served := make(chan error, 1)
-	go func() { served <- srv.Serve(ln) }()
+	go func() { served <- drainer.Serve(ln) }()
 	s.log.Info("serving", "addr", ln.Addr().String(), "inherited", handoff.Inherited(), "maintenance_mode", s.cfg.maintenance)
 	if err := s.h.Ready(); err != nil {
 		s.log.Warn("the previous process will not see this one ready", "err", err)

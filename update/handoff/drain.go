@@ -16,11 +16,21 @@ import (
 // same sockets), serves every connection already accepted with keep-alives off, and
 // only then shuts the server down.
 //
-// Track the server before it serves: NewDrainer sets its ConnState hook.
+// Track the server before it serves (NewDrainer sets its ConnState hook), and serve
+// through [Drainer.Serve], so that Drain knows when no connection can be accepted any
+// more.
 type Drainer struct {
-	srv   *http.Server
-	mu    sync.Mutex
-	conns map[net.Conn]http.ConnState
+	srv     *http.Server
+	serving sync.WaitGroup
+	mu      sync.Mutex
+	conns   map[net.Conn]http.ConnState
+}
+
+// Serve runs the server's Serve loop on ln until ln is closed.
+func (d *Drainer) Serve(ln net.Listener) error {
+	d.serving.Add(1)
+	defer d.serving.Done()
+	return d.srv.Serve(ln)
 }
 
 // NewDrainer tracks srv's connections; call it before srv serves. A ConnState hook
@@ -58,7 +68,8 @@ func (d *Drainer) busy() int {
 }
 
 // Drain closes the listeners the server accepts on (this process's copies: the
-// sockets stay open in the new process), turns keep-alives off so that every answer
+// sockets stay open in the new process; pass every listener given to Serve), waits
+// for the Serve loops to return, turns keep-alives off so that every answer
 // from now on closes its connection, waits until no accepted connection has a request
 // pending, then shuts the server down, which closes the idle ones. It returns when the
 // server is down or ctx ends (then the remaining connections are closed and the
@@ -71,6 +82,16 @@ func (d *Drainer) Drain(ctx context.Context, listeners ...net.Listener) error {
 		}
 	}
 	d.srv.SetKeepAlivesEnabled(false)
+	// A Serve loop registers a connection it accepted before it accepts again: once
+	// every loop has returned, every accepted connection is counted.
+	loops := make(chan struct{})
+	go func() { d.serving.Wait(); close(loops) }()
+	select {
+	case <-loops:
+	case <-ctx.Done():
+		d.srv.Close()
+		return errors.Join(append(errs, ctx.Err())...)
+	}
 	tick := time.NewTicker(5 * time.Millisecond)
 	defer tick.Stop()
 	for d.busy() > 0 {
@@ -81,7 +102,9 @@ func (d *Drainer) Drain(ctx context.Context, listeners ...net.Listener) error {
 		case <-tick.C:
 		}
 	}
-	if err := d.srv.Shutdown(ctx); err != nil {
+	// Shutdown closes the listeners Serve still tracks: those closed above may be among
+	// them, and their second close is not a failure.
+	if err := d.srv.Shutdown(ctx); err != nil && !errors.Is(err, net.ErrClosed) {
 		d.srv.Close()
 		errs = append(errs, err)
 	}

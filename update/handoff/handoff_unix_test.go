@@ -96,7 +96,7 @@ func serveParent(t *testing.T, ln net.Listener) (*http.Server, *handoff.Drainer)
 		io.WriteString(w, "parent")
 	})}
 	d := handoff.NewDrainer(srv)
-	go srv.Serve(ln)
+	go d.Serve(ln)
 	t.Cleanup(func() { srv.Close() })
 	return srv, d
 }
@@ -157,8 +157,8 @@ func TestUpgradeHandsListenersOver(t *testing.T) {
 	sock := filepath.Join(t.TempDir(), "s.sock")
 	unix, err := h.Listen(ctx, "unix", sock)
 	require.NoError(t, err)
-	srv, drainer := serveParent(t, tcp)
-	go srv.Serve(unix)
+	_, drainer := serveParent(t, tcp)
+	go drainer.Serve(unix)
 	url := "http://" + tcp.Addr().String() + "/"
 	tcpClient := &http.Client{Timeout: 5 * time.Second}
 	body, err := get(tcpClient, url)
