@@ -44,6 +44,8 @@ type downloaded struct {
 	// checked: extraction reads it without checking again. Otherwise (a pack found
 	// already on disk) extraction checks the bytes it reads.
 	verified *os.File
+	// cached reports whether the pack was found already downloaded (not fetched now).
+	cached bool
 }
 
 func (d *downloaded) close() {
@@ -73,7 +75,7 @@ func (e *Engine) download(ctx context.Context, ref packRef) (*downloaded, error)
 	}
 	if fi, err := os.Stat(final); err == nil && (ref.pack.Size == 0 || fi.Size() == ref.pack.Size) {
 		e.emit(Event{Module: ref.module, Version: ref.release.Version, Step: StepDownload, Done: fi.Size(), Total: fi.Size(), Message: "already downloaded"})
-		return &downloaded{path: final, sig: sig, ref: ref}, nil
+		return &downloaded{path: final, sig: sig, ref: ref, cached: true}, nil
 	}
 	f, err := e.fetchPack(ctx, ref, final, sig)
 	if err != nil {

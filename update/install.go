@@ -353,7 +353,13 @@ func (e *Engine) extract(ctx context.Context, m *ModuleConfig, d *downloaded, st
 				c.abort()
 				return err
 			}
-			return c.finish(d.path)
+			err = c.finish(d.path)
+			if err != nil && d.cached {
+				// A download spoilt on disk is dropped, so that the next attempt fetches
+				// it again instead of failing on it for ever.
+				os.Remove(d.path)
+			}
+			return err
 		}))
 	}
 	fi, err := f.Stat()

@@ -88,3 +88,47 @@ func TestShortBodyResumed(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, tree, updatetest.ReadTree(t, e.module))
 }
+
+// TestDownloadedPackNotFetchedAgain: a pack downloaded in the background is installed
+// without fetching it again (it is checked again through the handle that extracts it).
+func TestDownloadedPackNotFetchedAgain(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, update.Swap, false)
+	e.repo.Publish("web", "1.0.0", platform, v1)
+	var packGets atomic.Int32
+	files := source.FileServer(e.repo.Dir)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if strings.HasSuffix(r.URL.Path, ".zip") {
+			packGets.Add(1)
+		}
+		files.ServeHTTP(w, r)
+	}))
+	defer srv.Close()
+	e.cfg.Source = srv.URL + "/"
+	eng := e.engine(t)
+	ctx := context.Background()
+	eng.RunOnce(ctx, update.RunOptions{}) // no auto_install: download only
+	require.Equal(t, int32(1), packGets.Load())
+	_, err := eng.Install(ctx, "web", update.InstallOptions{})
+	require.NoError(t, err)
+	require.Equal(t, int32(1), packGets.Load(), "installed from the download, not fetched again")
+	require.Equal(t, v1, updatetest.ReadTree(t, e.module))
+
+	// A download altered on disk is refused at extraction, and nothing is installed.
+	e.repo.Publish("web", "2.0.0", platform, v2)
+	eng.RunOnce(ctx, update.RunOptions{})
+	downloads, _ := filepath.Glob(filepath.Join(e.cfg.StateDir, "modules", "web", "downloads", "2.0.0-*.zip"))
+	require.Len(t, downloads, 1)
+	b, _ := os.ReadFile(downloads[0])
+	b[len(b)/2] ^= 1
+	require.NoError(t, os.WriteFile(downloads[0], b, 0o644))
+	_, err = eng.Install(ctx, "web", update.InstallOptions{})
+	require.Equal(t, update.CodeBadPack, update.CodeOf(err), "%v", err)
+	require.Equal(t, v1, updatetest.ReadTree(t, e.module))
+	// The spoilt download is dropped: the next install fetches it again and succeeds.
+	gets := packGets.Load()
+	_, err = eng.Install(ctx, "web", update.InstallOptions{})
+	require.NoError(t, err)
+	require.Equal(t, gets+1, packGets.Load())
+	require.Equal(t, v2, updatetest.ReadTree(t, e.module))
+}
