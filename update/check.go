@@ -275,16 +275,15 @@ func (e *Engine) fetchSmall(ctx context.Context, name string, max int64, tooLarg
 	return data, false, resp.Validator, nil
 }
 
-// sourceErr gives a source error its code.
+// sourceErr gives a source error its code; for a small file there is no resuming,
+// so any error left uncoded means the source could not be read: unreachable.
 func sourceErr(err error) error {
-	switch {
-	case errors.Is(err, source.ErrNotFound):
-		return &Error{Code: CodeNotFound, Err: err}
-	case errors.Is(err, source.ErrTooLarge):
-		return &Error{Code: CodeBadPack, Err: err}
-	default:
-		return &Error{Code: CodeUnreachable, Err: err}
+	err = codeFor("", err)
+	var ce *Error
+	if !errors.As(err, &ce) {
+		err = &Error{Code: CodeUnreachable, Err: err}
 	}
+	return err
 }
 
 // writable checks that an install could write where it needs to: beside the module
