@@ -1,29 +1,21 @@
 package update
 
 import (
-	"archive/tar"
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"io/fs"
 	"os"
+	"path"
 	"path/filepath"
 	"sort"
 	"strings"
 
 	"github.com/hashicorp/go-version"
-	"github.com/klauspost/compress/zstd"
 
 	"github.com/upkeep-go/upkeep/internal/atomicfile"
+	"github.com/upkeep-go/upkeep/internal/tarzst"
 )
-
-// workDir is the module's sibling folder, on the module's own filesystem: the stage
-// folder and (swap) the kept previous trees live there, so that every move into or out
-// of the live folder is a rename.
-func workDir(m *ModuleConfig) string {
-	return filepath.Join(filepath.Dir(m.Path), "."+filepath.Base(m.Path)+".upkeep")
-}
 
 // backupDir is where previous versions are kept: trees beside the module (swap), or
 // tar+zstd archives in the state dir (inplace).
@@ -70,20 +62,27 @@ func (e *Engine) backupVersions(m *ModuleConfig) []string {
 	return out
 }
 
-// prune keeps the newest cfg.Retention backups.
-func (e *Engine) prune(m *ModuleConfig) {
+// prune keeps the newest cfg.Retention backups. Only versions are pruned: a tree
+// kept as "unmanaged-<time>" was not upkeep's, and stays until a person removes it.
+func (e *Engine) prune(m *ModuleConfig, md *moduleDirs) {
 	vs := e.backupVersions(m)
 	for i := e.cfg.Retention; i < len(vs); i++ {
-		if err := e.ops.removeAll(e.backupPath(m, vs[i])); err != nil {
+		var err error
+		if m.Strategy == InPlace {
+			err = e.ops.removeFile(e.backupPath(m, vs[i]))
+		} else {
+			err = e.ops.removeAll(md.work, backupName+"/"+vs[i])
+		}
+		if err != nil {
 			e.log.Warn("pruning backup", "module", m.Name, "version", vs[i], "err", err)
 		}
 	}
 }
 
-// archiveTree writes dir as tar+zstd to dest atomically, leaving out the top-level
-// file named skip (the maintenance flag). Streaming: memory does not grow with the tree.
-func (e *Engine) archiveTree(ctx context.Context, dir, dest, skip string) error {
-	if err := os.MkdirAll(filepath.Dir(dest), 0o755); err != nil {
+// archiveTree writes the tree of live as tar+zstd to dest (in the state dir)
+// atomically, leaving out the top-level file named skip (the maintenance flag).
+func (e *Engine) archiveTree(ctx context.Context, live *dir, dest, skip string) error {
+	if err := os.MkdirAll(filepath.Dir(dest), 0o700); err != nil {
 		return stateErr(err)
 	}
 	e.ops.at("create", dest)
@@ -92,209 +91,99 @@ func (e *Engine) archiveTree(ctx context.Context, dir, dest, skip string) error 
 		return stateErr(err)
 	}
 	defer f.Abort()
-	zw, err := zstd.NewWriter(f, zstd.WithEncoderLevel(zstd.SpeedFastest), zstd.WithEncoderConcurrency(e.workers))
-	if err != nil {
-		return err
-	}
-	zclosed := false
-	defer func() {
-		if !zclosed {
-			zw.Close() // frees the encoder's goroutines on a failed walk
-		}
-	}()
-	tw := tar.NewWriter(zw)
-	err = filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		if err := ctx.Err(); err != nil {
-			return err
-		}
-		rel, _ := filepath.Rel(dir, p)
-		if rel == "." || (skip != "" && rel == skip) {
-			return nil
-		}
-		fi, err := d.Info()
-		if err != nil {
-			return err
-		}
-		var link string
-		if fi.Mode()&fs.ModeSymlink != 0 {
-			if link, err = os.Readlink(p); err != nil {
-				return err
-			}
-		}
-		hdr, err := tar.FileInfoHeader(fi, link)
-		if err != nil {
-			return fmt.Errorf("%s: %w", p, err)
-		}
-		hdr.Name = filepath.ToSlash(rel)
-		if d.IsDir() {
-			hdr.Name += "/"
-		}
-		hdr.Uname, hdr.Gname = "", ""
-		if err := tw.WriteHeader(hdr); err != nil {
-			return err
-		}
-		if fi.Mode().IsRegular() {
-			src, err := os.Open(p)
-			if err != nil {
-				return err
-			}
-			_, err = io.Copy(tw, src)
-			src.Close()
-			if err != nil {
-				return fmt.Errorf("%s: %w", p, err)
-			}
-		}
-		return nil
-	})
-	if err == nil {
-		err = tw.Close()
-	}
-	if err == nil {
-		zclosed = true
-		err = zw.Close()
-	}
-	if err != nil {
-		return fmt.Errorf("backup of %s: %w", dir, err)
+	if err := tarzst.Write(ctx, f, live.FS(), skip, e.workers); err != nil {
+		return fmt.Errorf("backup of %s: %w", live.path, err)
 	}
 	e.ops.at("commit", dest)
 	return f.Commit()
 }
 
-// restoreArchive extracts an archive made by archiveTree into dest, which must not
-// exist. Everything is created through an os.Root on dest: neither a name nor a link
-// in the archive can make it write outside dest.
-func (e *Engine) restoreArchive(ctx context.Context, archive, dest string) error {
+// restoreArchive unpacks an archive made by archiveTree into the new folder name
+// under d.
+func (e *Engine) restoreArchive(ctx context.Context, archive string, d *dir, name string) error {
 	f, err := os.Open(archive)
 	if err != nil {
 		return err
 	}
 	defer f.Close()
-	zr, err := zstd.NewReader(f, zstd.WithDecoderConcurrency(1))
+	if err := e.ops.mkdirAll(d, name, 0o700); err != nil {
+		return err
+	}
+	dest, err := d.sub(name)
 	if err != nil {
 		return err
 	}
-	defer zr.Close()
-	if err := e.ops.mkdirAll(dest, 0o755); err != nil {
-		return err
-	}
-	root, err := os.OpenRoot(dest)
-	if err != nil {
-		return err
-	}
-	defer root.Close()
-	tr := tar.NewReader(zr)
-	for {
-		if err := ctx.Err(); err != nil {
-			return err
-		}
-		hdr, err := tr.Next()
-		if errors.Is(err, io.EOF) {
-			return nil
-		}
-		if err != nil {
-			return fmt.Errorf("%s: %w", archive, err)
-		}
-		name := strings.TrimSuffix(hdr.Name, "/")
-		if !fs.ValidPath(name) || name == "." {
-			return fmt.Errorf("%s: unsafe entry %q", archive, hdr.Name)
-		}
-		mode := fs.FileMode(hdr.Mode).Perm()
-		switch hdr.Typeflag {
-		case tar.TypeDir:
-			if err := root.MkdirAll(name, 0o755); err != nil {
-				return err
-			}
-			root.Chmod(name, mode)
-		case tar.TypeSymlink:
-			if err := root.Symlink(hdr.Linkname, name); err != nil {
-				return err
-			}
-		case tar.TypeReg:
-			w, err := root.OpenFile(name, os.O_WRONLY|os.O_CREATE|os.O_EXCL, mode)
-			if err != nil {
-				return err
-			}
-			_, err = io.Copy(w, tr)
-			if err == nil {
-				err = w.Sync()
-			}
-			if cerr := w.Close(); err == nil {
-				err = cerr
-			}
-			if err != nil {
-				return fmt.Errorf("restoring %s: %w", filepath.Join(dest, name), err)
-			}
-			root.Chmod(name, mode)
-			root.Chtimes(name, hdr.ModTime, hdr.ModTime)
-		default:
-			return fmt.Errorf("%s: entry %q has unsupported type %q", archive, hdr.Name, hdr.Typeflag)
-		}
-	}
+	defer dest.close()
+	return tarzst.Extract(ctx, f, dest.Root, archive)
 }
 
-// mirror makes dst hold exactly the tree in src (which it consumes: files are renamed,
+// mirror makes dst hold exactly the tree in src (which it consumes: files are moved,
 // not copied), leaving dst's top-level file named keep alone. src and dst are on one
-// filesystem. Every file is replaced by one rename, retried while the file is busy.
-// With skipSame, a file already identical in dst (content, mode) is left as it is: a
-// restore then does not touch the files a failed install never reached, which matters
-// when one of them is the very file that could not be replaced.
-func (e *Engine) mirror(ctx context.Context, src, dst, keep string, skipSame bool) error {
+// filesystem. Every file is replaced by one rename between the handles of its two
+// folders, retried while the file is busy; dst's folders are opened through dst's
+// handle, so that a folder of dst replaced by a link cannot send a file or a delete
+// outside dst. With skipSame, a file already identical in dst (content, mode) is left
+// as it is: a restore then does not touch the files a failed install never reached,
+// which matters when one of them is the very file that could not be replaced.
+func (e *Engine) mirror(ctx context.Context, src, dst *dir, keep string, skipSame bool) error {
 	want := map[string]bool{}
-	err := filepath.WalkDir(src, func(p string, d fs.DirEntry, err error) error {
+	var mv mover
+	defer mv.close()
+	err := fs.WalkDir(src.FS(), ".", func(p string, d fs.DirEntry, err error) error {
 		if err != nil {
 			return err
 		}
 		if err := ctx.Err(); err != nil {
 			return err
 		}
-		rel, _ := filepath.Rel(src, p)
-		want[rel] = true
-		target := filepath.Join(dst, rel)
+		want[p] = true
+		if p == "." {
+			return nil
+		}
+		fi, lerr := dst.Lstat(p)
 		if d.IsDir() {
-			fi, err := os.Lstat(target)
-			if err == nil && !fi.IsDir() {
-				if err := e.ops.remove(target); err != nil {
+			if lerr == nil && !fi.IsDir() {
+				if err := e.ops.remove(ctx, dst, p); err != nil {
 					return err
 				}
 			}
-			if err != nil || !fi.IsDir() {
-				if err := e.ops.mkdirAll(target, 0o755); err != nil {
+			if lerr != nil || !fi.IsDir() {
+				if err := e.ops.mkdirAll(dst, p, 0o755); err != nil {
 					return err
 				}
 			}
 			if info, err := d.Info(); err == nil {
-				os.Chmod(target, info.Mode().Perm())
+				e.ops.at("chmod", dst.join(p))
+				if err := dst.Chmod(p, info.Mode().Perm()); err != nil {
+					return err
+				}
 			}
 			return nil
 		}
-		if fi, err := os.Lstat(target); err == nil && fi.IsDir() {
-			if err := e.ops.removeAll(target); err != nil {
+		if lerr == nil && fi.IsDir() {
+			if err := e.ops.removeAll(dst, p); err != nil {
 				return err
 			}
-		} else if err == nil && skipSame && sameFile(p, target) {
+		} else if lerr == nil && skipSame && sameFile(src, dst, p) {
 			return nil
 		}
-		return e.ops.rename(p, target)
+		return mv.move(ctx, e.ops, src, dst, p)
 	})
 	if err != nil {
 		return err
 	}
 	var extra []string
-	err = filepath.WalkDir(dst, func(p string, d fs.DirEntry, err error) error {
+	err = fs.WalkDir(dst.FS(), ".", func(p string, d fs.DirEntry, err error) error {
 		if err != nil {
 			return err
 		}
-		rel, _ := filepath.Rel(dst, p)
-		if rel == "." || rel == keep && keep != "" {
+		if p == "." || p == keep && keep != "" {
 			return nil
 		}
-		if !want[rel] {
+		if !want[p] {
 			extra = append(extra, p)
 			if d.IsDir() {
-				return filepath.SkipDir
+				return fs.SkipDir
 			}
 		}
 		return nil
@@ -303,66 +192,120 @@ func (e *Engine) mirror(ctx context.Context, src, dst, keep string, skipSame boo
 		return err
 	}
 	for _, p := range extra {
-		if err := e.ops.removeAll(p); err != nil {
+		if err := e.ops.removeAll(dst, p); err != nil {
 			return err
 		}
 	}
 	return nil
 }
 
+// mover moves files between two trees through handles on their folders, keeping the
+// last pair of folders open (a walk visits a folder's files one after another).
+type mover struct {
+	dir      string
+	from, to *dir
+}
+
+func (mv *mover) move(ctx context.Context, o *ops, src, dst *dir, p string) error {
+	parent, base := path.Split(p)
+	parent = strings.TrimSuffix(parent, "/")
+	if parent == "" {
+		return o.move(ctx, src, base, dst, base)
+	}
+	if mv.from == nil || mv.dir != parent {
+		mv.close()
+		from, err := src.sub(parent)
+		if err != nil {
+			return err
+		}
+		to, err := dst.sub(parent)
+		if err != nil {
+			from.close()
+			return err
+		}
+		mv.dir, mv.from, mv.to = parent, from, to
+	}
+	return o.move(ctx, mv.from, base, mv.to, base)
+}
+
+func (mv *mover) close() {
+	mv.from.close()
+	mv.to.close()
+	mv.from, mv.to = nil, nil
+}
+
 // cleanTemps removes what an interrupted operation may leave behind: atomic-write
 // temporaries in the module's state folder, and the stage, restore and extraction
-// temporaries in its work folder.
-func (e *Engine) cleanTemps(m *ModuleConfig) {
+// temporaries in its work folder (md nil: the state folder only).
+func (e *Engine) cleanTemps(ctx context.Context, m *ModuleConfig, md *moduleDirs) {
+	isTemp := func(name string) bool { return strings.HasPrefix(name, ".") && strings.Contains(name, ".tmp-") }
 	// Only this module's folders: the state root is shared with other modules and checks.
-	for _, dir := range []string{e.state.module(m.Name), e.backupDir(m)} {
+	dirs := []string{e.state.module(m.Name)}
+	if m.Strategy == InPlace {
+		dirs = append(dirs, e.backupDir(m))
+	}
+	for _, dir := range dirs {
 		ents, _ := os.ReadDir(dir)
 		for _, d := range ents {
-			if strings.HasPrefix(d.Name(), ".") && strings.Contains(d.Name(), ".tmp-") {
-				e.ops.removeAll(filepath.Join(dir, d.Name()))
+			if isTemp(d.Name()) {
+				e.ops.at("removeall", filepath.Join(dir, d.Name()))
+				os.RemoveAll(filepath.Join(dir, d.Name()))
 			}
 		}
 	}
-	wd := workDir(m)
-	ents, _ := os.ReadDir(wd)
-	for _, d := range ents {
-		if d.Name() != "backup" {
-			e.ops.removeAll(filepath.Join(wd, d.Name()))
+	if md == nil {
+		return
+	}
+	if f, err := md.work.Open(backupName); err == nil {
+		ents, _ := f.ReadDir(-1)
+		f.Close()
+		for _, d := range ents {
+			if isTemp(d.Name()) {
+				e.ops.removeAll(md.work, backupName+"/"+d.Name())
+			}
 		}
 	}
-	if ents, err := os.ReadDir(wd); err == nil && len(ents) == 0 {
-		e.ops.remove(wd)
+	f, err := md.work.Open(".")
+	if err != nil {
+		return
 	}
-	xchg := m.Path + ".xchg"
-	if _, err := os.Lstat(xchg); err == nil {
-		e.log.Warn("leftover exchange folder kept for inspection", "path", xchg)
+	ents, _ := f.ReadDir(-1)
+	f.Close()
+	for _, d := range ents {
+		if d.Name() != backupName {
+			e.ops.removeAll(md.work, d.Name())
+		}
+	}
+	if _, err := md.parent.Lstat(exchangeName(md.name)); err == nil {
+		e.log.Warn("leftover exchange folder kept for inspection", "path", exchangeName(m.Path))
 	}
 }
 
-// sameFile reports whether two regular files or links have the same mode and content.
-func sameFile(a, b string) bool {
-	fa, err := os.Lstat(a)
+// sameFile reports whether p is the same regular file or link (mode and content) in
+// the trees a and b.
+func sameFile(a, b *dir, p string) bool {
+	fa, err := a.Lstat(p)
 	if err != nil {
 		return false
 	}
-	fb, err := os.Lstat(b)
+	fb, err := b.Lstat(p)
 	if err != nil || fa.Mode() != fb.Mode() || fa.Size() != fb.Size() {
 		return false
 	}
 	if fa.Mode()&fs.ModeSymlink != 0 {
-		la, err1 := os.Readlink(a)
-		lb, err2 := os.Readlink(b)
+		la, err1 := a.Readlink(p)
+		lb, err2 := b.Readlink(p)
 		return err1 == nil && err2 == nil && la == lb
 	}
 	if !fa.Mode().IsRegular() {
 		return false
 	}
-	ra, err := os.Open(a)
+	ra, err := a.OpenFile(p, os.O_RDONLY|syscallNoFollow, 0)
 	if err != nil {
 		return false
 	}
 	defer ra.Close()
-	rb, err := os.Open(b)
+	rb, err := b.OpenFile(p, os.O_RDONLY|syscallNoFollow, 0)
 	if err != nil {
 		return false
 	}
@@ -377,5 +320,16 @@ func sameFile(a, b string) bool {
 		if erra != nil {
 			return true
 		}
+	}
+}
+
+// dropWorkDir removes the module's work folder when an operation leaves it empty
+// (rmdir, which fails on a folder that is not).
+func (e *Engine) dropWorkDir(ctx context.Context, m *ModuleConfig, md *moduleDirs) {
+	if md == nil {
+		return
+	}
+	if empty, err := md.parent.isEmptyDir(workName(m), ""); err == nil && empty {
+		e.ops.remove(ctx, md.parent, workName(m))
 	}
 }

@@ -1,6 +1,7 @@
 package update
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"time"
@@ -32,8 +33,8 @@ func (e *BusyError) Error() string {
 func (e *BusyError) Unwrap() []error { return []error{ErrFileBusy, e.Err} }
 
 // retry runs f, retrying with backoff while it fails because path is busy, for at
-// most o.busy. Other errors are returned at once.
-func (o *ops) retry(path string, f func() error) error {
+// most o.busy or until ctx is done. Other errors are returned at once.
+func (o *ops) retry(ctx context.Context, path string, f func() error) error {
 	limit := 30 * time.Second
 	if o != nil && o.busy > 0 {
 		limit = o.busy
@@ -48,7 +49,13 @@ func (o *ops) retry(path string, f func() error) error {
 		if time.Now().After(deadline) {
 			return &BusyError{Path: path, PIDs: holders(path), Err: err}
 		}
-		time.Sleep(wait)
+		t := time.NewTimer(wait)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return &BusyError{Path: path, PIDs: holders(path), Err: errors.Join(err, context.Cause(ctx))}
+		case <-t.C:
+		}
 		wait = min(wait*2, 2*time.Second)
 	}
 }

@@ -3,6 +3,7 @@
 package update
 
 import (
+	"context"
 	"errors"
 	"os"
 	"syscall"
@@ -16,7 +17,7 @@ func TestRetryBusyFile(t *testing.T) {
 	t.Parallel()
 	o := &ops{busy: 300 * time.Millisecond}
 	calls := 0
-	err := o.retry("/srv/web/app.dll", func() error {
+	err := o.retry(context.Background(), "/srv/web/app.dll", func() error {
 		calls++
 		if calls < 3 {
 			return &os.LinkError{Op: "rename", Old: "a", New: "b", Err: syscall.EBUSY}
@@ -27,7 +28,7 @@ func TestRetryBusyFile(t *testing.T) {
 	require.Equal(t, 3, calls, "retried while busy")
 
 	calls = 0
-	err = o.retry("/srv/web/app.dll", func() error { calls++; return syscall.ETXTBSY })
+	err = o.retry(context.Background(), "/srv/web/app.dll", func() error { calls++; return syscall.ETXTBSY })
 	var be *BusyError
 	require.True(t, errors.As(err, &be))
 	require.ErrorIs(t, err, ErrFileBusy)
@@ -35,9 +36,28 @@ func TestRetryBusyFile(t *testing.T) {
 	require.Greater(t, calls, 2)
 
 	calls = 0
-	err = o.retry("x", func() error { calls++; return syscall.EACCES })
+	err = o.retry(context.Background(), "x", func() error { calls++; return syscall.EACCES })
 	require.ErrorIs(t, err, syscall.EACCES)
 	require.Equal(t, 1, calls, "other errors are not retried")
+}
+
+// TestRetryBusyFileCancelled checks that waiting for a busy file stops as soon as the
+// operation is cancelled, instead of sleeping out the busy timeout (30 s by default).
+func TestRetryBusyFileCancelled(t *testing.T) {
+	t.Parallel()
+	o := &ops{busy: time.Hour}
+	ctx, cancel := context.WithCancel(context.Background())
+	calls := 0
+	err := o.retry(ctx, "/srv/web/app.dll", func() error {
+		calls++
+		if calls == 2 {
+			cancel()
+		}
+		return syscall.EBUSY
+	})
+	require.ErrorIs(t, err, context.Canceled)
+	require.ErrorIs(t, err, ErrFileBusy)
+	require.Equal(t, 2, calls, "no retry after the cancellation")
 }
 
 func TestHoldersFindsOpenFile(t *testing.T) {

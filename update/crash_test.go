@@ -145,7 +145,7 @@ func crashMatrix(t *testing.T, strategy Strategy, op string) {
 			t.Fatalf("point %d: the tree is neither %s nor %s: %v", n, oldV, newV, tree)
 		}
 		outcomes[want]++
-		st, err := e.ModuleStatus("web")
+		st, err := e.ModuleStatus(context.Background(), "web")
 		require.NoError(t, err)
 		require.Equal(t, want, *st.Installed, "point %d: status", n)
 		require.False(t, st.Maintenance, "point %d: maintenance left on", n)

@@ -164,7 +164,7 @@ func TestDownloadRefusals(t *testing.T) {
 			require.Nil(t, updatetest.ReadTree(t, e.module), "nothing installed")
 			packs, _ := filepath.Glob(filepath.Join(e.cfg.StateDir, "modules", "web", "downloads", "*.zip"))
 			require.Empty(t, packs, "nothing that could be mistaken for a good download")
-			st, err := eng.ModuleStatus("web")
+			st, err := eng.ModuleStatus(context.Background(), "web")
 			require.NoError(t, err)
 			require.Equal(t, string(tt.code), st.Code)
 			require.NotEmpty(t, st.LastError)

@@ -148,7 +148,7 @@ func New(cfg Config, opts ...Option) (*Engine, error) {
 		}
 		e.keyring = kr
 	}
-	if err := os.MkdirAll(cfg.StateDir, 0o755); err != nil {
+	if err := os.MkdirAll(cfg.StateDir, 0o700); err != nil {
 		return nil, &ConfigError{Field: "state_dir", Err: stateErr(err)}
 	}
 	return e, nil
@@ -217,10 +217,25 @@ func (e *Engine) emit(ev Event) {
 }
 
 // lock takes a module's lock, creating its state folder.
+// Operations that change a module (install, rollback, recover) hold it, so they
+// refuse a state dir another account owns or can write: a journal there decides what
+// Recover undoes.
 func (e *Engine) lock(m *ModuleConfig) (*moduleLock, error) {
 	dir := e.state.module(m.Name)
-	if err := os.MkdirAll(dir, 0o755); err != nil {
+	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, stateErr(err)
+	}
+	for _, p := range []string{string(e.state), e.state.path("modules"), dir} {
+		fi, err := os.Lstat(p)
+		if err != nil {
+			return nil, stateErr(err)
+		}
+		if !fi.IsDir() {
+			return nil, &WorkFolderError{Path: p, Owner: -1, Mode: fi.Mode(), Reason: "this part of the state dir is not a folder"}
+		}
+		if err := ownedInfo(p, fi, "state dir"); err != nil {
+			return nil, err
+		}
 	}
 	return e.locks.acquire(m.Name, e.state.module(m.Name, "lock"))
 }

@@ -90,7 +90,7 @@ func TestInstallUpdateRollback(t *testing.T) {
 			require.Equal(t, "1.0.0", res.From)
 			require.Equal(t, v2, updatetest.ReadTree(t, e.module), "live tree is exactly the published build")
 
-			st, err := eng.ModuleStatus("web")
+			st, err := eng.ModuleStatus(context.Background(), "web")
 			require.NoError(t, err)
 			require.Equal(t, "1.1.0", *st.Installed)
 			require.False(t, st.Maintenance)
@@ -100,7 +100,7 @@ func TestInstallUpdateRollback(t *testing.T) {
 			require.NoError(t, err)
 			require.Equal(t, []string{"1.0.0"}, res.Installed)
 			require.Equal(t, v1, updatetest.ReadTree(t, e.module))
-			st, _ = eng.ModuleStatus("web")
+			st, _ = eng.ModuleStatus(context.Background(), "web")
 			require.Equal(t, "1.0.0", *st.Installed)
 
 			_, err = eng.Rollback(ctx, "web")
@@ -159,7 +159,11 @@ func TestHooksOrderEnvAndFlag(t *testing.T) {
 				}
 				got = append(got, string(ev.Phase)+":"+ev.FromVersion+">"+ev.ToVersion+":"+flag)
 				require.True(t, strings.HasSuffix(ev.ModulePath, string(filepath.Separator)))
-				require.True(t, strings.HasSuffix(ev.BackupPath, string(filepath.Separator)))
+				if ev.FromVersion == "" {
+					require.Empty(t, ev.BackupPath, "no backup on a first install")
+				} else {
+					require.True(t, strings.HasSuffix(ev.BackupPath, string(filepath.Separator)))
+				}
 				return nil
 			})
 			eng := e.engine(t, update.WithHook("web", rec))
@@ -208,7 +212,7 @@ func TestFailureAtEachPhaseRollsBack(t *testing.T) {
 				require.Error(t, ierr)
 				require.Contains(t, ierr.Error(), string(phase))
 				require.Equal(t, v1, updatetest.ReadTree(t, e.module), "old version exactly")
-				st, err := eng.ModuleStatus("web")
+				st, err := eng.ModuleStatus(context.Background(), "web")
 				require.NoError(t, err)
 				require.Equal(t, "1.0.0", *st.Installed)
 				require.Contains(t, st.LastError, "injected failure")
@@ -306,7 +310,7 @@ func TestBadPackRefused(t *testing.T) {
 	require.Nil(t, updatetest.ReadTree(t, e.module))
 	downloads, _ := filepath.Glob(filepath.Join(e.cfg.StateDir, "modules", "web", "downloads", "*"))
 	require.Empty(t, downloads, "nothing half-downloaded that could be mistaken for good")
-	st, _ := eng.ModuleStatus("web")
+	st, _ := eng.ModuleStatus(context.Background(), "web")
 	require.Equal(t, "bad_pack", st.Code)
 }
 
@@ -380,7 +384,7 @@ func TestAdoptExistingTree(t *testing.T) {
 	e.cfg.Modules[0].Installed = "0.9.0"
 	e.repo.Publish("web", "1.0.0", platform, v1)
 	eng := e.engine(t)
-	st, err := eng.ModuleStatus("web")
+	st, err := eng.ModuleStatus(context.Background(), "web")
 	require.NoError(t, err)
 	require.Equal(t, "0.9.0", *st.Installed)
 	_, err = eng.Install(ctx, "web", update.InstallOptions{})
@@ -410,7 +414,7 @@ func TestRollbackWithReasonAndTarget(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, []string{"1.0.0"}, res.Installed)
 	require.Equal(t, v1, updatetest.ReadTree(t, e.module))
-	st, _ := eng.ModuleStatus("web")
+	st, _ := eng.ModuleStatus(context.Background(), "web")
 	require.Equal(t, "3.0.0", st.FailedVersion)
 	require.Contains(t, st.LastError, "did not become ready")
 	require.Equal(t, "install_failed", st.Code)
@@ -418,7 +422,7 @@ func TestRollbackWithReasonAndTarget(t *testing.T) {
 	e.cfg.AutoInstall = &update.Window{}
 	auto := e.engine(t)
 	auto.RunOnce(ctx, update.RunOptions{})
-	st, _ = auto.ModuleStatus("web")
+	st, _ = auto.ModuleStatus(context.Background(), "web")
 	require.Equal(t, "1.0.0", *st.Installed)
 }
 

@@ -20,6 +20,8 @@ const (
 	CodeBadPack         Code = "bad_pack"         // the pack's size or sha256 differs from the manifest, or it is unsafe
 	CodeInstallFailed   Code = "install_failed"   // the install failed and was rolled back
 	CodeBusy            Code = "busy"             // another operation holds the module's lock
+	CodeUnmanaged       Code = "unmanaged_folder" // the module folder holds a tree upkeep does not manage
+	CodeUnsafeFolder    Code = "unsafe_folder"    // a folder upkeep deletes in is a link, another account's, or writable by others
 	CodeInternal        Code = "error"            // anything else
 )
 
@@ -50,6 +52,9 @@ func CodeOf(err error) Code {
 	if errors.Is(err, ErrBusy) {
 		return CodeBusy
 	}
+	if errors.Is(err, ErrUnsafeFolder) {
+		return CodeUnsafeFolder
+	}
 	return CodeInternal
 }
 
@@ -71,6 +76,13 @@ var (
 	ErrDowngrade = errors.New("update: refusing to downgrade")
 	// ErrNoBackup is returned by Rollback when no previous version is kept.
 	ErrNoBackup = errors.New("update: no backup to roll back to")
+	// ErrUnmanaged is returned by a first install into a module folder that already
+	// holds files upkeep does not manage: nothing is changed (see
+	// InstallOptions.KeepUnmanaged and ModuleConfig.Installed).
+	ErrUnmanaged = errors.New("update: module folder not managed by upkeep")
+	// ErrUnsafeFolder is wrapped by a WorkFolderError: a state dir, work folder or
+	// journal that another account owns or can write.
+	ErrUnsafeFolder = errors.New("update: unsafe folder")
 	// ErrRolledBack wraps the cause of an install that failed and was undone.
 	ErrRolledBack = errors.New("update: install failed and was rolled back")
 )

@@ -2,6 +2,9 @@ package update
 
 import (
 	"context"
+	"os"
+
+	"github.com/upkeep-go/upkeep/internal/tarzst"
 
 	"github.com/upkeep-go/upkeep/manifest"
 )
@@ -22,8 +25,13 @@ func TrustedSerial(stateDir string) uint64 {
 }
 
 // ArchiveTree writes dir as the tar+zstd archive of an inplace backup.
-func ArchiveTree(e *Engine, ctx context.Context, dir, dest string) error {
-	return e.archiveTree(ctx, dir, dest, "")
+func ArchiveTree(e *Engine, ctx context.Context, path, dest string) error {
+	d, err := openDir(path)
+	if err != nil {
+		return err
+	}
+	defer d.close()
+	return e.archiveTree(ctx, d, dest, "")
 }
 
 // Download fetches and checks the pack of module's release for platform.
@@ -34,4 +42,22 @@ func Download(e *Engine, ctx context.Context, module string, rel *manifest.Relea
 	}
 	d.close()
 	return d.path, nil
+}
+
+// RestoreArchive unpacks an inplace backup archive into the new folder dest.
+func RestoreArchive(archive, dest string) error {
+	if err := os.Mkdir(dest, 0o700); err != nil {
+		return err
+	}
+	d, err := openDir(dest)
+	if err != nil {
+		return err
+	}
+	defer d.close()
+	f, err := os.Open(archive)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	return tarzst.Extract(context.Background(), f, d.Root, archive)
 }

@@ -1,10 +1,10 @@
 package update
 
 import (
-	"fmt"
+	"context"
+	"errors"
 	"io/fs"
 	"os"
-	"path/filepath"
 	"time"
 
 	"github.com/upkeep-go/upkeep/internal/atomicfile"
@@ -12,7 +12,9 @@ import (
 
 // ops routes every mutating filesystem operation of an install, rollback and recovery,
 // so that a test can stop the process at any one of them (the crash matrix) and check
-// that Recover always ends with exactly the old or exactly the new tree.
+// that Recover always ends with exactly the old or exactly the new tree. Changes under
+// a module's folders go through the handles of a moduleDirs (see dir), never through
+// paths; only the state dir, which upkeep checks is its own, is written by path.
 type ops struct {
 	// point, when set, is called before each mutating operation with its kind and
 	// path. Production code leaves it nil; the crash-matrix test kills the process from
@@ -28,34 +30,98 @@ func (o *ops) at(kind, path string) {
 	}
 }
 
-func (o *ops) mkdirAll(path string, perm fs.FileMode) error {
-	o.at("mkdir", path)
-	return os.MkdirAll(path, perm)
+// step marks a point that is not a filesystem call of its own (a hook, an extraction
+// of many files) so that the crash matrix also stops there.
+func (o *ops) step(name string) { o.at("step", name) }
+
+// mkdirAll creates the folder name under d and its parents.
+func (o *ops) mkdirAll(d *dir, name string, perm fs.FileMode) error {
+	o.at("mkdir", d.join(name))
+	return d.MkdirAll(name, perm)
 }
 
-func (o *ops) rename(from, to string) error {
-	o.at("rename", to)
-	if err := o.retry(from, func() error { return os.Rename(from, to) }); err != nil {
+// rename renames from to to, both under d, retrying while the file is busy.
+func (o *ops) rename(ctx context.Context, d *dir, from, to string) error {
+	o.at("rename", d.join(to))
+	if err := o.retry(ctx, d.join(from), func() error { return d.Rename(from, to) }); err != nil {
 		return err
 	}
-	return atomicfile.SyncDir(filepath.Dir(to))
+	return syncDir(d)
 }
 
-func (o *ops) removeAll(path string) error {
-	o.at("removeall", path)
-	return os.RemoveAll(path)
+// move renames from/fromName to to/toName, two folders of one filesystem.
+func (o *ops) move(ctx context.Context, from *dir, fromName string, to *dir, toName string) error {
+	o.at("rename", to.join(toName))
+	if err := o.retry(ctx, from.join(fromName), func() error { return renameAt(from, fromName, to, toName) }); err != nil {
+		return err
+	}
+	if err := syncDir(to); err != nil {
+		return err
+	}
+	return syncDir(from)
 }
 
-func (o *ops) remove(path string) error {
-	o.at("remove", path)
-	err := o.retry(path, func() error { return os.Remove(path) })
-	if os.IsNotExist(err) {
+// removeAll removes name under d and everything in it; links are removed, never
+// followed.
+func (o *ops) removeAll(d *dir, name string) error {
+	o.at("removeall", d.join(name))
+	return d.RemoveAll(name)
+}
+
+// remove removes the file or empty folder name under d; a missing one is not an error.
+func (o *ops) remove(ctx context.Context, d *dir, name string) error {
+	o.at("remove", d.join(name))
+	err := o.retry(ctx, d.join(name), func() error { return d.Remove(name) })
+	if errors.Is(err, fs.ErrNotExist) {
 		return nil
 	}
 	return err
 }
 
-// writeFile writes data atomically: temp file, fsync, rename, fsync of the folder.
+// exchange swaps a/aName and b/bName. On Linux it is one renameat2(RENAME_EXCHANGE);
+// elsewhere it is three renames through a third name in a (see exchangeName), and
+// after a crash settleExchange tells how far they went from which names exist.
+func (o *ops) exchange(ctx context.Context, a *dir, aName string, b *dir, bName string) error {
+	o.at("exchange", a.join(aName))
+	err := o.retry(ctx, a.join(aName), func() error { return exchangeAt(a, aName, b, bName) })
+	if errors.Is(err, errNoExchange) {
+		err = o.exchangeByRenames(ctx, a, aName, b, bName)
+	}
+	if err != nil {
+		return err
+	}
+	if err := syncDir(a); err != nil {
+		return err
+	}
+	return syncDir(b)
+}
+
+var errNoExchange = errors.New("no atomic exchange on this system")
+
+// exchangeName is the third name of an exchange by renames, beside the live folder.
+func exchangeName(live string) string { return live + ".xchg" }
+
+// exchangeByRenames swaps a/aName and b/bName through a third name in a:
+// aName → aName.xchg, bName → aName, aName.xchg → bName. At every point each tree
+// exists under exactly one of the three names, so recovery can tell how far it went.
+func (o *ops) exchangeByRenames(ctx context.Context, a *dir, aName string, b *dir, bName string) error {
+	tmp := exchangeName(aName)
+	if err := o.retry(ctx, a.join(aName), func() error { return a.Rename(aName, tmp) }); err != nil {
+		return err
+	}
+	o.at("rename", a.join(aName))
+	if err := o.retry(ctx, b.join(bName), func() error { return renameAt(b, bName, a, aName) }); err != nil {
+		if rerr := a.Rename(tmp, aName); rerr != nil {
+			return errors.Join(err, rerr)
+		}
+		return err
+	}
+	o.at("rename", b.join(bName))
+	return o.retry(ctx, a.join(tmp), func() error { return renameAt(a, tmp, b, bName) })
+}
+
+// writeFile writes a file of the state dir atomically: temp file, fsync, rename,
+// fsync of the folder.
 func (o *ops) writeFile(path string, data []byte, perm fs.FileMode) error {
 	o.at("create", path)
 	f, err := atomicfile.Create(path, perm)
@@ -70,20 +136,12 @@ func (o *ops) writeFile(path string, data []byte, perm fs.FileMode) error {
 	return f.Commit()
 }
 
-// exchange swaps the folders a and b. On Linux it is one renameat2(RENAME_EXCHANGE);
-// elsewhere it is three renames through a third name, and after a crash
-// settleExchange tells how far they went from which of the names exist.
-func (o *ops) exchange(a, b string) error {
-	o.at("exchange", a)
-	if err := o.exchangeDirs(a, b); err != nil {
-		return fmt.Errorf("exchange %s and %s: %w", a, b, err)
+// removeFile removes a file of the state dir; a missing one is not an error.
+func (o *ops) removeFile(path string) error {
+	o.at("remove", path)
+	err := os.Remove(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil
 	}
-	if err := atomicfile.SyncDir(filepath.Dir(a)); err != nil {
-		return err
-	}
-	return atomicfile.SyncDir(filepath.Dir(b))
+	return err
 }
-
-// step marks a point that is not a filesystem call of its own (a hook, an extraction
-// of many files) so that the crash matrix also stops there.
-func (o *ops) step(name string) { o.at("step", name) }

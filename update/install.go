@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
@@ -28,6 +29,12 @@ type InstallOptions struct {
 	// the source. The signature's trusted comment gives the version and must name this
 	// module and platform.
 	PackFile, SigFile string
+	// KeepUnmanaged lets a first install replace a module folder that already holds
+	// files upkeep does not manage (an application installed before upkeep came): the
+	// folder is kept as a backup named "unmanaged-<time>" and never deleted. Without
+	// it, such an install fails with ErrUnmanaged and changes nothing; setting the
+	// module's Installed to the version the folder holds adopts it instead.
+	KeepUnmanaged bool
 }
 
 // InstallResult tells what Install did.
@@ -41,6 +48,9 @@ type InstallResult struct {
 	// SelfUpdate reports whether the module holds the running program's executable:
 	// the caller should restart it (see Engine.Restart).
 	SelfUpdate bool
+	// Unmanaged is where the tree found in a module folder upkeep did not manage was
+	// kept (InstallOptions.KeepUnmanaged); "" when there was none.
+	Unmanaged string
 }
 
 // Install brings one module to the newest version offered (through every step of its
@@ -71,6 +81,10 @@ func (e *Engine) Install(ctx context.Context, module string, opts InstallOptions
 	}
 	installed := deref(st.Installed)
 	res := &InstallResult{Module: m.Name, From: installed, SelfUpdate: e.holdsExecutable(m)}
+	if installed == "" && !opts.KeepUnmanaged && holdsFiles(m) {
+		// Said before anything is downloaded; installOne decides again on handles.
+		return nil, e.fail(m, "", unmanagedErr(m))
+	}
 
 	var packs []*downloaded
 	if opts.PackFile != "" {
@@ -99,15 +113,35 @@ func (e *Engine) Install(ctx context.Context, module string, opts InstallOptions
 	}()
 	from := installed
 	for _, d := range packs {
-		w, err := e.installOne(ctx, m, from, d)
+		w, kept, err := e.installOne(ctx, m, from, d, opts.KeepUnmanaged)
 		if err != nil {
 			return res, err
+		}
+		if kept != "" {
+			res.Unmanaged = kept
 		}
 		res.Window = w
 		from = d.ref.release.Version
 		res.Installed = append(res.Installed, from)
 	}
 	return res, nil
+}
+
+// holdsFiles reports whether the module's folder exists and holds anything but
+// upkeep's maintenance flag.
+func holdsFiles(m *ModuleConfig) bool {
+	f, err := os.Open(m.Path)
+	if err != nil {
+		return false
+	}
+	defer f.Close()
+	names, _ := f.Readdirnames(3)
+	for _, n := range names {
+		if n != m.MaintenanceFile || m.MaintenanceFile == "" {
+			return true
+		}
+	}
+	return false
 }
 
 // fail records a failure that happened before anything live changed.
@@ -232,101 +266,203 @@ func (e *Engine) offlinePack(m *ModuleConfig, installed string, opts InstallOpti
 	return &downloaded{path: opts.PackFile, sig: sig, ref: packRef{module: m.Name, release: rel, pack: pk}}, nil
 }
 
-// installOne runs the install steps of DESIGN.md for one pack. It returns the
-// maintenance window.
-func (e *Engine) installOne(ctx context.Context, m *ModuleConfig, from string, d *downloaded) (time.Duration, error) {
+// installOne runs the install steps of DESIGN.md for one pack, as two lists: the
+// steps before anything live changes (a failure drops the stage), then the steps from
+// maintenance on (a failure rolls back). It returns the maintenance window.
+func (e *Engine) installOne(ctx context.Context, m *ModuleConfig, from string, d *downloaded, keepUnmanaged bool) (window time.Duration, unmanaged string, err error) {
 	to := d.ref.release.Version
-	e.cleanTemps(m)
-	wd := workDir(m)
-	if err := e.ops.mkdirAll(wd, 0o755); err != nil {
-		return 0, e.fail(m, to, fmt.Errorf("%s: module folder's parent is not writable: %w", m.Name, err))
-	}
-	_, statErr := os.Lstat(m.Path)
-	j := &journal{Op: "install", Module: m.Name, Strategy: m.Strategy, From: from, To: to,
-		Stage: filepath.Join(wd, "stage"), Started: e.now(), Fresh: os.IsNotExist(statErr)}
-	if from != "" && !j.Fresh {
-		j.Old = e.backupPath(m, from)
-	}
-	if err := e.writeJournal(m, j, jExtract); err != nil {
-		return 0, e.fail(m, to, stateErr(err))
-	}
-	if err := e.extract(ctx, m, d, j.Stage); err != nil {
-		e.ops.removeAll(j.Stage)
-		e.cleanTemps(m)
-		e.clearJournal(m)
-		return 0, e.fail(m, to, err)
-	}
-	id, err := dirID(j.Stage)
+	md, err := e.openModuleDirs(m, true)
 	if err != nil {
-		return 0, e.fail(m, to, err)
+		return 0, "", e.fail(m, to, err)
 	}
-	j.NewID = id
+	defer md.close()
+	e.cleanTemps(ctx, m, md)
+	live, err := inspectLive(m, md, from)
+	if err != nil {
+		return 0, "", e.fail(m, to, err)
+	}
+	j := &journal{Op: opInstall, Module: m.Name, Strategy: m.Strategy, From: from, To: to,
+		Started: e.now(), Fresh: live == liveMissing}
+	switch {
+	case from != "" && live != liveMissing:
+		j.Keep = from
+	case live == liveUnmanaged:
+		if !keepUnmanaged {
+			return 0, "", e.fail(m, to, unmanagedErr(m))
+		}
+		j.Keep = unmanagedPrefix + e.now().UTC().Format("20060102T150405Z")
+	}
+	op := e.newOperation(m, md, j)
+
+	// Steps 3 to 5: nothing live changes yet.
+	if err := e.writeJournal(m, j, jExtract); err != nil {
+		return 0, "", e.fail(m, to, stateErr(err))
+	}
+	if err := e.extract(ctx, m, d, md.work.anchored(stageName)); err != nil {
+		e.discard(ctx, op)
+		return 0, "", e.fail(m, to, err)
+	}
+	if j.NewID, err = idAt(md.work, stageName); err == nil && !j.Fresh {
+		j.OldID, err = idAt(md.parent, md.name)
+	}
+	if err != nil {
+		e.discard(ctx, op)
+		return 0, "", e.fail(m, to, err)
+	}
 	if err := e.writeJournal(m, j, jStaged); err != nil {
-		return 0, e.fail(m, to, stateErr(err))
+		e.discard(ctx, op)
+		return 0, "", e.fail(m, to, stateErr(err))
 	}
-	hk := e.hookFor(m)
-	ev := e.event(m, from, to)
-	if err := e.runHook(ctx, hk, ev, hooks.StartUpdate); err != nil {
-		e.discard(m, j)
-		return 0, e.fail(m, to, err)
+	if err := op.hook(ctx, hooks.StartUpdate); err != nil {
+		e.discard(ctx, op)
+		return 0, "", e.fail(m, to, err)
 	}
 
-	if err := e.writeJournal(m, j, jMaintenance); err != nil {
-		e.discard(m, j)
-		return 0, e.fail(m, to, stateErr(err))
-	}
+	// Steps 6 to 9: the downtime.
 	start := time.Now()
-	if err := e.maintOn(ctx, m, "installing "+m.Name+" "+to); err != nil {
-		return 0, e.rollback(ctx, m, j, err)
+	err = e.runSteps(ctx, op, []step{
+		{jMaintenance, func(ctx context.Context) error { return e.maintOn(ctx, op, "installing "+m.Name+" "+to) }},
+		{"", op.hookStep(hooks.PreBackup)},
+		{jBackup, func(ctx context.Context) error { return e.backupLive(ctx, op) }},
+		{"", op.hookStep(hooks.PostBackup)},
+		{"", op.hookStep(hooks.PreInstall)},
+		{jSwap, func(ctx context.Context) error { return e.swapIn(ctx, op) }},
+		{jSwapped, op.hookStep(hooks.PostInstall)},
+		{jInstalled, nil},
+	})
+	if err != nil {
+		return 0, "", e.rollback(ctx, op, err)
 	}
-	if err := e.runHook(ctx, hk, ev, hooks.PreBackup); err != nil {
-		return 0, e.rollback(ctx, m, j, err)
+	result := "installed " + to
+	if strings.HasPrefix(j.Keep, unmanagedPrefix) {
+		unmanaged = e.backupPath(m, j.Keep)
+		result += "; the folder that was there before is kept as " + unmanaged
 	}
-	if err := e.writeJournal(m, j, jBackup); err != nil {
-		return 0, e.rollback(ctx, m, j, err)
+	off, err := e.finish(ctx, op, result)
+	if err != nil {
+		return 0, "", err
 	}
-	if m.Strategy == InPlace && !j.Fresh && from != "" {
-		e.emit(Event{Module: m.Name, Version: to, Step: StepBackup, Message: "archiving " + from})
-		if err := e.archiveTree(ctx, m.Path, j.Old, m.MaintenanceFile); err != nil {
-			return 0, e.rollback(ctx, m, j, err)
+	e.endUpdate(ctx, op)
+	e.emit(Event{Module: m.Name, Version: to, Step: StepDone, Message: result})
+	return off.Sub(start), unmanaged, nil
+}
+
+// step is one step of an install or a rollback: the runner writes the journal with
+// the step's name (when it has one) before running it.
+type step struct {
+	journal string
+	do      func(context.Context) error
+}
+
+// runSteps runs steps in order, journaling each; it stops at the first failure and
+// returns it, for the caller to undo.
+func (e *Engine) runSteps(ctx context.Context, op *operation, steps []step) error {
+	for _, s := range steps {
+		if s.journal != "" {
+			if err := e.writeJournal(op.m, op.j, s.journal); err != nil {
+				return stateErr(err)
+			}
+		}
+		if s.do != nil {
+			if err := s.do(ctx); err != nil {
+				return err
+			}
 		}
 	}
-	if err := e.runHook(ctx, hk, ev, hooks.PostBackup); err != nil {
-		return 0, e.rollback(ctx, m, j, err)
+	return nil
+}
+
+// operation is one install or rollback under way on one module: its journal, the
+// handles on its folders, and what its hooks are told.
+type operation struct {
+	e  *Engine
+	m  *ModuleConfig
+	md *moduleDirs
+	j  *journal
+	hk hooks.Hook
+}
+
+func (e *Engine) newOperation(m *ModuleConfig, md *moduleDirs, j *journal) *operation {
+	return &operation{e: e, m: m, md: md, j: j, hk: e.hookFor(m)}
+}
+
+// event is what the operation's hooks are told.
+func (op *operation) event() hooks.Event {
+	sep := string(filepath.Separator)
+	ev := hooks.Event{Module: op.m.Name, ModulePath: strings.TrimSuffix(op.m.Path, sep) + sep,
+		FromVersion: op.j.From, ToVersion: op.j.To, Logger: op.e.log}
+	if op.j.Keep != "" {
+		ev.BackupPath = op.e.backupDir(op.m) + sep
+		if op.m.Strategy == Swap {
+			ev.BackupPath = filepath.Join(op.e.backupDir(op.m), op.j.Keep) + sep
+		}
 	}
-	if err := e.runHook(ctx, hk, ev, hooks.PreInstall); err != nil {
-		return 0, e.rollback(ctx, m, j, err)
-	}
-	if err := e.writeJournal(m, j, jSwap); err != nil {
-		return 0, e.rollback(ctx, m, j, err)
-	}
-	e.emit(Event{Module: m.Name, Version: to, Step: StepInstall})
-	if err := e.swapIn(ctx, m, j); err != nil {
-		return 0, e.rollback(ctx, m, j, err)
-	}
-	if err := e.writeJournal(m, j, jSwapped); err != nil {
-		return 0, e.rollback(ctx, m, j, err)
-	}
-	if err := e.runHook(ctx, hk, ev, hooks.PostInstall); err != nil {
-		return 0, e.rollback(ctx, m, j, err)
-	}
-	if err := e.writeJournal(m, j, jInstalled); err != nil {
-		return 0, e.rollback(ctx, m, j, err)
-	}
-	off, err := e.finish(ctx, m, j, "installed "+to)
-	if err != nil {
-		return 0, err
-	}
-	window := off.Sub(start)
-	if err := e.runHook(ctx, hk, ev, hooks.EndUpdate); err != nil {
-		e.log.Warn("ENDUPDATE hook failed", "module", m.Name, "err", err)
-		e.updateStatus(m, func(st *ModuleStatus) {
+	return ev
+}
+
+func (op *operation) hook(ctx context.Context, p hooks.Phase) error {
+	return op.e.runHook(ctx, op.hk, op.event(), p)
+}
+
+func (op *operation) hookStep(p hooks.Phase) func(context.Context) error {
+	return func(ctx context.Context) error { return op.hook(ctx, p) }
+}
+
+// endUpdate runs ENDUPDATE once the operation is complete: its failure is recorded,
+// not undone (the new version is in place and out of maintenance).
+func (e *Engine) endUpdate(ctx context.Context, op *operation) {
+	if err := op.hook(ctx, hooks.EndUpdate); err != nil {
+		e.log.Warn("ENDUPDATE hook failed", "module", op.m.Name, "err", err)
+		e.updateStatus(op.m, func(st *ModuleStatus) {
 			st.LastError = "ENDUPDATE hook: " + err.Error()
 			st.Code = string(CodeInternal)
 		})
 	}
-	e.emit(Event{Module: m.Name, Version: to, Step: StepDone, Message: "installed " + to})
-	return window, nil
+}
+
+// liveState is what the live folder holds before an install.
+type liveState int
+
+const (
+	liveMissing   liveState = iota // no folder: a first install creates it
+	liveEmpty                      // an empty folder (or holding only upkeep's flag)
+	liveManaged                    // the tree of the installed version
+	liveUnmanaged                  // a tree upkeep does not manage: never deleted
+)
+
+// unmanagedPrefix names the backup of a tree that was in the module folder before
+// upkeep managed it.
+const unmanagedPrefix = "unmanaged-"
+
+// inspectLive tells what the live folder holds, refusing a link or a file there.
+func inspectLive(m *ModuleConfig, md *moduleDirs, installed string) (liveState, error) {
+	fi, err := md.parent.Lstat(md.name)
+	if errors.Is(err, fs.ErrNotExist) {
+		return liveMissing, nil
+	}
+	if err != nil {
+		return 0, err
+	}
+	if !fi.IsDir() {
+		return 0, &Error{Code: CodeUnmanaged, Module: m.Name, Err: fmt.Errorf("%s is not a folder (%v): upkeep installs a module into a folder of its own; point the module's Path at the folder itself", m.Path, fi.Mode().Type())}
+	}
+	if installed != "" {
+		return liveManaged, nil
+	}
+	empty, err := md.parent.isEmptyDir(md.name, m.MaintenanceFile)
+	if err != nil {
+		return 0, err
+	}
+	if empty {
+		return liveEmpty, nil
+	}
+	return liveUnmanaged, nil
+}
+
+func unmanagedErr(m *ModuleConfig) error {
+	return &Error{Code: CodeUnmanaged, Module: m.Name, Err: fmt.Errorf("%w: %s already holds files and upkeep has no installed version for it; nothing was changed. "+
+		"To adopt it, set the version it holds as the module's Installed (\"installed\" in the configuration file); "+
+		"or install with KeepUnmanaged (upkeep install --keep-unmanaged) to keep it as a backup named %s<time>", ErrUnmanaged, m.Path, unmanagedPrefix)}
 }
 
 // extract unpacks the pack into stage, verifying size, sha256 and signature through
@@ -388,62 +524,85 @@ func (e *Engine) extract(ctx context.Context, m *ModuleConfig, d *downloaded, st
 	return nil
 }
 
-// swapIn puts the staged tree in place of the live one.
-func (e *Engine) swapIn(ctx context.Context, m *ModuleConfig, j *journal) error {
+// backupLive keeps the previous tree, step 7. For the swap strategy nothing is
+// copied: the live tree becomes the backup at the exchange. For the inplace strategy
+// it is archived (tar+zstd) into the state dir, since its files are about to be
+// replaced one by one.
+func (e *Engine) backupLive(ctx context.Context, op *operation) error {
+	if op.m.Strategy != InPlace || op.j.Keep == "" {
+		return nil
+	}
+	e.emit(Event{Module: op.m.Name, Version: op.j.To, Step: StepBackup, Message: "archiving " + op.j.Keep})
+	live, err := op.md.parent.sub(op.md.name)
+	if err != nil {
+		return err
+	}
+	defer live.close()
+	return e.archiveTree(ctx, live, e.backupPath(op.m, op.j.Keep), op.m.MaintenanceFile)
+}
+
+// swapIn puts the staged tree in place of the live one, step 8.
+func (e *Engine) swapIn(ctx context.Context, op *operation) error {
+	m, md, j := op.m, op.md, op.j
+	e.emit(Event{Module: m.Name, Version: j.To, Step: StepInstall})
 	if m.Strategy == InPlace {
-		if err := e.ops.mkdirAll(m.Path, 0o755); err != nil {
+		if err := e.ops.mkdirAll(md.parent, md.name, 0o755); err != nil {
 			return err
 		}
-		return e.mirror(ctx, j.Stage, m.Path, m.MaintenanceFile, false)
+		return e.withLiveAndStage(op, func(live, stage *dir) error {
+			return e.mirror(ctx, stage, live, m.MaintenanceFile, false)
+		})
 	}
 	if j.Fresh {
-		return e.ops.rename(j.Stage, m.Path)
+		return e.ops.move(ctx, md.work, stageName, md.parent, md.name)
 	}
 	if m.MaintenanceFile != "" {
 		// The flag goes in the staged tree too, so that it stays visible across the
 		// exchange until maintenance goes off.
-		e.ops.at("create", filepath.Join(j.Stage, m.MaintenanceFile))
-		if err := (maintenance.Flag{Name: m.MaintenanceFile}).Place(j.Stage, "installing "+j.To); err != nil {
+		e.ops.at("create", md.work.join(stageName+"/"+m.MaintenanceFile))
+		if err := (maintenance.Flag{Name: m.MaintenanceFile}).Place(md.work.anchored(stageName), "installing "+j.To); err != nil {
 			return err
 		}
 	}
-	return e.ops.exchange(m.Path, j.Stage)
+	return e.ops.exchange(ctx, md.parent, md.name, md.work, stageName)
 }
 
-// finish completes an install whose new tree is in place and whose POSTINSTALL
+// withLiveAndStage opens the live folder and the stage, refusing links.
+func (e *Engine) withLiveAndStage(op *operation, f func(live, stage *dir) error) error {
+	live, err := op.md.parent.sub(op.md.name)
+	if err != nil {
+		return err
+	}
+	defer live.close()
+	stage, err := op.md.work.sub(stageName)
+	if err != nil {
+		return err
+	}
+	defer stage.close()
+	return f(live, stage)
+}
+
+// finish completes an operation whose new tree is in place and whose POSTINSTALL
 // succeeded: maintenance goes off first (the module is complete), then the previous
 // tree becomes the backup and the status says what happened. It returns when
 // maintenance went off. It is idempotent, for Recover.
-func (e *Engine) finish(ctx context.Context, m *ModuleConfig, j *journal, result string) (time.Time, error) {
+func (e *Engine) finish(ctx context.Context, op *operation, result string) (time.Time, error) {
+	m, md, j := op.m, op.md, op.j
 	if m.Strategy == Swap {
-		e.settleExchange(m, j)
+		e.settleExchange(ctx, op)
 	}
-	if err := e.maintOff(m); err != nil {
+	if err := e.maintOff(op); err != nil {
 		return time.Time{}, err
 	}
 	off := time.Now()
-	if m.Strategy == Swap {
-		if _, err := os.Lstat(j.Stage); err == nil {
-			e.removeFlag(m, j.Stage)
-			if j.Old != "" {
-				if err := e.ops.mkdirAll(filepath.Dir(j.Old), 0o755); err != nil {
-					return off, err
-				}
-				if err := e.ops.removeAll(j.Old); err != nil {
-					return off, err
-				}
-				if err := e.ops.rename(j.Stage, j.Old); err != nil {
-					return off, err
-				}
-			} else if err := e.ops.removeAll(j.Stage); err != nil {
-				return off, err
-			}
+	if _, err := md.work.Lstat(stageName); err == nil {
+		if err := e.settleStage(ctx, op); err != nil {
+			return off, err
 		}
-	} else if err := e.ops.removeAll(j.Stage); err != nil {
-		return off, err
 	}
 	if err := e.updateStatus(m, func(st *ModuleStatus) {
 		st.Installed = strp(j.To)
+		st.Managed = true
 		st.LastResult = result
 		st.LastError = ""
 		st.Code = ""
@@ -451,8 +610,8 @@ func (e *Engine) finish(ctx context.Context, m *ModuleConfig, j *journal, result
 			st.FailedVersion = ""
 		}
 		st.Download = nil
-		if st.CheckStatus == "update" && deref(st.Latest) == j.To {
-			st.CheckStatus = "up-to-date"
+		if st.CheckStatus == string(manifest.StatusUpdate) && deref(st.Latest) == j.To {
+			st.CheckStatus = string(manifest.StatusUpToDate)
 		}
 	}); err != nil {
 		return off, stateErr(err)
@@ -461,22 +620,60 @@ func (e *Engine) finish(ctx context.Context, m *ModuleConfig, j *journal, result
 		return off, stateErr(err)
 	}
 	e.dropDownloads(m, j.To)
-	e.prune(m)
-	e.cleanTemps(m)
+	e.prune(m, md)
+	e.cleanTemps(ctx, m, md)
+	e.dropWorkDir(ctx, m, md)
 	return off, nil
 }
 
+// settleStage deals with the stage once the new tree is in place: for the swap
+// strategy it holds the previous tree, which becomes the backup named j.Keep, or is
+// dropped when it is a version upkeep installed and rolled away from; an empty folder
+// that was there before is removed only while it is still empty (else it is kept as
+// an unmanaged backup). For the inplace strategy the stage is what is left of the new
+// tree after its files moved.
+func (e *Engine) settleStage(ctx context.Context, op *operation) error {
+	m, md, j := op.m, op.md, op.j
+	if m.Strategy == InPlace {
+		return e.ops.removeAll(md.work, stageName)
+	}
+	e.removeFlag(ctx, op, md.work, stageName)
+	keep := j.Keep
+	if keep == "" && j.Op == opInstall && !j.Fresh {
+		// The folder was empty before the install: remove it only if it still is.
+		err := e.ops.remove(ctx, md.work, stageName)
+		if err == nil {
+			return nil
+		}
+		keep = unmanagedPrefix + e.now().UTC().Format("20060102T150405Z")
+		e.log.Warn("the module folder was not empty any more: kept as a backup", "module", m.Name, "backup", keep, "err", err)
+	}
+	if keep == "" {
+		return e.ops.removeAll(md.work, stageName)
+	}
+	if err := e.ops.mkdirAll(md.work, backupName, 0o700); err != nil {
+		return err
+	}
+	dest := backupName + "/" + keep
+	if err := e.ops.removeAll(md.work, dest); err != nil {
+		return err
+	}
+	return e.ops.rename(ctx, md.work, stageName, dest)
+}
+
 // discard drops a staged tree before anything live changed.
-func (e *Engine) discard(m *ModuleConfig, j *journal) {
-	e.ops.removeAll(j.Stage)
-	e.maintOff(m)
-	e.clearJournal(m)
-	e.cleanTemps(m)
+func (e *Engine) discard(ctx context.Context, op *operation) {
+	e.ops.removeAll(op.md.work, stageName)
+	e.maintOff(op)
+	e.clearJournal(op.m)
+	e.cleanTemps(ctx, op.m, op.md)
+	e.dropWorkDir(ctx, op.m, op.md)
 }
 
 // rollback undoes a failed install: the previous version back in place, ROLLBACK,
 // maintenance off, and the cause recorded.
-func (e *Engine) rollback(ctx context.Context, m *ModuleConfig, j *journal, cause error) error {
+func (e *Engine) rollback(ctx context.Context, op *operation, cause error) error {
+	m, j := op.m, op.j
 	e.emit(Event{Module: m.Name, Version: j.To, Step: StepRollback, Message: cause.Error()})
 	j.Reason = cause.Error()
 	// Undoing must not be stopped by the cancellation that may have caused it.
@@ -485,13 +682,13 @@ func (e *Engine) rollback(ctx context.Context, m *ModuleConfig, j *journal, caus
 	if err := e.writeJournal(m, j, j.Step); err != nil {
 		return fmt.Errorf("%s: install of %s failed (%v) and the journal cannot be written: %w", m.Name, j.To, cause, err)
 	}
-	if err := e.undo(uctx, m, j); err != nil {
-		return fmt.Errorf("%s: install of %s failed (%v) and restoring %s failed too (run recover): %w", m.Name, j.To, cause, j.From, err)
+	if err := e.undo(uctx, op); err != nil {
+		return fmt.Errorf("%s: install of %s failed (%v) and restoring %s failed too (run recover): %w", m.Name, j.To, cause, orNothing(j.From), err)
 	}
-	if err := e.runHook(uctx, e.hookFor(m), e.event(m, j.From, j.To), hooks.Rollback); err != nil {
+	if err := op.hook(uctx, hooks.Rollback); err != nil {
 		e.log.Warn("ROLLBACK hook failed", "module", m.Name, "err", err)
 	}
-	e.maintOff(m)
+	e.maintOff(op)
 	code := CodeOf(cause)
 	if code == CodeInternal {
 		code = CodeInstallFailed
@@ -507,7 +704,8 @@ func (e *Engine) rollback(ctx context.Context, m *ModuleConfig, j *journal, caus
 		}
 	})
 	e.clearJournal(m)
-	e.cleanTemps(m)
+	e.cleanTemps(uctx, m, op.md)
+	e.dropWorkDir(uctx, m, op.md)
 	return &Error{Code: code, Module: m.Name, Err: fmt.Errorf("%w to %s: install of %s: %w", ErrRolledBack, orNothing(j.From), j.To, cause)}
 }
 
@@ -518,70 +716,95 @@ func orNothing(v string) string {
 	return v
 }
 
-// undo puts the previous tree back, whatever step the install reached. Idempotent.
-func (e *Engine) undo(ctx context.Context, m *ModuleConfig, j *journal) error {
+// undo puts the previous tree back, whatever step the operation reached. The trees
+// are told apart by the identities the journal recorded, never by paths it names.
+// Idempotent.
+func (e *Engine) undo(ctx context.Context, op *operation) error {
+	m, md, j := op.m, op.md, op.j
 	if m.Strategy == Swap {
-		e.settleExchange(m, j)
-		if id, err := dirID(m.Path); err == nil && id == j.NewID {
+		e.settleExchange(ctx, op)
+		id, err := idAt(md.parent, md.name)
+		switch {
+		case err == nil && sameTree(j.NewID, id):
 			if j.Fresh {
-				if err := e.ops.rename(m.Path, j.Stage); err != nil {
+				if err := e.ops.move(ctx, md.parent, md.name, md.work, stageName); err != nil {
 					return err
 				}
-			} else if err := e.ops.exchange(m.Path, j.Stage); err != nil {
+			} else if err := e.ops.exchange(ctx, md.parent, md.name, md.work, stageName); err != nil {
 				return err
 			}
+		case err == nil && j.OldID != "" && !sameTree(j.OldID, id):
+			return fmt.Errorf("%s holds neither the previous tree nor the new one (identity %s, journal: previous %s, new %s): left as it is for a person to look at", m.Path, id, j.OldID, j.NewID)
 		}
-		if j.Op == "rollback" {
+		if _, err := md.work.Lstat(stageName); err != nil {
+			return nil
+		}
+		if j.Op == opRollback {
 			// The staged tree is a kept version: it goes back among the backups.
-			if _, err := os.Lstat(j.Stage); err != nil {
-				return nil
+			e.removeFlag(ctx, op, md.work, stageName)
+			if err := e.ops.mkdirAll(md.work, backupName, 0o700); err != nil {
+				return err
 			}
-			e.removeFlag(m, j.Stage)
-			return e.ops.rename(j.Stage, e.backupPath(m, j.To))
+			return e.ops.rename(ctx, md.work, stageName, backupName+"/"+j.To)
 		}
-		return e.ops.removeAll(j.Stage)
+		return e.ops.removeAll(md.work, stageName)
 	}
 	// inplace: once files started moving, the archive is the truth.
 	switch j.Step {
 	case jSwap, jSwapped, jInstalled:
-		if j.Fresh || j.Old == "" {
-			if j.Fresh {
-				if err := e.ops.removeAll(m.Path); err != nil {
-					return err
-				}
+		if j.Fresh {
+			if err := e.ops.removeAll(md.parent, md.name); err != nil {
+				return err
 			}
 			break
 		}
-		restore := filepath.Join(workDir(m), "restore")
-		if err := e.ops.removeAll(restore); err != nil {
+		if err := e.ops.removeAll(md.work, restoreName); err != nil {
 			return err
 		}
-		if err := e.restoreArchive(ctx, j.Old, restore); err != nil {
+		if j.Keep != "" {
+			if err := e.restoreArchive(ctx, e.backupPath(m, j.Keep), md.work, restoreName); err != nil {
+				return err
+			}
+		} else if err := e.ops.mkdirAll(md.work, restoreName, 0o700); err != nil {
+			// The folder was empty before: restoring it is emptying it.
 			return err
 		}
-		if err := e.mirror(ctx, restore, m.Path, m.MaintenanceFile, true); err != nil {
+		live, err := md.parent.sub(md.name)
+		if err != nil {
 			return err
 		}
-		if err := e.ops.removeAll(restore); err != nil {
+		restore, err := md.work.sub(restoreName)
+		if err != nil {
+			live.close()
+			return err
+		}
+		err = e.mirror(ctx, restore, live, m.MaintenanceFile, true)
+		restore.close()
+		live.close()
+		if err != nil {
+			return err
+		}
+		if err := e.ops.removeAll(md.work, restoreName); err != nil {
 			return err
 		}
 	}
-	return e.ops.removeAll(j.Stage)
+	return e.ops.removeAll(md.work, stageName)
 }
 
-// settleExchange finishes or undoes a rename-based exchange (systems without
-// renameat2) that a crash interrupted, so that the live path and the stage path each
-// hold one tree again.
-func (e *Engine) settleExchange(m *ModuleConfig, j *journal) {
-	x := m.Path + ".xchg"
-	if _, err := os.Lstat(x); err != nil {
+// settleExchange finishes or undoes an exchange by renames (systems without
+// renameat2) that a crash interrupted, so that the live name and the stage each hold
+// one tree again.
+func (e *Engine) settleExchange(ctx context.Context, op *operation) {
+	md := op.md
+	x := exchangeName(md.name)
+	if _, err := md.parent.Lstat(x); err != nil {
 		return
 	}
-	if _, err := os.Lstat(m.Path); os.IsNotExist(err) {
-		e.ops.rename(x, m.Path) // only the first rename happened
+	if _, err := md.parent.Lstat(md.name); errors.Is(err, fs.ErrNotExist) {
+		e.ops.rename(ctx, md.parent, x, md.name) // only the first rename happened
 		return
 	}
-	e.ops.rename(x, j.Stage) // the first two happened: finish the third
+	e.ops.move(ctx, md.parent, x, md.work, stageName) // the first two happened: finish the third
 }
 
 func (e *Engine) hookFor(m *ModuleConfig) hooks.Hook {
@@ -590,12 +813,6 @@ func (e *Engine) hookFor(m *ModuleConfig) hooks.Hook {
 		h = hooks.Chain(h, &hooks.Scripts{Dir: m.Scripts, Logger: e.log})
 	}
 	return h
-}
-
-func (e *Engine) event(m *ModuleConfig, from, to string) hooks.Event {
-	sep := string(filepath.Separator)
-	return hooks.Event{Module: m.Name, ModulePath: strings.TrimSuffix(m.Path, sep) + sep,
-		BackupPath: e.backupDir(m) + sep, FromVersion: from, ToVersion: to, Logger: e.log}
 }
 
 func (e *Engine) runHook(ctx context.Context, h hooks.Hook, ev hooks.Event, p hooks.Phase) error {
@@ -611,9 +828,10 @@ func (e *Engine) runHook(ctx context.Context, h hooks.Hook, ev hooks.Event, p ho
 	return nil
 }
 
-// maintOn turns the module's maintenance on: its flag file, then its Go state, which
-// drains in-flight requests (a drain that times out is logged, not fatal).
-func (e *Engine) maintOn(ctx context.Context, m *ModuleConfig, reason string) error {
+// maintOn turns the module's maintenance on: its Go state, which drains in-flight
+// requests (a drain that times out is logged, not fatal), then its flag file.
+func (e *Engine) maintOn(ctx context.Context, op *operation, reason string) error {
+	m := op.m
 	e.emit(Event{Module: m.Name, Step: StepMaintenance, Message: "on"})
 	if s := e.maint[m.Name]; s != nil {
 		if err := s.On(ctx, reason); err != nil {
@@ -624,9 +842,9 @@ func (e *Engine) maintOn(ctx context.Context, m *ModuleConfig, reason string) er
 		}
 	}
 	if m.MaintenanceFile != "" {
-		if _, err := os.Stat(m.Path); err == nil {
+		if fi, err := op.md.parent.Lstat(op.md.name); err == nil && fi.IsDir() {
 			e.ops.at("create", filepath.Join(m.Path, m.MaintenanceFile))
-			if err := (maintenance.Flag{Name: m.MaintenanceFile}).Place(m.Path, reason); err != nil {
+			if err := (maintenance.Flag{Name: m.MaintenanceFile}).Place(op.md.parent.anchored(op.md.name), reason); err != nil {
 				return err
 			}
 		}
@@ -635,7 +853,8 @@ func (e *Engine) maintOn(ctx context.Context, m *ModuleConfig, reason string) er
 }
 
 // maintOff turns maintenance off: only upkeep's own flag is ever removed.
-func (e *Engine) maintOff(m *ModuleConfig) error {
+func (e *Engine) maintOff(op *operation) error {
+	m := op.m
 	if s := e.maint[m.Name]; s != nil {
 		s.Off()
 	}
@@ -643,7 +862,7 @@ func (e *Engine) maintOff(m *ModuleConfig) error {
 		// Remove also clears what a crash inside Place left; a flag a person placed is
 		// theirs to remove, and is reported, not touched.
 		e.ops.at("remove", filepath.Join(m.Path, m.MaintenanceFile))
-		err := (maintenance.Flag{Name: m.MaintenanceFile}).Remove(m.Path)
+		err := (maintenance.Flag{Name: m.MaintenanceFile}).Remove(op.livePath())
 		if errors.Is(err, maintenance.ErrForeignFlag) {
 			e.log.Warn("maintenance file not placed by upkeep left in place", "module", m.Name, "err", err)
 		} else if err != nil {
@@ -652,6 +871,15 @@ func (e *Engine) maintOff(m *ModuleConfig) error {
 	}
 	e.emit(Event{Module: m.Name, Step: StepMaintenance, Message: "off"})
 	return nil
+}
+
+// livePath is the live folder's path, through the parent folder's handle where the
+// operation has one.
+func (op *operation) livePath() string {
+	if op.md == nil {
+		return op.m.Path
+	}
+	return op.md.parent.anchored(op.md.name)
 }
 
 // dropDownloads removes the downloaded packs of a version once it is installed.
@@ -667,10 +895,10 @@ func (e *Engine) dropDownloads(m *ModuleConfig, v string) {
 
 // removeFlag removes upkeep's maintenance flag from a tree that is not live (the
 // previous tree after the exchange), so that backups are exactly the published build.
-func (e *Engine) removeFlag(m *ModuleConfig, dir string) {
-	if m.MaintenanceFile == "" {
+func (e *Engine) removeFlag(ctx context.Context, op *operation, d *dir, name string) {
+	if op.m.MaintenanceFile == "" {
 		return
 	}
-	e.ops.at("remove", filepath.Join(dir, m.MaintenanceFile))
-	(maintenance.Flag{Name: m.MaintenanceFile}).Remove(dir)
+	e.ops.at("remove", d.join(name+"/"+op.m.MaintenanceFile))
+	(maintenance.Flag{Name: op.m.MaintenanceFile}).Remove(d.anchored(name))
 }

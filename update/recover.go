@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"os"
 
 	"github.com/upkeep-go/upkeep/hooks"
 	"github.com/upkeep-go/upkeep/update/maintenance"
@@ -12,13 +11,21 @@ import (
 
 // RecoverResult tells what Recover did for one module.
 type RecoverResult struct {
-	Module string
-	// Action is "none", "completed" (the new version was fully in place) or
-	// "restored" (the previous version was put back).
-	Action  string
+	Module  string
+	Action  RecoverAction
 	Version string // the version installed after recovery
 	Detail  string
 }
+
+// RecoverAction is what Recover did for a module.
+type RecoverAction string
+
+// What Recover does for a module.
+const (
+	RecoverNone      RecoverAction = "none"      // nothing was under way
+	RecoverCompleted RecoverAction = "completed" // the new version was fully in place: the operation was completed
+	RecoverRestored  RecoverAction = "restored"  // the previous version was put back
+)
 
 // Recover finishes or undoes whatever a crash interrupted, for every module: an
 // install whose new tree was fully in place (POSTINSTALL had succeeded) is completed;
@@ -40,7 +47,7 @@ func (e *Engine) Recover(ctx context.Context) ([]RecoverResult, error) {
 }
 
 func (e *Engine) recoverOne(ctx context.Context, m *ModuleConfig) (RecoverResult, error) {
-	res := RecoverResult{Module: m.Name, Action: "none"}
+	res := RecoverResult{Module: m.Name, Action: RecoverNone}
 	lk, err := e.lock(m)
 	if err != nil {
 		return res, err
@@ -52,14 +59,22 @@ func (e *Engine) recoverOne(ctx context.Context, m *ModuleConfig) (RecoverResult
 	}
 	if j == nil {
 		// Nothing under way: clear what a crash outside an install may have left.
+		md, err := e.openModuleDirs(m, false)
+		if err == nil {
+			defer md.close()
+		} else {
+			md = nil
+		}
+		op := &operation{e: e, m: m, md: md, j: &journal{}}
 		if m.MaintenanceFile != "" {
-			if present, ours, _ := (maintenance.Flag{Name: m.MaintenanceFile}).Present(m.Path); present && ours {
-				e.maintOff(m)
+			if present, ours, _ := (maintenance.Flag{Name: m.MaintenanceFile}).Present(op.livePath()); present && ours {
+				e.maintOff(op)
 				res.Detail = "removed a stale maintenance flag"
 				e.updateStatus(m, func(st *ModuleStatus) { st.LastResult = "recovered: removed a stale maintenance flag" })
 			}
 		}
-		e.cleanTemps(m)
+		e.cleanTemps(ctx, m, md)
+		e.dropWorkDir(ctx, m, md)
 		st, _ := e.loadStatus(m)
 		if st != nil {
 			res.Version = deref(st.Installed)
@@ -74,10 +89,10 @@ func (e *Engine) recoverOne(ctx context.Context, m *ModuleConfig) (RecoverResult
 		res.Version = deref(st.Installed)
 		res.Detail = st.LastResult
 	}
-	if res.Version == j.To && j.Op == "install" {
-		res.Action = "completed"
+	if res.Version == j.To && j.Op == opInstall {
+		res.Action = RecoverCompleted
 	} else {
-		res.Action = "restored"
+		res.Action = RecoverRestored
 	}
 	return res, nil
 }
@@ -85,24 +100,30 @@ func (e *Engine) recoverOne(ctx context.Context, m *ModuleConfig) (RecoverResult
 // recoverModule acts on an interrupted operation's journal. The caller holds the lock.
 func (e *Engine) recoverModule(ctx context.Context, m *ModuleConfig, j *journal) error {
 	e.log.Info("recovering", "module", m.Name, "op", j.Op, "from", j.From, "to", j.To, "step", j.Step)
-	if j.Op == "install" && j.Step == jInstalled && !j.Undoing {
-		_, err := e.finish(ctx, m, j, "recovered: install of "+j.To+" completed after an interruption")
+	md, err := e.openModuleDirs(m, true)
+	if err != nil {
 		return err
 	}
-	if j.Op == "rollback" && j.Step == jInstalled && !j.Undoing {
-		_, err := e.finish(ctx, m, j, "recovered: rollback to "+j.To+" completed after an interruption")
+	defer md.close()
+	op := e.newOperation(m, md, j)
+	if j.Step == jInstalled && !j.Undoing {
+		what := "install of " + j.To
+		if j.Op == opRollback {
+			what = "rollback to " + j.To
+		}
+		_, err := e.finish(ctx, op, "recovered: "+what+" completed after an interruption")
 		return err
 	}
-	if err := e.undo(ctx, m, j); err != nil {
+	if err := e.undo(ctx, op); err != nil {
 		return err
 	}
 	changed := j.Step != jExtract && j.Step != jStaged
 	if changed {
-		if err := e.runHook(ctx, e.hookFor(m), e.event(m, j.From, j.To), hooks.Rollback); err != nil {
+		if err := op.hook(ctx, hooks.Rollback); err != nil {
 			e.log.Warn("ROLLBACK hook failed", "module", m.Name, "err", err)
 		}
 	}
-	if err := e.maintOff(m); err != nil {
+	if err := e.maintOff(op); err != nil {
 		return err
 	}
 	what := fmt.Sprintf("recovered: interrupted %s of %s undone, %s kept", j.Op, j.To, orNothing(j.From))
@@ -113,7 +134,7 @@ func (e *Engine) recoverModule(ctx context.Context, m *ModuleConfig, j *journal)
 		} else {
 			st.LastError = "interrupted " + j.Op + " of " + j.To + " (at step " + j.Step + ")"
 		}
-		if j.Op == "install" {
+		if j.Op == opInstall {
 			st.FailedVersion = j.To
 		}
 	}); err != nil {
@@ -122,9 +143,10 @@ func (e *Engine) recoverModule(ctx context.Context, m *ModuleConfig, j *journal)
 	if err := e.clearJournal(m); err != nil {
 		return stateErr(err)
 	}
-	e.cleanTemps(m)
-	if _, err := os.Lstat(m.Path + ".xchg"); err == nil {
-		return fmt.Errorf("%s.xchg still exists after recovery", m.Path)
+	e.cleanTemps(ctx, m, md)
+	e.dropWorkDir(ctx, m, md)
+	if _, err := md.parent.Lstat(exchangeName(md.name)); err == nil {
+		return fmt.Errorf("%s still exists after recovery", exchangeName(m.Path))
 	}
 	return nil
 }

@@ -32,13 +32,13 @@ func TestRecoverStaleFlag(t *testing.T) {
 
 	flag := maintenance.Flag{Name: "app_offline.htm"}
 	require.NoError(t, flag.Place(e.module, "left by a crash"))
-	st, _ := eng.ModuleStatus("web")
+	st, _ := eng.ModuleStatus(context.Background(), "web")
 	require.True(t, st.Maintenance)
 	res, err := eng.Recover(ctx)
 	require.NoError(t, err)
 	require.Contains(t, res[0].Detail, "stale maintenance flag")
 	require.Equal(t, v1, updatetest.ReadTree(t, e.module))
-	st, _ = eng.ModuleStatus("web")
+	st, _ = eng.ModuleStatus(context.Background(), "web")
 	require.False(t, st.Maintenance)
 
 	own := filepath.Join(e.module, "app_offline.htm")

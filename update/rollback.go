@@ -3,8 +3,6 @@ package update
 import (
 	"context"
 	"fmt"
-	"os"
-	"path/filepath"
 	"time"
 
 	"github.com/upkeep-go/upkeep/hooks"
@@ -75,58 +73,63 @@ func (e *Engine) Rollback(ctx context.Context, module string, opts ...RollbackOp
 		}
 		return nil, fmt.Errorf("%w: %s has no kept version other than %s in %s", ErrNoBackup, m.Name, orNothing(cur), e.backupDir(m))
 	}
-	e.cleanTemps(m)
-	wd := workDir(m)
-	if err := e.ops.mkdirAll(wd, 0o755); err != nil {
+	md, err := e.openModuleDirs(m, true)
+	if err != nil {
 		return nil, err
 	}
-	j := &journal{Op: "rollback", Module: m.Name, Strategy: m.Strategy, From: cur, To: target,
-		Stage: filepath.Join(wd, "stage"), Started: e.now()}
-	// The rolled-back-from version is dropped: Old stays empty.
+	defer md.close()
+	e.cleanTemps(ctx, m, md)
+	// The version rolled away from is dropped: Keep stays empty, except for the
+	// inplace strategy, where the current tree is archived to undo a failure.
+	j := &journal{Op: opRollback, Module: m.Name, Strategy: m.Strategy, From: cur, To: target, Started: e.now()}
+	if m.Strategy == InPlace {
+		j.Keep = cur
+	}
+	op := e.newOperation(m, md, j)
 	if err := e.writeJournal(m, j, jExtract); err != nil {
 		return nil, stateErr(err)
 	}
 	if m.Strategy == InPlace {
-		// Files will be replaced one by one: keep the current tree to undo a failure.
-		j.Old = e.backupPath(m, cur)
-		if err := e.archiveTree(ctx, m.Path, j.Old, m.MaintenanceFile); err != nil {
-			e.discard(m, j)
+		live, err := md.parent.sub(md.name)
+		if err == nil {
+			err = e.archiveTree(ctx, live, e.backupPath(m, cur), m.MaintenanceFile)
+			live.close()
+		}
+		if err == nil {
+			err = e.restoreArchive(ctx, e.backupPath(m, target), md.work, stageName)
+		}
+		if err != nil {
+			e.discard(ctx, op)
 			return nil, err
 		}
-		if err := e.restoreArchive(ctx, e.backupPath(m, target), j.Stage); err != nil {
-			e.discard(m, j)
-			return nil, err
-		}
-	} else if err := e.ops.rename(e.backupPath(m, target), j.Stage); err != nil {
-		e.discard(m, j)
+	} else if err := e.ops.rename(ctx, md.work, backupName+"/"+target, stageName); err != nil {
+		e.discard(ctx, op)
 		return nil, err
 	}
 	// From here a failure must not lose the kept tree: undo puts it back as a backup.
-	if j.NewID, err = dirID(j.Stage); err != nil {
-		return nil, e.failRollback(ctx, m, j, target, err)
+	if j.NewID, err = idAt(md.work, stageName); err == nil {
+		j.OldID, err = idAt(md.parent, md.name)
 	}
-	if err := e.writeJournal(m, j, jStaged); err != nil {
-		return nil, e.failRollback(ctx, m, j, target, err)
+	if err == nil {
+		err = e.writeJournal(m, j, jStaged)
 	}
-	hk := e.hookFor(m)
-	ev := e.event(m, cur, target)
+	if err != nil {
+		return nil, e.failRollback(ctx, op, err)
+	}
 	start := time.Now()
-	steps := []func() error{
-		func() error { return e.writeJournal(m, j, jMaintenance) },
-		func() error { return e.maintOn(ctx, m, "rolling back "+m.Name+" to "+target) },
-		func() error { return e.runHook(ctx, hk, ev, hooks.PreInstall) },
-		func() error { return e.writeJournal(m, j, jSwap) },
-		func() error { return e.swapIn(ctx, m, j) },
-		func() error { return e.writeJournal(m, j, jSwapped) },
-		func() error { return e.runHook(ctx, hk, ev, hooks.PostInstall) },
-		func() error { return e.writeJournal(m, j, jInstalled) },
+	err = e.runSteps(ctx, op, []step{
+		{jMaintenance, func(ctx context.Context) error {
+			return e.maintOn(ctx, op, "rolling back "+m.Name+" to "+target)
+		}},
+		{"", op.hookStep(hooks.PreInstall)},
+		{jSwap, func(ctx context.Context) error { return e.swapIn(ctx, op) }},
+		{jSwapped, op.hookStep(hooks.PostInstall)},
+		{jInstalled, nil},
+	})
+	if err != nil {
+		return nil, e.failRollback(ctx, op, err)
 	}
-	for _, step := range steps {
-		if err := step(); err != nil {
-			return nil, e.failRollback(ctx, m, j, target, err)
-		}
-	}
-	off, err := e.finish(ctx, m, j, "rolled back to "+target)
+	off, err := e.finish(ctx, op, "rolled back to "+target)
 	if err != nil {
 		return nil, err
 	}
@@ -139,30 +142,32 @@ func (e *Engine) Rollback(ctx context.Context, module string, opts ...RollbackOp
 		})
 	}
 	if m.Strategy == InPlace {
-		// The archive was only read; the version rolled away from is not kept.
-		os.Remove(e.backupPath(m, cur))
+		// The archive was only kept to undo a failure; the version rolled away from
+		// is not kept.
+		e.ops.removeFile(e.backupPath(m, cur))
 	}
-	window := off.Sub(start)
-	if err := e.runHook(ctx, hk, ev, hooks.EndUpdate); err != nil {
-		e.log.Warn("ENDUPDATE hook failed", "module", m.Name, "err", err)
-	}
-	return &InstallResult{Module: m.Name, From: cur, Installed: []string{target}, Window: window, SelfUpdate: e.holdsExecutable(m)}, nil
+	e.endUpdate(ctx, op)
+	return &InstallResult{Module: m.Name, From: cur, Installed: []string{target}, Window: off.Sub(start), SelfUpdate: e.holdsExecutable(m)}, nil
 }
 
 // failRollback undoes a rollback that failed midway: the current version stays, and
 // the kept tree goes back to the backups.
-func (e *Engine) failRollback(ctx context.Context, m *ModuleConfig, j *journal, target string, cause error) error {
+func (e *Engine) failRollback(ctx context.Context, op *operation, cause error) error {
+	m, j := op.m, op.j
 	j.Reason = cause.Error()
-	if err := e.undo(context.WithoutCancel(ctx), m, j); err != nil {
+	j.Undoing = true
+	e.writeJournal(m, j, j.Step)
+	if err := e.undo(context.WithoutCancel(ctx), op); err != nil {
 		// The journal stays: Recover finishes the undoing.
-		return fmt.Errorf("%s: rollback to %s failed (%v) and undoing it failed too (run recover): %w", m.Name, target, cause, err)
+		return fmt.Errorf("%s: rollback to %s failed (%v) and undoing it failed too (run recover): %w", m.Name, j.To, cause, err)
 	}
-	e.maintOff(m)
+	e.maintOff(op)
 	e.clearJournal(m)
-	e.cleanTemps(m)
+	e.cleanTemps(ctx, m, op.md)
+	e.dropWorkDir(ctx, m, op.md)
 	e.updateStatus(m, func(st *ModuleStatus) {
-		st.LastError = "rollback to " + target + " failed: " + cause.Error()
-		st.LastResult = "rollback to " + target + " failed, " + orNothing(j.From) + " kept"
+		st.LastError = "rollback to " + j.To + " failed: " + cause.Error()
+		st.LastResult = "rollback to " + j.To + " failed, " + orNothing(j.From) + " kept"
 	})
-	return fmt.Errorf("%s: rollback to %s failed, %s kept: %w", m.Name, target, orNothing(j.From), cause)
+	return fmt.Errorf("%s: rollback to %s failed, %s kept: %w", m.Name, j.To, orNothing(j.From), cause)
 }

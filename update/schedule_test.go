@@ -28,7 +28,7 @@ func TestRunOnceDownloadsAndInstallsInWindow(t *testing.T) {
 	eng.RunOnce(ctx, update.RunOptions{OnCheck: func(*update.CheckReport, error) { checks.Add(1) }})
 	require.Equal(t, int32(1), checks.Load())
 	require.Nil(t, updatetest.ReadTree(t, e.module))
-	st, _ := eng.ModuleStatus("web")
+	st, _ := eng.ModuleStatus(context.Background(), "web")
 	require.Equal(t, "verified", st.Download.State)
 	require.Equal(t, "update", st.CheckStatus)
 
@@ -57,7 +57,7 @@ func TestSchedulerDoesNotRetryFailedVersion(t *testing.T) {
 	eng.RunOnce(ctx, update.RunOptions{})
 	eng.RunOnce(ctx, update.RunOptions{})
 	require.Equal(t, int32(1), attempts.Load(), "a failed version is not retried on its own")
-	st, _ := eng.ModuleStatus("web")
+	st, _ := eng.ModuleStatus(context.Background(), "web")
 	require.Equal(t, "1.0.0", st.FailedVersion)
 
 	// A newer version is tried; an explicit install may retry a failed one.
@@ -116,7 +116,7 @@ func TestCheckDuringInstall(t *testing.T) {
 	}
 	close(stop)
 	<-done
-	st, err := checker.ModuleStatus("web")
+	st, err := checker.ModuleStatus(context.Background(), "web")
 	require.NoError(t, err)
 	require.Equal(t, "1.0.2", *st.Installed)
 }

@@ -1,6 +1,7 @@
 package update
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"os"
@@ -40,6 +41,9 @@ type ModuleStatus struct {
 	Download *DownloadState `json:"download,omitempty"`
 	Backups  []string       `json:"backups,omitempty"`
 	Updated  time.Time      `json:"updated,omitzero"`
+	// Managed reports whether upkeep has installed into the module's folder: from then
+	// on the configured Installed version no longer applies.
+	Managed bool `json:"managed,omitempty"`
 }
 
 // DownloadState is the progress of a pack download.
@@ -69,11 +73,13 @@ func deref(p *string) string {
 // "installed" version (adoption of a tree that predates upkeep).
 func (e *Engine) loadStatus(m *ModuleConfig) (*ModuleStatus, error) {
 	st := &ModuleStatus{Name: m.Name}
-	ok, err := readJSON(e.state.module(m.Name, "status.json"), st)
+	_, err := readJSON(e.state.module(m.Name, "status.json"), st)
 	if err != nil {
 		return nil, err
 	}
-	if !ok && m.Installed != "" {
+	if st.Installed == nil && m.Installed != "" && !st.Managed {
+		// Adoption holds until upkeep first changes the folder, whatever a check
+		// recorded meanwhile.
 		if _, err := os.Stat(m.Path); err == nil {
 			st.Installed = strp(m.Installed)
 		}
@@ -112,10 +118,13 @@ func (e *Engine) updateStatus(m *ModuleConfig, f func(st *ModuleStatus)) error {
 }
 
 // Status returns the status of every configured module, in configuration order.
-func (e *Engine) Status() ([]ModuleStatus, error) {
+func (e *Engine) Status(ctx context.Context) ([]ModuleStatus, error) {
 	var out []ModuleStatus
 	var errs []error
 	for i := range e.cfg.Modules {
+		if err := ctx.Err(); err != nil {
+			return out, err
+		}
 		m := &e.cfg.Modules[i]
 		st, err := e.loadStatus(m)
 		if err != nil {
@@ -130,7 +139,10 @@ func (e *Engine) Status() ([]ModuleStatus, error) {
 }
 
 // ModuleStatus returns one module's status.
-func (e *Engine) ModuleStatus(name string) (*ModuleStatus, error) {
+func (e *Engine) ModuleStatus(ctx context.Context, name string) (*ModuleStatus, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
 	m, err := e.cfg.Module(name)
 	if err != nil {
 		return nil, err

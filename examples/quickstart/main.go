@@ -169,7 +169,7 @@ func run(ctx context.Context, w io.Writer, keep bool) error {
 		return fmt.Errorf("the module answers %q, want 1.1.0", v)
 	}
 
-	sts, err := eng.Status()
+	sts, err := eng.Status(ctx)
 	if err != nil {
 		return err
 	}

@@ -184,7 +184,7 @@ func (s *server) handler() http.Handler {
 		io.WriteString(w, version+"\n")
 	})
 	mux.HandleFunc("GET /status", func(w http.ResponseWriter, r *http.Request) {
-		st, err := s.eng.ModuleStatus(module)
+		st, err := s.eng.ModuleStatus(context.Background(), module)
 		if err != nil {
 			http.Error(w, err.Error(), http.StatusInternalServerError)
 			return
@@ -310,7 +310,7 @@ func (s *server) checkOnce(ctx context.Context, restart chan struct{}) bool {
 		return false
 	}
 	offered := rep.Modules[i].Version
-	if st, err := s.eng.ModuleStatus(module); err == nil && st.FailedVersion == offered {
+	if st, err := s.eng.ModuleStatus(context.Background(), module); err == nil && st.FailedVersion == offered {
 		return false // its install failed; the engine does not retry it on its own
 	}
 	s.mu.Lock()
@@ -356,7 +356,7 @@ func (s *server) checkOnce(ctx context.Context, restart chan struct{}) bool {
 func (s *server) rollback(ctx context.Context, why error) {
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Minute)
 	defer cancel()
-	if st, err := s.eng.ModuleStatus(module); err == nil && st.Installed != nil && *st.Installed == version {
+	if st, err := s.eng.ModuleStatus(context.Background(), module); err == nil && st.Installed != nil && *st.Installed == version {
 		return
 	}
 	res, err := s.eng.Rollback(ctx, module, update.RollbackTo(version), update.RollbackReason(why))

@@ -87,11 +87,12 @@ func runCheck(ctx context.Context, cl *cli, args []string) error {
 }
 
 func runInstall(ctx context.Context, cl *cli, args []string) error {
-	fs := cl.newFlags("install", "upkeep install --config FILE MODULE [--version V] [--pack FILE.zip --sig FILE]")
+	fs := cl.newFlags("install", "upkeep install --config FILE MODULE [--version V] [--pack FILE.zip --sig FILE] [--keep-unmanaged]")
 	config := fs.String("config", "", "agent configuration `file`")
 	ver := fs.String("version", "", "install this `version` rather than the newest offered")
 	packFile := fs.String("pack", "", "offline install from this pack `file`")
 	sig := fs.String("sig", "", "signature `file` of --pack (default FILE.zip.minisig)")
+	keep := fs.Bool("keep-unmanaged", false, "on a first install into a folder upkeep does not manage, keep that folder as a backup named unmanaged-TIME instead of refusing")
 	pos, err := parse(fs, args)
 	if err != nil {
 		return err
@@ -109,7 +110,7 @@ func runInstall(ctx context.Context, cl *cli, args []string) error {
 	if err != nil {
 		return err
 	}
-	res, err := e.Install(ctx, pos[0], update.InstallOptions{Version: *ver, PackFile: *packFile, SigFile: *sig})
+	res, err := e.Install(ctx, pos[0], update.InstallOptions{Version: *ver, PackFile: *packFile, SigFile: *sig, KeepUnmanaged: *keep})
 	if errors.Is(err, update.ErrNoUpdate) {
 		fmt.Fprintf(cl.stdout, "%s\n", strings.TrimPrefix(err.Error(), update.ErrNoUpdate.Error()+": "))
 		return nil
@@ -119,6 +120,9 @@ func runInstall(ctx context.Context, cl *cli, args []string) error {
 	}
 	fmt.Fprintf(cl.stdout, "installed %s %s (was %s); maintenance window %s\n", res.Module,
 		strings.Join(res.Installed, " then "), orNone(strp(res.From)), res.Window.Round(1e5))
+	if res.Unmanaged != "" {
+		fmt.Fprintf(cl.stdout, "the folder that was there before upkeep managed it is kept as %s\n", res.Unmanaged)
+	}
 	if res.SelfUpdate {
 		fmt.Fprintln(cl.stdout, "this program's own folder was updated: restart it to run the new version")
 	}
@@ -187,7 +191,7 @@ func runStatus(ctx context.Context, cl *cli, args []string) error {
 	if err != nil {
 		return err
 	}
-	sts, serr := e.Status()
+	sts, serr := e.Status(ctx)
 	if *asJSON {
 		if sts == nil {
 			sts = []update.ModuleStatus{}

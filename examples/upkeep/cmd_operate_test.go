@@ -172,3 +172,42 @@ func mustJSON(t *testing.T, out string) string {
 	b, _ := json.Marshal(v.Modules[0].Reason)
 	return string(b)
 }
+
+// TestInstallKeepsUnmanagedFolder is the first-install scenario of a server that ran
+// the application before upkeep: `install` refuses, with exit 1 and one line naming
+// the folder and how to adopt it, and precious.txt is still there; with
+// --keep-unmanaged the folder is kept as a backup and the output says where.
+func TestInstallKeepsUnmanagedFolder(t *testing.T) {
+	t.Parallel()
+	platform := runtime.GOOS + "/" + runtime.GOARCH
+	for _, strategy := range []string{"swap", "inplace"} {
+		t.Run(strategy, func(t *testing.T) {
+			t.Parallel()
+			dir := t.TempDir()
+			sec, pub := publisher(t, dir)
+			repo := filepath.Join(dir, "repo")
+			build := filepath.Join(dir, "build")
+			updatetest.WriteTree(t, build, map[string]string{"index.html": "one"})
+			code, _, errs := runCLI(t, "publish", "--repo", repo, "--sec", sec, "--module", "app", "--version", "1.0.0", "--platform", platform, "--from", build)
+			require.Equal(t, 0, code, errs)
+			module := filepath.Join(dir, "live", "app")
+			updatetest.WriteTree(t, module, map[string]string{"precious.txt": "customer data"})
+			cb, _ := json.Marshal(map[string]any{"source": repo, "keys": []string{pub}, "state_dir": filepath.Join(dir, "state"),
+				"modules": []map[string]any{{"name": "app", "path": module, "strategy": strategy}}})
+			config := filepath.Join(dir, "agent.json")
+			require.NoError(t, os.WriteFile(config, cb, 0o644))
+
+			code, out, errs := runCLI(t, "install", "--config", config, "app")
+			require.Equal(t, 1, code, out)
+			require.Contains(t, errs, module)
+			require.Contains(t, errs, "installed")
+			require.Equal(t, 1, strings.Count(strings.TrimSpace(errs), "\n")+1, "one line: %q", errs)
+			require.Equal(t, map[string]string{"precious.txt": "customer data"}, updatetest.ReadTree(t, module))
+
+			code, out, errs = runCLI(t, "install", "--config", config, "app", "--keep-unmanaged")
+			require.Equal(t, 0, code, errs)
+			require.Contains(t, out, "unmanaged-")
+			require.Equal(t, map[string]string{"index.html": "one"}, updatetest.ReadTree(t, module))
+		})
+	}
+}
