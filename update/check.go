@@ -173,25 +173,23 @@ func (e *Engine) fetchManifest(ctx context.Context) (*manifest.Manifest, error) 
 	if err != nil {
 		return nil, err
 	}
-	var sig []byte
 	if notModified {
-		if data, err = os.ReadFile(cache + "/" + ManifestFile); err == nil {
-			sig, err = os.ReadFile(cache + "/" + ManifestSigFile)
-		}
-		if err != nil { // cache lost: fetch unconditionally
+		if data, err = os.ReadFile(cache + "/" + ManifestFile); err != nil { // cache lost: fetch unconditionally
 			if data, _, newValidator, err = e.fetchSmall(ctx, ManifestFile, manifest.MaxSize, CodeInvalidManifest, ""); err != nil {
 				return nil, err
 			}
 			notModified = false
 		}
 	}
-	if !notModified {
-		if sig, _, _, err = e.fetchSmall(ctx, ManifestSigFile, MaxSignatureSize, CodeBadSignature, ""); err != nil {
-			if CodeOf(err) == CodeNotFound {
-				return nil, codeErr(CodeBadSignature, "%s has no signature: %s is missing", ManifestFile, ManifestSigFile)
-			}
-			return nil, err
+	// The signature is read afresh every time, even when the manifest was not modified:
+	// a publisher may re-sign the same manifest with a new key while operators replace
+	// the old one, and a cached signature would then be refused for ever.
+	sig, _, _, err := e.fetchSmall(ctx, ManifestSigFile, MaxSignatureSize, CodeBadSignature, "")
+	if err != nil {
+		if CodeOf(err) == CodeNotFound {
+			return nil, codeErr(CodeBadSignature, "%s has no signature: %s is missing", ManifestFile, ManifestSigFile)
 		}
+		return nil, err
 	}
 	if _, err := e.keyring.Verify(ManifestFile, sig, bytes.NewReader(data)); err != nil {
 		return nil, &Error{Code: CodeBadSignature, Err: fmt.Errorf("%s: %w", ManifestFile, err)}
@@ -224,10 +222,14 @@ func (e *Engine) fetchManifest(ctx context.Context) (*manifest.Manifest, error) 
 		if err := os.MkdirAll(cache, 0o755); err != nil {
 			return nil, stateErr(err)
 		}
-		for name, b := range map[string][]byte{ManifestFile: data, ManifestSigFile: sig, "validator": []byte(newValidator)} {
+		for name, b := range map[string][]byte{ManifestFile: data, "validator": []byte(newValidator)} {
 			if err := e.ops.writeFile(cache+"/"+name, b, 0o644); err != nil {
 				return nil, stateErr(err)
 			}
+		}
+		// Earlier versions kept the signature too; it is never read again.
+		if err := e.ops.remove(cache + "/" + ManifestSigFile); err != nil {
+			return nil, stateErr(err)
 		}
 	}
 	return m, nil

@@ -17,7 +17,7 @@ import (
 //
 //	install-id                   stable random ID, for staged rollouts
 //	trust.json                   highest manifest serial accepted (replay protection)
-//	manifest/                    last accepted manifest, its signature and validator
+//	manifest/                    last accepted manifest and its validator
 //	modules/NAME/status.json     what status prints
 //	modules/NAME/journal.json    the install under way, for Recover
 //	modules/NAME/lock            one operation per module
