@@ -9,8 +9,11 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"os"
 	"path/filepath"
+	"strconv"
+	"strings"
 
 	"github.com/upkeep-go/upkeep/manifest"
 	"github.com/upkeep-go/upkeep/signature"
@@ -191,30 +194,16 @@ func (e *Engine) fetchManifest(ctx context.Context) (*manifest.Manifest, error) 
 		}
 		return nil, err
 	}
-	if _, err := e.keyring.Verify(ManifestFile, sig, bytes.NewReader(data)); err != nil {
-		return nil, &Error{Code: CodeBadSignature, Err: fmt.Errorf("%s: %w", ManifestFile, err)}
-	}
-	m, err := manifest.Parse(data)
-	if err != nil {
-		return nil, &Error{Code: CodeInvalidManifest, Err: fmt.Errorf("%s: %w", ManifestFile, err)}
-	}
-	if now := e.now(); !now.Before(m.Expires) {
-		return nil, codeErr(CodeExpired, "%s expired at %s (serial %d); the publisher must refresh it", ManifestFile, m.Expires.Format("2006-01-02T15:04:05Z07:00"), m.Serial)
-	}
-	sum := sha256.Sum256(data)
-	hexsum := hex.EncodeToString(sum[:])
 	var t trust
 	if _, err := readJSON(e.state.path("trust.json"), &t); err != nil {
 		return nil, err
 	}
-	if m.Serial < t.Serial {
-		return nil, codeErr(CodeReplay, "%s has serial %d, lower than serial %d already accepted: refusing an older manifest", ManifestFile, m.Serial, t.Serial)
+	m, accepted, err := e.verifyManifest(data, sig, t)
+	if err != nil {
+		return nil, err
 	}
-	if m.Serial == t.Serial && t.SHA256 != "" && t.SHA256 != hexsum {
-		return nil, codeErr(CodeReplay, "%s has serial %d, already accepted with different content", ManifestFile, m.Serial)
-	}
-	if m.Serial != t.Serial || t.SHA256 == "" {
-		if err := e.writeJSON(e.state.path("trust.json"), trust{Serial: m.Serial, SHA256: hexsum, Product: m.Product, Updated: e.now()}); err != nil {
+	if accepted != t {
+		if err := e.writeJSON(e.state.path("trust.json"), accepted); err != nil {
 			return nil, stateErr(err)
 		}
 	}
@@ -233,6 +222,95 @@ func (e *Engine) fetchManifest(ctx context.Context) (*manifest.Manifest, error) 
 		}
 	}
 	return m, nil
+}
+
+// verifyManifest checks a manifest and its signature against the trust record t: the
+// signature, its binding, the product, the expiry and the serial. It returns the
+// parsed manifest and the trust record that accepting it makes, equal to t when
+// nothing is to be recorded. It writes nothing, so a refused manifest leaves the state
+// as it was.
+func (e *Engine) verifyManifest(data, sig []byte, t trust) (*manifest.Manifest, trust, error) {
+	v, err := e.keyring.Verify(ManifestFile, sig, bytes.NewReader(data))
+	if err != nil {
+		return nil, t, &Error{Code: CodeBadSignature, Err: fmt.Errorf("%s: %w", ManifestFile, err)}
+	}
+	m, err := manifest.Parse(data)
+	if err != nil {
+		return nil, t, &Error{Code: CodeInvalidManifest, Err: fmt.Errorf("%s: %w", ManifestFile, err)}
+	}
+	if err := checkManifestBinding(v, m); err != nil {
+		return nil, t, &Error{Code: CodeBadSignature, Err: err}
+	}
+	want, from := e.cfg.Product, `set by "product" in the configuration`
+	if want == "" {
+		want, from = t.Product, "pinned by the first manifest accepted, in "+e.state.path("trust.json")+`; set "product" in the configuration to accept another`
+	}
+	if want != "" && m.Product != want {
+		return nil, t, codeErr(CodeBadSignature, "%s is the manifest of product %q, signed by a trusted key, but this agent accepts only product %q (%s)", ManifestFile, m.Product, want, from)
+	}
+	if t.Product != "" && t.Product != m.Product {
+		// The configuration names another product than the one pinned: serials of
+		// different products do not compare, the record starts again.
+		e.log.Info("update: the configured product replaces the pinned one", slog.String("pinned", t.Product), slog.String("product", m.Product))
+		t.Serial, t.SHA256 = 0, ""
+	}
+	if now := e.now(); !now.Before(m.Expires) {
+		return nil, t, codeErr(CodeExpired, "%s expired at %s (serial %d); the publisher must refresh it", ManifestFile, m.Expires.Format("2006-01-02T15:04:05Z07:00"), m.Serial)
+	}
+	sum := sha256.Sum256(data)
+	hexsum := hex.EncodeToString(sum[:])
+	if m.Serial < t.Serial {
+		return nil, t, codeErr(CodeReplay, "%s has serial %d, lower than serial %d already accepted: refusing an older manifest", ManifestFile, m.Serial, t.Serial)
+	}
+	if m.Serial == t.Serial && t.SHA256 != "" && t.SHA256 != hexsum {
+		return nil, t, codeErr(CodeReplay, "%s has serial %d, already accepted with different content", ManifestFile, m.Serial)
+	}
+	if t.Product == "" && e.cfg.Product == "" {
+		e.log.Info("update: product pinned", slog.String("product", m.Product), slog.Uint64("serial", m.Serial))
+	}
+	if m.Serial != t.Serial || t.SHA256 == "" || t.Product != m.Product {
+		t.Serial, t.SHA256, t.Product, t.Updated = m.Serial, hexsum, m.Product, e.now()
+	}
+	return m, t, nil
+}
+
+// checkManifestBinding checks that every signer's trusted comment binds the signature
+// to manifest.json at m's serial ("file=manifest.json serial=N"), and to m's product
+// when it names one ("product=P"): a valid signature of another manifest, a renamed
+// file or another product is refused. Other words of the comment (minisign's
+// "timestamp:N", other key=value pairs) are ignored.
+func checkManifestBinding(v *signature.Verified, m *manifest.Manifest) error {
+	want := []struct {
+		field, value string
+		required     bool
+	}{
+		{"file", ManifestFile, true},
+		{"serial", strconv.FormatUint(m.Serial, 10), true},
+		{"product", m.Product, false},
+	}
+	for _, s := range v.Signers {
+		got := map[string]string{}
+		for _, word := range strings.FieldsFunc(s.TrustedComment, func(r rune) bool { return r == ' ' || r == '\t' }) {
+			key, value, ok := strings.Cut(word, "=")
+			if !ok || (key != "file" && key != "serial" && key != "product") {
+				continue
+			}
+			if _, dup := got[key]; dup {
+				return &signature.BindingError{Name: ManifestFile, KeyID: s.KeyID, Got: fmt.Sprintf("trusted comment %q gives %s= twice", s.TrustedComment, key)}
+			}
+			got[key] = value
+		}
+		for _, w := range want {
+			g, ok := got[w.field]
+			switch {
+			case !ok && w.required:
+				return &signature.BindingError{Name: ManifestFile, KeyID: s.KeyID, Got: fmt.Sprintf("trusted comment %q has no %s= (want %s=%s)", s.TrustedComment, w.field, w.field, w.value)}
+			case ok && g != w.value:
+				return &signature.BindingError{Name: ManifestFile, KeyID: s.KeyID, Field: w.field, Want: w.value, Got: g}
+			}
+		}
+	}
+	return nil
 }
 
 // fetchHFSQL reads an HFSQL manifest, which carries no signature: the configuration

@@ -16,7 +16,8 @@ import (
 // The state dir holds everything upkeep keeps of its own, never inside a module folder:
 //
 //	install-id                   stable random ID, for staged rollouts
-//	trust.json                   highest manifest serial accepted (replay protection)
+//	trust.json                   highest manifest serial accepted (replay protection),
+//	                             the product pinned
 //	manifest/                    last accepted manifest and its validator
 //	modules/NAME/status.json     what status prints
 //	modules/NAME/journal.json    the install under way, for Recover
@@ -53,7 +54,9 @@ func (e *Engine) installID() (string, error) {
 	return id, nil
 }
 
-// trust is the replay-protection record.
+// trust is the replay-protection record: the serial and SHA-256 of the last manifest
+// accepted, and its product, the only one accepted afterwards unless the configuration
+// names another.
 type trust struct {
 	Serial  uint64    `json:"serial"`
 	SHA256  string    `json:"sha256"`

@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -130,4 +132,204 @@ func TestKeyRotationWithUnchangedManifest(t *testing.T) {
 	signManifest(t, e.repo, oldKey, "", m)
 	_, err = e.check(t)
 	require.Equal(t, update.CodeBadSignature, update.CodeOf(err), "%v", err)
+}
+
+// withSerial replaces each %d of comment with m's serial.
+func withSerial(comment string, m *manifest.Manifest) string {
+	return strings.ReplaceAll(comment, "%d", strconv.FormatUint(m.Serial, 10))
+}
+
+// stateSnapshot returns the files a check may write in the state dir: trust.json and
+// the manifest cache.
+func stateSnapshot(t *testing.T, stateDir string) map[string]string {
+	t.Helper()
+	out := map[string]string{}
+	for _, pat := range []string{"trust.json", "manifest/*", "manifest*"} {
+		names, err := filepath.Glob(filepath.Join(stateDir, pat))
+		require.NoError(t, err)
+		for _, n := range names {
+			if fi, err := os.Stat(n); err != nil || fi.IsDir() {
+				continue
+			}
+			b, err := os.ReadFile(n)
+			require.NoError(t, err)
+			out[n] = string(b)
+		}
+	}
+	return out
+}
+
+// TestManifestSignatureBinding: the manifest's signature must bind file=manifest.json
+// and the manifest's serial in its trusted comment, and its product when it names one.
+// A refused manifest leaves trust.json and the cache as they were, so that the genuine
+// manifest of the same serial is still accepted afterwards.
+func TestManifestSignatureBinding(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name    string
+		comment string // %d is the serial
+		cosign  string // when set, a second key signs with this comment and both are required
+		ok      bool
+	}{
+		{"publisher binding", "timestamp:1700000000 file=manifest.json serial=%d product=shop", "", true},
+		{"without product", "file=manifest.json serial=%d", "", true},
+		{"tabs", "timestamp:1700000000\tfile=manifest.json\tserial=%d", "", true},
+		{"other keys", "file=manifest.json serial=%d build=42 product=shop", "", true},
+		{"minisign default", "timestamp:1700000000\tfile:manifest.json\thashed", "", false},
+		{"no serial", "file=manifest.json product=shop", "", false},
+		{"no file", "serial=%d product=shop", "", false},
+		{"other file", "file=manifest.json.bak serial=%d", "", false},
+		{"older serial", "file=manifest.json serial=1", "", false},
+		{"padded serial", "file=manifest.json serial=0%d", "", false},
+		{"serial twice", "file=manifest.json serial=%d serial=%d", "", false},
+		{"other product", "file=manifest.json serial=%d product=blog", "", false},
+		{"empty product", "file=manifest.json serial=%d product=", "", false},
+		{"co-signer binds", "file=manifest.json serial=%d", "file=manifest.json serial=%d product=shop", true},
+		{"co-signer does not bind", "file=manifest.json serial=%d", "timestamp:1700000000\tfile:manifest.json", false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			key, key2 := newKey(t), newKey(t)
+			e := newTrustEnv(t, key)
+			if tt.cosign != "" {
+				e.cfg.Keys = append(e.cfg.Keys, key2.pub)
+				e.cfg.Threshold = 2
+			}
+			sign := func(m *manifest.Manifest, comment, cosign string) {
+				writeManifest(t, e.repo, m, key, withSerial(comment, m))
+				if tt.cosign == "" {
+					return
+				}
+				data, err := os.ReadFile(filepath.Join(e.repo, update.ManifestFile))
+				require.NoError(t, err)
+				blk, err := signature.Sign(key2.sec, bytes.NewReader(data), withSerial(cosign, m))
+				require.NoError(t, err)
+				p := filepath.Join(e.repo, update.ManifestSigFile)
+				old, err := os.ReadFile(p)
+				require.NoError(t, err)
+				both, err := signature.AppendSignature(p, old, blk)
+				require.NoError(t, err)
+				require.NoError(t, os.WriteFile(p, both, 0o644))
+			}
+			good := "file=manifest.json serial=%d"
+			sign(testManifest("shop", 1, "1.0.0"), good, good)
+			_, err := e.check(t)
+			require.NoError(t, err)
+			before := stateSnapshot(t, e.cfg.StateDir)
+
+			m2 := testManifest("shop", 2, "2.0.0")
+			sign(m2, tt.comment, tt.cosign)
+			rep, err := e.check(t)
+			if tt.ok {
+				require.NoError(t, err)
+				require.Equal(t, "2.0.0", rep.Modules[0].Version)
+				require.Equal(t, uint64(2), update.TrustedSerial(e.cfg.StateDir))
+				return
+			}
+			require.Equal(t, update.CodeBadSignature, update.CodeOf(err), "%v", err)
+			require.ErrorIs(t, err, signature.ErrBindingMismatch)
+			require.Contains(t, err.Error(), update.ManifestFile)
+			require.Equal(t, before, stateSnapshot(t, e.cfg.StateDir), "a refused manifest changes nothing in the state dir")
+
+			// The genuine manifest of that serial is still accepted.
+			sign(m2, good, good)
+			rep, err = e.check(t)
+			require.NoError(t, err)
+			require.Equal(t, "2.0.0", rep.Modules[0].Version)
+		})
+	}
+}
+
+// TestCrossProductSubstitution: one publisher key signs two products. A mirror that
+// serves the other product's manifest (with a higher serial) is refused, naming both
+// products, and changes nothing: the genuine manifest is accepted afterwards rather
+// than refused for ever as a replay.
+func TestCrossProductSubstitution(t *testing.T) {
+	t.Parallel()
+	key := newKey(t)
+	shop, blog := testManifest("shop", 3, "1.0.0"), testManifest("blog", 40, "9.0.0")
+	base := t.TempDir()
+	shopRepo, blogRepo := filepath.Join(base, "shop"), filepath.Join(base, "blog")
+	writeManifest(t, shopRepo, shop, key, "")
+	writeManifest(t, blogRepo, blog, key, "")
+	// A mirror relabels nothing: the manifests are the publisher's, signed by its key.
+	check := func(e *trustEnv, repo string) (*update.CheckReport, error) {
+		e.cfg.Source = repo
+		return e.check(t)
+	}
+	refused := func(t *testing.T, e *trustEnv, want, got string) {
+		t.Helper()
+		before := stateSnapshot(t, e.cfg.StateDir)
+		_, err := check(e, blogRepo)
+		require.Equal(t, update.CodeBadSignature, update.CodeOf(err), "%v", err)
+		require.Contains(t, err.Error(), `"`+want+`"`)
+		require.Contains(t, err.Error(), `"`+got+`"`)
+		require.Equal(t, before, stateSnapshot(t, e.cfg.StateDir), "a refused manifest changes nothing in the state dir")
+	}
+
+	t.Run("pinned at the first accepted", func(t *testing.T) {
+		t.Parallel()
+		e := newTrustEnv(t, key)
+		rep, err := check(e, shopRepo)
+		require.NoError(t, err)
+		require.Equal(t, "1.0.0", rep.Modules[0].Version)
+		refused(t, e, "shop", "blog")
+		rep, err = check(e, shopRepo)
+		require.NoError(t, err, "the genuine manifest is still accepted")
+		require.Equal(t, "1.0.0", rep.Modules[0].Version)
+		require.Equal(t, uint64(3), update.TrustedSerial(e.cfg.StateDir))
+	})
+	t.Run("configured", func(t *testing.T) {
+		t.Parallel()
+		e := newTrustEnv(t, key)
+		e.cfg.Product = "shop"
+		refused(t, e, "shop", "blog") // before any manifest was accepted
+		rep, err := check(e, shopRepo)
+		require.NoError(t, err)
+		require.Equal(t, "1.0.0", rep.Modules[0].Version)
+		refused(t, e, "shop", "blog")
+	})
+	t.Run("configured over a pinned product", func(t *testing.T) {
+		t.Parallel()
+		// An agent that pinned the wrong product (it accepted the other product's
+		// manifest first) is put right by configuring its product: the other product's
+		// serial does not count against it.
+		e := newTrustEnv(t, key)
+		_, err := check(e, blogRepo)
+		require.NoError(t, err)
+		require.Equal(t, uint64(40), update.TrustedSerial(e.cfg.StateDir))
+		_, err = check(e, shopRepo)
+		require.Equal(t, update.CodeBadSignature, update.CodeOf(err), "%v", err)
+		require.Contains(t, err.Error(), `"blog"`)
+
+		e.cfg.Product = "shop"
+		rep, err := check(e, shopRepo)
+		require.NoError(t, err)
+		require.Equal(t, "1.0.0", rep.Modules[0].Version)
+		require.Equal(t, uint64(3), update.TrustedSerial(e.cfg.StateDir))
+		refused(t, e, "shop", "blog")
+		e.cfg.Product = ""
+		refused(t, e, "shop", "blog") // now pinned to shop
+	})
+}
+
+func TestConfigProduct(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	base := `{"source": "repo", "keys": ["k.pub"], "state_dir": "state", "modules": [{"name": "web", "path": "/srv/web"}]`
+	c, err := update.ParseConfig([]byte(base+`, "product": "shop"}`), dir)
+	require.NoError(t, err)
+	require.Equal(t, "shop", c.Product)
+	c, err = update.ParseConfig([]byte(base+`}`), dir)
+	require.NoError(t, err)
+	require.Empty(t, c.Product, "pinned at the first manifest accepted")
+	_, err = update.ParseConfig([]byte(base+`, "product": "sh\u0000op"}`), dir)
+	var ce *update.ConfigError
+	require.ErrorAs(t, err, &ce)
+	require.Equal(t, "product", ce.Field)
+	require.ErrorIs(t, err, update.ErrConfig)
+	_, err = update.ParseConfig([]byte(base+`, "product": "`+string(bytes.Repeat([]byte("p"), 257))+`"}`), dir)
+	require.ErrorAs(t, err, &ce)
+	require.Equal(t, "product", ce.Field)
 }
