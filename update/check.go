@@ -10,8 +10,10 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -164,6 +166,10 @@ func (e *Engine) target(mc *ModuleConfig, installed, id string) manifest.Target 
 // order, and records it as accepted.
 func (e *Engine) fetchManifest(ctx context.Context) (*manifest.Manifest, error) {
 	e.emit(Event{Step: StepCheck, Message: "fetching " + ManifestFile})
+	var t trust
+	if _, err := readJSON(e.state.path("trust.json"), &t); err != nil {
+		return nil, err
+	}
 	cache := e.state.path("manifest")
 	var validator string
 	if b, err := os.ReadFile(cache + "/validator"); err == nil {
@@ -171,7 +177,7 @@ func (e *Engine) fetchManifest(ctx context.Context) (*manifest.Manifest, error) 
 	}
 	data, notModified, newValidator, err := e.fetchSmall(ctx, ManifestFile, manifest.MaxSize, CodeInvalidManifest, validator)
 	if errors.Is(err, source.ErrNotFound) && e.cfg.AllowUnsignedHFSQL {
-		return e.fetchHFSQL(ctx)
+		return e.fetchHFSQL(ctx, t)
 	}
 	if err != nil {
 		return nil, err
@@ -194,16 +200,12 @@ func (e *Engine) fetchManifest(ctx context.Context) (*manifest.Manifest, error) 
 		}
 		return nil, err
 	}
-	var t trust
-	if _, err := readJSON(e.state.path("trust.json"), &t); err != nil {
-		return nil, err
-	}
-	m, accepted, err := e.verifyManifest(data, sig, t)
+	m, record, err := e.verifyManifest(data, sig, t)
 	if err != nil {
 		return nil, err
 	}
-	if accepted != t {
-		if err := e.writeJSON(e.state.path("trust.json"), accepted); err != nil {
+	if record != nil {
+		if err := e.writeJSON(e.state.path("trust.json"), record); err != nil {
 			return nil, stateErr(err)
 		}
 	}
@@ -226,27 +228,26 @@ func (e *Engine) fetchManifest(ctx context.Context) (*manifest.Manifest, error) 
 
 // verifyManifest checks a manifest and its signature against the trust record t: the
 // signature, its binding, the product, the expiry and the serial. It returns the
-// parsed manifest and the trust record that accepting it makes, equal to t when
-// nothing is to be recorded. It writes nothing, so a refused manifest leaves the state
-// as it was.
-func (e *Engine) verifyManifest(data, sig []byte, t trust) (*manifest.Manifest, trust, error) {
+// parsed manifest and the trust record that accepting it makes, nil when nothing is
+// to be recorded. It writes nothing, so a refused manifest leaves the state as it was.
+func (e *Engine) verifyManifest(data, sig []byte, t trust) (*manifest.Manifest, *trust, error) {
 	v, err := e.keyring.Verify(ManifestFile, sig, bytes.NewReader(data))
 	if err != nil {
-		return nil, t, &Error{Code: CodeBadSignature, Err: fmt.Errorf("%s: %w", ManifestFile, err)}
+		return nil, nil, &Error{Code: CodeBadSignature, Err: fmt.Errorf("%s: %w", ManifestFile, err)}
 	}
 	m, err := manifest.Parse(data)
 	if err != nil {
-		return nil, t, &Error{Code: CodeInvalidManifest, Err: fmt.Errorf("%s: %w", ManifestFile, err)}
+		return nil, nil, &Error{Code: CodeInvalidManifest, Err: fmt.Errorf("%s: %w", ManifestFile, err)}
 	}
 	if err := checkManifestBinding(v, m); err != nil {
-		return nil, t, &Error{Code: CodeBadSignature, Err: err}
+		return nil, nil, &Error{Code: CodeBadSignature, Err: err}
 	}
 	want, from := e.cfg.Product, `set by "product" in the configuration`
 	if want == "" {
 		want, from = t.Product, "pinned by the first manifest accepted, in "+e.state.path("trust.json")+`; set "product" in the configuration to accept another`
 	}
 	if want != "" && m.Product != want {
-		return nil, t, codeErr(CodeBadSignature, "%s is the manifest of product %q, signed by a trusted key, but this agent accepts only product %q (%s)", ManifestFile, m.Product, want, from)
+		return nil, nil, codeErr(CodeBadSignature, "%s is the manifest of product %q, signed by a trusted key, but this agent accepts only product %q (%s)", ManifestFile, m.Product, want, from)
 	}
 	if t.Product != "" && t.Product != m.Product {
 		// The configuration names another product than the one pinned: serials of
@@ -255,23 +256,24 @@ func (e *Engine) verifyManifest(data, sig []byte, t trust) (*manifest.Manifest, 
 		t.Serial, t.SHA256 = 0, ""
 	}
 	if now := e.now(); !now.Before(m.Expires) {
-		return nil, t, codeErr(CodeExpired, "%s expired at %s (serial %d); the publisher must refresh it", ManifestFile, m.Expires.Format("2006-01-02T15:04:05Z07:00"), m.Serial)
+		return nil, nil, codeErr(CodeExpired, "%s expired at %s (serial %d); the publisher must refresh it", ManifestFile, m.Expires.Format("2006-01-02T15:04:05Z07:00"), m.Serial)
 	}
 	sum := sha256.Sum256(data)
 	hexsum := hex.EncodeToString(sum[:])
 	if m.Serial < t.Serial {
-		return nil, t, codeErr(CodeReplay, "%s has serial %d, lower than serial %d already accepted: refusing an older manifest", ManifestFile, m.Serial, t.Serial)
+		return nil, nil, codeErr(CodeReplay, "%s has serial %d, lower than serial %d already accepted: refusing an older manifest", ManifestFile, m.Serial, t.Serial)
 	}
 	if m.Serial == t.Serial && t.SHA256 != "" && t.SHA256 != hexsum {
-		return nil, t, codeErr(CodeReplay, "%s has serial %d, already accepted with different content", ManifestFile, m.Serial)
+		return nil, nil, codeErr(CodeReplay, "%s has serial %d, already accepted with different content", ManifestFile, m.Serial)
 	}
 	if t.Product == "" && e.cfg.Product == "" {
 		e.log.Info("update: product pinned", slog.String("product", m.Product), slog.Uint64("serial", m.Serial))
 	}
-	if m.Serial != t.Serial || t.SHA256 == "" || t.Product != m.Product {
-		t.Serial, t.SHA256, t.Product, t.Updated = m.Serial, hexsum, m.Product, e.now()
+	if m.Serial == t.Serial && t.SHA256 != "" && t.Product == m.Product {
+		return m, nil, nil
 	}
-	return m, t, nil
+	t.Serial, t.SHA256, t.Product, t.Updated = m.Serial, hexsum, m.Product, e.now()
+	return m, &t, nil
 }
 
 // checkManifestBinding checks that every signer's trusted comment binds the signature
@@ -314,17 +316,110 @@ func checkManifestBinding(v *signature.Verified, m *manifest.Manifest) error {
 }
 
 // fetchHFSQL reads an HFSQL manifest, which carries no signature: the configuration
-// allowed it, and every pack's own signature is still required at download.
-func (e *Engine) fetchHFSQL(ctx context.Context) (*manifest.Manifest, error) {
+// allowed it, and every pack's own signature is still required at download. It is
+// never read once a signed manifest was accepted (the fallback would let a mirror
+// offer older builds, or freeze the server), and without a serial it is ordered by its
+// versions: a file offering less than one accepted before is refused as a replay.
+func (e *Engine) fetchHFSQL(ctx context.Context, t trust) (*manifest.Manifest, error) {
+	if t.SHA256 != "" {
+		return nil, codeErr(CodeNotFound, "%s is not on the source, and the unsigned %s is no longer read: a signed manifest (product %q, serial %d) was accepted before, as recorded in %s",
+			ManifestFile, HFSQLManifestFile, t.Product, t.Serial, e.state.path("trust.json"))
+	}
+	e.emit(Event{Step: StepCheck, Message: "fetching " + HFSQLManifestFile})
 	data, _, _, err := e.fetchSmall(ctx, HFSQLManifestFile, manifest.MaxSize, CodeInvalidManifest, "")
 	if err != nil {
 		return nil, err
 	}
-	m, _, err := manifest.ParseAny(data)
+	m, format, err := manifest.ParseAny(data)
 	if err != nil {
 		return nil, &Error{Code: CodeInvalidManifest, Err: fmt.Errorf("%s: %w", HFSQLManifestFile, err)}
 	}
+	if format != manifest.FormatHFSQL {
+		return nil, codeErr(CodeInvalidManifest, "%s is a native manifest, not an HFSQL file: a native manifest is accepted only as %s, with its signature", HFSQLManifestFile, ManifestFile)
+	}
+	highest, err := e.checkHFSQLVersions(m, t.HFSQL)
+	if err != nil {
+		return nil, err
+	}
+	if highest != nil {
+		t.HFSQL, t.Updated = highest, e.now()
+		if err := e.writeJSON(e.state.path("trust.json"), t); err != nil {
+			return nil, stateErr(err)
+		}
+	}
 	return m, nil
+}
+
+// checkHFSQLVersions refuses, as a replay, an HFSQL manifest whose highest version is
+// lower than the highest accepted before, or whose highest version for a major
+// version and language is lower than the one accepted for them. accepted maps
+// hfsqlKey to the highest version accepted. It returns the record updated with m, nil
+// when m adds nothing to it.
+func (e *Engine) checkHFSQLVersions(m *manifest.Manifest, accepted map[string]string) (map[string]string, error) {
+	cmp := func(a, b string) (int, error) {
+		c, err := manifest.CompareVersions(a, b)
+		if err != nil {
+			return 0, fmt.Errorf("%s: hfsql: %w", e.state.path("trust.json"), err)
+		}
+		return c, nil
+	}
+	higher := func(in map[string]string, key, v string) (bool, error) {
+		old, ok := in[key]
+		if !ok {
+			return true, nil
+		}
+		c, err := cmp(v, old)
+		return c > 0, err
+	}
+	offered := map[string]string{} // the highest of m per key, and over all under ""
+	for _, r := range m.Releases {
+		for _, key := range []string{hfsqlKey(r.Major, r.Language), ""} {
+			if up, err := higher(offered, key, r.Version); err != nil {
+				return nil, err
+			} else if up {
+				offered[key] = r.Version
+			}
+		}
+	}
+	for _, key := range slices.Sorted(maps.Keys(accepted)) { // "" first: the overall highest
+		old := accepted[key]
+		v, ok := offered[key]
+		if !ok {
+			continue // the file no longer lists that major version and language
+		}
+		if c, err := cmp(v, old); err != nil {
+			return nil, err
+		} else if c < 0 {
+			what := ""
+			if key != "" {
+				major, lang, _ := strings.Cut(key, "/")
+				what = fmt.Sprintf(" for major version %s, language %q", major, lang)
+			}
+			return nil, codeErr(CodeReplay, "%s: its newest build%s is %s, older than %s accepted before: refusing an older file", HFSQLManifestFile, what, v, old)
+		}
+	}
+	var next map[string]string
+	for key, v := range offered {
+		up, err := higher(accepted, key, v)
+		if err != nil {
+			return nil, err
+		}
+		if up {
+			if next == nil {
+				next = maps.Clone(accepted)
+				if next == nil {
+					next = map[string]string{}
+				}
+			}
+			next[key] = v
+		}
+	}
+	return next, nil
+}
+
+// hfsqlKey is the key of a major version and language in the HFSQL record of trust.
+func hfsqlKey(major int, language string) string {
+	return strconv.Itoa(major) + "/" + strings.ToUpper(language)
 }
 
 // fetchSmall reads a whole small file, at most max bytes; a larger one is an error
