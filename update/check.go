@@ -164,18 +164,21 @@ func (e *Engine) target(mc *ModuleConfig, installed, id string) manifest.Target 
 
 // fetchManifest fetches, verifies and parses the manifest, enforcing expiry and serial
 // order, and records it as accepted.
+//
+// The manifest is fetched with a conditional request, against the copy kept in the
+// cache; its signature is always fetched (it is small, and a publisher may re-sign the
+// same manifest with a new key while operators replace the old one). When the cached
+// copy is refused with the signature served now (a cache torn by a crash in an
+// earlier version, a validator that missed a change), the manifest is fetched again,
+// unconditionally, and the decision is made on that copy.
 func (e *Engine) fetchManifest(ctx context.Context) (*manifest.Manifest, error) {
 	e.emit(Event{Step: StepCheck, Message: "fetching " + ManifestFile})
 	var t trust
 	if _, err := readJSON(e.state.path("trust.json"), &t); err != nil {
 		return nil, err
 	}
-	cache := e.state.path("manifest")
-	var validator string
-	if b, err := os.ReadFile(cache + "/validator"); err == nil {
-		validator = string(b)
-	}
-	data, notModified, newValidator, err := e.fetchSmall(ctx, ManifestFile, manifest.MaxSize, CodeInvalidManifest, validator)
+	cached := e.readCache()
+	data, notModified, validator, err := e.fetchSmall(ctx, ManifestFile, manifest.MaxSize, CodeInvalidManifest, cached.Validator)
 	if errors.Is(err, source.ErrNotFound) && e.cfg.AllowUnsignedHFSQL {
 		return e.fetchHFSQL(ctx, t)
 	}
@@ -183,16 +186,8 @@ func (e *Engine) fetchManifest(ctx context.Context) (*manifest.Manifest, error) 
 		return nil, err
 	}
 	if notModified {
-		if data, err = os.ReadFile(cache + "/" + ManifestFile); err != nil { // cache lost: fetch unconditionally
-			if data, _, newValidator, err = e.fetchSmall(ctx, ManifestFile, manifest.MaxSize, CodeInvalidManifest, ""); err != nil {
-				return nil, err
-			}
-			notModified = false
-		}
+		data = cached.Manifest
 	}
-	// The signature is read afresh every time, even when the manifest was not modified:
-	// a publisher may re-sign the same manifest with a new key while operators replace
-	// the old one, and a cached signature would then be refused for ever.
 	sig, _, _, err := e.fetchSmall(ctx, ManifestSigFile, MaxSignatureSize, CodeBadSignature, "")
 	if err != nil {
 		if CodeOf(err) == CodeNotFound {
@@ -201,29 +196,71 @@ func (e *Engine) fetchManifest(ctx context.Context) (*manifest.Manifest, error) 
 		return nil, err
 	}
 	m, record, err := e.verifyManifest(data, sig, t)
+	if err != nil && notModified {
+		e.log.Info("update: the cached manifest is refused, fetching it again", slog.String("error", err.Error()))
+		if data, _, validator, err = e.fetchSmall(ctx, ManifestFile, manifest.MaxSize, CodeInvalidManifest, ""); err != nil {
+			return nil, err
+		}
+		notModified = false
+		m, record, err = e.verifyManifest(data, sig, t)
+	}
 	if err != nil {
 		return nil, err
 	}
+	// trust.json first: a crash before the cache is written leaves a cache that the
+	// next check finds modified, or refused and fetches again.
 	if record != nil {
 		if err := e.writeJSON(e.state.path("trust.json"), record); err != nil {
 			return nil, stateErr(err)
 		}
 	}
-	if !notModified {
-		if err := os.MkdirAll(cache, 0o755); err != nil {
-			return nil, stateErr(err)
-		}
-		for name, b := range map[string][]byte{ManifestFile: data, "validator": []byte(newValidator)} {
-			if err := e.ops.writeFile(cache+"/"+name, b, 0o644); err != nil {
-				return nil, stateErr(err)
-			}
-		}
-		// Earlier versions kept the signature too; it is never read again.
-		if err := e.ops.remove(cache + "/" + ManifestSigFile); err != nil {
+	if !notModified || validator != cached.Validator {
+		if err := e.writeCache(manifestCache{Validator: validator, Manifest: data}); err != nil {
 			return nil, stateErr(err)
 		}
 	}
 	return m, nil
+}
+
+// manifestCache is the last manifest accepted and the validator the source gave with
+// it, for conditional requests. They are kept in one file, replaced atomically, so
+// that a crash cannot pair a validator with another manifest.
+type manifestCache struct {
+	Validator string `json:"validator"`
+	Manifest  []byte `json:"manifest"` // the bytes verified, base64 in the file
+}
+
+// cacheFile is the check cache's file in the state dir; oldCacheFiles are those of
+// earlier versions, written one after another, removed when it is written.
+const cacheFile = "check.json"
+
+var oldCacheFiles = []string{ManifestFile, ManifestSigFile, "validator"}
+
+// readCache returns the check cache, or an empty one (meaning an unconditional
+// request) when it is missing or cannot be read.
+func (e *Engine) readCache() manifestCache {
+	var c manifestCache
+	if _, err := readJSON(e.state.path("manifest", cacheFile), &c); err != nil {
+		e.log.Warn("update: the manifest cache is unreadable, fetching the manifest unconditionally", slog.String("error", err.Error()))
+		return manifestCache{}
+	}
+	if len(c.Manifest) == 0 {
+		return manifestCache{}
+	}
+	return c
+}
+
+// writeCache replaces the check cache and removes the files of earlier versions.
+func (e *Engine) writeCache(c manifestCache) error {
+	if err := e.writeJSON(e.state.path("manifest", cacheFile), c); err != nil {
+		return err
+	}
+	for _, name := range oldCacheFiles {
+		if err := e.ops.remove(e.state.path("manifest", name)); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // verifyManifest checks a manifest and its signature against the trust record t: the

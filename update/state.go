@@ -18,7 +18,7 @@ import (
 //	install-id                   stable random ID, for staged rollouts
 //	trust.json                   highest manifest serial accepted (replay protection),
 //	                             the product pinned, the highest HFSQL versions
-//	manifest/                    last accepted manifest and its validator
+//	manifest/check.json          last accepted manifest and its validator, in one file
 //	modules/NAME/status.json     what status prints
 //	modules/NAME/journal.json    the install under way, for Recover
 //	modules/NAME/lock            one operation per module

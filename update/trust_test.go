@@ -17,6 +17,7 @@ import (
 	"github.com/upkeep-go/upkeep/manifest"
 	"github.com/upkeep-go/upkeep/signature"
 	"github.com/upkeep-go/upkeep/update"
+	"github.com/upkeep-go/upkeep/update/source"
 )
 
 // These tests write and sign manifests themselves, so that they can sign with any key
@@ -103,9 +104,7 @@ func newTrustEnv(t *testing.T, key pubKey) *trustEnv {
 // check runs a check with a new engine on the configuration, as `upkeep check` does.
 func (e *trustEnv) check(t *testing.T) (*update.CheckReport, error) {
 	t.Helper()
-	eng, err := update.New(e.cfg, update.WithoutSync())
-	require.NoError(t, err)
-	return eng.Check(context.Background())
+	return e.engine(t).Check(context.Background())
 }
 
 // TestKeyRotationWithUnchangedManifest: the publisher re-signs the same manifest with
@@ -332,4 +331,173 @@ func TestConfigProduct(t *testing.T) {
 	_, err = update.ParseConfig([]byte(base+`, "product": "`+string(bytes.Repeat([]byte("p"), 257))+`"}`), dir)
 	require.ErrorAs(t, err, &ce)
 	require.Equal(t, "product", ce.Field)
+}
+
+// tornEnv is a repository whose manifest went from serial 1 to serial 2, and an agent
+// that accepted both: the state a torn cache is made from.
+type tornEnv struct {
+	*trustEnv
+	key      pubKey
+	m1, m2   []byte // the two manifests
+	s1, s2   []byte // their signatures
+	v1, v2   string // the validators the source gave with them
+	oldCache string // the cache's folder
+}
+
+func newTornEnv(t *testing.T) *tornEnv {
+	t.Helper()
+	key := newKey(t)
+	e := &tornEnv{trustEnv: newTrustEnv(t, key), key: key}
+	read := func(name string) []byte {
+		b, err := os.ReadFile(filepath.Join(e.repo, name))
+		require.NoError(t, err)
+		return b
+	}
+	validator := func() string {
+		src, err := source.New(e.repo)
+		require.NoError(t, err)
+		resp, err := src.Fetch(context.Background(), source.Request{Name: update.ManifestFile, Max: manifest.MaxSize})
+		require.NoError(t, err)
+		resp.Body.Close()
+		require.NotEmpty(t, resp.Validator)
+		return resp.Validator
+	}
+	writeManifest(t, e.repo, testManifest("shop", 1, "1.0.0"), key, "")
+	e.m1, e.s1, e.v1 = read(update.ManifestFile), read(update.ManifestSigFile), validator()
+	_, err := e.check(t)
+	require.NoError(t, err)
+	// A manifest of another size, so that the folder's validator tells them apart
+	// whatever the file system's clock resolution.
+	m2 := testManifest("shop", 2, "2.0.0")
+	m2.Releases[0].Notes = "second"
+	writeManifest(t, e.repo, m2, key, "")
+	e.m2, e.s2, e.v2 = read(update.ManifestFile), read(update.ManifestSigFile), validator()
+	_, err = e.check(t)
+	require.NoError(t, err)
+	e.oldCache = filepath.Join(e.cfg.StateDir, "manifest")
+	return e
+}
+
+// recovered checks that the agent accepts the current manifest, twice (the second
+// time from its cache), and that the cache of an earlier format is gone.
+func (e *tornEnv) recovered(t *testing.T) {
+	t.Helper()
+	for i := range 2 {
+		rep, err := e.check(t)
+		require.NoError(t, err, "check %d", i+1)
+		require.Equal(t, "2.0.0", rep.Modules[0].Version)
+		require.Equal(t, uint64(2), update.TrustedSerial(e.cfg.StateDir))
+	}
+	for _, name := range []string{update.ManifestFile, update.ManifestSigFile, "validator"} {
+		require.NoFileExists(t, filepath.Join(e.oldCache, name))
+	}
+}
+
+// TestTornManifestCache: the cached manifest and its validator must go together. A
+// cache torn by a crash (earlier versions wrote the manifest, its signature and its
+// validator one after another), or one whose validator missed a change, must not
+// make every later check fail: the engine fetches the manifest again whenever the
+// cached copy does not verify.
+func TestTornManifestCache(t *testing.T) {
+	t.Parallel()
+	oldFormat := func(manifest, sig []byte, validator string) func(t *testing.T, e *tornEnv) {
+		return func(t *testing.T, e *tornEnv) {
+			require.NoError(t, os.MkdirAll(e.oldCache, 0o755))
+			for name, b := range map[string][]byte{update.ManifestFile: manifest, update.ManifestSigFile: sig, "validator": []byte(validator)} {
+				if b != nil {
+					require.NoError(t, os.WriteFile(filepath.Join(e.oldCache, name), b, 0o644))
+				}
+			}
+		}
+	}
+	tests := []struct {
+		name string
+		tear func(t *testing.T, e *tornEnv)
+	}{
+		{"old format, validator ahead of manifest and signature", func(t *testing.T, e *tornEnv) {
+			oldFormat(e.m1, e.s1, e.v2)(t, e)
+		}},
+		{"old format, manifest behind", func(t *testing.T, e *tornEnv) {
+			oldFormat(e.m1, e.s2, e.v2)(t, e)
+		}},
+		{"old format, validator alone", func(t *testing.T, e *tornEnv) {
+			oldFormat(nil, nil, e.v2)(t, e)
+		}},
+		{"old format, validator behind", func(t *testing.T, e *tornEnv) {
+			oldFormat(e.m2, e.s2, e.v1)(t, e)
+		}},
+		{"mismatched pair", func(t *testing.T, e *tornEnv) {
+			require.NoError(t, update.SetManifestCache(e.engine(t), e.v2, e.m1))
+		}},
+		{"cached manifest of another size", func(t *testing.T, e *tornEnv) {
+			require.NoError(t, update.SetManifestCache(e.engine(t), e.v2, append([]byte(nil), e.m2[:len(e.m2)-1]...)))
+		}},
+		{"unreadable cache", func(t *testing.T, e *tornEnv) {
+			require.NoError(t, update.SetManifestCache(e.engine(t), e.v2, e.m2))
+			names, _ := filepath.Glob(filepath.Join(e.oldCache, "*"))
+			require.NotEmpty(t, names)
+			for _, n := range names {
+				require.NoError(t, os.WriteFile(n, []byte("{"), 0o644))
+			}
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			e := newTornEnv(t)
+			require.NoError(t, os.RemoveAll(e.oldCache))
+			tt.tear(t, e)
+			e.recovered(t)
+		})
+	}
+}
+
+// TestCheckCrashAtEveryWrite stops a check at each of the writes it makes to the
+// state dir after a new manifest was published, and checks that the next checks
+// accept the new manifest.
+func TestCheckCrashAtEveryWrite(t *testing.T) {
+	t.Parallel()
+	type crash struct{}
+	for n := 1; ; n++ {
+		e := newTornEnv(t)
+		m3 := testManifest("shop", 3, "3.0.0")
+		writeManifest(t, e.repo, m3, e.key, "")
+		eng := e.engine(t)
+		ops := 0
+		update.SetCrashPoint(eng, func(kind, path string) {
+			if ops++; ops == n {
+				panic(crash{})
+			}
+		})
+		crashed := func() (crashed bool) {
+			defer func() {
+				if r := recover(); r != nil {
+					if _, ok := r.(crash); !ok {
+						panic(r)
+					}
+					crashed = true
+				}
+			}()
+			_, err := eng.Check(context.Background())
+			require.NoError(t, err)
+			return false
+		}()
+		for i := range 2 {
+			rep, err := e.check(t)
+			require.NoError(t, err, "crash at write %d, check %d", n, i+1)
+			require.Equal(t, "3.0.0", rep.Modules[0].Version)
+		}
+		if !crashed {
+			require.Greater(t, n, 2, "the check writes trust.json and its cache")
+			return
+		}
+	}
+}
+
+// engine returns an engine on the configuration.
+func (e *trustEnv) engine(t *testing.T) *update.Engine {
+	t.Helper()
+	eng, err := update.New(e.cfg, update.WithoutSync())
+	require.NoError(t, err)
+	return eng
 }
