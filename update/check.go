@@ -421,7 +421,10 @@ func (e *Engine) checkHFSQLVersions(m *manifest.Manifest, accepted map[string]st
 	for _, key := range slices.Sorted(maps.Keys(accepted)) { // "" first: the overall highest
 		old := accepted[key]
 		v, ok := offered[key]
-		if !ok {
+		switch {
+		case !ok && key == "":
+			return nil, codeErr(CodeReplay, "%s lists no build, and %s was accepted before: refusing an older file", HFSQLManifestFile, old)
+		case !ok:
 			continue // the file no longer lists that major version and language
 		}
 		if c, err := cmp(v, old); err != nil {

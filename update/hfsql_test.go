@@ -142,6 +142,7 @@ func TestHFSQLNeverOlder(t *testing.T) {
 	refused("230010", "22/F/220099")                           // the newest build gone
 	refused("220099", "22/F/220050", "23/F/230010")            // an older build for major 22
 	refused("220099", "22/f/220050", "23/F/230010")            // languages compare without case
+	refused("230010")                                          // no build at all
 	require.NoError(t, serve("22/F/220099", "23/F/230010"))    // an older build dropped: fine
 	require.NoError(t, serve("22/A/220001", "23/F/230010"))    // another language, a major dropped
 	refused("220099", "22/F/220098", "23/F/230011")            // a dropped major comes back older
