@@ -9,8 +9,13 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
+	"maps"
 	"os"
 	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
 
 	"github.com/upkeep-go/upkeep/manifest"
 	"github.com/upkeep-go/upkeep/signature"
@@ -159,92 +164,302 @@ func (e *Engine) target(mc *ModuleConfig, installed, id string) manifest.Target 
 
 // fetchManifest fetches, verifies and parses the manifest, enforcing expiry and serial
 // order, and records it as accepted.
+//
+// The manifest is fetched with a conditional request, against the copy kept in the
+// cache; its signature is always fetched (it is small, and a publisher may re-sign the
+// same manifest with a new key while operators replace the old one). When the cached
+// copy is refused with the signature served now (a cache torn by a crash in an
+// earlier version, a validator that missed a change), the manifest is fetched again,
+// unconditionally, and the decision is made on that copy.
 func (e *Engine) fetchManifest(ctx context.Context) (*manifest.Manifest, error) {
 	e.emit(Event{Step: StepCheck, Message: "fetching " + ManifestFile})
-	cache := e.state.path("manifest")
-	var validator string
-	if b, err := os.ReadFile(cache + "/validator"); err == nil {
-		validator = string(b)
-	}
-	data, notModified, newValidator, err := e.fetchSmall(ctx, ManifestFile, manifest.MaxSize, CodeInvalidManifest, validator)
-	if errors.Is(err, source.ErrNotFound) && e.cfg.AllowUnsignedHFSQL {
-		return e.fetchHFSQL(ctx)
-	}
-	if err != nil {
-		return nil, err
-	}
-	var sig []byte
-	if notModified {
-		if data, err = os.ReadFile(cache + "/" + ManifestFile); err == nil {
-			sig, err = os.ReadFile(cache + "/" + ManifestSigFile)
-		}
-		if err != nil { // cache lost: fetch unconditionally
-			if data, _, newValidator, err = e.fetchSmall(ctx, ManifestFile, manifest.MaxSize, CodeInvalidManifest, ""); err != nil {
-				return nil, err
-			}
-			notModified = false
-		}
-	}
-	if !notModified {
-		if sig, _, _, err = e.fetchSmall(ctx, ManifestSigFile, MaxSignatureSize, CodeBadSignature, ""); err != nil {
-			if CodeOf(err) == CodeNotFound {
-				return nil, codeErr(CodeBadSignature, "%s has no signature: %s is missing", ManifestFile, ManifestSigFile)
-			}
-			return nil, err
-		}
-	}
-	if _, err := e.keyring.Verify(ManifestFile, sig, bytes.NewReader(data)); err != nil {
-		return nil, &Error{Code: CodeBadSignature, Err: fmt.Errorf("%s: %w", ManifestFile, err)}
-	}
-	m, err := manifest.Parse(data)
-	if err != nil {
-		return nil, &Error{Code: CodeInvalidManifest, Err: fmt.Errorf("%s: %w", ManifestFile, err)}
-	}
-	if now := e.now(); !now.Before(m.Expires) {
-		return nil, codeErr(CodeExpired, "%s expired at %s (serial %d); the publisher must refresh it", ManifestFile, m.Expires.Format("2006-01-02T15:04:05Z07:00"), m.Serial)
-	}
-	sum := sha256.Sum256(data)
-	hexsum := hex.EncodeToString(sum[:])
 	var t trust
 	if _, err := readJSON(e.state.path("trust.json"), &t); err != nil {
 		return nil, err
 	}
-	if m.Serial < t.Serial {
-		return nil, codeErr(CodeReplay, "%s has serial %d, lower than serial %d already accepted: refusing an older manifest", ManifestFile, m.Serial, t.Serial)
+	cached := e.readCache()
+	data, notModified, validator, err := e.fetchSmall(ctx, ManifestFile, manifest.MaxSize, CodeInvalidManifest, cached.Validator)
+	if errors.Is(err, source.ErrNotFound) && e.cfg.AllowUnsignedHFSQL {
+		return e.fetchHFSQL(ctx, t)
 	}
-	if m.Serial == t.Serial && t.SHA256 != "" && t.SHA256 != hexsum {
-		return nil, codeErr(CodeReplay, "%s has serial %d, already accepted with different content", ManifestFile, m.Serial)
+	if err != nil {
+		return nil, err
 	}
-	if m.Serial != t.Serial || t.SHA256 == "" {
-		if err := e.writeJSON(e.state.path("trust.json"), trust{Serial: m.Serial, SHA256: hexsum, Product: m.Product, Updated: e.now()}); err != nil {
+	if notModified {
+		data = cached.Manifest
+	}
+	sig, _, _, err := e.fetchSmall(ctx, ManifestSigFile, MaxSignatureSize, CodeBadSignature, "")
+	if err != nil {
+		if CodeOf(err) == CodeNotFound {
+			return nil, codeErr(CodeBadSignature, "%s has no signature: %s is missing", ManifestFile, ManifestSigFile)
+		}
+		return nil, err
+	}
+	m, record, err := e.verifyManifest(data, sig, t)
+	if err != nil && notModified {
+		e.log.Info("update: the cached manifest is refused, fetching it again", slog.String("error", err.Error()))
+		if data, _, validator, err = e.fetchSmall(ctx, ManifestFile, manifest.MaxSize, CodeInvalidManifest, ""); err != nil {
+			return nil, err
+		}
+		notModified = false
+		m, record, err = e.verifyManifest(data, sig, t)
+	}
+	if err != nil {
+		return nil, err
+	}
+	// trust.json first: a crash before the cache is written leaves a cache that the
+	// next check finds modified, or refused and fetches again.
+	if record != nil {
+		if err := e.writeJSON(e.state.path("trust.json"), record); err != nil {
 			return nil, stateErr(err)
 		}
 	}
-	if !notModified {
-		if err := os.MkdirAll(cache, 0o755); err != nil {
+	if !notModified || validator != cached.Validator {
+		if err := e.writeCache(manifestCache{Validator: validator, Manifest: data}); err != nil {
 			return nil, stateErr(err)
-		}
-		for name, b := range map[string][]byte{ManifestFile: data, ManifestSigFile: sig, "validator": []byte(newValidator)} {
-			if err := e.ops.writeFile(cache+"/"+name, b, 0o644); err != nil {
-				return nil, stateErr(err)
-			}
 		}
 	}
 	return m, nil
 }
 
+// manifestCache is the last manifest accepted and the validator the source gave with
+// it, for conditional requests. They are kept in one file, replaced atomically, so
+// that a crash cannot pair a validator with another manifest.
+type manifestCache struct {
+	Validator string `json:"validator"`
+	Manifest  []byte `json:"manifest"` // the bytes verified, base64 in the file
+}
+
+// cacheFile is the check cache's file in the state dir; oldCacheFiles are those of
+// earlier versions, written one after another, removed when it is written.
+const cacheFile = "check.json"
+
+var oldCacheFiles = []string{ManifestFile, ManifestSigFile, "validator"}
+
+// readCache returns the check cache, or an empty one (meaning an unconditional
+// request) when it is missing or cannot be read.
+func (e *Engine) readCache() manifestCache {
+	var c manifestCache
+	if _, err := readJSON(e.state.path("manifest", cacheFile), &c); err != nil {
+		e.log.Warn("update: the manifest cache is unreadable, fetching the manifest unconditionally", slog.String("error", err.Error()))
+		return manifestCache{}
+	}
+	if len(c.Manifest) == 0 {
+		return manifestCache{}
+	}
+	return c
+}
+
+// writeCache replaces the check cache and removes the files of earlier versions.
+func (e *Engine) writeCache(c manifestCache) error {
+	if err := e.writeJSON(e.state.path("manifest", cacheFile), c); err != nil {
+		return err
+	}
+	for _, name := range oldCacheFiles {
+		if err := e.ops.remove(e.state.path("manifest", name)); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// verifyManifest checks a manifest and its signature against the trust record t: the
+// signature, its binding, the product, the expiry and the serial. It returns the
+// parsed manifest and the trust record that accepting it makes, nil when nothing is
+// to be recorded. It writes nothing, so a refused manifest leaves the state as it was.
+func (e *Engine) verifyManifest(data, sig []byte, t trust) (*manifest.Manifest, *trust, error) {
+	v, err := e.keyring.Verify(ManifestFile, sig, bytes.NewReader(data))
+	if err != nil {
+		return nil, nil, &Error{Code: CodeBadSignature, Err: fmt.Errorf("%s: %w", ManifestFile, err)}
+	}
+	m, err := manifest.Parse(data)
+	if err != nil {
+		return nil, nil, &Error{Code: CodeInvalidManifest, Err: fmt.Errorf("%s: %w", ManifestFile, err)}
+	}
+	if err := checkManifestBinding(v, m); err != nil {
+		return nil, nil, &Error{Code: CodeBadSignature, Err: err}
+	}
+	want, from := e.cfg.Product, `set by "product" in the configuration`
+	if want == "" {
+		want, from = t.Product, "pinned by the first manifest accepted, in "+e.state.path("trust.json")+`; set "product" in the configuration to accept another`
+	}
+	if want != "" && m.Product != want {
+		return nil, nil, codeErr(CodeBadSignature, "%s is the manifest of product %q, signed by a trusted key, but this agent accepts only product %q (%s)", ManifestFile, m.Product, want, from)
+	}
+	if t.Product != "" && t.Product != m.Product {
+		// The configuration names another product than the one pinned: serials of
+		// different products do not compare, the record starts again.
+		e.log.Info("update: the configured product replaces the pinned one", slog.String("pinned", t.Product), slog.String("product", m.Product))
+		t.Serial, t.SHA256 = 0, ""
+	}
+	if now := e.now(); !now.Before(m.Expires) {
+		return nil, nil, codeErr(CodeExpired, "%s expired at %s (serial %d); the publisher must refresh it", ManifestFile, m.Expires.Format("2006-01-02T15:04:05Z07:00"), m.Serial)
+	}
+	sum := sha256.Sum256(data)
+	hexsum := hex.EncodeToString(sum[:])
+	if m.Serial < t.Serial {
+		return nil, nil, codeErr(CodeReplay, "%s has serial %d, lower than serial %d already accepted: refusing an older manifest", ManifestFile, m.Serial, t.Serial)
+	}
+	if m.Serial == t.Serial && t.SHA256 != "" && t.SHA256 != hexsum {
+		return nil, nil, codeErr(CodeReplay, "%s has serial %d, already accepted with different content", ManifestFile, m.Serial)
+	}
+	if t.Product == "" && e.cfg.Product == "" {
+		e.log.Info("update: product pinned", slog.String("product", m.Product), slog.Uint64("serial", m.Serial))
+	}
+	if m.Serial == t.Serial && t.SHA256 != "" && t.Product == m.Product {
+		return m, nil, nil
+	}
+	t.Serial, t.SHA256, t.Product, t.Updated = m.Serial, hexsum, m.Product, e.now()
+	return m, &t, nil
+}
+
+// checkManifestBinding checks that every signer's trusted comment binds the signature
+// to manifest.json at m's serial ("file=manifest.json serial=N"), and to m's product
+// when it names one ("product=P"): a valid signature of another manifest, a renamed
+// file or another product is refused. Other words of the comment (minisign's
+// "timestamp:N", other key=value pairs) are ignored.
+func checkManifestBinding(v *signature.Verified, m *manifest.Manifest) error {
+	want := []struct {
+		field, value string
+		required     bool
+	}{
+		{"file", ManifestFile, true},
+		{"serial", strconv.FormatUint(m.Serial, 10), true},
+		{"product", m.Product, false},
+	}
+	for _, s := range v.Signers {
+		got := map[string]string{}
+		for _, word := range strings.FieldsFunc(s.TrustedComment, func(r rune) bool { return r == ' ' || r == '\t' }) {
+			key, value, ok := strings.Cut(word, "=")
+			if !ok || (key != "file" && key != "serial" && key != "product") {
+				continue
+			}
+			if _, dup := got[key]; dup {
+				return &signature.BindingError{Name: ManifestFile, KeyID: s.KeyID, Got: fmt.Sprintf("trusted comment %q gives %s= twice", s.TrustedComment, key)}
+			}
+			got[key] = value
+		}
+		for _, w := range want {
+			g, ok := got[w.field]
+			switch {
+			case !ok && w.required:
+				return &signature.BindingError{Name: ManifestFile, KeyID: s.KeyID, Got: fmt.Sprintf("trusted comment %q has no %s= (want %s=%s)", s.TrustedComment, w.field, w.field, w.value)}
+			case ok && g != w.value:
+				return &signature.BindingError{Name: ManifestFile, KeyID: s.KeyID, Field: w.field, Want: w.value, Got: g}
+			}
+		}
+	}
+	return nil
+}
+
 // fetchHFSQL reads an HFSQL manifest, which carries no signature: the configuration
-// allowed it, and every pack's own signature is still required at download.
-func (e *Engine) fetchHFSQL(ctx context.Context) (*manifest.Manifest, error) {
+// allowed it, and every pack's own signature is still required at download. It is
+// never read once a signed manifest was accepted (the fallback would let a mirror
+// offer older builds, or freeze the server), and without a serial it is ordered by its
+// versions: a file offering less than one accepted before is refused as a replay.
+func (e *Engine) fetchHFSQL(ctx context.Context, t trust) (*manifest.Manifest, error) {
+	if t.SHA256 != "" {
+		return nil, codeErr(CodeNotFound, "%s is not on the source, and the unsigned %s is no longer read: a signed manifest (product %q, serial %d) was accepted before, as recorded in %s",
+			ManifestFile, HFSQLManifestFile, t.Product, t.Serial, e.state.path("trust.json"))
+	}
+	e.emit(Event{Step: StepCheck, Message: "fetching " + HFSQLManifestFile})
 	data, _, _, err := e.fetchSmall(ctx, HFSQLManifestFile, manifest.MaxSize, CodeInvalidManifest, "")
 	if err != nil {
 		return nil, err
 	}
-	m, _, err := manifest.ParseAny(data)
+	m, format, err := manifest.ParseAny(data)
 	if err != nil {
 		return nil, &Error{Code: CodeInvalidManifest, Err: fmt.Errorf("%s: %w", HFSQLManifestFile, err)}
 	}
+	if format != manifest.FormatHFSQL {
+		return nil, codeErr(CodeInvalidManifest, "%s is a native manifest, not an HFSQL file: a native manifest is accepted only as %s, with its signature", HFSQLManifestFile, ManifestFile)
+	}
+	highest, err := e.checkHFSQLVersions(m, t.HFSQL)
+	if err != nil {
+		return nil, err
+	}
+	if highest != nil {
+		t.HFSQL, t.Updated = highest, e.now()
+		if err := e.writeJSON(e.state.path("trust.json"), t); err != nil {
+			return nil, stateErr(err)
+		}
+	}
 	return m, nil
+}
+
+// checkHFSQLVersions refuses, as a replay, an HFSQL manifest whose highest version is
+// lower than the highest accepted before, or whose highest version for a major
+// version and language is lower than the one accepted for them. accepted maps
+// hfsqlKey to the highest version accepted. It returns the record updated with m, nil
+// when m adds nothing to it.
+func (e *Engine) checkHFSQLVersions(m *manifest.Manifest, accepted map[string]string) (map[string]string, error) {
+	cmp := func(a, b string) (int, error) {
+		c, err := manifest.CompareVersions(a, b)
+		if err != nil {
+			return 0, fmt.Errorf("%s: hfsql: %w", e.state.path("trust.json"), err)
+		}
+		return c, nil
+	}
+	higher := func(in map[string]string, key, v string) (bool, error) {
+		old, ok := in[key]
+		if !ok {
+			return true, nil
+		}
+		c, err := cmp(v, old)
+		return c > 0, err
+	}
+	offered := map[string]string{} // the highest of m per key, and over all under ""
+	for _, r := range m.Releases {
+		for _, key := range []string{hfsqlKey(r.Major, r.Language), ""} {
+			if up, err := higher(offered, key, r.Version); err != nil {
+				return nil, err
+			} else if up {
+				offered[key] = r.Version
+			}
+		}
+	}
+	for _, key := range slices.Sorted(maps.Keys(accepted)) { // "" first: the overall highest
+		old := accepted[key]
+		v, ok := offered[key]
+		switch {
+		case !ok && key == "":
+			return nil, codeErr(CodeReplay, "%s lists no build, and %s was accepted before: refusing an older file", HFSQLManifestFile, old)
+		case !ok:
+			continue // the file no longer lists that major version and language
+		}
+		if c, err := cmp(v, old); err != nil {
+			return nil, err
+		} else if c < 0 {
+			what := ""
+			if key != "" {
+				major, lang, _ := strings.Cut(key, "/")
+				what = fmt.Sprintf(" for major version %s, language %q", major, lang)
+			}
+			return nil, codeErr(CodeReplay, "%s: its newest build%s is %s, older than %s accepted before: refusing an older file", HFSQLManifestFile, what, v, old)
+		}
+	}
+	var next map[string]string
+	for key, v := range offered {
+		up, err := higher(accepted, key, v)
+		if err != nil {
+			return nil, err
+		}
+		if up {
+			if next == nil {
+				next = maps.Clone(accepted)
+				if next == nil {
+					next = map[string]string{}
+				}
+			}
+			next[key] = v
+		}
+	}
+	return next, nil
+}
+
+// hfsqlKey is the key of a major version and language in the HFSQL record of trust.
+func hfsqlKey(major int, language string) string {
+	return strconv.Itoa(major) + "/" + strings.ToUpper(language)
 }
 
 // fetchSmall reads a whole small file, at most max bytes; a larger one is an error

@@ -27,8 +27,15 @@ const (
 
 // Config is the agent configuration of CLI.md: where updates come from, which keys are
 // trusted, where state is kept, and the modules to keep up to date.
+//
+// Product is the product whose manifest is accepted. When empty, the product of the
+// first manifest accepted is pinned in the state dir and only it is accepted
+// afterwards, so that a source serving another product's manifest signed by the same
+// publisher key is refused. Setting it to another product than the pinned one is how
+// an agent is moved to that product: the other product's serial no longer counts.
 type Config struct {
 	Source             string         `json:"source"`
+	Product            string         `json:"product,omitempty"`
 	Keys               []string       `json:"keys"`
 	Threshold          int            `json:"threshold,omitempty"`
 	StateDir           string         `json:"state_dir"`
@@ -187,6 +194,12 @@ func (c *Config) Validate() error {
 	if len(c.Keys) == 0 {
 		return bad("keys", "missing: at least one trusted public key file is needed")
 	}
+	if len(c.Product) > maxProduct {
+		return bad("product", "%.40q... is longer than %d bytes", c.Product, maxProduct)
+	}
+	if strings.ContainsFunc(c.Product, func(r rune) bool { return r < 0x20 || r == 0x7f }) {
+		return bad("product", "%q holds a control character", c.Product)
+	}
 	if c.Threshold == 0 {
 		c.Threshold = 1
 	}
@@ -246,6 +259,9 @@ func (c *Config) Validate() error {
 	}
 	return nil
 }
+
+// maxProduct is the longest product name a manifest may carry.
+const maxProduct = 256
 
 // Module returns the configuration of the named module.
 func (c *Config) Module(name string) (*ModuleConfig, error) {

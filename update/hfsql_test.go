@@ -5,6 +5,7 @@ import (
 	"context"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -78,4 +79,89 @@ func TestHFSQLRepository(t *testing.T) {
 	_, err = eng.Install(ctx, "hfsql", update.InstallOptions{})
 	require.NoError(t, err)
 	require.Equal(t, map[string]string{"manta*": "#!/bin/sh\n", "version.txt": "220099"}, updatetest.ReadTree(t, filepath.Join(dir, "hfsql")))
+}
+
+// hfsqlFile returns an hfsql_updateinfo.json listing releases, each "major/language/version".
+func hfsqlFile(releases ...string) string {
+	var parts []string
+	for _, r := range releases {
+		f := strings.SplitN(r, "/", 3)
+		parts = append(parts, `{"major_version":`+f[0]+`,"language":"`+f[1]+`","version":"`+f[2]+`",
+		  "pack":[{"plateform":"linux64","data":"srv_hfsql_linux64_`+f[2]+`"}]}`)
+	}
+	return `{"pack":[` + strings.Join(parts, ",") + `]}`
+}
+
+// TestHFSQLNoFallbackAfterSignedManifest: once a signed manifest was accepted, a
+// source without manifest.json does not make the engine read the unsigned HFSQL file
+// (a mirror could offer older builds through it, or freeze the server on one).
+func TestHFSQLNoFallbackAfterSignedManifest(t *testing.T) {
+	t.Parallel()
+	key := newKey(t)
+	e := newTrustEnv(t, key)
+	e.cfg.AllowUnsignedHFSQL = true
+	writeManifest(t, e.repo, testManifest("shop", 7, "1.0.0"), key, "")
+	require.NoError(t, os.WriteFile(filepath.Join(e.repo, update.HFSQLManifestFile), []byte(hfsqlFile("22/F/220099")), 0o644))
+	_, err := e.check(t)
+	require.NoError(t, err)
+
+	for _, name := range []string{update.ManifestFile, update.ManifestSigFile} {
+		require.NoError(t, os.Remove(filepath.Join(e.repo, name)))
+	}
+	before := stateSnapshot(t, e.cfg.StateDir)
+	_, err = e.check(t)
+	require.Equal(t, update.CodeNotFound, update.CodeOf(err), "%v", err)
+	require.Contains(t, err.Error(), update.HFSQLManifestFile)
+	require.Contains(t, err.Error(), "serial 7")
+	require.Equal(t, before, stateSnapshot(t, e.cfg.StateDir))
+}
+
+// TestHFSQLNeverOlder: without a serial, an HFSQL file is ordered by its versions: one
+// whose highest version, or whose highest version for a major version and language,
+// is lower than one already accepted is refused as a replay, changing nothing.
+func TestHFSQLNeverOlder(t *testing.T) {
+	t.Parallel()
+	key := newKey(t)
+	e := newTrustEnv(t, key)
+	e.cfg.AllowUnsignedHFSQL = true
+	require.NoError(t, os.MkdirAll(e.repo, 0o755))
+	serve := func(releases ...string) error {
+		require.NoError(t, os.WriteFile(filepath.Join(e.repo, update.HFSQLManifestFile), []byte(hfsqlFile(releases...)), 0o644))
+		_, err := e.check(t)
+		return err
+	}
+	refused := func(want string, releases ...string) {
+		t.Helper()
+		before := stateSnapshot(t, e.cfg.StateDir)
+		err := serve(releases...)
+		require.Equal(t, update.CodeReplay, update.CodeOf(err), "%v", err)
+		require.Contains(t, err.Error(), want)
+		require.Equal(t, before, stateSnapshot(t, e.cfg.StateDir), "a refused file changes nothing")
+	}
+	require.NoError(t, serve("22/F/220050", "22/F/220099", "23/F/230010"))
+	refused("230010", "22/F/220099")                           // the newest build gone
+	refused("220099", "22/F/220050", "23/F/230010")            // an older build for major 22
+	refused("220099", "22/f/220050", "23/F/230010")            // languages compare without case
+	refused("230010")                                          // no build at all
+	require.NoError(t, serve("22/F/220099", "23/F/230010"))    // an older build dropped: fine
+	require.NoError(t, serve("22/A/220001", "23/F/230010"))    // another language, a major dropped
+	refused("220099", "22/F/220098", "23/F/230011")            // a dropped major comes back older
+	require.NoError(t, serve("22/F/220100", "23/F/230011"))    // newer everywhere
+	refused("230011", "22/F/220100", "23/F/230010", "24/F/10") // a new major does not hide an older one
+}
+
+// TestHFSQLFileIsHFSQL: hfsql_updateinfo.json is read unsigned only in HFSQL's
+// format; a native manifest there would dodge its signature, serial and expiry.
+func TestHFSQLFileIsHFSQL(t *testing.T) {
+	t.Parallel()
+	key := newKey(t)
+	e := newTrustEnv(t, key)
+	e.cfg.AllowUnsignedHFSQL = true
+	data, err := testManifest("shop", 1, "1.0.0").Marshal()
+	require.NoError(t, err)
+	require.NoError(t, os.MkdirAll(e.repo, 0o755))
+	require.NoError(t, os.WriteFile(filepath.Join(e.repo, update.HFSQLManifestFile), data, 0o644))
+	_, err = e.check(t)
+	require.Equal(t, update.CodeInvalidManifest, update.CodeOf(err), "%v", err)
+	require.Contains(t, err.Error(), update.HFSQLManifestFile)
 }

@@ -16,8 +16,9 @@ import (
 // The state dir holds everything upkeep keeps of its own, never inside a module folder:
 //
 //	install-id                   stable random ID, for staged rollouts
-//	trust.json                   highest manifest serial accepted (replay protection)
-//	manifest/                    last accepted manifest, its signature and validator
+//	trust.json                   highest manifest serial accepted (replay protection),
+//	                             the product pinned, the highest HFSQL versions
+//	manifest/check.json          last accepted manifest and its validator, in one file
 //	modules/NAME/status.json     what status prints
 //	modules/NAME/journal.json    the install under way, for Recover
 //	modules/NAME/lock            one operation per module
@@ -53,12 +54,17 @@ func (e *Engine) installID() (string, error) {
 	return id, nil
 }
 
-// trust is the replay-protection record.
+// trust is the replay-protection record: the serial and SHA-256 of the last manifest
+// accepted, and its product, the only one accepted afterwards unless the configuration
+// names another.
 type trust struct {
-	Serial  uint64    `json:"serial"`
-	SHA256  string    `json:"sha256"`
-	Product string    `json:"product,omitempty"`
-	Updated time.Time `json:"updated"`
+	Serial  uint64 `json:"serial"`
+	SHA256  string `json:"sha256"` // "" until a signed manifest is accepted
+	Product string `json:"product,omitempty"`
+	// HFSQL holds, for unsigned HFSQL files (which have no serial), the highest version
+	// accepted per major version and language ("22/F"), and over all under "".
+	HFSQL   map[string]string `json:"hfsql,omitempty"`
+	Updated time.Time         `json:"updated"`
 }
 
 func readJSON(path string, v any) (bool, error) {

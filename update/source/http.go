@@ -8,10 +8,12 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"math/rand/v2"
 	"net"
 	"net/http"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -29,7 +31,8 @@ var _ Source = (*HTTP)(nil)
 // NewHTTP returns a source for the repository at base, an http or https URL that may
 // carry a path ("https://updates.example.com/repo/"); file names are resolved below it.
 // base may not carry credentials, a query or a fragment: send credentials with
-// WithHeader or WithBearerToken.
+// WithHeader or WithBearerToken. Those go to base's scheme, host and port only: a
+// redirect elsewhere (another host, or https to http) is followed without them.
 func NewHTTP(base string, opts ...Option) (*HTTP, error) {
 	u, err := url.Parse(base)
 	if err != nil {
@@ -58,9 +61,9 @@ func NewHTTP(base string, opts ...Option) (*HTTP, error) {
 			return nil, err
 		}
 	}
-	h.client = h.o.client
-	if h.client == nil {
-		h.client = &http.Client{Transport: &http.Transport{
+	c := h.o.client
+	if c == nil {
+		c = &http.Client{Transport: &http.Transport{
 			Proxy: http.ProxyFromEnvironment,
 			DialContext: (&net.Dialer{
 				Timeout:   h.o.dialTimeout,
@@ -74,7 +77,63 @@ func NewHTTP(base string, opts ...Option) (*HTTP, error) {
 			ForceAttemptHTTP2:     true,
 		}}
 	}
+	// A copy, so that a client given with WithHTTPClient is not modified.
+	own := *c
+	own.CheckRedirect = h.redirectPolicy(c.CheckRedirect)
+	h.client = &own
 	return h, nil
+}
+
+// maxRedirects is how many redirects a request follows, as net/http's default policy.
+const maxRedirects = 10
+
+// redirectPolicy returns a CheckRedirect that drops the source's credentials (every
+// header given with WithHeader or WithBearerToken, and Authorization) from a request
+// once its chain of redirects has left the base URL's scheme and host: another host
+// (another port counts) must not receive the repository's API key, nor a plain http
+// URL a bearer token in clear text. A chain that came back to the base's host does not
+// get them back, since the other host chose where it went. next, the policy of a
+// client given with WithHTTPClient, then decides; without one, at most 10 redirects
+// are followed.
+func (h *HTTP) redirectPolicy(next func(*http.Request, []*http.Request) error) func(*http.Request, []*http.Request) error {
+	return func(req *http.Request, via []*http.Request) error {
+		from := origin(h.base)
+		for _, r := range append(slices.Clone(via), req) {
+			if origin(r.URL) == from {
+				continue
+			}
+			dropped := false
+			for _, k := range append(slices.Collect(maps.Keys(h.o.header)), "Authorization") {
+				if _, ok := req.Header[k]; ok {
+					req.Header.Del(k)
+					dropped = true
+				}
+			}
+			if dropped {
+				h.o.logger.LogAttrs(req.Context(), slog.LevelWarn, "source: redirected to another host or scheme: credentials not sent",
+					slog.String("from", via[0].URL.Redacted()), slog.String("to", req.URL.Redacted()))
+			}
+			break
+		}
+		if next != nil {
+			return next(req, via)
+		}
+		if len(via) >= maxRedirects {
+			return fmt.Errorf("stopped after %d redirects", maxRedirects)
+		}
+		return nil
+	}
+}
+
+// origin returns the scheme, host and port of u, with the scheme's default port
+// when u names none.
+func origin(u *url.URL) string {
+	scheme := strings.ToLower(u.Scheme)
+	port := u.Port()
+	if port == "" {
+		port = map[string]string{"http": "80", "https": "443"}[scheme]
+	}
+	return scheme + "://" + net.JoinHostPort(strings.ToLower(u.Hostname()), port)
 }
 
 // Base returns the repository URL, ending with "/".
