@@ -51,8 +51,8 @@ var version = "0.0.0"
 const module = "selfupdating-server"
 
 func main() {
-	// Captured before anything can swap the folder: afterwards it names the new version.
-	exe := update.Executable()
+	// Captured at start-up: after a swap of the folder it names the new version.
+	exe, _ := handoff.Executable()
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	os.Exit(run(ctx, exe, os.Args[1:], os.Stderr))
@@ -274,7 +274,9 @@ func (s *server) serve(ctx context.Context) error {
 		// Without a handover (Windows) the new version starts after this one stopped
 		// listening: a short gap.
 		s.log.Info("restarting")
-		return update.Restart()
+		if err := handoff.Restart(); !errors.Is(err, handoff.ErrRestarted) {
+			return err
+		}
 	default:
 	}
 	s.log.Info("stopped")
@@ -334,7 +336,7 @@ func (s *server) checkOnce(ctx context.Context, restart chan struct{}) bool {
 		s.log.Warn("the module's folder does not hold this executable: nothing to restart", "exe", s.exe)
 		return false
 	}
-	child, err := s.h.Upgrade(ctx, s.exe, s.args)
+	child, err := s.h.Upgrade(ctx)
 	switch {
 	case err == nil:
 		s.log.Info("handed over to the new version", "to", to, "child_pid", child.PID, "ready_after", child.Ready)
