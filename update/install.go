@@ -28,6 +28,13 @@ type InstallOptions struct {
 	// the source. The signature's trusted comment gives the version and must name this
 	// module and platform.
 	PackFile, SigFile string
+	// Unattended marks an install that no person asked for (a scheduler's, an
+	// agent's): it refuses with ErrFailedVersion, before downloading anything, a
+	// version that the module's status records as failed (ModuleStatus.FailedVersion),
+	// also as a step of the upgrade path, until a newer one is offered. Without it a
+	// failed version may be installed again. It applies to versions the source offers:
+	// an offline PackFile is a person's choice and is not checked.
+	Unattended bool
 }
 
 // InstallResult tells what Install did.
@@ -83,6 +90,9 @@ func (e *Engine) Install(ctx context.Context, module string, opts InstallOptions
 		refs, err := e.plan(ctx, m, installed, opts.Version)
 		if err != nil {
 			return nil, e.fail(m, "", err)
+		}
+		if err := e.unattended(m, st, opts, refs); err != nil {
+			return nil, err
 		}
 		for _, ref := range refs {
 			d, err := e.download(ctx, ref)
