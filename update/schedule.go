@@ -191,7 +191,7 @@ func (e *Engine) autoInstall(ctx context.Context, m *ModuleConfig, after func(co
 		return
 	}
 	to := res.Installed[len(res.Installed)-1]
-	e.log.Info("automatic install", "module", m.Name, "from", res.From, "to", to, "window", res.Window, "self_update", res.SelfUpdate)
+	e.log.Info("installed", "module", m.Name, "from", res.From, "to", to, "window", res.Window, "self_update", res.SelfUpdate)
 	if after == nil {
 		return
 	}
@@ -205,9 +205,12 @@ func (e *Engine) autoInstall(ctx context.Context, m *ModuleConfig, after func(co
 		ropts = append(ropts, RollbackTo(res.From))
 	}
 	// The rollback must not be stopped by the cancellation that may have caused it.
-	if _, err := e.Rollback(context.WithoutCancel(ctx), m.Name, ropts...); err != nil {
+	rb, err := e.Rollback(context.WithoutCancel(ctx), m.Name, ropts...)
+	if err != nil {
 		e.log.Error("rollback after install", "module", m.Name, "version", to, "err", err)
+		return
 	}
+	e.log.Info("rolled back", "module", m.Name, "from", to, "to", rb.Installed[0], "window", rb.Window)
 }
 
 // prefetch downloads the packs of a selection under the module's lock; a module busy
