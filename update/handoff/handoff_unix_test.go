@@ -37,7 +37,11 @@ func TestMain(m *testing.M) {
 	if mode := os.Getenv(childMode); mode != "" {
 		os.Exit(runChild(mode))
 	}
-	os.Exit(m.Run())
+	code := m.Run()
+	if selfrestart.dir != "" {
+		os.RemoveAll(selfrestart.dir)
+	}
+	os.Exit(code)
 }
 
 // runChild is the new process: "serve" listens where childListen says, answers
