@@ -256,7 +256,7 @@ func (e *Engine) writeCache(c manifestCache) error {
 		return err
 	}
 	for _, name := range oldCacheFiles {
-		if err := e.ops.remove(e.state.path("manifest", name)); err != nil {
+		if err := e.ops.removeFile(e.state.path("manifest", name)); err != nil {
 			return err
 		}
 	}

@@ -128,7 +128,6 @@ func New(cfg Config, opts ...Option) (*Engine, error) {
 			return nil, err
 		}
 	}
-	startExecutable()
 	p, err := manifest.Platform(cfg.Platform)
 	if err != nil {
 		return nil, &ConfigError{Field: "platform", Err: err}

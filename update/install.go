@@ -35,6 +35,13 @@ type InstallOptions struct {
 	// it, such an install fails with ErrUnmanaged and changes nothing; setting the
 	// module's Installed to the version the folder holds adopts it instead.
 	KeepUnmanaged bool
+	// Unattended marks an install that no person asked for (a scheduler's, an
+	// agent's): it refuses with ErrFailedVersion, before downloading anything, a
+	// version that the module's status records as failed (ModuleStatus.FailedVersion),
+	// also as a step of the upgrade path, until a newer one is offered. Without it a
+	// failed version may be installed again. It applies to versions the source offers:
+	// an offline PackFile is a person's choice and is not checked.
+	Unattended bool
 }
 
 // InstallResult tells what Install did.
@@ -46,7 +53,7 @@ type InstallResult struct {
 	// 6 to 9 of the install): only renames and hooks happen there.
 	Window time.Duration
 	// SelfUpdate reports whether the module holds the running program's executable:
-	// the caller should restart it (see Engine.Restart).
+	// the caller should restart it (handoff.Handoff.Upgrade, or handoff.Restart).
 	SelfUpdate bool
 	// Unmanaged is where the tree found in a module folder upkeep did not manage was
 	// kept (InstallOptions.KeepUnmanaged); "" when there was none.
@@ -97,6 +104,9 @@ func (e *Engine) Install(ctx context.Context, module string, opts InstallOptions
 		refs, err := e.plan(ctx, m, installed, opts.Version)
 		if err != nil {
 			return nil, e.fail(m, "", err)
+		}
+		if err := e.unattended(m, st, opts, refs); err != nil {
+			return nil, err
 		}
 		for _, ref := range refs {
 			d, err := e.download(ctx, ref)

@@ -1,34 +1,26 @@
 package update
 
 import (
-	"os"
 	"path/filepath"
 	"strings"
 )
 
 // holdsExecutable reports whether the module's folder holds the running program's
-// executable, as captured when the process started.
+// executable, as captured when the process started (InstallResult.SelfUpdate).
 func (e *Engine) holdsExecutable(m *ModuleConfig) bool {
-	exe := startExecutable()
-	if exe == "" {
-		return false
-	}
-	dir := filepath.Clean(m.Path) + string(filepath.Separator)
-	return strings.HasPrefix(exe, dir)
+	return underDir(startExe, m.Path)
 }
 
-// Executable is the running program's path as it was at start-up, with links
-// resolved. After a swap of the program's own folder, /proc/self/exe follows the old,
-// renamed binary; this path names the new one.
-func Executable() string { return startExecutable() }
-
-// Restart replaces the running program with the executable found at its start-up path
-// (the new version after a self-update), with the same arguments and environment. On
-// Unix it does not return on success; on Windows it starts the new process and exits.
-func Restart() error {
-	exe := startExecutable()
-	if exe == "" {
-		return os.ErrNotExist
+// underDir reports whether file lies under dir. The executable's path has its links
+// resolved, so dir's parent is resolved too (a module under /tmp on macOS lives in
+// /private/tmp); dir itself is the entry the engine swaps and is taken as named.
+func underDir(file, dir string) bool {
+	if file == "" {
+		return false
 	}
-	return reexec(exe, os.Args, os.Environ())
+	dir = filepath.Clean(dir)
+	if p, err := filepath.EvalSymlinks(filepath.Dir(dir)); err == nil {
+		dir = filepath.Join(p, filepath.Base(dir))
+	}
+	return strings.HasPrefix(file, dir+string(filepath.Separator))
 }

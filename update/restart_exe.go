@@ -3,12 +3,14 @@ package update
 import (
 	"os"
 	"path/filepath"
-	"sync"
 )
 
-// startExecutable is captured once, the first time it is asked, which an Engine does
-// at New: the path is a fact of the process, not of an engine.
-var startExecutable = sync.OnceValue(func() string {
+// startExe is the running program's executable as it was when the process started,
+// links resolved, "" when it cannot be told. It is captured when the package is
+// initialised: once an install has swapped the program's folder, os.Executable
+// follows the old binary into the backup. (Restarting is package handoff's job, which
+// keeps its own capture: Executable, Restart, Handoff.Upgrade.)
+var startExe = func() string {
 	exe, err := os.Executable()
 	if err != nil {
 		return ""
@@ -17,4 +19,4 @@ var startExecutable = sync.OnceValue(func() string {
 		exe = r
 	}
 	return exe
-})
+}()

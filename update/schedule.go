@@ -99,13 +99,23 @@ type RunOptions struct {
 	Jitter time.Duration
 	// OnCheck, if set, is called after every check.
 	OnCheck func(*CheckReport, error)
+	// AfterInstall, if set, is called after each automatic install that changed a
+	// module, with its result (also when a later step of the upgrade path failed:
+	// res.Installed lists what is in place). It is where a program that updates itself
+	// restarts into the new version when res.SelfUpdate is set (handoff.Upgrade) and
+	// checks that it became ready. An error rolls the module back to res.From with the
+	// error as the reason (RollbackReason): the status shows it and marks the version
+	// failed, so no unattended install tries it again. Run waits for it: the next
+	// module and the next round come after it returns.
+	AfterInstall func(ctx context.Context, res *InstallResult) error
 }
 
 // Run is the agent loop: Recover once, then check on a schedule, downloading in the
 // background what is offered, and — when the configuration has an auto_install window
-// and the time is inside it — installing it. A version whose install failed is not
-// retried automatically until a newer one appears (an explicit Install may). Run
-// returns when ctx is done.
+// and the time is inside it — installing it as an unattended install
+// (InstallOptions.Unattended), then calling opts.AfterInstall. A version whose install
+// failed, or that was rolled back after it, is not retried automatically until a newer
+// one appears (an explicit Install may). Run returns when ctx is done.
 func (e *Engine) Run(ctx context.Context, opts RunOptions) error {
 	if _, err := e.Recover(ctx); err != nil {
 		e.log.Error("recovery at start-up", "err", err)
@@ -145,20 +155,62 @@ func (e *Engine) RunOnce(ctx context.Context, opts RunOptions) {
 		if mc.Status != "update" || ctx.Err() != nil {
 			continue
 		}
-		m, _ := e.cfg.Module(mc.Name)
+		m, err := e.cfg.Module(mc.Name)
+		if err != nil {
+			continue
+		}
 		st, _ := e.loadStatus(m)
-		if st != nil && st.FailedVersion == mc.Version {
+		// The rule Install applies to unattended installs, checked here too so that a
+		// failed version is not downloaded again either.
+		if err := refuseFailed(m.Name, st, mc.Path); err != nil {
+			e.log.Info("update not retried", "module", m.Name, "err", err)
 			continue
 		}
 		// Background download, so that an install later only extracts.
 		e.prefetch(ctx, m, mc.Selection)
-		if !auto {
-			continue
-		}
-		if _, err := e.Install(ctx, m.Name, InstallOptions{}); err != nil && !errors.Is(err, ErrNoUpdate) {
-			e.log.Error("automatic install", "module", m.Name, "err", err)
+		if auto {
+			e.autoInstall(ctx, m, opts.AfterInstall)
 		}
 	}
+}
+
+// autoInstall installs what the source offers for m, unattended, then runs after,
+// rolling back when it fails.
+func (e *Engine) autoInstall(ctx context.Context, m *ModuleConfig, after func(context.Context, *InstallResult) error) {
+	res, err := e.Install(ctx, m.Name, InstallOptions{Unattended: true})
+	switch {
+	case errors.Is(err, ErrNoUpdate):
+		return
+	case errors.Is(err, ErrFailedVersion):
+		e.log.Info("update not retried", "module", m.Name, "err", err)
+		return
+	case err != nil:
+		e.log.Error("automatic install", "module", m.Name, "err", err)
+	}
+	if res == nil || len(res.Installed) == 0 {
+		return
+	}
+	to := res.Installed[len(res.Installed)-1]
+	e.log.Info("installed", "module", m.Name, "from", res.From, "to", to, "window", res.Window, "self_update", res.SelfUpdate)
+	if after == nil {
+		return
+	}
+	aerr := after(ctx, res)
+	if aerr == nil {
+		return
+	}
+	e.log.Error("after install: rolling back", "module", m.Name, "version", to, "err", aerr)
+	ropts := []RollbackOption{RollbackReason(aerr)}
+	if res.From != "" {
+		ropts = append(ropts, RollbackTo(res.From))
+	}
+	// The rollback must not be stopped by the cancellation that may have caused it.
+	rb, err := e.Rollback(context.WithoutCancel(ctx), m.Name, ropts...)
+	if err != nil {
+		e.log.Error("rollback after install", "module", m.Name, "version", to, "err", err)
+		return
+	}
+	e.log.Info("rolled back", "module", m.Name, "from", to, "to", rb.Installed[0], "window", rb.Window)
 }
 
 // prefetch downloads the packs of a selection under the module's lock; a module busy

@@ -120,3 +120,48 @@ func TestCheckDuringInstall(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, "1.0.2", *st.Installed)
 }
+
+func TestRunAfterInstallErrorRollsBack(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	e := newEnv(t, update.Swap, false)
+	e.repo.Publish("web", "1.0.0", platform, v1)
+	e.cfg.AutoInstall = &update.Window{}
+	eng := e.engine(t)
+	_, err := eng.Install(ctx, "web", update.InstallOptions{})
+	require.NoError(t, err)
+
+	e.repo.Publish("web", "1.1.0", platform, v2)
+	var calls []update.InstallResult
+	notReady := update.RunOptions{AfterInstall: func(ctx context.Context, res *update.InstallResult) error {
+		calls = append(calls, *res)
+		require.Equal(t, v2, updatetest.ReadTree(t, e.module), "called once the new version is in place")
+		return errors.New("1.1.0 did not become ready")
+	}}
+	eng.RunOnce(ctx, notReady)
+	require.Len(t, calls, 1)
+	require.Equal(t, "1.0.0", calls[0].From)
+	require.Equal(t, []string{"1.1.0"}, calls[0].Installed)
+	require.Equal(t, v1, updatetest.ReadTree(t, e.module), "rolled back")
+	st, err := eng.ModuleStatus(context.Background(), "web")
+	require.NoError(t, err)
+	require.Equal(t, "1.0.0", *st.Installed)
+	require.Equal(t, "1.1.0", st.FailedVersion)
+	require.Contains(t, st.LastError, "1.1.0 did not become ready")
+
+	// The next rounds do not install it again.
+	eng.RunOnce(ctx, notReady)
+	require.Len(t, calls, 1, "a version rolled back after install is not retried on its own")
+
+	// A newer version goes through; AfterInstall's nil keeps it.
+	e.repo.Publish("web", "1.2.0", platform, v3)
+	eng.RunOnce(ctx, update.RunOptions{AfterInstall: func(ctx context.Context, res *update.InstallResult) error {
+		calls = append(calls, *res)
+		return nil
+	}})
+	require.Len(t, calls, 2)
+	require.Equal(t, []string{"1.2.0"}, calls[1].Installed)
+	require.Equal(t, v3, updatetest.ReadTree(t, e.module))
+	st, _ = eng.ModuleStatus(context.Background(), "web")
+	require.Equal(t, "1.2.0", *st.Installed)
+}

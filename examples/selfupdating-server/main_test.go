@@ -371,9 +371,10 @@ func TestNewVersionNotReady(t *testing.T) {
 			var st status
 			eventually(t, 15*time.Second, func() bool {
 				st = s.status()
-				return st.NotReady["1.1.0"] != "" && strings.HasPrefix(st.Module.LastResult, "rolled back to 1.0.0") && st.Module.FailedVersion == "1.1.0"
+				return strings.HasPrefix(st.Module.LastResult, "rolled back to 1.0.0") && st.Module.FailedVersion == "1.1.0"
 			}, "the failed 1.1.0 was not rolled back")
-			require.Contains(t, st.NotReady["1.1.0"], tt.why)
+			require.Contains(t, st.Module.LastError, "1.1.0 did not become ready")
+			require.Contains(t, st.Module.LastError, tt.why)
 			require.Equal(t, "1.0.0", st.Version)
 			require.Equal(t, before.PID, st.PID, "the old process keeps serving")
 			require.Equal(t, "1.0.0", *st.Module.Installed)
@@ -383,7 +384,8 @@ func TestNewVersionNotReady(t *testing.T) {
 
 			// Later checks do not install the failed version again.
 			time.Sleep(time.Second)
-			require.Len(t, regexp.MustCompile(`msg="update offered" .*to=1.1.0`).FindAllString(s.logText(), -1), 1, "1.1.0 must not be retried")
+			require.Len(t, regexp.MustCompile(`msg=installed .*to=1.1.0`).FindAllString(s.logText(), -1), 1, "1.1.0 must not be retried")
+			require.Contains(t, s.logText(), `msg="update not retried"`)
 
 			// A good version still goes through.
 			s.publish("1.2.0", binary(t, "1.2.0"))
@@ -418,7 +420,7 @@ func TestFlags(t *testing.T) {
 				}
 			}
 			var stderr bytes.Buffer
-			got := run(context.Background(), filepath.Join(t.TempDir(), module), tt.args, &stderr)
+			got := run(context.Background(), tt.args, &stderr)
 			require.Equal(t, tt.want, got, stderr.String())
 		})
 	}

@@ -5,10 +5,8 @@ import (
 	"io"
 	"log"
 	"net/http"
-	"os"
 	"time"
 
-	"github.com/upkeep-go/upkeep/update"
 	"github.com/upkeep-go/upkeep/update/handoff"
 )
 
@@ -18,7 +16,6 @@ import (
 // the process.)
 func Example() {
 	ctx := context.Background()
-	exe := update.Executable() // the path the program was started from
 	h, err := handoff.New(handoff.WithReadyTimeout(10 * time.Second))
 	if err != nil {
 		log.Fatal(err)
@@ -30,20 +27,22 @@ func Example() {
 	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		io.WriteString(w, "hello\n")
 	})}
-	go srv.Serve(ln)
+	d := handoff.NewDrainer(srv) // before srv serves
+	go d.Serve(ln)
 	if err := h.Ready(); err != nil { // the old process may stop accepting now
 		log.Print(err)
 	}
-
 	go func() {
-		// … after update.Engine.Install reported SelfUpdate:
-		if _, err := h.Upgrade(ctx, exe, os.Args[1:]); err != nil {
+		// … after update.Engine.Install reported SelfUpdate: start the executable at
+		// the path this program was started from, which now holds the new version.
+		if _, err := h.Upgrade(ctx); err != nil {
 			log.Print(err) // still serving; roll the swap back with Engine.Rollback
 		}
 	}()
-
-	<-h.Exit() // the new version serves: finish in-flight requests and leave
-	sctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	<-h.Exit() // the new version serves: finish every accepted request and leave
+	dctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
-	srv.Shutdown(sctx)
+	if err := d.Drain(dctx, ln); err != nil {
+		log.Print(err)
+	}
 }

@@ -12,11 +12,19 @@
 //   - [Handoff.Ready] tells the parent that this process serves (call it once every
 //     listener has its Serve loop running);
 //   - [Handoff.Upgrade] starts the new executable with every listener and waits for its
-//     Ready, its exit, or the readiness timeout ([WithReadyTimeout]); on success
+//     Ready, its exit, or the readiness timeout ([WithReadyTimeout]). It takes no
+//     path: it re-runs the executable at the path this process was started from, with
+//     the same arguments ([Executable]), which after a self-update's swap of the
+//     program's folder holds the new version, while os.Executable follows the old
+//     binary into the backup ([WithCommand] overrides this). On success
 //     [Handoff.Exit] is closed and the caller stops its servers with [Drainer.Drain]
 //     (http.Server.Shutdown alone drops a request that arrives on a connection
 //     accepted just before it); on failure the new process is killed, the caller
 //     keeps serving and undoes the swap (update.Engine.Rollback).
+//
+// A program that does not serve restarts with [Restart] instead: the same executable
+// path and arguments, replacing the process on Unix; on Windows it starts the new
+// process and returns [ErrRestarted], and the caller exits.
 //
 // The new process receives its listeners as extra file descriptors 3, 4, … named by
 // the [EnvListeners] environment variable, and the write end of a pipe named by
@@ -113,6 +121,8 @@ type Option func(*options) error
 type options struct {
 	log          *slog.Logger
 	readyTimeout time.Duration
+	exe          string   // what Upgrade starts; "" for the executable captured at start
+	args         []string // its arguments, without the program name
 }
 
 // WithLogger sets the logger for handovers. Default: discard.
@@ -134,6 +144,20 @@ func WithReadyTimeout(d time.Duration) Option {
 			return fmt.Errorf("handoff: ready timeout must be positive, got %s", d)
 		}
 		o.readyTimeout = d
+		return nil
+	}
+}
+
+// WithCommand makes [Handoff.Upgrade] start exe with args (without the program name)
+// instead of the program itself: for a new version installed at another path, or a
+// wrapper. A path without a separator is looked up in PATH. Default: the executable
+// this process was started from ([Executable]) with the arguments it was given.
+func WithCommand(exe string, args ...string) Option {
+	return func(o *options) error {
+		if exe == "" {
+			return errors.New("handoff: WithCommand: empty executable path")
+		}
+		o.exe, o.args = exe, slices.Clone(args)
 		return nil
 	}
 }
@@ -298,6 +322,32 @@ func (h *Handoff) Ready() error {
 // listeners to a ready new process: the caller then stops its servers with
 // [Drainer.Drain], which finishes every request already accepted, and exits.
 func (h *Handoff) Exit() <-chan struct{} { return h.exit }
+
+// command returns what Upgrade starts.
+func (h *Handoff) command() (exe string, args []string, err error) {
+	if h.opts.exe != "" {
+		return h.opts.exe, h.opts.args, nil
+	}
+	if start.err != nil {
+		return "", nil, start.err
+	}
+	if len(start.args) > 0 {
+		args = start.args[1:]
+	}
+	return start.exe, args, nil
+}
+
+// environ is this process's environment without a handover's variables.
+func environ() []string {
+	var env []string
+	for _, kv := range os.Environ() {
+		if strings.HasPrefix(kv, EnvListeners+"=") || strings.HasPrefix(kv, EnvReady+"=") {
+			continue
+		}
+		env = append(env, kv)
+	}
+	return env
+}
 
 // Child is a new process that became ready.
 type Child struct {

@@ -12,7 +12,6 @@ import (
 	"os"
 	"os/exec"
 	"strconv"
-	"strings"
 	"syscall"
 	"time"
 
@@ -57,18 +56,26 @@ func adopt(listeners, ready string) (*inheritance, error) {
 	return inh, nil
 }
 
-// Upgrade starts exe with args (without the program name) and this process's
-// environment, handing it every listener returned by [Handoff.Listen], and waits until
-// it calls [Handoff.Ready]. On success [Handoff.Exit] is closed: this process should
-// stop accepting, drain and exit. Otherwise it returns a [*ReadyError] wrapping
-// [ErrNotReady] and its cause, having killed the new process if it still ran; this
-// process's listeners are untouched and it keeps serving. A new process that accepted
-// connections before failing loses them, which is why it should call Ready as soon as
-// it serves and check what can fail before it listens.
+// Upgrade starts the program's next version, handing it every listener returned by
+// [Handoff.Listen], and waits until it calls [Handoff.Ready]. What it starts is the
+// executable this process was started from, at the path captured at start-up
+// ([Executable]: after a self-update swapped the program's folder, that path holds the
+// new version), with the arguments it was started with and the current environment;
+// [WithCommand] starts something else. On success [Handoff.Exit] is closed: this
+// process should stop accepting, drain ([Drainer.Drain]) and exit. Otherwise it
+// returns a [*ReadyError] wrapping [ErrNotReady] and its cause, having killed the new
+// process if it still ran; this process's listeners are untouched and it keeps
+// serving. A new process that accepted connections before failing loses them, which is
+// why it should call Ready as soon as it serves and check what can fail before it
+// listens.
 //
 // Cancelling ctx stops the wait (and the new process) but never a new process that
 // already signalled readiness. Upgrade returns [ErrUpgraded] after a successful one.
-func (h *Handoff) Upgrade(ctx context.Context, exe string, args []string) (*Child, error) {
+func (h *Handoff) Upgrade(ctx context.Context) (*Child, error) {
+	exe, args, err := h.command()
+	if err != nil {
+		return nil, err
+	}
 	h.upgrade.Lock()
 	defer h.upgrade.Unlock()
 	h.mu.Lock()
@@ -76,15 +83,15 @@ func (h *Handoff) Upgrade(ctx context.Context, exe string, args []string) (*Chil
 		h.mu.Unlock()
 		return nil, ErrUpgraded
 	}
-	specs, files, err := h.files()
+	specs, files, ferr := h.files()
 	h.mu.Unlock()
 	defer func() {
 		for _, f := range files {
 			f.Close()
 		}
 	}()
-	if err != nil {
-		return nil, err
+	if ferr != nil {
+		return nil, ferr
 	}
 	r, w, err := os.Pipe()
 	if err != nil {
@@ -216,18 +223,6 @@ func dupListener(e *entry) (*os.File, error) {
 		return nil, fmt.Errorf("handoff: listener %s %s: duplicating its descriptor: %w", e.network, e.addr, derr)
 	}
 	return os.NewFile(uintptr(dup), "listener "+e.network+" "+e.addr), nil
-}
-
-// environ is this process's environment without a handover's variables.
-func environ() []string {
-	var env []string
-	for _, kv := range os.Environ() {
-		if strings.HasPrefix(kv, EnvListeners+"=") || strings.HasPrefix(kv, EnvReady+"=") {
-			continue
-		}
-		env = append(env, kv)
-	}
-	return env
 }
 
 func exitCause(err error) error {

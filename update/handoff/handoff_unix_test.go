@@ -37,7 +37,11 @@ func TestMain(m *testing.M) {
 	if mode := os.Getenv(childMode); mode != "" {
 		os.Exit(runChild(mode))
 	}
-	os.Exit(m.Run())
+	code := m.Run()
+	if selfrestart.dir != "" {
+		os.RemoveAll(selfrestart.dir)
+	}
+	os.Exit(code)
 }
 
 // runChild is the new process: "serve" listens where childListen says, answers
@@ -194,7 +198,7 @@ func TestUpgradeHandsListenersOver(t *testing.T) {
 	t.Setenv(childMode, "serve")
 	// The child asks for the same addresses as the parent did, port 0 included.
 	t.Setenv(childListen, "tcp 127.0.0.1:0;unix "+sock)
-	child, err := h.Upgrade(ctx, os.Args[0], nil)
+	child, err := h.Upgrade(ctx) // this test binary, with the arguments it was given
 	require.NoError(t, err)
 	t.Cleanup(func() { syscall.Kill(child.PID, syscall.SIGTERM) })
 	select {
@@ -220,7 +224,7 @@ func TestUpgradeHandsListenersOver(t *testing.T) {
 	require.NoError(t, err, "the socket file must survive the parent closing its listener")
 	require.Equal(t, want, body)
 
-	_, err = h.Upgrade(ctx, os.Args[0], nil)
+	_, err = h.Upgrade(ctx)
 	require.ErrorIs(t, err, handoff.ErrUpgraded)
 }
 
@@ -260,7 +264,11 @@ func TestUpgradeNotReady(t *testing.T) {
 			if timeout == 0 {
 				timeout = 20 * time.Second
 			}
-			h, err := handoff.New(handoff.WithReadyTimeout(timeout))
+			opts := []handoff.Option{handoff.WithReadyTimeout(timeout)}
+			if tt.exe != "" {
+				opts = append(opts, handoff.WithCommand(tt.exe))
+			}
+			h, err := handoff.New(opts...)
 			require.NoError(t, err)
 			ln, err := h.Listen(context.Background(), "tcp", "127.0.0.1:0")
 			require.NoError(t, err)
@@ -271,13 +279,9 @@ func TestUpgradeNotReady(t *testing.T) {
 				ctx, cancel = context.WithTimeout(ctx, tt.ctx)
 				defer cancel()
 			}
-			exe := tt.exe
-			if exe == "" {
-				exe = os.Args[0]
-			}
 			t.Setenv(childMode, tt.mode)
 			start := time.Now()
-			child, err := h.Upgrade(ctx, exe, nil)
+			child, err := h.Upgrade(ctx)
 			require.Nil(t, child)
 			require.ErrorIs(t, err, handoff.ErrNotReady)
 			tt.check(t, err)
@@ -309,6 +313,8 @@ func TestNewOptions(t *testing.T) {
 		{"timeout", handoff.WithReadyTimeout(time.Second), true},
 		{"zero timeout", handoff.WithReadyTimeout(0), false},
 		{"nil logger", handoff.WithLogger(nil), false},
+		{"command", handoff.WithCommand("/usr/local/bin/app", "--serve"), true},
+		{"empty command", handoff.WithCommand(""), false},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			_, err := handoff.New(tt.opt)

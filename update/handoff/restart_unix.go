@@ -1,7 +1,8 @@
-//go:build !windows
+//go:build unix
 
-package update
+package handoff
 
 import "syscall"
 
+// reexec replaces the process image; it returns only on failure.
 func reexec(exe string, args, env []string) error { return syscall.Exec(exe, args, env) }
