@@ -7,6 +7,7 @@ import (
 
 	"github.com/upkeep-go/upkeep/pack"
 	"github.com/upkeep-go/upkeep/update"
+	"github.com/upkeep-go/upkeep/update/publish"
 )
 
 func init() {
@@ -52,14 +53,14 @@ func runPublish(ctx context.Context, cl *cli, args []string) error {
 	if err != nil {
 		return err
 	}
-	opts := update.PublishOptions{Module: *module, Version: *ver, Platform: *plat, From: *from,
+	opts := publish.PublishOptions{Module: *module, Version: *ver, Platform: *plat, From: *from,
 		MinVersion: *minv, Channel: *channel, Product: *product, Expires: exp, Method: m}
 	if t, ok, err := pack.SourceDateEpoch(); err != nil {
 		return err
 	} else if ok {
 		opts.ModTime = t
 	}
-	man, err := update.Publish(ctx, *repo, key, opts)
+	man, err := publish.Publish(ctx, *repo, key, opts)
 	if err != nil {
 		return err
 	}
@@ -92,7 +93,7 @@ func runRefresh(ctx context.Context, cl *cli, args []string) error {
 	if err != nil {
 		return err
 	}
-	man, err := update.Refresh(ctx, *repo, key, exp, nil)
+	man, err := publish.Refresh(ctx, *repo, key, exp, nil)
 	if err != nil {
 		return err
 	}

@@ -1,4 +1,4 @@
-package update
+package publish
 
 import (
 	"bytes"
@@ -149,7 +149,7 @@ func loadRepoManifest(repo, product, module string) (*manifest.Manifest, error) 
 
 // readRepoManifest reads and parses the repository's manifest.json.
 func readRepoManifest(repo string) (*manifest.Manifest, error) {
-	path := filepath.Join(repo, ManifestFile)
+	path := filepath.Join(repo, manifest.FileName)
 	data, err := limited.ReadFile(path, manifest.MaxSize)
 	if err != nil {
 		return nil, err
@@ -178,7 +178,7 @@ func commitRepo(repo string, key signature.PrivateKey, m *manifest.Manifest, exp
 	if err != nil {
 		return err
 	}
-	sig, err := signature.Sign(key, bytes.NewReader(data), fmt.Sprintf("file=%s serial=%d", ManifestFile, m.Serial))
+	sig, err := signature.Sign(key, bytes.NewReader(data), fmt.Sprintf("file=%s serial=%d", manifest.FileName, m.Serial))
 	if err != nil {
 		return err
 	}
@@ -192,15 +192,15 @@ func commitRepo(repo string, key signature.PrivateKey, m *manifest.Manifest, exp
 			return err
 		}
 	}
-	tmpM := filepath.Join(repo, "."+ManifestFile+".new")
-	tmpS := filepath.Join(repo, "."+ManifestSigFile+".new")
+	tmpM := filepath.Join(repo, "."+manifest.FileName+".new")
+	tmpS := filepath.Join(repo, "."+manifest.SignatureFileName+".new")
 	if err := atomicfile.WriteFile(tmpM, data, 0o644); err != nil {
 		return err
 	}
 	if err := atomicfile.WriteFile(tmpS, sig, 0o644); err != nil {
 		return err
 	}
-	j, _ := json.Marshal([][2]string{{tmpS, ManifestSigFile}, {tmpM, ManifestFile}})
+	j, _ := json.Marshal([][2]string{{tmpS, manifest.SignatureFileName}, {tmpM, manifest.FileName}})
 	if err := atomicfile.WriteFile(filepath.Join(repo, publishJournal), j, 0o644); err != nil {
 		return err
 	}
