@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
@@ -37,6 +38,9 @@ type PublishOptions struct {
 // publication interrupted between its last renames is completed by the next one.
 const publishJournal = ".upkeep-publish.json"
 
+// maxJournalSize bounds the journal, which names two renames.
+const maxJournalSize = 4096
+
 // Publish builds a pack from opts.From, signs it with a trusted comment that binds its
 // file, module, version and platform, adds it to repo/manifest.json (serial + 1, new
 // expiry) and re-signs the manifest. A repository is a plain folder that any static web
@@ -63,41 +67,22 @@ func Publish(ctx context.Context, repo string, key signature.PrivateKey, opts Pu
 	if err := os.MkdirAll(repo, 0o755); err != nil {
 		return nil, err
 	}
-	if err := completePublish(repo); err != nil {
-		return nil, err
+	file := fmt.Sprintf("%s-%s-%s.zip", opts.Module, opts.Version, strings.ReplaceAll(plat, "/", "-"))
+	// A pack already listed fails before it is built; the check that counts is the one
+	// made again under the lock.
+	if m, err := readRepoManifest(repo); err == nil {
+		if err := checkNew(m, repo, file); err != nil {
+			return nil, err
+		}
 	}
-	m, err := loadRepoManifest(repo, opts.Product, opts.Module)
+	// Build and sign the pack outside the lock, into a temporary file of this
+	// publication's own, so that parallel publications only wait for each other while
+	// the manifest is updated.
+	tmpPack, size, sum, err := buildPack(ctx, repo, file, opts)
 	if err != nil {
 		return nil, err
 	}
-	file := fmt.Sprintf("%s-%s-%s.zip", opts.Module, opts.Version, strings.ReplaceAll(plat, "/", "-"))
-	for _, r := range m.Releases {
-		for _, p := range r.Packs {
-			if p.File == file {
-				return nil, fmt.Errorf("publish: %s is already published in %s: a published pack is never replaced", file, repo)
-			}
-		}
-	}
-	// Build and sign the pack into hidden temporaries.
-	tmpPack := filepath.Join(repo, "."+file+".tmp")
-	defer os.Remove(tmpPack)
-	bopts := []pack.BuildOption{}
-	if opts.Method != 0 {
-		bopts = append(bopts, pack.WithMethod(opts.Method))
-	}
-	if !opts.ModTime.IsZero() {
-		bopts = append(bopts, pack.WithModTime(opts.ModTime))
-	}
-	h := sha256.New()
-	var size int64
-	if err := atomicfile.Write(tmpPack, 0o644, func(w io.Writer) error {
-		cw := &countWriter{w: io.MultiWriter(w, h)}
-		err := pack.BuildDir(ctx, cw, opts.From, bopts...)
-		size = cw.n
-		return err
-	}); err != nil {
-		return nil, fmt.Errorf("publish: building the pack from %s: %w", opts.From, err)
-	}
+	defer os.Remove(tmpPack) // renamed into place on success
 	pf, err := os.Open(tmpPack)
 	if err != nil {
 		return nil, err
@@ -108,13 +93,86 @@ func Publish(ctx context.Context, repo string, key signature.PrivateKey, opts Pu
 	if err != nil {
 		return nil, err
 	}
+
+	lock, err := lockRepo(ctx, repo, discard)
+	if err != nil {
+		return nil, err
+	}
+	defer lock.unlock()
+	// Under the lock, the manifest is the one the last publication left: a publication
+	// that waited adds its pack to it.
+	if err := completePublish(repo); err != nil {
+		return nil, err
+	}
+	m, err := loadRepoManifest(repo, opts.Product, opts.Module)
+	if err != nil {
+		return nil, err
+	}
+	if err := checkNew(m, repo, file); err != nil {
+		return nil, err
+	}
 	rel := manifest.Release{Module: opts.Module, Version: opts.Version, MinVersion: opts.MinVersion, Channel: opts.Channel, Published: now().UTC().Truncate(time.Second)}
-	p := manifest.Pack{Platform: plat, File: file, Size: size, SHA256: hex.EncodeToString(h.Sum(nil))}
+	p := manifest.Pack{Platform: plat, File: file, Size: size, SHA256: sum}
 	if err := m.AddPack(rel, p); err != nil {
+		return nil, err
+	}
+	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
 	return m, commitRepo(repo, key, m, opts.Expires, now, map[string]string{tmpPack: file}, map[string][]byte{file + ".minisig": packSig})
 }
+
+// checkNew fails when file is already listed in m: a published pack is never replaced.
+func checkNew(m *manifest.Manifest, repo, file string) error {
+	for _, r := range m.Releases {
+		for _, p := range r.Packs {
+			if p.File == file {
+				return fmt.Errorf("publish: %s is already published in %s: a published pack is never replaced", file, repo)
+			}
+		}
+	}
+	return nil
+}
+
+// buildPack builds the pack from opts.From into a new hidden temporary file in repo
+// and returns its path, size and SHA-256 (hex).
+func buildPack(ctx context.Context, repo, file string, opts PublishOptions) (tmp string, size int64, sum string, err error) {
+	bopts := []pack.BuildOption{}
+	if opts.Method != 0 {
+		bopts = append(bopts, pack.WithMethod(opts.Method))
+	}
+	if !opts.ModTime.IsZero() {
+		bopts = append(bopts, pack.WithModTime(opts.ModTime))
+	}
+	f, err := os.CreateTemp(repo, "."+file+".tmp-*")
+	if err != nil {
+		return "", 0, "", err
+	}
+	defer func() {
+		if err != nil {
+			f.Close()
+			os.Remove(f.Name())
+		}
+	}()
+	h := sha256.New()
+	cw := &countWriter{w: io.MultiWriter(f, h)}
+	if err := pack.BuildDir(ctx, cw, opts.From, bopts...); err != nil {
+		return "", 0, "", fmt.Errorf("publish: building the pack from %s: %w", opts.From, err)
+	}
+	if err := f.Chmod(0o644); err != nil {
+		return "", 0, "", err
+	}
+	if err := f.Sync(); err != nil {
+		return "", 0, "", err
+	}
+	if err := f.Close(); err != nil {
+		return "", 0, "", err
+	}
+	return f.Name(), cw.n, hex.EncodeToString(h.Sum(nil)), nil
+}
+
+// discard is the logger used until one is given.
+var discard = slog.New(slog.DiscardHandler)
 
 // Refresh re-signs the repository's manifest with serial + 1 and a new expiry, adding
 // nothing; run it on a schedule so that servers never see an expired manifest.
@@ -122,6 +180,11 @@ func Refresh(ctx context.Context, repo string, key signature.PrivateKey, expires
 	if now == nil {
 		now = time.Now
 	}
+	lock, err := lockRepo(ctx, repo, discard)
+	if err != nil {
+		return nil, fmt.Errorf("refresh: %w", err)
+	}
+	defer lock.unlock()
 	if err := completePublish(repo); err != nil {
 		return nil, err
 	}
@@ -192,14 +255,15 @@ func commitRepo(repo string, key signature.PrivateKey, m *manifest.Manifest, exp
 			return err
 		}
 	}
-	tmpM := filepath.Join(repo, "."+manifest.FileName+".new")
-	tmpS := filepath.Join(repo, "."+manifest.SignatureFileName+".new")
-	if err := atomicfile.WriteFile(tmpM, data, 0o644); err != nil {
+	tmpM, tmpS := "."+manifest.FileName+".new", "."+manifest.SignatureFileName+".new"
+	if err := atomicfile.WriteFile(filepath.Join(repo, tmpM), data, 0o644); err != nil {
 		return err
 	}
-	if err := atomicfile.WriteFile(tmpS, sig, 0o644); err != nil {
+	if err := atomicfile.WriteFile(filepath.Join(repo, tmpS), sig, 0o644); err != nil {
 		return err
 	}
+	// Names relative to the repository, so that a repository moved after an
+	// interruption still completes.
 	j, _ := json.Marshal([][2]string{{tmpS, manifest.SignatureFileName}, {tmpM, manifest.FileName}})
 	if err := atomicfile.WriteFile(filepath.Join(repo, publishJournal), j, 0o644); err != nil {
 		return err
@@ -210,7 +274,7 @@ func commitRepo(repo string, key signature.PrivateKey, m *manifest.Manifest, exp
 // completePublish finishes the renames a journal lists, then drops the journal.
 func completePublish(repo string) error {
 	jp := filepath.Join(repo, publishJournal)
-	b, err := os.ReadFile(jp)
+	b, err := limited.ReadFile(jp, maxJournalSize)
 	if errors.Is(err, os.ErrNotExist) {
 		return nil
 	}
@@ -222,8 +286,14 @@ func completePublish(repo string) error {
 		return fmt.Errorf("%s: %w", jp, err)
 	}
 	for _, mv := range moves {
-		if _, err := os.Stat(mv[0]); err == nil {
-			if err := os.Rename(mv[0], filepath.Join(repo, mv[1])); err != nil {
+		// Only the manifest and its signature are ever put in place by the journal;
+		// journals of earlier versions named the temporary files by absolute path.
+		if mv[1] != manifest.FileName && mv[1] != manifest.SignatureFileName {
+			return fmt.Errorf("%s: unexpected target %q", jp, mv[1])
+		}
+		src := filepath.Join(repo, filepath.Base(mv[0]))
+		if _, err := os.Lstat(src); err == nil {
+			if err := os.Rename(src, filepath.Join(repo, mv[1])); err != nil {
 				return err
 			}
 		}
