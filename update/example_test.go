@@ -34,7 +34,7 @@ func Example() {
 		build := filepath.Join(dir, "build-"+version)
 		os.MkdirAll(build, 0o755)
 		os.WriteFile(filepath.Join(build, "version.txt"), []byte(version), 0o644)
-		if _, err := publish.Publish(ctx, repo, sec, publish.PublishOptions{Module: "web", Version: version, Platform: platform, From: build}); err != nil {
+		if _, err := publish.Publish(ctx, repo, sec, publish.Build{Module: "web", Version: version, Platform: platform, Dir: build}); err != nil {
 			log.Fatal(err)
 		}
 	}

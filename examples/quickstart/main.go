@@ -83,7 +83,7 @@ func run(ctx context.Context, w io.Writer, keep bool) error {
 		if err := writeSample(build, version); err != nil {
 			return err
 		}
-		m, err := publish.Publish(ctx, repo, sec, publish.PublishOptions{Module: "hello", Version: version, Platform: platform, From: build})
+		m, err := publish.Publish(ctx, repo, sec, publish.Build{Module: "hello", Version: version, Platform: platform, Dir: build})
 		if err != nil {
 			return err
 		}

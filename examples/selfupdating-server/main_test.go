@@ -136,7 +136,7 @@ func (s *proc) publish(version string, exe []byte) {
 	// Stored, not deflated: compressing megabytes of executable in this race-instrumented
 	// test process would take most of the test's time.
 	s.repo.Publish(module, version, runtime.GOOS+"/"+runtime.GOARCH, map[string]string{module + "*": string(exe)},
-		func(o *publish.PublishOptions) { o.Method = pack.Store })
+		publish.WithMethod(pack.Store))
 }
 
 var plain = &http.Client{Timeout: 5 * time.Second}

@@ -53,8 +53,8 @@ func TestPublishChildProcess(t *testing.T) {
 			os.Exit(3)
 		}
 	}
-	m, err := publish.Publish(context.Background(), job.Repo, key, publish.PublishOptions{
-		Module: job.Module, Version: job.Version, Platform: job.Platform, From: job.From,
+	m, err := publish.Publish(context.Background(), job.Repo, key, publish.Build{
+		Module: job.Module, Version: job.Version, Platform: job.Platform, Dir: job.From,
 	})
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
@@ -147,7 +147,7 @@ func TestPublishParallelInProcess(t *testing.T) {
 		build := filepath.Join(dir, "build-"+strconv.Itoa(i))
 		writeTree(t, build, map[string]string{"app.txt": "app for " + p})
 		wg.Go(func() {
-			m, err := publish.Publish(t.Context(), repo, sec, publish.PublishOptions{Module: "web", Version: "1.0.0", Platform: p, From: build})
+			m, err := publish.Publish(t.Context(), repo, sec, publish.Build{Module: "web", Version: "1.0.0", Platform: p, Dir: build})
 			errs[i] = err
 			if err == nil {
 				serials[i] = m.Serial
@@ -221,14 +221,14 @@ func TestRefreshParallel(t *testing.T) {
 	require.NoError(t, err)
 	repo, build := filepath.Join(dir, "repo"), filepath.Join(dir, "build")
 	writeTree(t, build, map[string]string{"app.txt": "app"})
-	_, err = publish.Publish(t.Context(), repo, sec, publish.PublishOptions{Module: "web", Version: "1.0.0", Platform: "linux/amd64", From: build})
+	_, err = publish.Publish(t.Context(), repo, sec, publish.Build{Module: "web", Version: "1.0.0", Platform: "linux/amd64", Dir: build})
 	require.NoError(t, err)
 	var wg sync.WaitGroup
 	serials := make([]uint64, 4)
 	errs := make([]error, 4)
 	for i := range serials {
 		wg.Go(func() {
-			m, err := publish.Refresh(t.Context(), repo, sec, 0, nil)
+			m, err := publish.Refresh(t.Context(), repo, sec)
 			errs[i] = err
 			if err == nil {
 				serials[i] = m.Serial

@@ -33,8 +33,8 @@ func Example() {
 		log.Fatal(err)
 	}
 
-	m, err := publish.Publish(context.Background(), repo, sec, publish.PublishOptions{
-		Module: "web", Version: "1.0.0", Platform: "linux/amd64", From: build,
+	m, err := publish.Publish(context.Background(), repo, sec, publish.Build{
+		Module: "web", Version: "1.0.0", Platform: "linux/amd64", Dir: build,
 	})
 	if err != nil {
 		log.Fatal(err)

@@ -30,13 +30,13 @@ type LockedError struct {
 	Err      error  // why waiting stopped: the context's error
 }
 
-// Error names the repository, the holder and the lock file.
+// Error names the holder and the lock file (which names the repository).
 func (e *LockedError) Error() string {
 	holder := e.Holder
 	if holder == "" {
 		holder = "another process"
 	}
-	return "publish: repository " + e.Repo + " is locked by " + holder + " (lock file " + e.LockFile + "): " + e.Err.Error()
+	return "repository locked by " + holder + " (lock file " + e.LockFile + "): " + e.Err.Error()
 }
 
 // Unwrap returns [ErrLocked] and the context's error.
@@ -56,8 +56,14 @@ const (
 )
 
 // lockRepo takes the lock of repo, waiting while another publication holds it until ctx
-// ends, then fails with a [*LockedError] naming the holder.
-func lockRepo(ctx context.Context, repo string, log *slog.Logger) (*repoLock, error) {
+// ends or, when timeout is not 0, for at most timeout; then it fails with a
+// [*LockedError] naming the holder.
+func lockRepo(ctx context.Context, repo string, timeout time.Duration, log *slog.Logger) (*repoLock, error) {
+	if timeout > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, timeout)
+		defer cancel()
+	}
 	path := filepath.Join(repo, LockFileName)
 	root, err := os.OpenRoot(repo)
 	if err != nil {

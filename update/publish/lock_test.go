@@ -6,6 +6,7 @@ import (
 	"crypto/rand"
 	"errors"
 	"fmt"
+	"log/slog"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -28,7 +29,7 @@ func TestLockHolderProcess(t *testing.T) {
 	if repo == "" {
 		t.Skip("child process of TestLockHeldByAnotherProcess")
 	}
-	if _, err := lockRepo(context.Background(), repo, discard); err != nil {
+	if _, err := lockRepo(context.Background(), repo, 0, slog.New(slog.DiscardHandler)); err != nil {
 		fmt.Println(err)
 		os.Exit(1)
 	}
@@ -62,10 +63,10 @@ func TestLockHeldByAnotherProcess(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, "locked\n", line)
 
-	opts := PublishOptions{Module: "web", Version: "1.0.0", Platform: "linux/amd64", From: build}
+	b := Build{Module: "web", Version: "1.0.0", Platform: "linux/amd64", Dir: build}
 	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
 	defer cancel()
-	_, err = Publish(ctx, repo, key, opts)
+	_, err = Publish(ctx, repo, key, b)
 	require.ErrorIs(t, err, ErrLocked)
 	require.ErrorIs(t, err, context.DeadlineExceeded)
 	var le *LockedError
@@ -73,6 +74,11 @@ func TestLockHeldByAnotherProcess(t *testing.T) {
 	require.Contains(t, le.Holder, "process "+strconv.Itoa(cmd.Process.Pid))
 	require.ErrorContains(t, err, "process "+strconv.Itoa(cmd.Process.Pid))
 	require.ErrorContains(t, err, filepath.Join(repo, LockFileName))
+	_, err = Publish(context.Background(), repo, key, b, WithLockTimeout(200*time.Millisecond))
+	require.ErrorIs(t, err, ErrLocked, "WithLockTimeout bounds the wait")
+	require.ErrorIs(t, err, context.DeadlineExceeded)
+	_, err = Refresh(context.Background(), repo, key, WithLockTimeout(200*time.Millisecond))
+	require.ErrorIs(t, err, ErrLocked, "a refresh waits for the same lock")
 	_, err = os.Stat(filepath.Join(repo, "manifest.json"))
 	require.ErrorIs(t, err, os.ErrNotExist, "nothing published")
 
@@ -80,7 +86,7 @@ func TestLockHeldByAnotherProcess(t *testing.T) {
 	cmd.Wait()
 	ctx2, cancel2 := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel2()
-	m, err := Publish(ctx2, repo, key, opts)
+	m, err := Publish(ctx2, repo, key, b)
 	require.NoError(t, err, "a dead holder's lock is released by the kernel")
 	require.EqualValues(t, 1, m.Serial)
 }
