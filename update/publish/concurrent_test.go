@@ -176,7 +176,8 @@ func checkRepo(t *testing.T, kr *signature.Keyring, repo string, serial uint64, 
 	m, err := manifest.Parse(data)
 	require.NoError(t, err)
 	require.Equal(t, serial, m.Serial)
-	require.Contains(t, v.Signers[0].TrustedComment, "serial="+strconv.FormatUint(m.Serial, 10))
+	require.Equal(t, "file=manifest.json serial="+strconv.FormatUint(m.Serial, 10)+" product="+m.Product, v.Signers[0].TrustedComment,
+		"the manifest's signature binds its file, serial and product")
 	var got []string
 	for _, r := range m.Releases {
 		if r.Module != module || r.Version != version {

@@ -66,5 +66,5 @@ func Example() {
 	fmt.Println(v.Signers[0].TrustedComment)
 	// Output:
 	// serial 1 pack web-1.0.0-linux-amd64.zip
-	// file=manifest.json serial=1
+	// file=manifest.json serial=1 product=web
 }

@@ -40,18 +40,18 @@ func (b Build) PackName() (string, error) {
 // Publish builds a pack from b.Dir, signs it with a trusted comment that binds its
 // file, module, version and platform ("file=F module=M version=V platform=P"), adds it
 // to the repository's manifest with serial + 1 and a new expiry, and re-signs the
-// manifest. An empty or missing folder becomes a new repository. A pack that the
-// manifest already lists is never replaced: publishing it again fails.
+// manifest ("file=manifest.json serial=N product=P"). An empty or missing folder
+// becomes a new repository. A pack that the manifest already lists is never replaced:
+// publishing it again fails.
 //
 // The pack is built and signed before the repository's lock ([LockFileName]) is taken;
 // under the lock, Publish reads the manifest, adds the pack and puts the files in place,
 // so that publications running at once (one CI job per platform) each add their pack
 // to what the others published, with serials of their own. While another publication
-// holds the lock, Publish waits until ctx ends (or [WithLockTimeout]) and then fails with
-// a [*LockedError].
-// Nothing is visible in the repository until every file is ready: packs first, then
-// the manifest's signature and the manifest, through a journal that the next
-// publication completes when this one is interrupted.
+// holds the lock, Publish waits until ctx ends (or [WithLockTimeout]), then fails with
+// a [*LockedError]. Nothing is visible in the repository until every file is ready:
+// packs first, then the manifest's signature and the manifest, through a journal that
+// the next publication completes when this one is interrupted.
 //
 // Options: [WithExpires], [WithClock], [WithMethod], [WithModTime], [WithProduct],
 // [WithLockTimeout], [WithLogger]. Errors name the repository ("publish DIR: ...").
@@ -128,7 +128,8 @@ func Publish(ctx context.Context, repo string, key signature.PrivateKey, b Build
 // and changes nothing once ctx has ended.
 //
 // Options: [WithExpires], [WithClock], [WithProduct] (the manifest must name that
-// product), [WithLockTimeout], [WithLogger]. Errors name the repository ("refresh DIR: ...").
+// product), [WithLockTimeout], [WithLogger]. Errors name the repository
+// ("refresh DIR: ...").
 func Refresh(ctx context.Context, repo string, key signature.PrivateKey, opts ...Option) (m *manifest.Manifest, err error) {
 	defer func() {
 		if err != nil {

@@ -223,3 +223,17 @@ func snapshot(t *testing.T, dir string) map[string]string {
 	}
 	return out
 }
+
+// TestManifestCommentProductWithSpaces: a product name holding spaces is carried whole,
+// at the end of the manifest's trusted comment.
+func TestManifestCommentProductWithSpaces(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	sec, kr := newKey(t)
+	repo, build := filepath.Join(dir, "repo"), filepath.Join(dir, "build")
+	writeTree(t, build, map[string]string{"app.txt": "app"})
+	_, err := publish.Publish(t.Context(), repo, sec, publish.Build{Module: "web", Version: "1.0.0", Platform: "linux/amd64", Dir: build}, publish.WithProduct("Acme Shop  EU"))
+	require.NoError(t, err)
+	m := checkRepo(t, kr, repo, 1, "web", "1.0.0", "linux/amd64")
+	require.Equal(t, "Acme Shop  EU", m.Product)
+}

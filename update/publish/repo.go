@@ -59,9 +59,13 @@ func readRepoManifest(repo string) (*manifest.Manifest, error) {
 	return m, nil
 }
 
-// manifestComment is the trusted comment of the manifest's signature.
+// manifestComment is the trusted comment of the manifest's signature,
+// "file=manifest.json serial=N product=P": it binds the signature to the manifest's
+// serial (a replayed older manifest) and product (another product's manifest signed
+// by the same key). The product comes last because it may hold spaces: it runs to the
+// end of the comment (the manifest refuses control characters, so no line break).
 func manifestComment(m *manifest.Manifest) string {
-	return "file=" + manifest.FileName + " serial=" + strconv.FormatUint(m.Serial, 10)
+	return "file=" + manifest.FileName + " serial=" + strconv.FormatUint(m.Serial, 10) + " product=" + m.Product
 }
 
 // commitRepo bumps the serial and expiry, signs the manifest, and puts every new file
