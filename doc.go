@@ -18,6 +18,9 @@
 //     maintenance, swap, rollback, journal and crash recovery, status and scheduling.
 //     update/source fetches files from HTTP servers, folders and fs.FS; update/maintenance
 //     holds the maintenance state, its HTTP middleware and its flag file.
+//   - update/publish: the publisher's side, apart from the engine: build, sign and add a
+//     pack to a repository's manifest, re-sign it before it expires, and serve a
+//     repository for development.
 //
 // manifest, signature, pack and hooks know nothing of each other or of update. The
 // command in examples/upkeep is the operator's and publisher's face of all of them, and

@@ -12,7 +12,8 @@
 //     block to an existing signature file for co-signing.
 //   - A [Keyring] of trusted public keys with a threshold: a signature file may hold
 //     several blocks, and at least [Keyring.Threshold] distinct trusted keys must have
-//     signed. Verification streams ([Keyring.Verify] over an io.Reader, or a [Verifier]
+//     signed. [LoadKeyring] reads it from key files, [ParseKeyring] from bytes (a key
+//     compiled in with go:embed), [NewKeyring] from parsed keys. Verification streams ([Keyring.Verify] over an io.Reader, or a [Verifier]
 //     fed as an io.Writer while a download is written to disk) and says which keys
 //     signed ([Verified]).
 //   - Bindings: [Binding] writes and checks the trusted comment that ties a signature to
@@ -31,6 +32,7 @@
 // # Limits
 //
 // Every input is bounded before it is trusted:
+//   - a public key file read by [LoadKeyring] is at most [MaxKeyFileSize] bytes;
 //   - a signature file is at most [MaxSignatureFileSize] bytes and holds at most
 //     [MaxSignatureBlocks] blocks;
 //   - an encrypted secret key may ask scrypt for at most [MaxKDFOpsLimit] operations and
@@ -43,5 +45,8 @@
 // Sentinels ([ErrUntrustedKey], [ErrBadSignature], [ErrMalformed],
 // [ErrBindingMismatch], [ErrThreshold], [ErrLegacy], ...) are matched with errors.Is;
 // [KeyError], [ThresholdError], [FormatError] and [BindingError] carry the file and key
-// ID at fault for errors.As.
+// ID at fault for errors.As. A file signed by no trusted key is reported with the key
+// that signed it and the trusted keys, each with the file it was loaded from:
+// "signature: manifest.json: signed by key 1A2B3C4D5E6F7A8B, which is not trusted
+// (trusted: 0011223344556677 from /etc/upkeep/publisher.pub)".
 package signature

@@ -85,16 +85,23 @@ func (e *KeyError) Unwrap() error { return e.Err }
 // matches [ErrThreshold] and, through Refused, the reason of each refused block, so
 // that errors.Is(err, ErrBadSignature) is true for a tampered file.
 type ThresholdError struct {
-	Name      string      // the file verified
-	Threshold int         // distinct trusted keys required
-	Verified  []KeyID     // distinct trusted keys whose signature verified
-	Refused   []*KeyError // blocks refused, in file order
+	Name      string       // the file verified
+	Threshold int          // distinct trusted keys required
+	Verified  []KeyID      // distinct trusted keys whose signature verified
+	Refused   []*KeyError  // blocks refused, in file order
+	Trusted   []TrustedKey // the keyring's keys, with the file each came from when known
 }
 
 // Error names the file, the keys that verified and why each other block was refused.
+// When a block was made by a key that is not trusted, it lists the trusted keys (and
+// their files), so that a wrong key file is told from a wrong signature.
 func (e *ThresholdError) Error() string {
 	if e.Threshold == 1 && len(e.Refused) == 1 {
-		return e.Refused[0].Error()
+		r := e.Refused[0]
+		if !errors.Is(r.Err, ErrUntrustedKey) {
+			return r.Error()
+		}
+		return "signature: " + e.Name + ": signed by key " + r.KeyID.String() + ", which is not trusted" + e.trusted()
 	}
 	var b strings.Builder
 	b.WriteString("signature: ")
@@ -125,6 +132,30 @@ func (e *ThresholdError) Error() string {
 		b.WriteString(": ")
 		b.WriteString(reason(r.Err))
 	}
+	for _, r := range e.Refused {
+		if errors.Is(r.Err, ErrUntrustedKey) {
+			b.WriteString(e.trusted())
+			break
+		}
+	}
+	return b.String()
+}
+
+// trusted lists the trusted keys for a message, " (trusted: ID from FILE, ID)", or ""
+// when they are not known.
+func (e *ThresholdError) trusted() string {
+	if len(e.Trusted) == 0 {
+		return ""
+	}
+	var b strings.Builder
+	b.WriteString(" (trusted: ")
+	for i, k := range e.Trusted {
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		b.WriteString(k.String())
+	}
+	b.WriteString(")")
 	return b.String()
 }
 

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"hash"
 	"io"
+	"os"
 
 	"aead.dev/minisign"
 	"golang.org/x/crypto/blake2b"
@@ -72,34 +73,52 @@ func WithLegacyLimit(n int64) Option {
 type Keyring struct {
 	keys  map[KeyID]PublicKey
 	order []KeyID
+	from  map[KeyID]string // the key file each key was read from, by LoadKeyring
 	opts  options
 }
 
 // NewKeyring returns a keyring that trusts keys. The same key given twice counts once;
 // two different keys with the same ID, an empty keyring, or a threshold above the
-// number of distinct keys are errors.
+// number of distinct keys are errors. [LoadKeyring] reads the keys from files and
+// [ParseKeyring] from bytes.
 func NewKeyring(keys []PublicKey, opts ...Option) (*Keyring, error) {
+	return newKeyring(keys, nil, opts)
+}
+
+// newKeyring builds a keyring of keys; from, when not nil, gives the file each key
+// (same index) was read from.
+func newKeyring(keys []PublicKey, from []string, opts []Option) (*Keyring, error) {
 	kr := &Keyring{
 		keys: make(map[KeyID]PublicKey, len(keys)),
 		opts: options{threshold: 1, legacyLimit: DefaultLegacyLimit},
+	}
+	if from != nil {
+		kr.from = make(map[KeyID]string, len(keys))
 	}
 	for _, opt := range opts {
 		if err := opt(&kr.opts); err != nil {
 			return nil, err
 		}
 	}
-	for _, k := range keys {
+	for i, k := range keys {
 		if k == (PublicKey{}) {
 			return nil, errors.New("signature: keyring: zero public key")
 		}
 		if old, dup := kr.keys[k.id]; dup {
 			if old != k {
-				return nil, fmt.Errorf("signature: keyring: two different keys with ID %s", k.id)
+				where := ""
+				if from != nil {
+					where = " (in " + kr.from[k.id] + " and " + from[i] + ")"
+				}
+				return nil, fmt.Errorf("signature: keyring: two different keys with ID %s%s", k.id, where)
 			}
 			continue
 		}
 		kr.keys[k.id] = k
 		kr.order = append(kr.order, k.id)
+		if from != nil {
+			kr.from[k.id] = from[i]
+		}
 	}
 	if len(kr.keys) == 0 {
 		return nil, errors.New("signature: keyring: no key")
@@ -108,6 +127,91 @@ func NewKeyring(keys []PublicKey, opts ...Option) (*Keyring, error) {
 		return nil, fmt.Errorf("signature: keyring: threshold %d above the %d distinct keys", kr.opts.threshold, len(kr.keys))
 	}
 	return kr, nil
+}
+
+// ParseKeyring returns a keyring that trusts the public keys in data, in any form
+// [ParsePublicKeys] reads: the one call from a key file's bytes, such as a publisher
+// key compiled into the program with go:embed, to a keyring.
+func ParseKeyring(data []byte, opts ...Option) (*Keyring, error) {
+	keys, err := ParsePublicKeys(data)
+	if err != nil {
+		return nil, err
+	}
+	return NewKeyring(keys, opts...)
+}
+
+// MaxKeyFileSize is the largest public key file [LoadKeyring] reads: a keyring of
+// thousands of keys fits, and a file named by mistake (a log, a device) is refused.
+const MaxKeyFileSize = 1 << 20
+
+// LoadKeyring returns a keyring that trusts the public keys read from files (each may
+// hold several keys, in any form [ParsePublicKeys] reads). A file larger than
+// [MaxKeyFileSize] or that cannot be parsed fails with a [*FormatError] naming it
+// ([ErrMalformed]); one that cannot be read, with the *fs.PathError of its opening. The
+// keyring remembers which file each key came from, so that a file signed by no trusted
+// key is reported with the trusted keys and their files.
+func LoadKeyring(files []string, opts ...Option) (*Keyring, error) {
+	if len(files) == 0 {
+		return nil, errors.New("signature: keyring: no key file given")
+	}
+	var keys []PublicKey
+	var from []string
+	for _, name := range files {
+		b, err := readKeyFile(name)
+		if err != nil {
+			return nil, err
+		}
+		ks, err := parsePublicKeys(name, b)
+		if err != nil {
+			return nil, err
+		}
+		keys = append(keys, ks...)
+		for range ks {
+			from = append(from, name)
+		}
+	}
+	return newKeyring(keys, from, opts)
+}
+
+// readKeyFile reads a key file of at most MaxKeyFileSize bytes, counted on what is read.
+func readKeyFile(name string) ([]byte, error) {
+	f, err := os.Open(name)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	b, err := io.ReadAll(io.LimitReader(f, MaxKeyFileSize+1))
+	if err != nil {
+		return nil, fmt.Errorf("signature: %s: %w", name, err)
+	}
+	if len(b) > MaxKeyFileSize {
+		return nil, &FormatError{Name: name, Reason: fmt.Sprintf("more than %d bytes: not a public key file", MaxKeyFileSize)}
+	}
+	return b, nil
+}
+
+// TrustedKey is a key of a keyring and the file it was read from.
+type TrustedKey struct {
+	ID   KeyID
+	File string // "" when the keyring was not loaded from files
+}
+
+// String returns the key ID, followed by " from FILE" when the file is known.
+func (k TrustedKey) String() string {
+	if k.File == "" {
+		return k.ID.String()
+	}
+	return k.ID.String() + " from " + k.File
+}
+
+// Trusted returns the keyring's distinct keys and the file each was read from, in the
+// order given.
+func (kr *Keyring) Trusted() []TrustedKey {
+	ts := make([]TrustedKey, len(kr.order))
+	for i, id := range kr.order {
+		ts[i] = TrustedKey{ID: id, File: kr.from[id]}
+	}
+	return ts
 }
 
 // Threshold returns how many distinct trusted keys must have signed a file.
@@ -222,7 +326,7 @@ func (v *Verifier) Verify() (*Verified, error) {
 		out.Signers = append(out.Signers, Signer{KeyID: id, TrustedComment: b.sig.TrustedComment, Legacy: b.sig.Algorithm == minisign.EdDSA})
 	}
 	if len(out.Signers) < v.kr.opts.threshold {
-		e := &ThresholdError{Name: v.name, Threshold: v.kr.opts.threshold, Refused: refused}
+		e := &ThresholdError{Name: v.name, Threshold: v.kr.opts.threshold, Refused: refused, Trusted: v.kr.Trusted()}
 		for _, s := range out.Signers {
 			e.Verified = append(e.Verified, s.KeyID)
 		}

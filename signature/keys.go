@@ -110,6 +110,11 @@ func GenerateKey(random io.Reader) (PublicKey, PrivateKey, error) {
 // neither, or when data holds no key. The same key given twice is returned twice (a
 // [Keyring] counts it once).
 func ParsePublicKeys(data []byte) ([]PublicKey, error) {
+	return parsePublicKeys("public key", data)
+}
+
+// parsePublicKeys is ParsePublicKeys, naming the input name in its errors.
+func parsePublicKeys(name string, data []byte) ([]PublicKey, error) {
 	var keys []PublicKey
 	for i, line := range lines(data) {
 		line = bytes.TrimSpace(line)
@@ -119,13 +124,13 @@ func ParsePublicKeys(data []byte) ([]PublicKey, error) {
 		default:
 			k, err := parsePublicKeyLine(line)
 			if err != nil {
-				return nil, &FormatError{Name: "public key", Line: i + 1, Reason: err.Error()}
+				return nil, &FormatError{Name: name, Line: i + 1, Reason: err.Error()}
 			}
 			keys = append(keys, k)
 		}
 	}
 	if len(keys) == 0 {
-		return nil, &FormatError{Name: "public key", Reason: "no public key found"}
+		return nil, &FormatError{Name: name, Reason: "no public key found"}
 	}
 	return keys, nil
 }

@@ -20,6 +20,7 @@ import (
 
 	"github.com/upkeep-go/upkeep/manifest"
 	"github.com/upkeep-go/upkeep/update"
+	"github.com/upkeep-go/upkeep/update/publish"
 	"github.com/upkeep-go/upkeep/update/updatetest"
 )
 
@@ -86,10 +87,10 @@ func BenchmarkInstall(b *testing.B) {
 	repo := updatetest.NewRepo(b)
 	build := filepath.Join(root, "build")
 	total := genTree(b, build, size)
-	if _, err := update.Publish(context.Background(), repo.Dir, repo.Key, update.PublishOptions{Module: "web", Version: "1.0.0", Platform: platform, From: b.TempDir()}); err != nil {
+	if _, err := publish.Publish(context.Background(), repo.Dir, repo.Key, publish.Build{Module: "web", Version: "1.0.0", Platform: platform, Dir: b.TempDir()}); err != nil {
 		b.Fatal(err)
 	}
-	if _, err := update.Publish(context.Background(), repo.Dir, repo.Key, update.PublishOptions{Module: "web", Version: "2.0.0", Platform: platform, From: build}); err != nil {
+	if _, err := publish.Publish(context.Background(), repo.Dir, repo.Key, publish.Build{Module: "web", Version: "2.0.0", Platform: platform, Dir: build}); err != nil {
 		b.Fatal(err)
 	}
 	url := repo.Serve()

@@ -18,6 +18,7 @@ import (
 
 	"github.com/upkeep-go/upkeep/internal/testenv"
 	"github.com/upkeep-go/upkeep/update"
+	"github.com/upkeep-go/upkeep/update/publish"
 	"github.com/upkeep-go/upkeep/update/source"
 	"github.com/upkeep-go/upkeep/update/updatetest"
 )
@@ -37,7 +38,7 @@ func bigTree(size int) map[string]string {
 
 // misbehave serves the repository, letting f rewrite or cut the answers for packs.
 func misbehave(t *testing.T, repo *updatetest.Repo, f func(w http.ResponseWriter, r *http.Request, next http.Handler) bool) string {
-	files := source.FileServer(repo.Dir)
+	files := publish.FileServer(repo.Dir)
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if strings.HasSuffix(r.URL.Path, ".zip") && f(w, r, files) {
 			return

@@ -13,7 +13,7 @@ import (
 	"github.com/upkeep-go/upkeep/hooks"
 	"github.com/upkeep-go/upkeep/signature"
 	"github.com/upkeep-go/upkeep/update"
-	"github.com/upkeep-go/upkeep/update/source"
+	"github.com/upkeep-go/upkeep/update/publish"
 )
 
 // Example shows the whole story in one program: a publisher signs and publishes two
@@ -30,16 +30,16 @@ func Example() {
 	os.WriteFile(filepath.Join(dir, "publisher.pub"), pubText, 0o644)
 	repo := filepath.Join(dir, "repo")
 	platform := runtime.GOOS + "/" + runtime.GOARCH
-	publish := func(version string) {
+	release := func(version string) {
 		build := filepath.Join(dir, "build-"+version)
 		os.MkdirAll(build, 0o755)
 		os.WriteFile(filepath.Join(build, "version.txt"), []byte(version), 0o644)
-		if _, err := update.Publish(ctx, repo, sec, update.PublishOptions{Module: "web", Version: version, Platform: platform, From: build}); err != nil {
+		if _, err := publish.Publish(ctx, repo, sec, publish.Build{Module: "web", Version: version, Platform: platform, Dir: build}); err != nil {
 			log.Fatal(err)
 		}
 	}
-	publish("1.0.0")
-	srv := httptest.NewServer(source.FileServer(repo))
+	release("1.0.0")
+	srv := httptest.NewServer(publish.FileServer(repo))
 	defer srv.Close()
 
 	// The server's side.
@@ -64,7 +64,7 @@ func Example() {
 		log.Fatal(err)
 	}
 
-	publish("1.1.0")
+	release("1.1.0")
 	rep, _ := eng.Check(ctx)
 	fmt.Println("check:", rep.Modules[0].Status, rep.Modules[0].Version)
 	if _, err := eng.Install(ctx, "web", update.InstallOptions{}); err != nil {

@@ -14,7 +14,7 @@ import (
 
 	"github.com/upkeep-go/upkeep/update"
 	"github.com/upkeep-go/upkeep/update/maintenance"
-	"github.com/upkeep-go/upkeep/update/source"
+	"github.com/upkeep-go/upkeep/update/publish"
 	"github.com/upkeep-go/upkeep/update/updatetest"
 )
 
@@ -59,7 +59,7 @@ func TestManifestConditionalRequest(t *testing.T) {
 	e.repo.Publish("web", "1.0.0", platform, v1)
 	var mu sync.Mutex
 	var statuses []int
-	files := source.FileServer(e.repo.Dir)
+	files := publish.FileServer(e.repo.Dir)
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		rec := &statusRecorder{ResponseWriter: w, status: 200}
 		files.ServeHTTP(rec, r)

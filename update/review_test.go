@@ -16,7 +16,7 @@ import (
 	"github.com/upkeep-go/upkeep/pack"
 	"github.com/upkeep-go/upkeep/signature"
 	"github.com/upkeep-go/upkeep/update"
-	"github.com/upkeep-go/upkeep/update/source"
+	"github.com/upkeep-go/upkeep/update/publish"
 	"github.com/upkeep-go/upkeep/update/updatetest"
 )
 
@@ -71,7 +71,7 @@ func TestShortBodyResumed(t *testing.T) {
 	tree := bigTree(256 << 10)
 	e.repo.Publish("web", "1.0.0", platform, tree)
 	var short atomic.Bool
-	files := source.FileServer(e.repo.Dir)
+	files := publish.FileServer(e.repo.Dir)
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if strings.HasSuffix(r.URL.Path, ".zip") && short.CompareAndSwap(false, true) {
 			rec := httptest.NewRecorder()
@@ -96,7 +96,7 @@ func TestDownloadedPackNotFetchedAgain(t *testing.T) {
 	e := newEnv(t, update.Swap, false)
 	e.repo.Publish("web", "1.0.0", platform, v1)
 	var packGets atomic.Int32
-	files := source.FileServer(e.repo.Dir)
+	files := publish.FileServer(e.repo.Dir)
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if strings.HasSuffix(r.URL.Path, ".zip") {
 			packGets.Add(1)

@@ -29,7 +29,7 @@ import (
 	"github.com/upkeep-go/upkeep/signature"
 	"github.com/upkeep-go/upkeep/update"
 	"github.com/upkeep-go/upkeep/update/maintenance"
-	"github.com/upkeep-go/upkeep/update/source"
+	"github.com/upkeep-go/upkeep/update/publish"
 )
 
 func main() {
@@ -78,24 +78,24 @@ func run(ctx context.Context, w io.Writer, keep bool) error {
 
 	repo := filepath.Join(root, "repo")
 	platform := runtime.GOOS + "/" + runtime.GOARCH
-	publish := func(version string) error {
+	release := func(version string) error {
 		build := filepath.Join(root, "build-"+version)
 		if err := writeSample(build, version); err != nil {
 			return err
 		}
-		m, err := update.Publish(ctx, repo, sec, update.PublishOptions{Module: "hello", Version: version, Platform: platform, From: build})
+		m, err := publish.Publish(ctx, repo, sec, publish.Build{Module: "hello", Version: version, Platform: platform, Dir: build})
 		if err != nil {
 			return err
 		}
 		say("   published hello %s for %s (manifest serial %d)", version, platform, m.Serial)
 		return nil
 	}
-	if err := publish("1.0.0"); err != nil {
+	if err := release("1.0.0"); err != nil {
 		return err
 	}
 
 	// 2. The update server: any static web server does; here, upkeep's own.
-	repoURL, stopRepo, err := serve(source.FileServer(repo))
+	repoURL, stopRepo, err := serve(publish.FileServer(repo))
 	if err != nil {
 		return err
 	}
@@ -145,7 +145,7 @@ func run(ctx context.Context, w io.Writer, keep bool) error {
 
 	// 5. A new release appears; the server finds it and installs it.
 	say("5. the publisher releases 1.1.0")
-	if err := publish("1.1.0"); err != nil {
+	if err := release("1.1.0"); err != nil {
 		return err
 	}
 	rep, err := eng.Check(ctx)

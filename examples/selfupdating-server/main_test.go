@@ -26,7 +26,7 @@ import (
 
 	"github.com/upkeep-go/upkeep/internal/testenv"
 	"github.com/upkeep-go/upkeep/pack"
-	"github.com/upkeep-go/upkeep/update"
+	"github.com/upkeep-go/upkeep/update/publish"
 	"github.com/upkeep-go/upkeep/update/updatetest"
 )
 
@@ -136,7 +136,7 @@ func (s *proc) publish(version string, exe []byte) {
 	// Stored, not deflated: compressing megabytes of executable in this race-instrumented
 	// test process would take most of the test's time.
 	s.repo.Publish(module, version, runtime.GOOS+"/"+runtime.GOARCH, map[string]string{module + "*": string(exe)},
-		func(o *update.PublishOptions) { o.Method = pack.Store })
+		publish.WithMethod(pack.Store))
 }
 
 var plain = &http.Client{Timeout: 5 * time.Second}

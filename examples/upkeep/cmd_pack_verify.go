@@ -6,14 +6,13 @@ import (
 
 	"github.com/upkeep-go/upkeep/pack"
 	"github.com/upkeep-go/upkeep/signature"
-	"github.com/upkeep-go/upkeep/update"
 )
 
 // verifyPackOption returns the pack option that checks, before any entry is written,
 // that the pack is signed (signature file sigFile) by a key of the files in pubs.
 // packName names the pack in messages.
 func verifyPackOption(pubs []string, sigFile, packName string) (pack.Option, error) {
-	kr, err := update.LoadKeyring(pubs)
+	kr, err := signature.LoadKeyring(pubs)
 	if err != nil {
 		return nil, err
 	}

@@ -3,10 +3,12 @@ package main
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"time"
 
 	"github.com/upkeep-go/upkeep/pack"
 	"github.com/upkeep-go/upkeep/update"
+	"github.com/upkeep-go/upkeep/update/publish"
 )
 
 func init() {
@@ -25,9 +27,10 @@ func runPublish(ctx context.Context, cl *cli, args []string) error {
 	from := fs.String("from", "", "build `folder` to pack")
 	minv := fs.String("min-version", "", "oldest installed `version` this release applies to")
 	channel := fs.String("channel", "", "release `channel` (default stable)")
-	product := fs.String("product", "", "product `name` of a new repository (default: the module)")
+	product := fs.String("product", "", "product `name` of a new repository (default: the module); an existing repository must be of this product")
 	expires := fs.String("expires", "30d", "manifest lifetime: a Go `duration` or days (30d)")
 	method := fs.String("method", "deflate", "pack compression: deflate or zstd")
+	lockTimeout := fs.String("lock-timeout", defaultLockTimeout, "how long to wait while another publication holds the repository: a Go `duration` or days")
 	pos, err := parse(fs, args)
 	if err != nil {
 		return err
@@ -44,6 +47,10 @@ func runPublish(ctx context.Context, cl *cli, args []string) error {
 	if err != nil {
 		return usagef("--expires: %v", err)
 	}
+	wait, err := parseLockTimeout(*lockTimeout)
+	if err != nil {
+		return err
+	}
 	m, err := parseMethod(*method)
 	if err != nil {
 		return err
@@ -52,14 +59,15 @@ func runPublish(ctx context.Context, cl *cli, args []string) error {
 	if err != nil {
 		return err
 	}
-	opts := update.PublishOptions{Module: *module, Version: *ver, Platform: *plat, From: *from,
-		MinVersion: *minv, Channel: *channel, Product: *product, Expires: exp, Method: m}
+	opts := []publish.Option{publish.WithExpires(exp), publish.WithMethod(m), publish.WithProduct(*product),
+		publish.WithLockTimeout(wait), cl.publishLogger()}
 	if t, ok, err := pack.SourceDateEpoch(); err != nil {
 		return err
 	} else if ok {
-		opts.ModTime = t
+		opts = append(opts, publish.WithModTime(t))
 	}
-	man, err := update.Publish(ctx, *repo, key, opts)
+	b := publish.Build{Module: *module, Version: *ver, Platform: *plat, Dir: *from, MinVersion: *minv, Channel: *channel}
+	man, err := publish.Publish(ctx, *repo, key, b, opts...)
 	if err != nil {
 		return err
 	}
@@ -74,6 +82,7 @@ func runRefresh(ctx context.Context, cl *cli, args []string) error {
 	sec := fs.String("sec", "", "secret key `file`")
 	pw := fs.String("password-file", "", "`file` holding the secret key's password")
 	expires := fs.String("expires", "30d", "manifest lifetime: a Go `duration` or days (30d)")
+	lockTimeout := fs.String("lock-timeout", defaultLockTimeout, "how long to wait while another publication holds the repository: a Go `duration` or days")
 	pos, err := parse(fs, args)
 	if err != nil {
 		return err
@@ -88,14 +97,36 @@ func runRefresh(ctx context.Context, cl *cli, args []string) error {
 	if err != nil {
 		return usagef("--expires: %v", err)
 	}
+	wait, err := parseLockTimeout(*lockTimeout)
+	if err != nil {
+		return err
+	}
 	key, err := loadSecretKey(*sec, *pw)
 	if err != nil {
 		return err
 	}
-	man, err := update.Refresh(ctx, *repo, key, exp, nil)
+	man, err := publish.Refresh(ctx, *repo, key, publish.WithExpires(exp), publish.WithLockTimeout(wait), cl.publishLogger())
 	if err != nil {
 		return err
 	}
 	fmt.Fprintf(cl.stdout, "refreshed %s: serial %d, expires %s\n", *repo, man.Serial, man.Expires.Format(time.RFC3339))
 	return nil
+}
+
+// defaultLockTimeout bounds the wait for another publication into the same repository:
+// it holds the lock only while it writes the manifest, so a longer wait means it hangs.
+const defaultLockTimeout = "10m"
+
+func parseLockTimeout(s string) (time.Duration, error) {
+	d, err := update.ParseDuration(s)
+	if err != nil {
+		return 0, usagef("--lock-timeout: %v", err)
+	}
+	return d, nil
+}
+
+// publishLogger says on stderr what a publication waits for (another one holding the
+// repository) or completes (one that was interrupted).
+func (cl *cli) publishLogger() publish.Option {
+	return publish.WithLogger(slog.New(slog.NewTextHandler(cl.stderr, &slog.HandlerOptions{Level: slog.LevelInfo})))
 }

@@ -10,7 +10,7 @@ import (
 	"strconv"
 	"time"
 
-	"github.com/upkeep-go/upkeep/update/source"
+	"github.com/upkeep-go/upkeep/update/publish"
 )
 
 func init() {
@@ -47,7 +47,7 @@ func runServe(ctx context.Context, cl *cli, args []string) error {
 		return err
 	}
 	srv := &http.Server{
-		Handler:           source.FileServer(dir),
+		Handler:           publish.FileServer(dir),
 		ReadHeaderTimeout: 10 * time.Second,
 		IdleTimeout:       time.Minute,
 	}

@@ -13,7 +13,6 @@ import (
 	"github.com/upkeep-go/upkeep/internal/atomicfile"
 	"github.com/upkeep-go/upkeep/internal/limited"
 	"github.com/upkeep-go/upkeep/signature"
-	"github.com/upkeep-go/upkeep/update"
 )
 
 func init() {
@@ -177,7 +176,7 @@ func runVerify(_ context.Context, cl *cli, args []string) error {
 	if *sigPath == "" {
 		*sigPath = name + ".minisig"
 	}
-	kr, err := update.LoadKeyring(pubs, signature.WithThreshold(*threshold), signature.WithLegacy(*legacy))
+	kr, err := signature.LoadKeyring(pubs, signature.WithThreshold(*threshold), signature.WithLegacy(*legacy))
 	if err != nil {
 		return err
 	}

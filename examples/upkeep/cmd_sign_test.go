@@ -102,14 +102,15 @@ func TestSignVerifyCommands(t *testing.T) {
 	require.Equal(t, 1, strings.Count(errs, "\n"), errs)
 	require.Contains(t, errs, "app.zip")
 	require.Contains(t, errs, "does not verify")
-	keyID := strings.Fields(readT(t, pub))[4]
+	keyID := strings.Fields(readT(t, pub))[5] // "untrusted comment: minisign public key ID"
 	require.Contains(t, errs, keyID)
 
 	// Key from somebody else.
 	pub2, _ := keygenT(t, dir, "k2")
 	code, _, errs = runCLI(t, "verify", "--pub", pub2, "--sig", other, file)
 	require.Equal(t, exitFailed, code)
-	require.Contains(t, errs, "not trusted")
+	require.Contains(t, errs, "app.zip: signed by key "+keyID+", which is not trusted (trusted: "+strings.Fields(readT(t, pub2))[5]+" from "+pub2+")",
+		"names the key that signed, the trusted key and its file")
 
 	// Garbage signature file.
 	code, _, errs = runCLI(t, "verify", "--pub", pub, "--sig", pub, file)

@@ -1,8 +1,8 @@
 // Package source fetches the files of an update repository: a manifest, its signature,
 // packs. It owns the [Source] interface and three implementations: [HTTP] for any static
 // web server (nginx, Apache, IIS, a CDN, an object store), [Dir] for a local folder and
-// [FS] for an [io/fs.FS]. [FileServer] is the other side: a small static server with
-// content-derived ETags and Range support, for development repositories.
+// [FS] for an [io/fs.FS]. The other side, a static server for development
+// repositories, is [github.com/upkeep-go/upkeep/update/publish.FileServer].
 //
 // A source knows nothing of manifests, signatures or installs: it hands back bytes and
 // the caller checks them. What it does guarantee is that hostile or broken servers

@@ -11,10 +11,11 @@ import (
 	"path/filepath"
 	"testing/fstest"
 
+	"github.com/upkeep-go/upkeep/update/publish"
 	"github.com/upkeep-go/upkeep/update/source"
 )
 
-// A repository folder served with FileServer, read through an HTTP source: a
+// A repository folder served with publish.FileServer, read through an HTTP source: a
 // conditional fetch of the manifest, then a pack fetched in two parts as a download
 // cut in the middle would be.
 func Example() {
@@ -27,7 +28,7 @@ func Example() {
 	os.Mkdir(filepath.Join(repo, "packs"), 0o755)
 	os.WriteFile(filepath.Join(repo, "packs", "app-1.0.zip"), []byte("PK...pack bytes"), 0o644)
 
-	srv := httptest.NewServer(source.FileServer(repo)) // on 127.0.0.1
+	srv := httptest.NewServer(publish.FileServer(repo)) // on 127.0.0.1
 	defer srv.Close()
 	src, err := source.New(srv.URL + "/")
 	if err != nil {
@@ -96,7 +97,7 @@ func ExampleNewFS() {
 
 // A body stops at Request.Max, however many bytes the server sends.
 func ExampleRequest_max() {
-	srv := httptest.NewServer(source.FileServer("testdata"))
+	srv := httptest.NewServer(publish.FileServer("testdata"))
 	defer srv.Close()
 	src, err := source.NewHTTP(srv.URL + "/")
 	if err != nil {

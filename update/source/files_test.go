@@ -13,6 +13,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 	"github.com/upkeep-go/upkeep/internal/testenv"
+	"github.com/upkeep-go/upkeep/update/publish"
 )
 
 // kinds are the sources the shared cases run against, each serving the files of root.
@@ -21,7 +22,7 @@ var kinds = []struct {
 	open func(t *testing.T, root string) Source
 }{
 	{"http", func(t *testing.T, root string) Source {
-		srv := httptest.NewServer(FileServer(root))
+		srv := httptest.NewServer(publish.FileServer(root))
 		t.Cleanup(srv.Close)
 		src, err := NewHTTP(srv.URL+"/", fastOptions()...)
 		require.NoError(t, err)

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/require"
+	"github.com/upkeep-go/upkeep/update/publish"
 )
 
 // cutWriter aborts the connection once limit bytes of the body have been written.
@@ -40,7 +41,7 @@ func TestHTTPResumeAfterCut(t *testing.T) {
 	dir := t.TempDir()
 	data := content(10_000)
 	require.NoError(t, os.WriteFile(filepath.Join(dir, "app.zip"), data, 0o644))
-	files := FileServer(dir)
+	files := publish.FileServer(dir)
 	var ranges atomic.Int32
 	src, _ := newServer(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.Header.Get("Range") != "" {
@@ -88,7 +89,7 @@ func TestHTTPRangeAtEnd(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
 	require.NoError(t, os.WriteFile(filepath.Join(dir, "f"), content(100), 0o644))
-	src, _ := newServer(t, FileServer(dir))
+	src, _ := newServer(t, publish.FileServer(dir))
 
 	resp, err := src.Fetch(context.Background(), Request{Name: "f", Offset: 100, Max: 0})
 	require.NoError(t, err, "the part held was the whole file")
@@ -108,7 +109,7 @@ func TestHTTPResumeChanged(t *testing.T) {
 	dir := t.TempDir()
 	name := filepath.Join(dir, "f")
 	require.NoError(t, os.WriteFile(name, []byte("old old old old"), 0o644))
-	src, _ := newServer(t, FileServer(dir))
+	src, _ := newServer(t, publish.FileServer(dir))
 	resp, err := src.Fetch(context.Background(), Request{Name: "f", Max: 100})
 	require.NoError(t, err)
 	_, err = readBody(t, resp)

@@ -16,8 +16,7 @@ import (
 	"time"
 
 	"github.com/upkeep-go/upkeep/signature"
-	"github.com/upkeep-go/upkeep/update"
-	"github.com/upkeep-go/upkeep/update/source"
+	"github.com/upkeep-go/upkeep/update/publish"
 )
 
 // Repo is a publisher's repository in a temporary folder.
@@ -53,32 +52,42 @@ func NewRepo(t testing.TB) *Repo {
 
 // Publish packs tree (file name → content, "/"-separated; a name ending in "*" is
 // made executable without the star) as module's version for platform, and adds it to
-// the manifest. opts may set MinVersion, Channel, Expires.
-func (r *Repo) Publish(module, version, platform string, tree map[string]string, opts ...func(*update.PublishOptions)) {
+// the manifest. opts (publish.WithExpires, publish.WithMethod, ...) apply to the
+// publication; the clock is r.Now unless they set one.
+func (r *Repo) Publish(module, version, platform string, tree map[string]string, opts ...publish.Option) {
 	r.t.Helper()
 	build := r.t.TempDir()
 	WriteTree(r.t, build, tree)
-	po := update.PublishOptions{Module: module, Version: version, Platform: platform, From: build, Now: r.Now}
-	for _, o := range opts {
-		o(&po)
-	}
-	if _, err := update.Publish(context.Background(), r.Dir, r.Key, po); err != nil {
+	b := publish.Build{Module: module, Version: version, Platform: platform, Dir: build}
+	if _, err := publish.Publish(context.Background(), r.Dir, r.Key, b, append(r.clock(), opts...)...); err != nil {
 		r.t.Fatal(err)
 	}
 }
 
-// Refresh re-signs the manifest with a new serial and expiry.
+// Refresh re-signs the manifest with a new serial and expiry (0: the default).
 func (r *Repo) Refresh(expires time.Duration) {
 	r.t.Helper()
-	if _, err := update.Refresh(context.Background(), r.Dir, r.Key, expires, r.Now); err != nil {
+	opts := r.clock()
+	if expires > 0 {
+		opts = append(opts, publish.WithExpires(expires))
+	}
+	if _, err := publish.Refresh(context.Background(), r.Dir, r.Key, opts...); err != nil {
 		r.t.Fatal(err)
 	}
+}
+
+// clock returns the option that dates publications with r.Now, if set.
+func (r *Repo) clock() []publish.Option {
+	if r.Now == nil {
+		return nil
+	}
+	return []publish.Option{publish.WithClock(r.Now)}
 }
 
 // Serve serves the repository over HTTP on 127.0.0.1 until the test ends and returns
 // its base URL.
 func (r *Repo) Serve() string {
-	srv := httptest.NewServer(source.FileServer(r.Dir))
+	srv := httptest.NewServer(publish.FileServer(r.Dir))
 	r.t.Cleanup(srv.Close)
 	return srv.URL + "/"
 }

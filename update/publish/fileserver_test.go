@@ -1,4 +1,4 @@
-package source
+package publish
 
 import (
 	"crypto/sha256"
@@ -165,4 +165,21 @@ func TestFileServerRefuses(t *testing.T) {
 			require.Equal(t, "GET, HEAD", resp.Header.Get("Allow"))
 		}
 	}
+}
+
+// writeFile writes data to name ("/"-separated) below root, creating folders.
+func writeFile(t *testing.T, root, name string, data []byte) {
+	t.Helper()
+	p := filepath.Join(root, filepath.FromSlash(name))
+	require.NoError(t, os.MkdirAll(filepath.Dir(p), 0o755))
+	require.NoError(t, os.WriteFile(p, data, 0o644))
+}
+
+// content returns n bytes that are not all alike.
+func content(n int) []byte {
+	b := make([]byte, n)
+	for i := range b {
+		b[i] = byte(i*7 + i/251)
+	}
+	return b
 }

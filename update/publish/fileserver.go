@@ -1,4 +1,4 @@
-package source
+package publish
 
 import (
 	"crypto/sha256"
@@ -79,11 +79,17 @@ func (s *fileServer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 }
 
 // servedName turns a request path into a name below the root, refusing "..",
-// dotfiles, backslashes and anything that is not a plain relative path.
+// dotfiles, backslashes, colons, control characters and anything that is not a plain
+// relative path.
 func servedName(p string) (string, bool) {
 	name := strings.TrimPrefix(p, "/")
-	if name == "" || strings.HasSuffix(name, "/") || checkName(name) != nil {
+	if name == "" || strings.HasSuffix(name, "/") || !fs.ValidPath(name) {
 		return "", false
+	}
+	for _, r := range name {
+		if r == '\\' || r == ':' || r < 0x20 || r == 0x7f {
+			return "", false
+		}
 	}
 	for _, elem := range strings.Split(name, "/") {
 		if strings.HasPrefix(elem, ".") {
@@ -116,7 +122,7 @@ func (s *fileServer) etag(name string, f *os.File, fi fs.FileInfo) (string, erro
 	}
 	etag := `"` + hex.EncodeToString(h.Sum(nil)) + `"`
 	if after.Size() != fi.Size() || !after.ModTime().Equal(fi.ModTime()) {
-		return "", errors.New("source: file changed while it was hashed")
+		return "", errors.New("publish: file changed while it was hashed")
 	}
 	s.mu.Lock()
 	s.etags[name] = etagEntry{size: fi.Size(), mtime: fi.ModTime(), etag: etag}
