@@ -10,6 +10,7 @@ import (
 
 	"github.com/upkeep-go/upkeep/hooks"
 	"github.com/upkeep-go/upkeep/update"
+	"github.com/upkeep-go/upkeep/update/publish"
 	"github.com/upkeep-go/upkeep/update/updatetest"
 )
 
@@ -115,7 +116,7 @@ func TestUnattendedFailedStepOfPath(t *testing.T) {
 	_, err := eng.Install(ctx, "web", update.InstallOptions{Unattended: true})
 	require.NoError(t, err)
 	e.repo.Publish("web", "2.0.0", platform, v2)
-	e.repo.Publish("web", "3.0.0", platform, v3, func(o *update.PublishOptions) { o.MinVersion = "2.0.0" })
+	e.repo.PublishBuild(publish.Build{Module: "web", Version: "3.0.0", Platform: platform, MinVersion: "2.0.0"}, v3)
 	rep, err := eng.Check(ctx)
 	require.NoError(t, err)
 	require.Equal(t, []string{"2.0.0", "3.0.0"}, rep.Modules[0].Path)

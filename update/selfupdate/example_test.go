@@ -13,7 +13,7 @@ import (
 	"time"
 
 	"github.com/upkeep-go/upkeep/signature"
-	"github.com/upkeep-go/upkeep/update"
+	"github.com/upkeep-go/upkeep/update/publish"
 	"github.com/upkeep-go/upkeep/update/selfupdate"
 )
 
@@ -29,7 +29,7 @@ func Example() {
 		log.Fatal(err)
 	}
 	defer os.RemoveAll(tmp)
-	repo, publisherKey := publish(tmp, "hello", "1.1.0") // the publisher's side
+	repo, publisherKey := makeRepo(tmp, "hello", "1.1.0") // the publisher's side
 
 	ctx, stop := context.WithCancel(context.Background()) // signal.NotifyContext in main
 	defer stop()
@@ -76,9 +76,9 @@ func Example() {
 	// Serve returned <nil>
 }
 
-// publish makes a repository under dir that offers version of module, and the module's
+// makeRepo makes a repository under dir that offers version of module, and the module's
 // folder with version 1.0.0; it returns the repository and the publisher's public key.
-func publish(dir, module, version string) (repo string, pub []byte) {
+func makeRepo(dir, module, version string) (repo string, pub []byte) {
 	pk, sk, err := signature.GenerateKey(rand.Reader)
 	if err != nil {
 		log.Fatal(err)
@@ -100,8 +100,8 @@ func publish(dir, module, version string) (repo string, pub []byte) {
 		log.Fatal(err)
 	}
 	repo = filepath.Join(dir, "repo")
-	_, err = update.Publish(context.Background(), repo, sk, update.PublishOptions{
-		Module: module, Version: version, Platform: runtime.GOOS + "/" + runtime.GOARCH, From: build,
+	_, err = publish.Publish(context.Background(), repo, sk, publish.Build{
+		Module: module, Version: version, Platform: runtime.GOOS + "/" + runtime.GOARCH, Dir: build,
 	})
 	if err != nil {
 		log.Fatal(err)

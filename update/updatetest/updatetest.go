@@ -56,9 +56,15 @@ func NewRepo(t testing.TB) *Repo {
 // publication; the clock is r.Now unless they set one.
 func (r *Repo) Publish(module, version, platform string, tree map[string]string, opts ...publish.Option) {
 	r.t.Helper()
-	build := r.t.TempDir()
-	WriteTree(r.t, build, tree)
-	b := publish.Build{Module: module, Version: version, Platform: platform, Dir: build}
+	r.PublishBuild(publish.Build{Module: module, Version: version, Platform: platform}, tree, opts...)
+}
+
+// PublishBuild is Publish for a build with more fields set (MinVersion, Channel);
+// b.Dir is filled with tree.
+func (r *Repo) PublishBuild(b publish.Build, tree map[string]string, opts ...publish.Option) {
+	r.t.Helper()
+	b.Dir = r.t.TempDir()
+	WriteTree(r.t, b.Dir, tree)
 	if _, err := publish.Publish(context.Background(), r.Dir, r.Key, b, append(r.clock(), opts...)...); err != nil {
 		r.t.Fatal(err)
 	}
