@@ -28,14 +28,14 @@ func FuzzManifestBinding(f *testing.F) {
 	}
 	f.Fuzz(func(t *testing.T, comment string, serial uint64, product string) {
 		m := &manifest.Manifest{Serial: serial, Product: product}
-		err := checkManifestBinding(&signature.Verified{Name: ManifestFile, Signers: []signature.Signer{{TrustedComment: comment}}}, m)
+		err := checkManifestBinding(&signature.Verified{Name: manifest.FileName, Signers: []signature.Signer{{TrustedComment: comment}}}, m)
 		if err == nil {
 			words := strings.FieldsFunc(comment, func(r rune) bool { return r == ' ' || r == '\t' })
 			count := func(prefix string) int {
 				return len(slices.DeleteFunc(slices.Clone(words), func(w string) bool { return !strings.HasPrefix(w, prefix) }))
 			}
-			if !slices.Contains(words, "file="+ManifestFile) || count("file=") != 1 {
-				t.Fatalf("accepted %q without exactly one file=%s", comment, ManifestFile)
+			if !slices.Contains(words, "file="+manifest.FileName) || count("file=") != 1 {
+				t.Fatalf("accepted %q without exactly one file=%s", comment, manifest.FileName)
 			}
 			if !slices.Contains(words, "serial="+strconv.FormatUint(serial, 10)) || count("serial=") != 1 {
 				t.Fatalf("accepted %q for serial %d", comment, serial)
@@ -45,7 +45,7 @@ func FuzzManifestBinding(f *testing.F) {
 			}
 			// ParseBinding also refuses module=, version= or platform= given twice,
 			// which the manifest's binding does not read.
-			if b, err := signature.ParseBinding(comment); err == nil && b.File != ManifestFile {
+			if b, err := signature.ParseBinding(comment); err == nil && b.File != manifest.FileName {
 				t.Fatalf("accepted %q, which signature.ParseBinding reads as file %q", comment, b.File)
 			}
 		}

@@ -22,13 +22,7 @@ import (
 	"github.com/upkeep-go/upkeep/update/source"
 )
 
-// Names of the files a repository serves.
 const (
-	ManifestFile      = "manifest.json"
-	ManifestSigFile   = "manifest.json.minisig"
-	HFSQLManifestFile = "hfsql_updateinfo.json"
-	// MaxSignatureSize bounds a signature file read from a source.
-	MaxSignatureSize = signature.MaxSignatureFileSize
 	// MaxUnknownPackSize bounds a pack whose size the manifest does not give (HFSQL).
 	MaxUnknownPackSize = 4 << 30
 )
@@ -172,13 +166,13 @@ func (e *Engine) target(mc *ModuleConfig, installed, id string) manifest.Target 
 // earlier version, a validator that missed a change), the manifest is fetched again,
 // unconditionally, and the decision is made on that copy.
 func (e *Engine) fetchManifest(ctx context.Context) (*manifest.Manifest, error) {
-	e.emit(Event{Step: StepCheck, Message: "fetching " + ManifestFile})
+	e.emit(Event{Step: StepCheck, Message: "fetching " + manifest.FileName})
 	var t trust
 	if _, err := readJSON(e.state.path("trust.json"), &t); err != nil {
 		return nil, err
 	}
 	cached := e.readCache()
-	data, notModified, validator, err := e.fetchSmall(ctx, ManifestFile, manifest.MaxSize, CodeInvalidManifest, cached.Validator)
+	data, notModified, validator, err := e.fetchSmall(ctx, manifest.FileName, manifest.MaxSize, CodeInvalidManifest, cached.Validator)
 	if errors.Is(err, source.ErrNotFound) && e.cfg.AllowUnsignedHFSQL {
 		return e.fetchHFSQL(ctx, t)
 	}
@@ -188,17 +182,17 @@ func (e *Engine) fetchManifest(ctx context.Context) (*manifest.Manifest, error) 
 	if notModified {
 		data = cached.Manifest
 	}
-	sig, _, _, err := e.fetchSmall(ctx, ManifestSigFile, MaxSignatureSize, CodeBadSignature, "")
+	sig, _, _, err := e.fetchSmall(ctx, manifest.SignatureFileName, signature.MaxSignatureFileSize, CodeBadSignature, "")
 	if err != nil {
 		if CodeOf(err) == CodeNotFound {
-			return nil, codeErr(CodeBadSignature, "%s has no signature: %s is missing", ManifestFile, ManifestSigFile)
+			return nil, codeErr(CodeBadSignature, "%s has no signature: %s is missing", manifest.FileName, manifest.SignatureFileName)
 		}
 		return nil, err
 	}
 	m, record, err := e.verifyManifest(data, sig, t)
 	if err != nil && notModified {
 		e.log.Info("update: the cached manifest is refused, fetching it again", slog.String("error", err.Error()))
-		if data, _, validator, err = e.fetchSmall(ctx, ManifestFile, manifest.MaxSize, CodeInvalidManifest, ""); err != nil {
+		if data, _, validator, err = e.fetchSmall(ctx, manifest.FileName, manifest.MaxSize, CodeInvalidManifest, ""); err != nil {
 			return nil, err
 		}
 		notModified = false
@@ -234,7 +228,7 @@ type manifestCache struct {
 // earlier versions, written one after another, removed when it is written.
 const cacheFile = "check.json"
 
-var oldCacheFiles = []string{ManifestFile, ManifestSigFile, "validator"}
+var oldCacheFiles = []string{manifest.FileName, manifest.SignatureFileName, "validator"}
 
 // readCache returns the check cache, or an empty one (meaning an unconditional
 // request) when it is missing or cannot be read.
@@ -268,13 +262,13 @@ func (e *Engine) writeCache(c manifestCache) error {
 // parsed manifest and the trust record that accepting it makes, nil when nothing is
 // to be recorded. It writes nothing, so a refused manifest leaves the state as it was.
 func (e *Engine) verifyManifest(data, sig []byte, t trust) (*manifest.Manifest, *trust, error) {
-	v, err := e.keyring.Verify(ManifestFile, sig, bytes.NewReader(data))
+	v, err := e.keyring.Verify(manifest.FileName, sig, bytes.NewReader(data))
 	if err != nil {
-		return nil, nil, &Error{Code: CodeBadSignature, Err: fmt.Errorf("%s: %w", ManifestFile, err)}
+		return nil, nil, &Error{Code: CodeBadSignature, Err: fmt.Errorf("%s: %w", manifest.FileName, err)}
 	}
 	m, err := manifest.Parse(data)
 	if err != nil {
-		return nil, nil, &Error{Code: CodeInvalidManifest, Err: fmt.Errorf("%s: %w", ManifestFile, err)}
+		return nil, nil, &Error{Code: CodeInvalidManifest, Err: fmt.Errorf("%s: %w", manifest.FileName, err)}
 	}
 	if err := checkManifestBinding(v, m); err != nil {
 		return nil, nil, &Error{Code: CodeBadSignature, Err: err}
@@ -284,7 +278,7 @@ func (e *Engine) verifyManifest(data, sig []byte, t trust) (*manifest.Manifest, 
 		want, from = t.Product, "pinned by the first manifest accepted, in "+e.state.path("trust.json")+`; set "product" in the configuration to accept another`
 	}
 	if want != "" && m.Product != want {
-		return nil, nil, codeErr(CodeBadSignature, "%s is the manifest of product %q, signed by a trusted key, but this agent accepts only product %q (%s)", ManifestFile, m.Product, want, from)
+		return nil, nil, codeErr(CodeBadSignature, "%s is the manifest of product %q, signed by a trusted key, but this agent accepts only product %q (%s)", manifest.FileName, m.Product, want, from)
 	}
 	if t.Product != "" && t.Product != m.Product {
 		// The configuration names another product than the one pinned: serials of
@@ -293,15 +287,15 @@ func (e *Engine) verifyManifest(data, sig []byte, t trust) (*manifest.Manifest, 
 		t.Serial, t.SHA256 = 0, ""
 	}
 	if now := e.now(); !now.Before(m.Expires) {
-		return nil, nil, codeErr(CodeExpired, "%s expired at %s (serial %d); the publisher must refresh it", ManifestFile, m.Expires.Format("2006-01-02T15:04:05Z07:00"), m.Serial)
+		return nil, nil, codeErr(CodeExpired, "%s expired at %s (serial %d); the publisher must refresh it", manifest.FileName, m.Expires.Format("2006-01-02T15:04:05Z07:00"), m.Serial)
 	}
 	sum := sha256.Sum256(data)
 	hexsum := hex.EncodeToString(sum[:])
 	if m.Serial < t.Serial {
-		return nil, nil, codeErr(CodeReplay, "%s has serial %d, lower than serial %d already accepted: refusing an older manifest", ManifestFile, m.Serial, t.Serial)
+		return nil, nil, codeErr(CodeReplay, "%s has serial %d, lower than serial %d already accepted: refusing an older manifest", manifest.FileName, m.Serial, t.Serial)
 	}
 	if m.Serial == t.Serial && t.SHA256 != "" && t.SHA256 != hexsum {
-		return nil, nil, codeErr(CodeReplay, "%s has serial %d, already accepted with different content", ManifestFile, m.Serial)
+		return nil, nil, codeErr(CodeReplay, "%s has serial %d, already accepted with different content", manifest.FileName, m.Serial)
 	}
 	if t.Product == "" && e.cfg.Product == "" {
 		e.log.Info("update: product pinned", slog.String("product", m.Product), slog.Uint64("serial", m.Serial))
@@ -316,26 +310,32 @@ func (e *Engine) verifyManifest(data, sig []byte, t trust) (*manifest.Manifest, 
 // checkManifestBinding checks that every signer's trusted comment binds the signature
 // to manifest.json at m's serial ("file=manifest.json serial=N"), and to m's product
 // when it names one ("product=P"): a valid signature of another manifest, a renamed
-// file or another product is refused. Other words of the comment (minisign's
-// "timestamp:N", other key=value pairs) are ignored.
+// file or another product is refused. product= comes last and runs to the end of the
+// comment, since a product's name may hold spaces. Other words of the comment
+// (minisign's "timestamp:N", other key=value pairs) are ignored.
 func checkManifestBinding(v *signature.Verified, m *manifest.Manifest) error {
 	want := []struct {
 		field, value string
 		required     bool
 	}{
-		{"file", ManifestFile, true},
+		{"file", manifest.FileName, true},
 		{"serial", strconv.FormatUint(m.Serial, 10), true},
 		{"product", m.Product, false},
 	}
 	for _, s := range v.Signers {
 		got := map[string]string{}
-		for _, word := range strings.FieldsFunc(s.TrustedComment, func(r rune) bool { return r == ' ' || r == '\t' }) {
+		comment := s.TrustedComment
+		if i := strings.Index(" "+comment, " product="); i >= 0 {
+			got["product"] = comment[i+len("product="):]
+			comment = comment[:max(i-1, 0)]
+		}
+		for _, word := range strings.FieldsFunc(comment, func(r rune) bool { return r == ' ' || r == '\t' }) {
 			key, value, ok := strings.Cut(word, "=")
 			if !ok || (key != "file" && key != "serial" && key != "product") {
 				continue
 			}
 			if _, dup := got[key]; dup {
-				return &signature.BindingError{Name: ManifestFile, KeyID: s.KeyID, Got: fmt.Sprintf("trusted comment %q gives %s= twice", s.TrustedComment, key)}
+				return &signature.BindingError{Name: manifest.FileName, KeyID: s.KeyID, Got: fmt.Sprintf("trusted comment %q gives %s= twice", s.TrustedComment, key)}
 			}
 			got[key] = value
 		}
@@ -343,9 +343,9 @@ func checkManifestBinding(v *signature.Verified, m *manifest.Manifest) error {
 			g, ok := got[w.field]
 			switch {
 			case !ok && w.required:
-				return &signature.BindingError{Name: ManifestFile, KeyID: s.KeyID, Got: fmt.Sprintf("trusted comment %q has no %s= (want %s=%s)", s.TrustedComment, w.field, w.field, w.value)}
+				return &signature.BindingError{Name: manifest.FileName, KeyID: s.KeyID, Got: fmt.Sprintf("trusted comment %q has no %s= (want %s=%s)", s.TrustedComment, w.field, w.field, w.value)}
 			case ok && g != w.value:
-				return &signature.BindingError{Name: ManifestFile, KeyID: s.KeyID, Field: w.field, Want: w.value, Got: g}
+				return &signature.BindingError{Name: manifest.FileName, KeyID: s.KeyID, Field: w.field, Want: w.value, Got: g}
 			}
 		}
 	}
@@ -360,19 +360,19 @@ func checkManifestBinding(v *signature.Verified, m *manifest.Manifest) error {
 func (e *Engine) fetchHFSQL(ctx context.Context, t trust) (*manifest.Manifest, error) {
 	if t.SHA256 != "" {
 		return nil, codeErr(CodeNotFound, "%s is not on the source, and the unsigned %s is no longer read: a signed manifest (product %q, serial %d) was accepted before, as recorded in %s",
-			ManifestFile, HFSQLManifestFile, t.Product, t.Serial, e.state.path("trust.json"))
+			manifest.FileName, manifest.HFSQLFileName, t.Product, t.Serial, e.state.path("trust.json"))
 	}
-	e.emit(Event{Step: StepCheck, Message: "fetching " + HFSQLManifestFile})
-	data, _, _, err := e.fetchSmall(ctx, HFSQLManifestFile, manifest.MaxSize, CodeInvalidManifest, "")
+	e.emit(Event{Step: StepCheck, Message: "fetching " + manifest.HFSQLFileName})
+	data, _, _, err := e.fetchSmall(ctx, manifest.HFSQLFileName, manifest.MaxSize, CodeInvalidManifest, "")
 	if err != nil {
 		return nil, err
 	}
 	m, format, err := manifest.ParseAny(data)
 	if err != nil {
-		return nil, &Error{Code: CodeInvalidManifest, Err: fmt.Errorf("%s: %w", HFSQLManifestFile, err)}
+		return nil, &Error{Code: CodeInvalidManifest, Err: fmt.Errorf("%s: %w", manifest.HFSQLFileName, err)}
 	}
 	if format != manifest.FormatHFSQL {
-		return nil, codeErr(CodeInvalidManifest, "%s is a native manifest, not an HFSQL file: a native manifest is accepted only as %s, with its signature", HFSQLManifestFile, ManifestFile)
+		return nil, codeErr(CodeInvalidManifest, "%s is a native manifest, not an HFSQL file: a native manifest is accepted only as %s, with its signature", manifest.HFSQLFileName, manifest.FileName)
 	}
 	highest, err := e.checkHFSQLVersions(m, t.HFSQL)
 	if err != nil {
@@ -423,7 +423,7 @@ func (e *Engine) checkHFSQLVersions(m *manifest.Manifest, accepted map[string]st
 		v, ok := offered[key]
 		switch {
 		case !ok && key == "":
-			return nil, codeErr(CodeReplay, "%s lists no build, and %s was accepted before: refusing an older file", HFSQLManifestFile, old)
+			return nil, codeErr(CodeReplay, "%s lists no build, and %s was accepted before: refusing an older file", manifest.HFSQLFileName, old)
 		case !ok:
 			continue // the file no longer lists that major version and language
 		}
@@ -435,7 +435,7 @@ func (e *Engine) checkHFSQLVersions(m *manifest.Manifest, accepted map[string]st
 				major, lang, _ := strings.Cut(key, "/")
 				what = fmt.Sprintf(" for major version %s, language %q", major, lang)
 			}
-			return nil, codeErr(CodeReplay, "%s: its newest build%s is %s, older than %s accepted before: refusing an older file", HFSQLManifestFile, what, v, old)
+			return nil, codeErr(CodeReplay, "%s: its newest build%s is %s, older than %s accepted before: refusing an older file", manifest.HFSQLFileName, what, v, old)
 		}
 	}
 	var next map[string]string

@@ -181,18 +181,22 @@ func ParseConfig(data []byte, base string) (*Config, error) {
 
 // Validate checks the configuration and fills defaults (threshold 1, channel stable,
 // this machine's platform, strategy swap).
-func (c *Config) Validate() error {
+func (c *Config) Validate() error { return c.validate(true, true) }
+
+// validate is Validate; New asks for Source and Keys only when no WithSource or
+// WithKeyring option gives them.
+func (c *Config) validate(needSource, needKeys bool) error {
 	bad := func(field, format string, args ...any) error {
 		return &ConfigError{Field: field, Err: fmt.Errorf("%w: "+format, append([]any{ErrConfig}, args...)...)}
 	}
-	if c.Source == "" {
-		return bad("source", "missing")
+	if c.Source == "" && needSource {
+		return bad("source", "missing (or give the engine a source with WithSource)")
 	}
 	if c.StateDir == "" {
 		return bad("state_dir", "missing")
 	}
-	if len(c.Keys) == 0 {
-		return bad("keys", "missing: at least one trusted public key file is needed")
+	if len(c.Keys) == 0 && needKeys {
+		return bad("keys", "missing: at least one trusted public key file is needed (or give the engine a keyring with WithKeyring)")
 	}
 	if len(c.Product) > maxProduct {
 		return bad("product", "%.40q... is longer than %d bytes", c.Product, maxProduct)
@@ -203,7 +207,7 @@ func (c *Config) Validate() error {
 	if c.Threshold == 0 {
 		c.Threshold = 1
 	}
-	if c.Threshold < 0 || c.Threshold > len(c.Keys)*64 {
+	if c.Threshold < 0 || len(c.Keys) > 0 && c.Threshold > len(c.Keys)*64 {
 		return bad("threshold", "%d is out of range", c.Threshold)
 	}
 	if c.Channel == "" {

@@ -66,7 +66,7 @@ func (e *Engine) download(ctx context.Context, ref packRef) (*downloaded, error)
 	}
 	final := filepath.Join(dir, ref.release.Version+"-"+filepath.Base(ref.pack.File))
 	sigName := ref.pack.SignatureFile()
-	sig, _, _, err := e.fetchSmall(ctx, sigName, MaxSignatureSize, CodeBadSignature, "")
+	sig, _, _, err := e.fetchSmall(ctx, sigName, signature.MaxSignatureFileSize, CodeBadSignature, "")
 	if err != nil {
 		if CodeOf(err) == CodeNotFound {
 			return nil, &Error{Code: CodeBadSignature, Module: ref.module, Err: fmt.Errorf("pack %s has no signature: %w", ref.pack.File, err)}

@@ -2,7 +2,6 @@ package update
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
 	"os"
@@ -10,7 +9,6 @@ import (
 	"time"
 
 	"github.com/upkeep-go/upkeep/hooks"
-	"github.com/upkeep-go/upkeep/internal/limited"
 	"github.com/upkeep-go/upkeep/manifest"
 	"github.com/upkeep-go/upkeep/signature"
 	"github.com/upkeep-go/upkeep/update/maintenance"
@@ -110,12 +108,7 @@ func WithoutSync() Option {
 
 // New returns an engine for cfg, validating it.
 func New(cfg Config, opts ...Option) (*Engine, error) {
-	if err := cfg.Validate(); err != nil {
-		return nil, err
-	}
 	e := &Engine{
-		cfg:     cfg,
-		state:   stateDir(cfg.StateDir),
 		log:     slog.New(slog.DiscardHandler),
 		now:     time.Now,
 		hooks:   map[string]hooks.Hook{},
@@ -128,6 +121,11 @@ func New(cfg Config, opts ...Option) (*Engine, error) {
 			return nil, err
 		}
 	}
+	if err := cfg.validate(e.src == nil, e.keyring == nil); err != nil {
+		return nil, err
+	}
+	e.cfg = cfg
+	e.state = stateDir(cfg.StateDir)
 	p, err := manifest.Platform(cfg.Platform)
 	if err != nil {
 		return nil, &ConfigError{Field: "platform", Err: err}
@@ -141,7 +139,7 @@ func New(cfg Config, opts ...Option) (*Engine, error) {
 		e.src = s
 	}
 	if e.keyring == nil {
-		kr, err := LoadKeyring(cfg.Keys, signature.WithThreshold(cfg.Threshold))
+		kr, err := signature.LoadKeyring(cfg.Keys, signature.WithThreshold(cfg.Threshold))
 		if err != nil {
 			return nil, &ConfigError{Field: "keys", Err: err}
 		}
@@ -155,30 +153,6 @@ func New(cfg Config, opts ...Option) (*Engine, error) {
 
 // Config returns the engine's configuration (with defaults filled in).
 func (e *Engine) Config() Config { return e.cfg }
-
-// MaxKeyFileSize bounds a public key file.
-const MaxKeyFileSize = 1 << 20
-
-// LoadKeyring reads public key files (each may hold several keys) into a keyring;
-// opts set its threshold and whether legacy signatures are accepted.
-func LoadKeyring(files []string, opts ...signature.Option) (*signature.Keyring, error) {
-	var keys []signature.PublicKey
-	for _, name := range files {
-		b, err := limited.ReadFile(name, MaxKeyFileSize)
-		if err != nil {
-			return nil, err
-		}
-		ks, err := signature.ParsePublicKeys(b)
-		if err != nil {
-			return nil, fmt.Errorf("%s: %w", name, err)
-		}
-		keys = append(keys, ks...)
-	}
-	if len(keys) == 0 {
-		return nil, errors.New("no public key given")
-	}
-	return signature.NewKeyring(keys, opts...)
-}
 
 // Step names what an Event is about.
 type Step string

@@ -14,7 +14,9 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/upkeep-go/upkeep/hooks"
+	"github.com/upkeep-go/upkeep/signature"
 	"github.com/upkeep-go/upkeep/update"
+	"github.com/upkeep-go/upkeep/update/source"
 	"github.com/upkeep-go/upkeep/update/updatetest"
 )
 
@@ -432,11 +434,35 @@ func TestOversizedFilesRefused(t *testing.T) {
 	e := newEnv(t, update.Swap, false)
 	e.repo.Publish("web", "1.0.0", platform, v1)
 	sig := filepath.Join(e.repo.Dir, "manifest.json.minisig")
-	require.NoError(t, os.WriteFile(sig, []byte(strings.Repeat("x", update.MaxSignatureSize+1)), 0o644))
+	require.NoError(t, os.WriteFile(sig, []byte(strings.Repeat("x", signature.MaxSignatureFileSize+1)), 0o644))
 	_, err := e.engine(t).Check(ctx)
 	require.Equal(t, update.CodeBadSignature, update.CodeOf(err), "%v", err)
 
 	require.NoError(t, os.WriteFile(filepath.Join(e.repo.Dir, "manifest.json"), []byte(strings.Repeat(" ", 8<<20+1)), 0o644))
 	_, err = e.engine(t).Check(ctx)
 	require.Equal(t, update.CodeInvalidManifest, update.CodeOf(err), "%v", err)
+}
+
+// TestNewWithoutKeyFilesOrSource: an embedder passes the keyring (built from embedded
+// bytes) and the source in code; Config needs no placeholder for either.
+func TestNewWithoutKeyFilesOrSource(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	e := newEnv(t, update.Swap, false)
+	e.repo.Publish("web", "1.0.0", platform, v1)
+	pub, err := os.ReadFile(e.repo.PubFile)
+	require.NoError(t, err)
+	kr, err := signature.ParseKeyring(pub)
+	require.NoError(t, err)
+	src, err := source.New(e.cfg.Source)
+	require.NoError(t, err)
+	cfg := e.cfg
+	cfg.Keys, cfg.Source = nil, ""
+	_, err = update.New(cfg)
+	require.ErrorIs(t, err, update.ErrConfig, "without options, both are needed")
+	eng, err := update.New(cfg, update.WithKeyring(kr), update.WithSource(src), update.WithoutSync())
+	require.NoError(t, err)
+	_, err = eng.Install(ctx, "web", update.InstallOptions{})
+	require.NoError(t, err)
+	require.Equal(t, v1, updatetest.ReadTree(t, e.module))
 }

@@ -11,6 +11,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/upkeep-go/upkeep/manifest"
 	"github.com/upkeep-go/upkeep/pack"
 	"github.com/upkeep-go/upkeep/signature"
 	"github.com/upkeep-go/upkeep/update"
@@ -101,17 +102,17 @@ func TestHFSQLNoFallbackAfterSignedManifest(t *testing.T) {
 	e := newTrustEnv(t, key)
 	e.cfg.AllowUnsignedHFSQL = true
 	writeManifest(t, e.repo, testManifest("shop", 7, "1.0.0"), key, "")
-	require.NoError(t, os.WriteFile(filepath.Join(e.repo, update.HFSQLManifestFile), []byte(hfsqlFile("22/F/220099")), 0o644))
+	require.NoError(t, os.WriteFile(filepath.Join(e.repo, manifest.HFSQLFileName), []byte(hfsqlFile("22/F/220099")), 0o644))
 	_, err := e.check(t)
 	require.NoError(t, err)
 
-	for _, name := range []string{update.ManifestFile, update.ManifestSigFile} {
+	for _, name := range []string{manifest.FileName, manifest.SignatureFileName} {
 		require.NoError(t, os.Remove(filepath.Join(e.repo, name)))
 	}
 	before := stateSnapshot(t, e.cfg.StateDir)
 	_, err = e.check(t)
 	require.Equal(t, update.CodeNotFound, update.CodeOf(err), "%v", err)
-	require.Contains(t, err.Error(), update.HFSQLManifestFile)
+	require.Contains(t, err.Error(), manifest.HFSQLFileName)
 	require.Contains(t, err.Error(), "serial 7")
 	require.Equal(t, before, stateSnapshot(t, e.cfg.StateDir))
 }
@@ -126,7 +127,7 @@ func TestHFSQLNeverOlder(t *testing.T) {
 	e.cfg.AllowUnsignedHFSQL = true
 	require.NoError(t, os.MkdirAll(e.repo, 0o755))
 	serve := func(releases ...string) error {
-		require.NoError(t, os.WriteFile(filepath.Join(e.repo, update.HFSQLManifestFile), []byte(hfsqlFile(releases...)), 0o644))
+		require.NoError(t, os.WriteFile(filepath.Join(e.repo, manifest.HFSQLFileName), []byte(hfsqlFile(releases...)), 0o644))
 		_, err := e.check(t)
 		return err
 	}
@@ -160,8 +161,8 @@ func TestHFSQLFileIsHFSQL(t *testing.T) {
 	data, err := testManifest("shop", 1, "1.0.0").Marshal()
 	require.NoError(t, err)
 	require.NoError(t, os.MkdirAll(e.repo, 0o755))
-	require.NoError(t, os.WriteFile(filepath.Join(e.repo, update.HFSQLManifestFile), data, 0o644))
+	require.NoError(t, os.WriteFile(filepath.Join(e.repo, manifest.HFSQLFileName), data, 0o644))
 	_, err = e.check(t)
 	require.Equal(t, update.CodeInvalidManifest, update.CodeOf(err), "%v", err)
-	require.Contains(t, err.Error(), update.HFSQLManifestFile)
+	require.Contains(t, err.Error(), manifest.HFSQLFileName)
 }

@@ -232,7 +232,7 @@ func (e *Engine) offlinePack(m *ModuleConfig, installed string, opts InstallOpti
 	if sigFile == "" {
 		sigFile = opts.PackFile + ".minisig"
 	}
-	sig, err := limited.ReadFile(sigFile, MaxSignatureSize)
+	sig, err := limited.ReadFile(sigFile, signature.MaxSignatureFileSize)
 	if err != nil {
 		return nil, &Error{Code: CodeBadSignature, Module: m.Name, Err: err}
 	}

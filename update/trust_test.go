@@ -53,7 +53,7 @@ func testManifest(product string, serial uint64, version string) *manifest.Manif
 
 // binding is the trusted comment the publisher signs a manifest with.
 func binding(m *manifest.Manifest) string {
-	return fmt.Sprintf("timestamp:%d file=%s serial=%d product=%s", time.Now().Unix(), update.ManifestFile, m.Serial, m.Product)
+	return fmt.Sprintf("timestamp:%d file=%s serial=%d product=%s", time.Now().Unix(), manifest.FileName, m.Serial, m.Product)
 }
 
 // writeManifest writes m into the repository folder dir and signs it with key and
@@ -63,7 +63,7 @@ func writeManifest(t *testing.T, dir string, m *manifest.Manifest, key pubKey, c
 	data, err := m.Marshal()
 	require.NoError(t, err)
 	require.NoError(t, os.MkdirAll(dir, 0o755))
-	require.NoError(t, os.WriteFile(filepath.Join(dir, update.ManifestFile), data, 0o644))
+	require.NoError(t, os.WriteFile(filepath.Join(dir, manifest.FileName), data, 0o644))
 	signManifest(t, dir, key, comment, m)
 }
 
@@ -73,11 +73,11 @@ func signManifest(t *testing.T, dir string, key pubKey, comment string, m *manif
 	if comment == "" {
 		comment = binding(m)
 	}
-	data, err := os.ReadFile(filepath.Join(dir, update.ManifestFile))
+	data, err := os.ReadFile(filepath.Join(dir, manifest.FileName))
 	require.NoError(t, err)
 	sig, err := signature.Sign(key.sec, bytes.NewReader(data), comment)
 	require.NoError(t, err)
-	require.NoError(t, os.WriteFile(filepath.Join(dir, update.ManifestSigFile), sig, 0o644))
+	require.NoError(t, os.WriteFile(filepath.Join(dir, manifest.SignatureFileName), sig, 0o644))
 }
 
 // trustEnv is a repository folder and an agent configuration checking it.
@@ -183,6 +183,7 @@ func TestManifestSignatureBinding(t *testing.T) {
 		{"serial twice", "file=manifest.json serial=%d serial=%d", "", false},
 		{"other product", "file=manifest.json serial=%d product=blog", "", false},
 		{"empty product", "file=manifest.json serial=%d product=", "", false},
+		{"product runs to the end", "file=manifest.json serial=%d product=shop build=42", "", false},
 		{"co-signer binds", "file=manifest.json serial=%d", "file=manifest.json serial=%d product=shop", true},
 		{"co-signer does not bind", "file=manifest.json serial=%d", "timestamp:1700000000\tfile:manifest.json", false},
 	}
@@ -200,11 +201,11 @@ func TestManifestSignatureBinding(t *testing.T) {
 				if tt.cosign == "" {
 					return
 				}
-				data, err := os.ReadFile(filepath.Join(e.repo, update.ManifestFile))
+				data, err := os.ReadFile(filepath.Join(e.repo, manifest.FileName))
 				require.NoError(t, err)
 				blk, err := signature.Sign(key2.sec, bytes.NewReader(data), withSerial(cosign, m))
 				require.NoError(t, err)
-				p := filepath.Join(e.repo, update.ManifestSigFile)
+				p := filepath.Join(e.repo, manifest.SignatureFileName)
 				old, err := os.ReadFile(p)
 				require.NoError(t, err)
 				both, err := signature.AppendSignature(p, old, blk)
@@ -228,7 +229,7 @@ func TestManifestSignatureBinding(t *testing.T) {
 			}
 			require.Equal(t, update.CodeBadSignature, update.CodeOf(err), "%v", err)
 			require.ErrorIs(t, err, signature.ErrBindingMismatch)
-			require.Contains(t, err.Error(), update.ManifestFile)
+			require.Contains(t, err.Error(), manifest.FileName)
 			require.Equal(t, before, stateSnapshot(t, e.cfg.StateDir), "a refused manifest changes nothing in the state dir")
 
 			// The genuine manifest of that serial is still accepted.
@@ -356,14 +357,14 @@ func newTornEnv(t *testing.T) *tornEnv {
 	validator := func() string {
 		src, err := source.New(e.repo)
 		require.NoError(t, err)
-		resp, err := src.Fetch(context.Background(), source.Request{Name: update.ManifestFile, Max: manifest.MaxSize})
+		resp, err := src.Fetch(context.Background(), source.Request{Name: manifest.FileName, Max: manifest.MaxSize})
 		require.NoError(t, err)
 		resp.Body.Close()
 		require.NotEmpty(t, resp.Validator)
 		return resp.Validator
 	}
 	writeManifest(t, e.repo, testManifest("shop", 1, "1.0.0"), key, "")
-	e.m1, e.s1, e.v1 = read(update.ManifestFile), read(update.ManifestSigFile), validator()
+	e.m1, e.s1, e.v1 = read(manifest.FileName), read(manifest.SignatureFileName), validator()
 	_, err := e.check(t)
 	require.NoError(t, err)
 	// A manifest of another size, so that the folder's validator tells them apart
@@ -371,7 +372,7 @@ func newTornEnv(t *testing.T) *tornEnv {
 	m2 := testManifest("shop", 2, "2.0.0")
 	m2.Releases[0].Notes = "second"
 	writeManifest(t, e.repo, m2, key, "")
-	e.m2, e.s2, e.v2 = read(update.ManifestFile), read(update.ManifestSigFile), validator()
+	e.m2, e.s2, e.v2 = read(manifest.FileName), read(manifest.SignatureFileName), validator()
 	_, err = e.check(t)
 	require.NoError(t, err)
 	e.oldCache = filepath.Join(e.cfg.StateDir, "manifest")
@@ -388,7 +389,7 @@ func (e *tornEnv) recovered(t *testing.T) {
 		require.Equal(t, "2.0.0", rep.Modules[0].Version)
 		require.Equal(t, uint64(2), update.TrustedSerial(e.cfg.StateDir))
 	}
-	for _, name := range []string{update.ManifestFile, update.ManifestSigFile, "validator"} {
+	for _, name := range []string{manifest.FileName, manifest.SignatureFileName, "validator"} {
 		require.NoFileExists(t, filepath.Join(e.oldCache, name))
 	}
 }
@@ -400,10 +401,10 @@ func (e *tornEnv) recovered(t *testing.T) {
 // cached copy does not verify.
 func TestTornManifestCache(t *testing.T) {
 	t.Parallel()
-	oldFormat := func(manifest, sig []byte, validator string) func(t *testing.T, e *tornEnv) {
+	oldFormat := func(data, sig []byte, validator string) func(t *testing.T, e *tornEnv) {
 		return func(t *testing.T, e *tornEnv) {
 			require.NoError(t, os.MkdirAll(e.oldCache, 0o755))
-			for name, b := range map[string][]byte{update.ManifestFile: manifest, update.ManifestSigFile: sig, "validator": []byte(validator)} {
+			for name, b := range map[string][]byte{manifest.FileName: data, manifest.SignatureFileName: sig, "validator": []byte(validator)} {
 				if b != nil {
 					require.NoError(t, os.WriteFile(filepath.Join(e.oldCache, name), b, 0o644))
 				}

@@ -38,6 +38,7 @@ import (
 	"time"
 
 	"github.com/upkeep-go/upkeep/internal/limited"
+	"github.com/upkeep-go/upkeep/signature"
 	"github.com/upkeep-go/upkeep/update"
 	"github.com/upkeep-go/upkeep/update/maintenance"
 	"github.com/upkeep-go/upkeep/update/selfupdate"
@@ -111,7 +112,7 @@ func run(ctx context.Context, args []string, stderr io.Writer) int {
 // serve is the whole self-updating server.
 func serve(ctx context.Context, cfg *config, log *slog.Logger) error {
 	// A program built for one publisher embeds the key instead: //go:embed publisher.pub
-	keys, err := limited.ReadFile(cfg.pub, update.MaxKeyFileSize)
+	keys, err := limited.ReadFile(cfg.pub, signature.MaxKeyFileSize)
 	if err != nil {
 		return err
 	}

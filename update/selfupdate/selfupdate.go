@@ -112,10 +112,6 @@ type Updater struct {
 	restartOnce sync.Once
 }
 
-// keysPlaceholder stands in update.Config.Keys, which must name key files even when the
-// keyring is given with update.WithKeyring.
-const keysPlaceholder = "(selfupdate: Config.Keys)"
-
 // New checks cfg and returns an Updater. It takes the listeners a previous version
 // handed over, if any, so call it once, before anything else listens.
 func New(cfg Config) (*Updater, error) {
@@ -182,7 +178,6 @@ func New(cfg Config) (*Updater, error) {
 	}
 	eng, err := update.New(update.Config{
 		Source:      cfg.Source,
-		Keys:        []string{keysPlaceholder},
 		Threshold:   cfg.Threshold,
 		StateDir:    cfg.StateDir,
 		AutoInstall: cfg.Window,
