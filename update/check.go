@@ -32,11 +32,13 @@ const (
 type ModuleCheck struct {
 	Name      string  `json:"name"`
 	Installed *string `json:"installed"`
-	// Status is "update", "up-to-date", "ineligible" or "error".
-	Status  string `json:"status"`
-	Version string `json:"version,omitempty"`
-	Code    string `json:"code,omitempty"`
-	Reason  string `json:"reason,omitempty"`
+	// Status is manifest.StatusUpdate, StatusUpToDate, StatusIneligible, or
+	// StatusError when the module could not be checked.
+	Status  manifest.Status `json:"status"`
+	Version string          `json:"version,omitempty"`
+	// Code says why a module is ineligible (a manifest.Code) or could not be checked.
+	Code   Code   `json:"code,omitempty"`
+	Reason string `json:"reason,omitempty"`
 	// Path lists the versions to install in order, when Status is "update".
 	Path []string `json:"path,omitempty"`
 	// Warning tells of a problem that will make an install fail although the check
@@ -54,7 +56,7 @@ func (c ModuleCheck) MarshalJSON() ([]byte, error) {
 		Version *string `json:"version"`
 		Code    *string `json:"code"`
 		Reason  *string `json:"reason"`
-	}{plain(c), strp(c.Version), strp(c.Code), strp(c.Reason)})
+	}{plain(c), strp(c.Version), strp(string(c.Code)), strp(c.Reason)})
 }
 
 // CheckReport is the outcome of Check.
@@ -79,12 +81,12 @@ func (e *Engine) Check(ctx context.Context) (*CheckReport, error) {
 			if st != nil {
 				inst = st.Installed
 			}
-			rep.Modules = append(rep.Modules, ModuleCheck{Name: mc.Name, Installed: inst, Status: "error", Code: string(CodeOf(err)), Reason: err.Error()})
+			rep.Modules = append(rep.Modules, ModuleCheck{Name: mc.Name, Installed: inst, Status: StatusError, Code: CodeOf(err), Reason: err.Error()})
 			e.updateStatus(mc, func(st *ModuleStatus) {
 				st.LastCheck = e.now()
-				st.CheckStatus = "error"
+				st.CheckStatus = StatusError
 				st.CheckReason = err.Error()
-				st.Code = string(CodeOf(err))
+				st.Code = CodeOf(err)
 			})
 		}
 		return rep, err
@@ -109,10 +111,10 @@ func (e *Engine) Check(ctx context.Context) (*CheckReport, error) {
 func (e *Engine) checkModule(mc *ModuleConfig, m *manifest.Manifest, id string) (ModuleCheck, error) {
 	st, err := e.loadStatus(mc)
 	if err != nil {
-		return ModuleCheck{Name: mc.Name, Status: "error", Code: string(CodeInternal), Reason: err.Error()}, err
+		return ModuleCheck{Name: mc.Name, Status: StatusError, Code: CodeInternal, Reason: err.Error()}, err
 	}
 	sel := m.Select(e.target(mc, deref(st.Installed), id))
-	c := ModuleCheck{Name: mc.Name, Installed: st.Installed, Status: string(sel.Status), Selection: &sel}
+	c := ModuleCheck{Name: mc.Name, Installed: st.Installed, Status: sel.Status, Selection: &sel}
 	switch sel.Status {
 	case manifest.StatusUpdate:
 		c.Version = sel.Release.Version
@@ -120,7 +122,7 @@ func (e *Engine) checkModule(mc *ModuleConfig, m *manifest.Manifest, id string) 
 			c.Path = append(c.Path, s.Release.Version)
 		}
 	case manifest.StatusIneligible:
-		c.Code = string(sel.Code)
+		c.Code = Code(sel.Code)
 		c.Reason = sel.Reason
 	case manifest.StatusUpToDate:
 		c.Reason = sel.Reason

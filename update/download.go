@@ -80,7 +80,7 @@ func (e *Engine) download(ctx context.Context, ref packRef) (*downloaded, error)
 	f, err := e.fetchPack(ctx, ref, final, sig)
 	if err != nil {
 		e.updateStatus(e.mustModule(ref.module), func(st *ModuleStatus) {
-			st.Download = &DownloadState{Version: ref.release.Version, File: ref.pack.File, State: "failed"}
+			st.Download = &DownloadState{Version: ref.release.Version, File: ref.pack.File, State: DownloadFailed}
 		})
 		return nil, err
 	}
@@ -190,7 +190,7 @@ func (e *Engine) fetchPack(ctx context.Context, ref packRef, final string, sig [
 		e.log.Warn("keeping the download under its .part name", "file", part, "err", err)
 	}
 	e.updateStatus(e.mustModule(ref.module), func(st *ModuleStatus) {
-		st.Download = &DownloadState{Version: ref.release.Version, File: ref.pack.File, Done: have, Total: have, State: "verified"}
+		st.Download = &DownloadState{Version: ref.release.Version, File: ref.pack.File, Done: have, Total: have, State: DownloadVerified}
 	})
 	ok = true
 	return f, nil

@@ -75,7 +75,7 @@ func TestInstallUpdateRollback(t *testing.T) {
 
 			rep, err := eng.Check(ctx)
 			require.NoError(t, err)
-			require.Equal(t, "update", rep.Modules[0].Status)
+			require.Equal(t, "update", string(rep.Modules[0].Status))
 			require.Equal(t, "1.0.0", rep.Modules[0].Version)
 
 			res, err := eng.Install(ctx, "web", update.InstallOptions{})
@@ -266,8 +266,8 @@ func TestCheckRefusals(t *testing.T) {
 			require.Error(t, err)
 			require.Equal(t, tt.code, update.CodeOf(err), "%v", err)
 			require.Len(t, rep.Modules, 1)
-			require.Equal(t, "error", rep.Modules[0].Status)
-			require.Equal(t, string(tt.code), rep.Modules[0].Code)
+			require.Equal(t, "error", string(rep.Modules[0].Status))
+			require.Equal(t, string(tt.code), string(rep.Modules[0].Code))
 			_, err = eng.Install(ctx, "web", update.InstallOptions{})
 			require.Error(t, err)
 			require.Nil(t, updatetest.ReadTree(t, e.module), "nothing installed")
@@ -313,7 +313,7 @@ func TestBadPackRefused(t *testing.T) {
 	downloads, _ := filepath.Glob(filepath.Join(e.cfg.StateDir, "modules", "web", "downloads", "*"))
 	require.Empty(t, downloads, "nothing half-downloaded that could be mistaken for good")
 	st, _ := eng.ModuleStatus(context.Background(), "web")
-	require.Equal(t, "bad_pack", st.Code)
+	require.Equal(t, "bad_pack", string(st.Code))
 }
 
 func TestLockBusy(t *testing.T) {
@@ -419,7 +419,7 @@ func TestRollbackWithReasonAndTarget(t *testing.T) {
 	st, _ := eng.ModuleStatus(context.Background(), "web")
 	require.Equal(t, "3.0.0", st.FailedVersion)
 	require.Contains(t, st.LastError, "did not become ready")
-	require.Equal(t, "install_failed", st.Code)
+	require.Equal(t, "install_failed", string(st.Code))
 	// The scheduler does not offer the failed version again on its own.
 	e.cfg.AutoInstall = &update.Window{}
 	auto := e.engine(t)

@@ -61,7 +61,7 @@ func TestHFSQLRepository(t *testing.T) {
 	require.NoError(t, err)
 	rep, err := eng.Check(ctx)
 	require.NoError(t, err)
-	require.Equal(t, "update", rep.Modules[0].Status)
+	require.Equal(t, "update", string(rep.Modules[0].Status))
 	require.Equal(t, "220099", rep.Modules[0].Version)
 
 	// A pack signed for another version is refused.

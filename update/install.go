@@ -161,7 +161,7 @@ func (e *Engine) fail(m *ModuleConfig, to string, err error) error {
 	}
 	e.updateStatus(m, func(st *ModuleStatus) {
 		st.LastError = err.Error()
-		st.Code = string(CodeOf(err))
+		st.Code = CodeOf(err)
 		if to != "" {
 			st.LastResult = "install of " + to + " failed before any change"
 		}
@@ -425,7 +425,7 @@ func (e *Engine) endUpdate(ctx context.Context, op *operation) {
 		e.log.Warn("ENDUPDATE hook failed", "module", op.m.Name, "err", err)
 		e.updateStatus(op.m, func(st *ModuleStatus) {
 			st.LastError = "ENDUPDATE hook: " + err.Error()
-			st.Code = string(CodeInternal)
+			st.Code = CodeInternal
 		})
 	}
 }
@@ -620,8 +620,8 @@ func (e *Engine) finish(ctx context.Context, op *operation, result string) (time
 			st.FailedVersion = ""
 		}
 		st.Download = nil
-		if st.CheckStatus == string(manifest.StatusUpdate) && deref(st.Latest) == j.To {
-			st.CheckStatus = string(manifest.StatusUpToDate)
+		if st.CheckStatus == manifest.StatusUpdate && deref(st.Latest) == j.To {
+			st.CheckStatus = manifest.StatusUpToDate
 		}
 	}); err != nil {
 		return off, stateErr(err)
@@ -705,7 +705,7 @@ func (e *Engine) rollback(ctx context.Context, op *operation, cause error) error
 	}
 	e.updateStatus(m, func(st *ModuleStatus) {
 		st.LastError = cause.Error()
-		st.Code = string(code)
+		st.Code = code
 		st.FailedVersion = j.To
 		if j.From != "" {
 			st.LastResult = "install of " + j.To + " failed, rolled back to " + j.From

@@ -75,7 +75,7 @@ func TestManifestConditionalRequest(t *testing.T) {
 	for range 2 {
 		rep, err := eng.Check(ctx)
 		require.NoError(t, err)
-		require.Equal(t, "update", rep.Modules[0].Status)
+		require.Equal(t, "update", string(rep.Modules[0].Status))
 	}
 	require.Equal(t, []int{200, 304}, statuses)
 

@@ -136,7 +136,7 @@ func (e *Engine) Rollback(ctx context.Context, module string, opts ...RollbackOp
 	if o.reason != nil {
 		e.updateStatus(m, func(st *ModuleStatus) {
 			st.LastError = o.reason.Error()
-			st.Code = string(CodeInstallFailed)
+			st.Code = CodeInstallFailed
 			st.FailedVersion = cur
 			st.LastResult = "rolled back to " + target + " after " + cur + " failed"
 		})

@@ -66,7 +66,7 @@ func TestFirstInstallNeverDestroysUnmanagedFolder(t *testing.T) {
 			st, err := eng.ModuleStatus(ctx, "web")
 			require.NoError(t, err)
 			require.Nil(t, st.Installed)
-			require.Equal(t, string(update.CodeUnmanaged), st.Code)
+			require.Equal(t, string(update.CodeUnmanaged), string(st.Code))
 
 			res, err := eng.Install(ctx, "web", update.InstallOptions{KeepUnmanaged: true})
 			require.NoError(t, err)

@@ -152,7 +152,7 @@ func (e *Engine) RunOnce(ctx context.Context, opts RunOptions) {
 	}
 	auto := e.cfg.AutoInstall != nil && e.cfg.AutoInstall.Contains(e.now())
 	for _, mc := range rep.Modules {
-		if mc.Status != "update" || ctx.Err() != nil {
+		if mc.Status != manifest.StatusUpdate || ctx.Err() != nil {
 			continue
 		}
 		m, err := e.cfg.Module(mc.Name)

@@ -29,8 +29,8 @@ func TestRunOnceDownloadsAndInstallsInWindow(t *testing.T) {
 	require.Equal(t, int32(1), checks.Load())
 	require.Nil(t, updatetest.ReadTree(t, e.module))
 	st, _ := eng.ModuleStatus(context.Background(), "web")
-	require.Equal(t, "verified", st.Download.State)
-	require.Equal(t, "update", st.CheckStatus)
+	require.Equal(t, "verified", string(st.Download.State))
+	require.Equal(t, "update", string(st.CheckStatus))
 
 	// Inside the window (the manifest is fetched with a clock inside its validity).
 	eng = e.engine(t, update.WithClock(func() time.Time { return saturday3am.AddDate(0, 0, 7) }))

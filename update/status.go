@@ -7,6 +7,7 @@ import (
 	"os"
 	"time"
 
+	"github.com/upkeep-go/upkeep/manifest"
 	"github.com/upkeep-go/upkeep/update/maintenance"
 )
 
@@ -27,11 +28,11 @@ type ModuleStatus struct {
 	// LastError is the last failure, "" after a success.
 	LastError string `json:"last_error"`
 	// Code is the code of LastError or of the last check's refusal.
-	Code string `json:"code,omitempty"`
+	Code Code `json:"code,omitempty"`
 
-	LastCheck   time.Time `json:"last_check,omitzero"`
-	CheckStatus string    `json:"check_status,omitempty"` // update, up-to-date, ineligible, error
-	CheckReason string    `json:"check_reason,omitempty"`
+	LastCheck   time.Time       `json:"last_check,omitzero"`
+	CheckStatus manifest.Status `json:"check_status,omitempty"` // as ModuleCheck.Status
+	CheckReason string          `json:"check_reason,omitempty"`
 	// FailedVersion is a version whose install failed; the scheduler does not retry it
 	// on its own until a newer one appears.
 	FailedVersion string `json:"failed_version,omitempty"`
@@ -48,12 +49,26 @@ type ModuleStatus struct {
 
 // DownloadState is the progress of a pack download.
 type DownloadState struct {
-	Version string `json:"version"`
-	File    string `json:"file"`
-	Done    int64  `json:"done"`
-	Total   int64  `json:"total"`
-	State   string `json:"state"` // downloading, verified, failed
+	Version string         `json:"version"`
+	File    string         `json:"file"`
+	Done    int64          `json:"done"`
+	Total   int64          `json:"total"`
+	State   DownloadStatus `json:"state"`
 }
+
+// DownloadStatus is where a pack's download stands.
+type DownloadStatus string
+
+// Download states.
+const (
+	DownloadRunning  DownloadStatus = "downloading" // bytes are arriving (or a cut download will resume)
+	DownloadVerified DownloadStatus = "verified"    // the whole pack is there and checked: an install only extracts
+	DownloadFailed   DownloadStatus = "failed"      // the last attempt failed; the next one starts again
+)
+
+// StatusError is the status of a module that could not be checked (the manifest was
+// refused, the source could not be reached): beside manifest's own statuses.
+const StatusError manifest.Status = "error"
 
 func strp(s string) *string {
 	if s == "" {

@@ -72,7 +72,7 @@ func runCheck(ctx context.Context, cl *cli, args []string) error {
 				line += ": " + m.Reason
 			}
 			if m.Code != "" {
-				line += " [" + m.Code + "]"
+				line += " [" + string(m.Code) + "]"
 			}
 			fmt.Fprintln(cl.stdout, line)
 		}
