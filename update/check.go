@@ -47,7 +47,7 @@ type ModuleCheck struct {
 	Selection *manifest.Selection `json:"-"`
 }
 
-// MarshalJSON writes every field of CLI.md's shape, with null for those that do not
+// MarshalJSON writes every field of `upkeep check --json`'s shape, with null for those that do not
 // apply (no version offered, no code, no reason), so that scripts can read each key.
 func (c ModuleCheck) MarshalJSON() ([]byte, error) {
 	type plain ModuleCheck

@@ -25,7 +25,7 @@ const (
 	InPlace Strategy = "inplace"
 )
 
-// Config is the agent configuration of CLI.md: where updates come from, which keys are
+// Config is the engine's configuration: where updates come from, which keys are
 // trusted, where state is kept, and the modules to keep up to date.
 //
 // Product is the product whose manifest is accepted. When empty, the product of the

@@ -5,7 +5,7 @@ import (
 	"fmt"
 )
 
-// Code is a stable, machine-matchable reason for a failed check or install, as CLI.md
+// Code is a stable, machine-matchable reason for a failed check or install, as the upkeep command
 // lists them; scripts match codes, people read the message.
 type Code string
 

@@ -276,7 +276,7 @@ func (e *Engine) offlinePack(m *ModuleConfig, installed string, opts InstallOpti
 	return &downloaded{path: opts.PackFile, sig: sig, ref: packRef{module: m.Name, release: rel, pack: pk}}, nil
 }
 
-// installOne runs the install steps of DESIGN.md for one pack, as two lists: the
+// installOne runs the install steps of the package documentation for one pack, as two lists: the
 // steps before anything live changes (a failure drops the stage), then the steps from
 // maintenance on (a failure rolls back). It returns the maintenance window.
 func (e *Engine) installOne(ctx context.Context, m *ModuleConfig, from string, d *downloaded, keepUnmanaged bool) (window time.Duration, unmanaged string, err error) {

@@ -1,7 +1,7 @@
 // Package maintenance owns a module's maintenance mode: the window during an install in
 // which the module answers "come back later" instead of running half old and half new.
 //
-// It has two forms, and [Switch] drives both for the engine:
+// It has two forms, which the engine drives around a swap:
 //
 //   - For Go services, a [State] that the engine turns on and off, and its
 //     [State.Middleware], an http.Handler placed in front of the service's own handler.

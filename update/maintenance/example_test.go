@@ -107,34 +107,3 @@ func ExampleFlag() {
 	// true
 	// true
 }
-
-func ExampleSwitch() {
-	dir, err := os.MkdirTemp("", "module")
-	if err != nil {
-		fmt.Println(err)
-		return
-	}
-	defer os.RemoveAll(dir)
-	state := maintenance.NewState()
-	sw := &maintenance.Switch{
-		State:  state,
-		Flag:   maintenance.Flag{Name: maintenance.DefaultFlagName},
-		Dirs:   []string{dir},
-		Reason: "installing shop 2.4.0",
-	}
-	ctx := context.Background()
-	if err := sw.On(ctx); err != nil {
-		fmt.Println(err)
-	}
-	present, _, _ := sw.Flag.Present(dir)
-	fmt.Println("on:", state.Active(), present)
-	if err := sw.Off(ctx); err != nil {
-		fmt.Println(err)
-	}
-	present, _, _ = sw.Flag.Present(dir)
-	fmt.Println("off:", state.Active(), present)
-
-	// Output:
-	// on: true true
-	// off: false false
-}
