@@ -34,7 +34,6 @@ type Engine struct {
 	workers  int
 	platform string
 	noSync   bool
-	scripts  func(dir string) hooks.Hook
 }
 
 // Option configures an Engine.

@@ -42,6 +42,7 @@ func TestPackExtractVerified(t *testing.T) {
 	require.NoError(t, os.WriteFile(zip, b, 0o644))
 	code, _, errs = runCLI(t, "pack", "extract", zip, dest2, "--pub", pub, "--sig", zip+".minisig")
 	require.Equal(t, 1, code)
+	require.Contains(t, errs, "p.zip", "the error names the pack")
 	require.NoDirExists(t, dest2)
 	entries, _ := os.ReadDir(dir)
 	for _, e := range entries {
