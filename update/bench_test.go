@@ -130,7 +130,7 @@ func BenchmarkInstall(b *testing.B) {
 			window += float64(res.Window.Microseconds()) / 1000
 			n++
 			b.StopTimer()
-			if _, err := eng.Rollback(ctx, "web"); err != nil {
+			if _, err := eng.Rollback(ctx, "web", update.RollbackOptions{}); err != nil {
 				b.Fatal(err)
 			}
 			b.StartTimer()

@@ -1,16 +1,11 @@
 package update
 
 import (
-	"bytes"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"path/filepath"
 	"runtime"
 	"strings"
-	"time"
-
-	"github.com/upkeep-go/upkeep/internal/limited"
 )
 
 // Strategy is how a module's new tree replaces the live one.
@@ -25,8 +20,10 @@ const (
 	InPlace Strategy = "inplace"
 )
 
-// Config is the engine's configuration: where updates come from, which keys are
-// trusted, where state is kept, and the modules to keep up to date.
+// Config is what the engine needs: where updates come from, which keys are trusted,
+// where state is kept, and the modules to keep up to date. Its JSON keys are those of
+// the agent configuration file, which package update/agent reads (with the schedule
+// the agent adds).
 //
 // Product is the product whose manifest is accepted. When empty, the product of the
 // first manifest accepted is pinned in the state dir and only it is accepted
@@ -43,8 +40,6 @@ type Config struct {
 	Language           string         `json:"language,omitempty"`
 	Channel            string         `json:"channel,omitempty"`
 	AllowUnsignedHFSQL bool           `json:"allow_unsigned_hfsql,omitempty"`
-	CheckInterval      Duration       `json:"check_interval,omitzero"`
-	AutoInstall        *Window        `json:"auto_install,omitempty"`
 	Retention          int            `json:"retention,omitempty"`
 	Modules            []ModuleConfig `json:"modules"`
 }
@@ -59,125 +54,70 @@ type ModuleConfig struct {
 	Installed       string   `json:"installed,omitempty"`
 }
 
-// Duration is a time.Duration read from JSON as a Go duration string ("36h") or a
-// number of days ("30d").
-type Duration time.Duration
-
-// UnmarshalJSON accepts "90s", "36h", "30d".
-func (d *Duration) UnmarshalJSON(b []byte) error {
-	var s string
-	if err := json.Unmarshal(b, &s); err != nil {
-		return fmt.Errorf("want a duration string such as \"24h\" or \"30d\"")
-	}
-	v, err := ParseDuration(s)
-	if err != nil {
-		return err
-	}
-	*d = Duration(v)
-	return nil
-}
-
-// MarshalJSON writes the duration as a Go duration string.
-func (d Duration) MarshalJSON() ([]byte, error) { return json.Marshal(time.Duration(d).String()) }
-
-// ParseDuration reads a Go duration ("90s", "36h") or a number of days ("30d").
-func ParseDuration(s string) (time.Duration, error) {
-	if n, ok := strings.CutSuffix(s, "d"); ok {
-		var days int
-		if _, err := fmt.Sscanf(n, "%d", &days); err == nil && fmt.Sprint(days) == n && days > 0 {
-			return time.Duration(days) * 24 * time.Hour, nil
-		}
-		return 0, fmt.Errorf("bad duration %q: want a positive number of days such as \"30d\"", s)
-	}
-	d, err := time.ParseDuration(s)
-	if err != nil || d <= 0 {
-		return 0, fmt.Errorf("bad duration %q: want a positive Go duration such as \"36h\" or days such as \"30d\"", s)
-	}
-	return d, nil
-}
-
-// ConfigError is a configuration that cannot be used: it names the file and the field.
+// ConfigError is a configuration that cannot be used: it names the field at fault and,
+// for a configuration file, the file. Its message has the io/fs shape: "update: config
+// StateDir: missing" (Go field names) for a Config built in code, "FILE: state_dir:
+// missing" (the JSON keys the file holds) for a file. It matches ErrConfig and its cause
+// with errors.Is.
 type ConfigError struct {
 	File  string // the configuration file, "" when built in code
 	Field string // JSON path of the field at fault, e.g. "modules[1].path"
-	Err   error
+	Err   error  // the cause
 }
 
 // Error describes the failure, naming what is at fault.
 func (e *ConfigError) Error() string {
-	where := e.Field
-	if e.File != "" {
-		where = e.File + ": " + e.Field
+	msg := "invalid"
+	if e.Err != nil {
+		msg = e.Err.Error()
 	}
-	return where + ": " + e.Err.Error()
+	if e.File != "" {
+		return e.File + ": " + e.Field + ": " + msg
+	}
+	return "update: config " + goFieldPath(e.Field) + ": " + msg
 }
 
-// Unwrap returns the causes, for errors.Is and errors.As.
-func (e *ConfigError) Unwrap() error { return e.Err }
+// Unwrap returns ErrConfig and the cause, for errors.Is and errors.As.
+func (e *ConfigError) Unwrap() []error {
+	if e.Err == nil {
+		return []error{ErrConfig}
+	}
+	return []error{ErrConfig, e.Err}
+}
 
-// ErrConfig is wrapped by every ConfigError.
+// ErrConfig is matched by every ConfigError.
 var ErrConfig = errors.New("update: invalid configuration")
 
-// MaxConfigSize bounds an agent configuration file.
-const MaxConfigSize = 1 << 20
-
-// LoadConfig reads and validates an agent configuration file. Relative paths inside it
-// are taken relative to the file's folder.
-func LoadConfig(path string) (*Config, error) {
-	data, err := limited.ReadFile(path, MaxConfigSize)
-	if err != nil {
-		return nil, &ConfigError{File: path, Field: "(file)", Err: err}
+// goFieldPath turns the JSON path of a configuration field into the Go one, for a
+// Config built in code: "modules[1].path" becomes "Modules[1].Path",
+// "allow_unsigned_hfsql" becomes "AllowUnsignedHFSQL". A path that is not a field, such
+// as "(json)", is returned as it is.
+func goFieldPath(path string) string {
+	if strings.HasPrefix(path, "(") {
+		return path
 	}
-	c, err := ParseConfig(data, filepath.Dir(path))
-	if err != nil {
-		var ce *ConfigError
-		if errors.As(err, &ce) {
-			ce.File = path
+	var b strings.Builder
+	for i, seg := range strings.Split(path, ".") {
+		if i > 0 {
+			b.WriteByte('.')
 		}
-		return nil, err
+		name, index, _ := strings.Cut(seg, "[")
+		for _, w := range strings.Split(name, "_") {
+			if up, ok := initialisms[w]; ok {
+				b.WriteString(up)
+			} else if w != "" {
+				b.WriteString(strings.ToUpper(w[:1]) + w[1:])
+			}
+		}
+		if index != "" {
+			b.WriteString("[" + index)
+		}
 	}
-	return c, nil
+	return b.String()
 }
 
-// ParseConfig parses and validates an agent configuration; relative paths are taken
-// relative to base. Unknown fields are errors (a misspelt field would otherwise be
-// silently ignored).
-func ParseConfig(data []byte, base string) (*Config, error) {
-	dec := json.NewDecoder(bytes.NewReader(data))
-	dec.DisallowUnknownFields()
-	var c Config
-	if err := dec.Decode(&c); err != nil {
-		var ute *json.UnmarshalTypeError
-		if errors.As(err, &ute) {
-			return nil, &ConfigError{Field: ute.Field, Err: fmt.Errorf("%w: want %s, got JSON %s", ErrConfig, ute.Type, ute.Value)}
-		}
-		return nil, &ConfigError{Field: "(json)", Err: fmt.Errorf("%w: %v", ErrConfig, err)}
-	}
-	if dec.More() {
-		return nil, &ConfigError{Field: "(json)", Err: fmt.Errorf("%w: data after the configuration object", ErrConfig)}
-	}
-	abs := func(p string) string {
-		if p == "" || filepath.IsAbs(p) {
-			return p
-		}
-		return filepath.Join(base, p)
-	}
-	for i, k := range c.Keys {
-		c.Keys[i] = abs(k)
-	}
-	c.StateDir = abs(c.StateDir)
-	if c.Source != "" && !strings.Contains(c.Source, "://") {
-		c.Source = abs(c.Source)
-	}
-	for i := range c.Modules {
-		c.Modules[i].Path = abs(c.Modules[i].Path)
-		c.Modules[i].Scripts = abs(c.Modules[i].Scripts)
-	}
-	if err := c.Validate(); err != nil {
-		return nil, err
-	}
-	return &c, nil
-}
+// initialisms are the words of JSON keys that Go field names write in capitals.
+var initialisms = map[string]string{"hfsql": "HFSQL", "id": "ID", "url": "URL"}
 
 // Validate checks the configuration and fills defaults (threshold 1, channel stable,
 // this machine's platform, strategy swap).
@@ -187,7 +127,7 @@ func (c *Config) Validate() error { return c.validate(true, true) }
 // WithKeyring option gives them.
 func (c *Config) validate(needSource, needKeys bool) error {
 	bad := func(field, format string, args ...any) error {
-		return &ConfigError{Field: field, Err: fmt.Errorf("%w: "+format, append([]any{ErrConfig}, args...)...)}
+		return &ConfigError{Field: field, Err: fmt.Errorf(format, args...)}
 	}
 	if c.Source == "" && needSource {
 		return bad("source", "missing (or give the engine a source with WithSource)")
@@ -221,11 +161,6 @@ func (c *Config) validate(needSource, needKeys bool) error {
 	}
 	if c.Retention < 1 {
 		return bad("retention", "must be at least 1")
-	}
-	if c.AutoInstall != nil {
-		if err := c.AutoInstall.validate(); err != nil {
-			return &ConfigError{Field: "auto_install", Err: fmt.Errorf("%w: %v", ErrConfig, err)}
-		}
 	}
 	if len(c.Modules) == 0 {
 		return bad("modules", "missing: at least one module is needed")

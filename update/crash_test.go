@@ -31,9 +31,11 @@ func TestCrashChild(t *testing.T) {
 		t.Skip("child process of TestCrashMatrix")
 	}
 	n, _ := strconv.Atoi(os.Getenv("UPKEEP_CRASH_AT"))
-	cfg, err := LoadConfig(cfgPath)
+	b, err := os.ReadFile(cfgPath)
 	require.NoError(t, err)
-	e, err := New(*cfg, WithoutSync())
+	var cfg Config
+	require.NoError(t, json.Unmarshal(b, &cfg))
+	e, err := New(cfg, WithoutSync())
 	require.NoError(t, err)
 	count := 0
 	SetCrashPoint(e, func(kind, path string) {
@@ -45,7 +47,7 @@ func TestCrashChild(t *testing.T) {
 	})
 	switch os.Getenv("UPKEEP_CRASH_OP") {
 	case "rollback":
-		_, err = e.Rollback(context.Background(), "web")
+		_, err = e.Rollback(context.Background(), "web", RollbackOptions{})
 	default:
 		_, err = e.Install(context.Background(), "web", InstallOptions{})
 	}
@@ -99,7 +101,9 @@ func crashMatrix(t *testing.T, strategy Strategy, op string) {
 		_, err = e.Install(ctx, "web", InstallOptions{})
 		require.NoError(t, err)
 	} else {
-		e.RunOnce(ctx, RunOptions{})
+		rep, err := e.Check(ctx)
+		require.NoError(t, err)
+		require.NoError(t, e.Download(ctx, "web", rep.Modules[0].Selection))
 	}
 	baseSerial := TrustedSerial(filepath.Join(base, "state"))
 	oldTree, newTree, oldV, newV := crashV1, crashV2, "1.0.0", "2.0.0"

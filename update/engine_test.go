@@ -98,14 +98,14 @@ func TestInstallUpdateRollback(t *testing.T) {
 			require.False(t, st.Maintenance)
 			require.Equal(t, []string{"1.0.0"}, st.Backups)
 
-			res, err = eng.Rollback(ctx, "web")
+			res, err = eng.Rollback(ctx, "web", update.RollbackOptions{})
 			require.NoError(t, err)
 			require.Equal(t, []string{"1.0.0"}, res.Installed)
 			require.Equal(t, v1, updatetest.ReadTree(t, e.module))
 			st, _ = eng.ModuleStatus(context.Background(), "web")
 			require.Equal(t, "1.0.0", *st.Installed)
 
-			_, err = eng.Rollback(ctx, "web")
+			_, err = eng.Rollback(ctx, "web", update.RollbackOptions{})
 			require.ErrorIs(t, err, update.ErrNoBackup)
 
 			// Forward again, explicitly: a version may be reinstalled on request.
@@ -336,7 +336,7 @@ func TestLockBusy(t *testing.T) {
 	_, err := eng.Install(ctx, "web", update.InstallOptions{})
 	require.ErrorIs(t, err, update.ErrBusy)
 	other := e.engine(t)
-	_, err = other.Rollback(ctx, "web")
+	_, err = other.Rollback(ctx, "web", update.RollbackOptions{})
 	require.ErrorIs(t, err, update.ErrBusy)
 	close(release)
 	require.NoError(t, <-done)
@@ -392,7 +392,7 @@ func TestAdoptExistingTree(t *testing.T) {
 	_, err = eng.Install(ctx, "web", update.InstallOptions{})
 	require.NoError(t, err)
 	require.Equal(t, v1, updatetest.ReadTree(t, e.module))
-	_, err = eng.Rollback(ctx, "web")
+	_, err = eng.Rollback(ctx, "web", update.RollbackOptions{})
 	require.NoError(t, err)
 	require.Equal(t, map[string]string{"legacy.txt": "before upkeep"}, updatetest.ReadTree(t, e.module))
 }
@@ -410,9 +410,9 @@ func TestRollbackWithReasonAndTarget(t *testing.T) {
 		_, err := eng.Install(ctx, "web", update.InstallOptions{Version: v})
 		require.NoError(t, err)
 	}
-	_, err := eng.Rollback(ctx, "web", update.RollbackTo("0.5.0"))
+	_, err := eng.Rollback(ctx, "web", update.RollbackOptions{To: "0.5.0"})
 	require.ErrorIs(t, err, update.ErrNoBackup)
-	res, err := eng.Rollback(ctx, "web", update.RollbackTo("1.0.0"), update.RollbackReason(errors.New("3.0.0 did not become ready")))
+	res, err := eng.Rollback(ctx, "web", update.RollbackOptions{To: "1.0.0", Reason: errors.New("3.0.0 did not become ready")})
 	require.NoError(t, err)
 	require.Equal(t, []string{"1.0.0"}, res.Installed)
 	require.Equal(t, v1, updatetest.ReadTree(t, e.module))
@@ -420,11 +420,10 @@ func TestRollbackWithReasonAndTarget(t *testing.T) {
 	require.Equal(t, "3.0.0", st.FailedVersion)
 	require.Contains(t, st.LastError, "did not become ready")
 	require.Equal(t, "install_failed", string(st.Code))
-	// The scheduler does not offer the failed version again on its own.
-	e.cfg.AutoInstall = &update.Window{}
-	auto := e.engine(t)
-	auto.RunOnce(ctx, update.RunOptions{})
-	st, _ = auto.ModuleStatus(context.Background(), "web")
+	// An unattended install does not try the failed version again.
+	_, err = eng.Install(ctx, "web", update.InstallOptions{Unattended: true})
+	require.ErrorIs(t, err, update.ErrFailedVersion)
+	st, _ = eng.ModuleStatus(context.Background(), "web")
 	require.Equal(t, "1.0.0", *st.Installed)
 }
 
@@ -465,4 +464,39 @@ func TestNewWithoutKeyFilesOrSource(t *testing.T) {
 	_, err = eng.Install(ctx, "web", update.InstallOptions{})
 	require.NoError(t, err)
 	require.Equal(t, v1, updatetest.ReadTree(t, e.module))
+}
+
+// TestCheckDuringInstall runs checks while an install is under way: the status ends
+// with the installed version (no check writes back an older one).
+func TestCheckDuringInstall(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	e := newEnv(t, update.Swap, false)
+	e.repo.Publish("web", "1.0.0", platform, v1)
+	stop := make(chan struct{})
+	checker := e.engine(t)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for {
+			select {
+			case <-stop:
+				return
+			default:
+				checker.Check(ctx)
+			}
+		}
+	}()
+	for _, v := range []string{"1.0.0", "1.0.1", "1.0.2"} {
+		if v != "1.0.0" {
+			e.repo.Publish("web", v, platform, map[string]string{"v": v})
+		}
+		_, err := e.engine(t).Install(ctx, "web", update.InstallOptions{Version: v})
+		require.NoError(t, err)
+	}
+	close(stop)
+	<-done
+	st, err := checker.ModuleStatus(context.Background(), "web")
+	require.NoError(t, err)
+	require.Equal(t, "1.0.2", *st.Installed)
 }

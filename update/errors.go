@@ -22,6 +22,7 @@ const (
 	CodeBusy            Code = "busy"             // another operation holds the module's lock
 	CodeUnmanaged       Code = "unmanaged_folder" // the module folder holds a tree upkeep does not manage
 	CodeUnsafeFolder    Code = "unsafe_folder"    // a folder upkeep deletes in is a link, another account's, or writable by others
+	CodeConfig          Code = "config"           // the configuration cannot be used (ConfigError)
 	CodeInternal        Code = "error"            // anything else
 )
 
@@ -51,6 +52,9 @@ func CodeOf(err error) Code {
 	}
 	if errors.Is(err, ErrBusy) {
 		return CodeBusy
+	}
+	if errors.Is(err, ErrConfig) {
+		return CodeConfig
 	}
 	if errors.Is(err, ErrUnsafeFolder) {
 		return CodeUnsafeFolder

@@ -61,3 +61,6 @@ func RestoreArchive(archive, dest string) error {
 	defer f.Close()
 	return tarzst.Extract(context.Background(), f, d.Root, archive)
 }
+
+// GoFieldPath turns a configuration field's JSON path into the Go one.
+func GoFieldPath(path string) string { return goFieldPath(path) }

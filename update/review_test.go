@@ -13,6 +13,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/upkeep-go/upkeep/hooks"
 	"github.com/upkeep-go/upkeep/pack"
 	"github.com/upkeep-go/upkeep/signature"
 	"github.com/upkeep-go/upkeep/update"
@@ -107,7 +108,7 @@ func TestDownloadedPackNotFetchedAgain(t *testing.T) {
 	e.cfg.Source = srv.URL + "/"
 	eng := e.engine(t)
 	ctx := context.Background()
-	eng.RunOnce(ctx, update.RunOptions{}) // no auto_install: download only
+	download(t, eng)
 	require.Equal(t, int32(1), packGets.Load())
 	_, err := eng.Install(ctx, "web", update.InstallOptions{})
 	require.NoError(t, err)
@@ -116,7 +117,7 @@ func TestDownloadedPackNotFetchedAgain(t *testing.T) {
 
 	// A download altered on disk is refused at extraction, and nothing is installed.
 	e.repo.Publish("web", "2.0.0", platform, v2)
-	eng.RunOnce(ctx, update.RunOptions{})
+	download(t, eng)
 	downloads, _ := filepath.Glob(filepath.Join(e.cfg.StateDir, "modules", "web", "downloads", "2.0.0-*.zip"))
 	require.Len(t, downloads, 1)
 	b, _ := os.ReadFile(downloads[0])
@@ -131,4 +132,41 @@ func TestDownloadedPackNotFetchedAgain(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, gets+1, packGets.Load())
 	require.Equal(t, v2, updatetest.ReadTree(t, e.module))
+}
+
+// download checks and downloads what is offered for the module web, as a scheduler
+// does between a check and an install.
+func download(t *testing.T, eng *update.Engine) {
+	t.Helper()
+	ctx := context.Background()
+	rep, err := eng.Check(ctx)
+	require.NoError(t, err)
+	require.Equal(t, "update", string(rep.Modules[0].Status))
+	require.NoError(t, eng.Download(ctx, "web", rep.Modules[0].Selection))
+}
+
+// TestDownloadBusy: a background download leaves a module busy with another operation
+// alone.
+func TestDownloadBusy(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	e := newEnv(t, update.Swap, false)
+	e.repo.Publish("web", "1.0.0", platform, v1)
+	var eng *update.Engine
+	var busy error
+	during := hooks.Func(func(ctx context.Context, ev hooks.Event) error {
+		if ev.Phase == hooks.PreInstall {
+			rep, err := eng.Check(ctx)
+			if err != nil {
+				return err
+			}
+			busy = eng.Download(ctx, "web", rep.Modules[0].Selection)
+		}
+		return nil
+	})
+	eng = e.engine(t, update.WithHook("web", during))
+	_, err := eng.Install(ctx, "web", update.InstallOptions{})
+	require.NoError(t, err)
+	require.ErrorIs(t, busy, update.ErrBusy)
+	require.ErrorIs(t, eng.Download(ctx, "nosuch", nil), update.ErrUnknownModule)
 }

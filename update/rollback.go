@@ -8,37 +8,24 @@ import (
 	"github.com/upkeep-go/upkeep/hooks"
 )
 
-// RollbackOption adjusts a Rollback.
-type RollbackOption func(*rollbackOptions)
-
-type rollbackOptions struct {
-	reason error
-	to     string
-}
-
-// RollbackReason records why the installed version is rolled back (it failed a
-// readiness check, say): the status then shows it as the last error and marks the
-// version as failed, so that the scheduler does not install it again on its own.
-// Default: an operator's rollback, no failure recorded.
-func RollbackReason(err error) RollbackOption {
-	return func(o *rollbackOptions) { o.reason = err }
-}
-
-// RollbackTo chooses the kept version to put back. Default: the newest kept version
-// other than the installed one.
-func RollbackTo(version string) RollbackOption {
-	return func(o *rollbackOptions) { o.to = version }
+// RollbackOptions tunes one Rollback. The zero value is an operator's rollback to the
+// newest kept version other than the installed one.
+type RollbackOptions struct {
+	// To is the kept version to put back. Default (""): the newest kept version other
+	// than the installed one.
+	To string
+	// Reason records why the installed version is rolled back (it failed a readiness
+	// check, say): the status then shows it as the last error and marks the version
+	// as failed, so that no unattended install tries it again. Default (nil): an
+	// operator's rollback, no failure recorded.
+	Reason error
 }
 
 // Rollback puts back a kept version (by default the newest one other than the
 // installed one), through the same journaled steps as an install (maintenance, hooks,
 // swap). The version rolled away from is not kept. It is the only way upkeep ever
 // lowers a module's version.
-func (e *Engine) Rollback(ctx context.Context, module string, opts ...RollbackOption) (*InstallResult, error) {
-	var o rollbackOptions
-	for _, f := range opts {
-		f(&o)
-	}
+func (e *Engine) Rollback(ctx context.Context, module string, opts RollbackOptions) (*InstallResult, error) {
 	m, err := e.cfg.Module(module)
 	if err != nil {
 		return nil, err
@@ -62,14 +49,14 @@ func (e *Engine) Rollback(ctx context.Context, module string, opts ...RollbackOp
 	cur := deref(st.Installed)
 	var target string
 	for _, v := range e.backupVersions(m) {
-		if v != cur && (o.to == "" || v == o.to) {
+		if v != cur && (opts.To == "" || v == opts.To) {
 			target = v
 			break
 		}
 	}
 	if target == "" {
-		if o.to != "" {
-			return nil, fmt.Errorf("%w: %s has no kept version %s in %s (kept: %v)", ErrNoBackup, m.Name, o.to, e.backupDir(m), e.backupVersions(m))
+		if opts.To != "" {
+			return nil, fmt.Errorf("%w: %s has no kept version %s in %s (kept: %v)", ErrNoBackup, m.Name, opts.To, e.backupDir(m), e.backupVersions(m))
 		}
 		return nil, fmt.Errorf("%w: %s has no kept version other than %s in %s", ErrNoBackup, m.Name, orNothing(cur), e.backupDir(m))
 	}
@@ -133,9 +120,9 @@ func (e *Engine) Rollback(ctx context.Context, module string, opts ...RollbackOp
 	if err != nil {
 		return nil, err
 	}
-	if o.reason != nil {
+	if opts.Reason != nil {
 		e.updateStatus(m, func(st *ModuleStatus) {
-			st.LastError = o.reason.Error()
+			st.LastError = opts.Reason.Error()
 			st.Code = CodeInstallFailed
 			st.FailedVersion = cur
 			st.LastResult = "rolled back to " + target + " after " + cur + " failed"

@@ -131,7 +131,7 @@ func TestAdoptExistingFolder(t *testing.T) {
 			st, err := eng.ModuleStatus(ctx, "web")
 			require.NoError(t, err)
 			require.Equal(t, []string{"0.9.0"}, st.Backups)
-			_, err = eng.Rollback(ctx, "web")
+			_, err = eng.Rollback(ctx, "web", update.RollbackOptions{})
 			require.NoError(t, err)
 			require.Equal(t, map[string]string{"index.html": "0.9"}, updatetest.ReadTree(t, e.module))
 		})
@@ -360,7 +360,7 @@ func TestRacingLinkInLiveFolder(t *testing.T) {
 	}()
 	for i := 0; i < 15; i++ {
 		eng.Install(ctx, "web", update.InstallOptions{Version: "2.0.0"})
-		eng.Rollback(ctx, "web")
+		eng.Rollback(ctx, "web", update.RollbackOptions{})
 	}
 	close(stop)
 	wg.Wait()

@@ -316,20 +316,18 @@ func TestCrossProductSubstitution(t *testing.T) {
 
 func TestConfigProduct(t *testing.T) {
 	t.Parallel()
-	dir := t.TempDir()
-	base := `{"source": "repo", "keys": ["k.pub"], "state_dir": "state", "modules": [{"name": "web", "path": "/srv/web"}]`
-	c, err := update.ParseConfig([]byte(base+`, "product": "shop"}`), dir)
-	require.NoError(t, err)
-	require.Equal(t, "shop", c.Product)
-	c, err = update.ParseConfig([]byte(base+`}`), dir)
-	require.NoError(t, err)
-	require.Empty(t, c.Product, "pinned at the first manifest accepted")
-	_, err = update.ParseConfig([]byte(base+`, "product": "sh\u0000op"}`), dir)
+	config := func(product string) *update.Config {
+		return &update.Config{Source: "repo", Keys: []string{"k.pub"}, StateDir: "state", Product: product,
+			Modules: []update.ModuleConfig{{Name: "web", Path: "/srv/web"}}}
+	}
+	require.NoError(t, config("shop").Validate())
+	require.NoError(t, config("").Validate(), "pinned at the first manifest accepted")
+	err := config("sh\x00op").Validate()
 	var ce *update.ConfigError
 	require.ErrorAs(t, err, &ce)
 	require.Equal(t, "product", ce.Field)
 	require.ErrorIs(t, err, update.ErrConfig)
-	_, err = update.ParseConfig([]byte(base+`, "product": "`+string(bytes.Repeat([]byte("p"), 257))+`"}`), dir)
+	err = config(string(bytes.Repeat([]byte("p"), 257))).Validate()
 	require.ErrorAs(t, err, &ce)
 	require.Equal(t, "product", ce.Field)
 }

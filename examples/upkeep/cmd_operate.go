@@ -11,6 +11,7 @@ import (
 	"sync"
 
 	"github.com/upkeep-go/upkeep/update"
+	"github.com/upkeep-go/upkeep/update/agent"
 )
 
 func init() {
@@ -27,7 +28,7 @@ func (cl *cli) engine(path string) (*update.Engine, error) {
 	if path == "" {
 		return nil, usagef("--config is required")
 	}
-	cfg, err := update.LoadConfig(path)
+	cfg, err := agent.LoadConfig(path)
 	if err != nil {
 		return nil, err
 	}
@@ -36,7 +37,7 @@ func (cl *cli) engine(path string) (*update.Engine, error) {
 	if cl.terminal {
 		opts = append(opts, update.WithEvents(newProgressBar(cl.stderr).event))
 	}
-	return update.New(*cfg, opts...)
+	return update.New(cfg.Config, opts...)
 }
 
 func runCheck(ctx context.Context, cl *cli, args []string) error {
@@ -143,7 +144,7 @@ func runRollback(ctx context.Context, cl *cli, args []string) error {
 	if err != nil {
 		return err
 	}
-	res, err := e.Rollback(ctx, pos[0])
+	res, err := e.Rollback(ctx, pos[0], update.RollbackOptions{})
 	if err != nil {
 		return err
 	}

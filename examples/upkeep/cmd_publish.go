@@ -7,7 +7,7 @@ import (
 	"time"
 
 	"github.com/upkeep-go/upkeep/pack"
-	"github.com/upkeep-go/upkeep/update"
+	"github.com/upkeep-go/upkeep/update/agent"
 	"github.com/upkeep-go/upkeep/update/publish"
 )
 
@@ -43,7 +43,7 @@ func runPublish(ctx context.Context, cl *cli, args []string) error {
 			return usagef("--%s is required", name)
 		}
 	}
-	exp, err := update.ParseDuration(*expires)
+	exp, err := agent.ParseDuration(*expires)
 	if err != nil {
 		return usagef("--expires: %v", err)
 	}
@@ -93,7 +93,7 @@ func runRefresh(ctx context.Context, cl *cli, args []string) error {
 	if *repo == "" || *sec == "" {
 		return usagef("--repo and --sec are required")
 	}
-	exp, err := update.ParseDuration(*expires)
+	exp, err := agent.ParseDuration(*expires)
 	if err != nil {
 		return usagef("--expires: %v", err)
 	}
@@ -118,7 +118,7 @@ func runRefresh(ctx context.Context, cl *cli, args []string) error {
 const defaultLockTimeout = "10m"
 
 func parseLockTimeout(s string) (time.Duration, error) {
-	d, err := update.ParseDuration(s)
+	d, err := agent.ParseDuration(s)
 	if err != nil {
 		return 0, usagef("--lock-timeout: %v", err)
 	}

@@ -4,14 +4,15 @@
 // version has taken over.
 //
 // It composes the engine (package update: check, verified download, swap of the
-// program's folder, rollback), the maintenance state (update/maintenance) and the
+// program's folder, rollback), its schedule (update/agent), the maintenance state (update/maintenance) and the
 // zero-downtime restart (update/handoff). The program's folder, the one holding its
 // executable, is a module of the repository, installed with the swap strategy. Serve:
 //
 //  1. serves the http.Server on every listener (inherited from the previous version
 //     after an update) and tells the previous version, if any, that it serves;
 //  2. recovers an update a crash interrupted, then checks at once and every
-//     [Config.CheckInterval], installing what is offered (inside [Config.Window]);
+//     [Config.CheckInterval], installing what is offered (inside [Config.Window]), on
+//     the schedule of update/agent;
 //  3. after an install, starts the new executable at the path this program was started
 //     from, with the same arguments, handing it the listeners, and waits until it
 //     serves: then stops accepting, finishes every request already accepted and
@@ -45,6 +46,7 @@ import (
 	"github.com/upkeep-go/upkeep/hooks"
 	"github.com/upkeep-go/upkeep/signature"
 	"github.com/upkeep-go/upkeep/update"
+	"github.com/upkeep-go/upkeep/update/agent"
 	"github.com/upkeep-go/upkeep/update/handoff"
 	"github.com/upkeep-go/upkeep/update/maintenance"
 )
@@ -83,7 +85,7 @@ type Config struct {
 	// Default: DefaultCheckInterval.
 	CheckInterval time.Duration
 	// Window restricts installs to a maintenance window. Default: any time.
-	Window *update.Window
+	Window *agent.Window
 	// ReadyTimeout bounds how long a new version has to serve. Default:
 	// DefaultReadyTimeout.
 	ReadyTimeout time.Duration
@@ -150,7 +152,10 @@ func New(cfg Config) (*Updater, error) {
 		}
 	}
 	if cfg.Window == nil {
-		cfg.Window = &update.Window{}
+		cfg.Window = &agent.Window{}
+	}
+	if err := cfg.Window.Validate(); err != nil {
+		return nil, fmt.Errorf("selfupdate: config Window: %w", err)
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
@@ -177,10 +182,9 @@ func New(cfg Config) (*Updater, error) {
 		opts = append(opts, update.WithHook(cfg.Module, cfg.Hooks))
 	}
 	eng, err := update.New(update.Config{
-		Source:      cfg.Source,
-		Threshold:   cfg.Threshold,
-		StateDir:    cfg.StateDir,
-		AutoInstall: cfg.Window,
+		Source:    cfg.Source,
+		Threshold: cfg.Threshold,
+		StateDir:  cfg.StateDir,
 		Modules: []update.ModuleConfig{{
 			Name: cfg.Module, Path: cfg.Dir, Strategy: update.Swap, Installed: cfg.Version,
 		}},
@@ -200,13 +204,25 @@ func configErr(err error) error {
 	var ce *update.ConfigError
 	if errors.As(err, &ce) {
 		fields := map[string]string{"source": "Source", "state_dir": "StateDir", "threshold": "Threshold",
-			"modules[0].name": "Module", "modules[0].path": "Dir", "auto_install": "Window"}
+			"modules[0].name": "Module", "modules[0].path": "Dir"}
 		if f, ok := fields[ce.Field]; ok {
-			return fmt.Errorf("selfupdate: config %s: %w", f, ce.Err)
+			return &configError{field: f, err: ce}
 		}
 	}
 	return fmt.Errorf("selfupdate: %w", err)
 }
+
+// configError is update's configuration error named after the field of Config.
+type configError struct {
+	field string
+	err   *update.ConfigError
+}
+
+func (e *configError) Error() string {
+	return "selfupdate: config " + e.field + ": " + e.err.Err.Error()
+}
+
+func (e *configError) Unwrap() error { return e.err }
 
 // Listen returns the listener the previous version handed over for network and addr,
 // or a new one. Call it before [Updater.Serve], once per address served.
@@ -253,7 +269,8 @@ func (u *Updater) Serve(ctx context.Context, srv *http.Server) error {
 	looped := make(chan struct{})
 	go func() {
 		defer close(looped)
-		u.eng.Run(loopCtx, update.RunOptions{Interval: u.cfg.CheckInterval, AfterInstall: u.afterInstall})
+		agent.Run(loopCtx, u.eng, agent.RunOptions{Interval: u.cfg.CheckInterval, AutoInstall: u.cfg.Window,
+			AfterInstall: u.afterInstall, Logger: u.log})
 	}()
 
 	var serveErr error

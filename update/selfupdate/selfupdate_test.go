@@ -11,7 +11,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/upkeep-go/upkeep/signature"
-	"github.com/upkeep-go/upkeep/update"
+	"github.com/upkeep-go/upkeep/update/agent"
 	"github.com/upkeep-go/upkeep/update/selfupdate"
 )
 
@@ -46,7 +46,7 @@ func TestNewConfigErrors(t *testing.T) {
 		{"bad module name", func(c *selfupdate.Config) { c.Module = "../app" }, "selfupdate: config Module: "},
 		{"relative dir", func(c *selfupdate.Config) { c.Dir = "app" }, "selfupdate: config Dir: "},
 		{"negative interval", func(c *selfupdate.Config) { c.CheckInterval = -time.Second }, "selfupdate: config CheckInterval: -1s is negative"},
-		{"bad window", func(c *selfupdate.Config) { c.Window = &update.Window{Hours: "2-3"} }, "selfupdate: config Window: "},
+		{"bad window", func(c *selfupdate.Config) { c.Window = &agent.Window{Hours: "2-3"} }, "selfupdate: config Window: "},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

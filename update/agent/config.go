@@ -1,0 +1,151 @@
+package agent
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/upkeep-go/upkeep/internal/limited"
+	"github.com/upkeep-go/upkeep/update"
+)
+
+// Config is the agent configuration file of CLI.md: the engine's configuration
+// (update.Config, whose JSON keys it shares, at the top level of the file) and the
+// schedule the agent adds.
+type Config struct {
+	update.Config
+	// CheckInterval is the time between checks ("check_interval"). Default (0): Run's
+	// default.
+	CheckInterval Duration `json:"check_interval,omitzero"`
+	// AutoInstall is the window for automatic installs ("auto_install"): the object
+	// form, or the string "always" for any time. Default (nil): nothing is installed
+	// automatically, updates are only downloaded.
+	AutoInstall *Window `json:"auto_install,omitempty"`
+}
+
+// RunOptions returns the options of Run that the file sets (interval and window).
+func (c *Config) RunOptions() RunOptions {
+	return RunOptions{Interval: time.Duration(c.CheckInterval), AutoInstall: c.AutoInstall}
+}
+
+// Validate checks the configuration and fills the engine's defaults
+// (update.Config.Validate).
+func (c *Config) Validate() error {
+	if err := c.Config.Validate(); err != nil {
+		return err
+	}
+	if c.CheckInterval < 0 {
+		return &update.ConfigError{Field: "check_interval", Err: fmt.Errorf("%s is negative", time.Duration(c.CheckInterval))}
+	}
+	if c.AutoInstall != nil {
+		if err := c.AutoInstall.Validate(); err != nil {
+			return &update.ConfigError{Field: "auto_install", Err: err}
+		}
+	}
+	return nil
+}
+
+// Duration is a time.Duration read from JSON as a Go duration string ("36h") or a
+// number of days ("30d").
+type Duration time.Duration
+
+// UnmarshalJSON accepts "90s", "36h", "30d".
+func (d *Duration) UnmarshalJSON(b []byte) error {
+	var s string
+	if err := json.Unmarshal(b, &s); err != nil {
+		return fmt.Errorf("want a duration string such as \"24h\" or \"30d\"")
+	}
+	v, err := ParseDuration(s)
+	if err != nil {
+		return err
+	}
+	*d = Duration(v)
+	return nil
+}
+
+// MarshalJSON writes the duration as a Go duration string.
+func (d Duration) MarshalJSON() ([]byte, error) { return json.Marshal(time.Duration(d).String()) }
+
+// ParseDuration reads a Go duration ("90s", "36h") or a number of days ("30d").
+func ParseDuration(s string) (time.Duration, error) {
+	if n, ok := strings.CutSuffix(s, "d"); ok {
+		var days int
+		if _, err := fmt.Sscanf(n, "%d", &days); err == nil && fmt.Sprint(days) == n && days > 0 {
+			return time.Duration(days) * 24 * time.Hour, nil
+		}
+		return 0, fmt.Errorf("bad duration %q: want a positive number of days such as \"30d\"", s)
+	}
+	d, err := time.ParseDuration(s)
+	if err != nil || d <= 0 {
+		return 0, fmt.Errorf("bad duration %q: want a positive Go duration such as \"36h\" or days such as \"30d\"", s)
+	}
+	return d, nil
+}
+
+// MaxConfigSize bounds an agent configuration file.
+const MaxConfigSize = 1 << 20
+
+// LoadConfig reads and validates an agent configuration file. Relative paths inside it
+// are taken relative to the file's folder. An error is an *update.ConfigError naming
+// the file and the JSON key at fault.
+func LoadConfig(path string) (*Config, error) {
+	data, err := limited.ReadFile(path, MaxConfigSize)
+	if err != nil {
+		return nil, &update.ConfigError{File: path, Field: "(file)", Err: err}
+	}
+	c, err := ParseConfig(data, filepath.Dir(path))
+	if err != nil {
+		var ce *update.ConfigError
+		if errors.As(err, &ce) {
+			ce.File = path
+		}
+		return nil, err
+	}
+	return c, nil
+}
+
+// ParseConfig parses and validates an agent configuration; relative paths are taken
+// relative to base. Unknown fields are errors (a misspelt field would otherwise be
+// silently ignored). An error is an *update.ConfigError naming the JSON key at fault.
+func ParseConfig(data []byte, base string) (*Config, error) {
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.DisallowUnknownFields()
+	var c Config
+	if err := dec.Decode(&c); err != nil {
+		var ute *json.UnmarshalTypeError
+		if errors.As(err, &ute) {
+			// The keys of the embedded update.Config come with its name in front.
+			field := strings.TrimPrefix(ute.Field, "Config.")
+			return nil, &update.ConfigError{Field: field, Err: fmt.Errorf("want %s, got JSON %s", ute.Type, ute.Value)}
+		}
+		return nil, &update.ConfigError{Field: "(json)", Err: err}
+	}
+	if dec.More() {
+		return nil, &update.ConfigError{Field: "(json)", Err: errors.New("data after the configuration object")}
+	}
+	abs := func(p string) string {
+		if p == "" || filepath.IsAbs(p) {
+			return p
+		}
+		return filepath.Join(base, p)
+	}
+	for i, k := range c.Keys {
+		c.Keys[i] = abs(k)
+	}
+	c.StateDir = abs(c.StateDir)
+	if c.Source != "" && !strings.Contains(c.Source, "://") {
+		c.Source = abs(c.Source)
+	}
+	for i := range c.Modules {
+		c.Modules[i].Path = abs(c.Modules[i].Path)
+		c.Modules[i].Scripts = abs(c.Modules[i].Scripts)
+	}
+	if err := c.Validate(); err != nil {
+		return nil, err
+	}
+	return &c, nil
+}

@@ -1,0 +1,179 @@
+package agent_test
+
+import (
+	"errors"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/upkeep-go/upkeep/update"
+	"github.com/upkeep-go/upkeep/update/agent"
+)
+
+func TestParseConfig(t *testing.T) {
+	t.Parallel()
+	good := `{"source":"http://127.0.0.1:8090/","keys":["pub"],"state_dir":"state","check_interval":"36h",
+	  "auto_install":{"days":["sat","sun"],"hours":"02:00-05:00"},
+	  "modules":[{"name":"ecommerce","path":"/srv/ecommerce","strategy":"inplace","maintenance_file":"app_offline.htm","installed":"5.1.0"}]}`
+	c, err := agent.ParseConfig([]byte(good), "/etc/upkeep")
+	require.NoError(t, err)
+	require.Equal(t, filepath.Join("/etc/upkeep", "pub"), c.Keys[0])
+	require.Equal(t, filepath.Join("/etc/upkeep", "state"), c.StateDir)
+	require.Equal(t, 36*time.Hour, time.Duration(c.CheckInterval))
+	require.Equal(t, 1, c.Threshold)
+	require.Equal(t, "stable", c.Channel)
+	require.Equal(t, update.InPlace, c.Modules[0].Strategy)
+
+	bad := []struct{ json, field string }{
+		{`{"keys":["k"],"state_dir":"/s","modules":[{"name":"a","path":"/a"}]}`, "source"},
+		{`{"source":"x","state_dir":"/s","modules":[{"name":"a","path":"/a"}]}`, "keys"},
+		{`{"source":"x","keys":["k"],"modules":[{"name":"a","path":"/a"}]}`, "state_dir"},
+		{`{"source":"x","keys":["k"],"state_dir":"/s","modules":[]}`, "modules"},
+		{`{"source":"x","keys":["k"],"state_dir":"/s","modules":[{"name":"a","path":"/a"},{"name":"a","path":"/b"}]}`, "modules[1].name"},
+		{`{"source":"x","keys":["k"],"state_dir":"/s","modules":[{"name":"../a","path":"/a"}]}`, "modules[0].name"},
+		{`{"source":"x","keys":["k"],"state_dir":"/s","modules":[{"name":"a","path":"/a","strategy":"copy"}]}`, "modules[0].strategy"},
+		{`{"source":"x","keys":["k"],"state_dir":"/s","modules":[{"name":"a","path":"/a","maintenance_file":"../x"}]}`, "modules[0].maintenance_file"},
+		{`{"source":"x","keys":["k"],"state_dir":"/s","check_interval":"soon","modules":[{"name":"a","path":"/a"}]}`, "(json)"},
+		{`{"source":"x","keys":["k"],"state_dir":"/s","threshold":"2","modules":[{"name":"a","path":"/a"}]}`, "threshold"},
+		{`{"source":"x","keys":["k"],"state_dir":"/s","auto_install":{"days":["someday"]},"modules":[{"name":"a","path":"/a"}]}`, "auto_install"},
+		{`{"source":"x","keys":["k"],"state_dir":"/s","auto_install":{"hours":"2-5"},"modules":[{"name":"a","path":"/a"}]}`, "auto_install"},
+		{`{"source":"x","keys":["k"],"state_dir":"/s","modulez":[]}`, "(json)"},
+		{`{"source":"x"} {}`, "(json)"},
+		{`[`, "(json)"},
+	}
+	for _, tt := range bad {
+		_, err := agent.ParseConfig([]byte(tt.json), "/etc")
+		var ce *update.ConfigError
+		require.True(t, errors.As(err, &ce), "%s: %v", tt.json, err)
+		require.Equal(t, tt.field, ce.Field, "%s: %v", tt.json, err)
+		require.ErrorIs(t, err, update.ErrConfig)
+	}
+}
+
+func TestLoadConfigNamesFile(t *testing.T) {
+	t.Parallel()
+	p := filepath.Join(t.TempDir(), "agent.json")
+	require.NoError(t, os.WriteFile(p, []byte(`{"source":"x","keys":["k"],"state_dir":"s","modules":[{"name":"a","path":"rel","strategy":"copy"}]}`), 0o644))
+	_, err := agent.LoadConfig(p)
+	require.Error(t, err)
+	require.Contains(t, err.Error(), p+": modules[0].strategy")
+}
+
+func FuzzParseConfig(f *testing.F) {
+	f.Add([]byte(`{"source":"http://127.0.0.1/","keys":["k"],"state_dir":"/s","modules":[{"name":"a","path":"/a"}]}`))
+	f.Add([]byte(`{"source":"x","keys":["k"],"state_dir":"/s","auto_install":{"days":["sat"],"hours":"23:00-01:00"},"modules":[{"name":"a","path":"/a","strategy":"inplace"}]}`))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		c, err := agent.ParseConfig(data, "/base")
+		if err != nil {
+			var ce *update.ConfigError
+			if !errors.As(err, &ce) {
+				t.Fatalf("error is not a ConfigError: %v", err)
+			}
+			return
+		}
+		for _, m := range c.Modules {
+			if !filepath.IsAbs(m.Path) || (m.Strategy != update.Swap && m.Strategy != update.InPlace) {
+				t.Fatalf("accepted a bad module: %+v", m)
+			}
+		}
+	})
+}
+
+func TestWindow(t *testing.T) {
+	t.Parallel()
+	at := func(s string) time.Time {
+		tm, err := time.Parse("2006-01-02 15:04", s)
+		require.NoError(t, err)
+		return tm
+	}
+	// 2026-11-21 is a Saturday.
+	tests := []struct {
+		w    agent.Window
+		t    string
+		want bool
+	}{
+		{agent.Window{Days: []string{"sat", "sun"}, Hours: "02:00-05:00"}, "2026-11-21 03:00", true},
+		{agent.Window{Days: []string{"sat", "sun"}, Hours: "02:00-05:00"}, "2026-11-21 05:00", false},
+		{agent.Window{Days: []string{"sat", "sun"}, Hours: "02:00-05:00"}, "2026-11-23 03:00", false},
+		{agent.Window{Hours: "23:00-01:00"}, "2026-11-23 23:30", true},
+		{agent.Window{Hours: "23:00-01:00"}, "2026-11-23 00:30", true},
+		{agent.Window{Hours: "23:00-01:00"}, "2026-11-23 12:00", false},
+		{agent.Window{Days: []string{"sat"}, Hours: "23:00-01:00"}, "2026-11-22 00:30", true}, // Saturday night
+		{agent.Window{Days: []string{"sat"}, Hours: "23:00-01:00"}, "2026-11-21 00:30", false},
+		{agent.Window{Days: []string{"MON"}}, "2026-11-23 12:00", true},
+		{agent.Window{}, "2026-11-23 12:00", true},
+	}
+	for _, tt := range tests {
+		require.Equal(t, tt.want, tt.w.Contains(at(tt.t)), "%+v at %s", tt.w, tt.t)
+	}
+}
+
+// TestConfigErrorShapes: an error of a configuration file names the file and the JSON
+// key, in the io/fs shape, and matches update.ErrConfig, *update.ConfigError and
+// update.CodeConfig.
+func TestConfigErrorShapes(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	p := filepath.Join(dir, "agent.json")
+	tests := []struct{ json, want string }{
+		{`{"source":"x","keys":["k"],"modules":[{"name":"a","path":"/a"}]}`, p + ": state_dir: missing"},
+		{`{"source":"x","keys":["k"],"state_dir":"s","modules":[{"name":"a","path":"/a"},{"name":"b"}]}`, p + ": modules[1].path: missing"},
+		{`{"source":"x","keys":["k"],"state_dir":"s","allow_unsigned_hfsql":1,"modules":[{"name":"a","path":"/a"}]}`, p + ": allow_unsigned_hfsql: want bool, got JSON number"},
+		{`{"source":"x","keys":["k"],"state_dir":"s","auto_install":{"hours":"2-5"},"modules":[{"name":"a","path":"/a"}]}`, p + `: auto_install: hours: "2-5": want HH:MM-HH:MM`},
+	}
+	for _, tt := range tests {
+		require.NoError(t, os.WriteFile(p, []byte(tt.json), 0o644))
+		_, err := agent.LoadConfig(p)
+		require.EqualError(t, err, tt.want)
+		require.ErrorIs(t, err, update.ErrConfig)
+		var ce *update.ConfigError
+		require.ErrorAs(t, err, &ce)
+		require.Equal(t, p, ce.File)
+		require.Equal(t, update.CodeConfig, update.CodeOf(err))
+	}
+	_, err := agent.LoadConfig(filepath.Join(dir, "nosuch.json"))
+	require.ErrorIs(t, err, update.ErrConfig)
+	require.ErrorIs(t, err, os.ErrNotExist)
+	require.ErrorContains(t, err, filepath.Join(dir, "nosuch.json")+": (file): ")
+}
+
+func TestAutoInstallForms(t *testing.T) {
+	t.Parallel()
+	base := `{"source":"x","keys":["k"],"state_dir":"/s","modules":[{"name":"a","path":"/a"}]`
+	c, err := agent.ParseConfig([]byte(base+`,"auto_install":"always"}`), "/etc")
+	require.NoError(t, err)
+	require.Equal(t, &agent.Window{}, c.AutoInstall)
+	require.True(t, c.AutoInstall.Contains(time.Now()))
+	require.Equal(t, agent.RunOptions{AutoInstall: &agent.Window{}}, c.RunOptions())
+
+	c, err = agent.ParseConfig([]byte(base+`,"check_interval":"2d","auto_install":{"days":["sun"],"hours":"01:00-02:00"}}`), "/etc")
+	require.NoError(t, err)
+	require.Equal(t, &agent.Window{Days: []string{"sun"}, Hours: "01:00-02:00"}, c.AutoInstall)
+	require.Equal(t, 48*time.Hour, c.RunOptions().Interval)
+
+	c, err = agent.ParseConfig([]byte(base+`}`), "/etc")
+	require.NoError(t, err)
+	require.Nil(t, c.AutoInstall, "no auto_install: download only")
+
+	for _, bad := range []string{`"sometimes"`, `{"days":["sun"],"hourz":"01:00-02:00"}`, `{"days":"sun"}`, `3`} {
+		_, err := agent.ParseConfig([]byte(base+`,"auto_install":`+bad+`}`), "/etc")
+		require.ErrorIs(t, err, update.ErrConfig, bad)
+	}
+}
+
+// TestConfigValidateInCode: a Config built in Go names the Go fields.
+func TestConfigValidateInCode(t *testing.T) {
+	t.Parallel()
+	c := agent.Config{Config: update.Config{Source: "x", Keys: []string{"k"}, StateDir: "/s",
+		Modules: []update.ModuleConfig{{Name: "a", Path: "/a"}}}}
+	require.NoError(t, c.Validate())
+	c.AutoInstall = &agent.Window{Days: []string{"someday"}}
+	require.EqualError(t, c.Validate(), `update: config AutoInstall: days[0]: "someday" is not a day (mon, tue, wed, thu, fri, sat, sun)`)
+	c.AutoInstall, c.CheckInterval = nil, agent.Duration(-time.Hour)
+	require.EqualError(t, c.Validate(), "update: config CheckInterval: -1h0m0s is negative")
+	c.CheckInterval, c.StateDir = 0, ""
+	require.EqualError(t, c.Validate(), "update: config StateDir: missing")
+}
