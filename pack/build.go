@@ -182,6 +182,9 @@ func walkTree(ctx context.Context, fsys fs.FS, o *buildOptions) ([]*buildEntry, 
 		if _, nerr := checkName(e.raw); nerr != nil {
 			return nerr
 		}
+		if d := strings.Count(p, "/") + 1; d > DefaultMaxDepth {
+			return entryErr(e.raw, RuleMaxDepth, ErrLimit, fmt.Sprintf("%d path segments, more than the %d extraction allows by default", d, DefaultMaxDepth))
+		}
 		entries = append(entries, e)
 		return nil
 	})

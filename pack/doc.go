@@ -31,8 +31,9 @@
 //   - more than [Limits.MaxFiles] entries (default 100,000), an entry larger than
 //     [Limits.MaxFileSize] (4 GiB), more than [Limits.MaxTotal] bytes in all (4 GiB),
 //     an entry larger than [Limits.RatioMinSize] (1 MiB) inflating more than
-//     [Limits.MaxRatio] (200:1). Declared sizes are checked first, then the bytes
-//     actually decompressed are counted: data beyond its declared size is refused;
+//     [Limits.MaxRatio] (200:1), a name of more than [Limits.MaxDepth] path segments
+//     (256). Declared sizes are checked first, then the bytes actually decompressed
+//     are counted: data beyond its declared size is refused;
 //   - a CRC-32 mismatch, or a zero CRC-32 on non-empty data;
 //   - methods other than store, deflate and zstd (zstd windows above 32 MiB), and
 //     encrypted entries;
@@ -44,6 +45,11 @@
 // kept. Links are created as symbolic links, which Windows allows only to
 // administrators or in developer mode; without them a pack with links fails there,
 // naming the link.
+//
+// The checks and the extraction cost time linear in the entries and the bytes of their
+// names, whatever the depth: names are indexed segment by segment, and folders are
+// created, linked into and given their modes through a stack of open folder handles
+// walked depth first, never by a walk from the root per folder.
 //
 // The tree is written into a hidden temporary sibling of the destination by a pool
 // of workers ([WithWorkers], default GOMAXPROCS), each streaming one entry at a time

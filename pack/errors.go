@@ -51,6 +51,7 @@ const (
 	RuleMaxFileSize   = "max-file-size"     // an entry larger than Limits.MaxFileSize
 	RuleMaxTotal      = "max-total"         // more bytes in all than Limits.MaxTotal
 	RuleMaxRatio      = "max-ratio"         // an entry inflating more than Limits.MaxRatio
+	RuleMaxDepth      = "max-depth"         // a name deeper than Limits.MaxDepth
 	RuleCRC           = "crc"               // data does not match its CRC-32
 	RuleZeroCRC       = "zero-crc"          // a zero CRC-32 on non-empty data
 	RuleSize          = "size"              // data longer or shorter than declared

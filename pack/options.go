@@ -14,6 +14,7 @@ const (
 	DefaultMaxFileSize  int64 = 4 << 30 // bytes of output of one entry
 	DefaultMaxRatio     int64 = 200     // output bytes per compressed byte…
 	DefaultRatioMinSize int64 = 1 << 20 // …for entries larger than this
+	DefaultMaxDepth           = 256     // path segments of one entry name
 )
 
 // Limits bound what a pack may make an extraction write. Sizes are checked first
@@ -26,10 +27,12 @@ type Limits struct {
 	MaxFileSize  int64 // bytes of output of one entry
 	MaxRatio     int64 // output bytes per compressed byte, for entries above RatioMinSize
 	RatioMinSize int64 // entries up to this size are not ratio-checked
+	MaxDepth     int   // path segments of one entry name ("a/b/c" has 3)
 }
 
 // DefaultLimits returns the default limits: 4 GiB in all and per entry, 100,000
-// entries, and no entry larger than 1 MiB inflating more than 200:1.
+// entries, no entry larger than 1 MiB inflating more than 200:1, and no entry more
+// than 256 folders deep.
 func DefaultLimits() Limits {
 	return Limits{
 		MaxTotal:     DefaultMaxTotal,
@@ -37,6 +40,7 @@ func DefaultLimits() Limits {
 		MaxFileSize:  DefaultMaxFileSize,
 		MaxRatio:     DefaultMaxRatio,
 		RatioMinSize: DefaultRatioMinSize,
+		MaxDepth:     DefaultMaxDepth,
 	}
 }
 
@@ -63,13 +67,20 @@ func (l Limits) withDefaults() Limits {
 	case l.RatioMinSize < 0:
 		l.RatioMinSize = 0
 	}
-	switch {
-	case l.MaxFiles == 0:
-		l.MaxFiles = d.MaxFiles
-	case l.MaxFiles < 0:
-		l.MaxFiles = int(^uint(0) >> 1)
-	}
+	l.MaxFiles = pickInt(l.MaxFiles, d.MaxFiles)
+	l.MaxDepth = pickInt(l.MaxDepth, d.MaxDepth)
 	return l
+}
+
+// pickInt is withDefaults' rule for an int field.
+func pickInt(v, def int) int {
+	switch {
+	case v == 0:
+		return def
+	case v < 0:
+		return int(^uint(0) >> 1)
+	}
+	return v
 }
 
 // syncMode is how an extracted tree is made durable before it is renamed into place.

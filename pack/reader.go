@@ -366,6 +366,9 @@ func checkEntry(f *file, lim Limits) error {
 		return nerr
 	}
 	f.path = p
+	if d := strings.Count(p, "/") + 1; d > lim.MaxDepth {
+		return entryErr(f.name, RuleMaxDepth, ErrLimit, fmt.Sprintf("%d path segments, more than %d", d, lim.MaxDepth))
+	}
 	switch {
 	case f.flags&(flagEncrypted|flagStrongEnc) != 0 || f.method == methodAES:
 		return entryErr(f.name, RuleEncrypted, ErrUnsupported, "encrypted entry")
