@@ -167,7 +167,7 @@ func walkTree(ctx context.Context, fsys fs.FS, o *buildOptions) ([]*buildEntry, 
 		switch t := info.Mode().Type(); t {
 		case fs.ModeDir:
 			e.raw += "/"
-			e.kind, e.mode = kindDir, fs.ModeDir|info.Mode().Perm()
+			e.kind, e.mode = kindDir, fs.ModeDir|info.Mode()&fs.ModeSticky|info.Mode().Perm()
 		case fs.ModeSymlink:
 			target, err := fs.ReadLink(fsys, p)
 			if err != nil {

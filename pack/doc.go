@@ -5,8 +5,8 @@
 // # Building
 //
 // Entries are sorted by name; folders are entries too, so empty ones survive;
-// permissions (the executable bit above all) and mtimes are kept, or every mtime is
-// replaced by one given time ([WithModTime], fed from [SourceDateEpoch]). Symbolic
+// permissions (the executable bit above all; see Modes) and mtimes are kept, or every
+// mtime is replaced by one given time ([WithModTime], fed from [SourceDateEpoch]). Symbolic
 // links are stored as links when they point inside the tree; one that leaves it fails
 // the build. Files are deflated ([Deflate], the default) or compressed with Zstandard
 // ([Zstd], zip method 93) and streamed: no file is held in memory. The same tree gives
@@ -41,8 +41,17 @@
 //     that names another file or disagrees with the central directory, data running
 //     into the central directory, multi-disk archives, prepended data.
 //
-// Set-user-ID, set-group-ID and sticky bits are dropped: only permission bits are
-// kept. Links are created as symbolic links, which Windows allows only to
+// # Modes
+//
+// A pack keeps permission bits and, on folders, the sticky bit: [Build] stores them,
+// [ReadInfo] reports them, [Extract] installs them exactly, whatever the umask. The
+// set-user-ID and set-group-ID bits, and the sticky bit of a file, are neither stored
+// nor installed. One rule on top: Extract clears the write permission for others
+// (o+w) of every file and folder, so that no other account may change or replace
+// extracted code ([AllowWorldWritable] keeps it; a world-writable folder should then
+// carry the sticky bit). A folder only implied by the entries below it gets 0755.
+//
+// Links are created as symbolic links, which Windows allows only to
 // administrators or in developer mode; without them a pack with links fails there,
 // naming the link.
 //

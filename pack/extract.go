@@ -202,7 +202,7 @@ func (x *extraction) run(ctx context.Context) (*Report, error) {
 	for _, d := range slices.Backward(plan.dirs[1:]) {
 		mode, mtime := os.FileMode(0o755), time.Time{}
 		if d.f != nil {
-			mode, mtime = d.f.mode.Perm(), d.f.modTime
+			mode, mtime = x.o.installMode(d.f.mode), d.f.modTime
 		}
 		r, err := dirs.at(d.parent)
 		if err != nil {
@@ -348,7 +348,7 @@ func (x *extraction) writeFile(ctx context.Context, w *worker, f *file) (err err
 	if crc != f.crc {
 		return entryErr(f.name, RuleCRC, ErrChecksum, fmt.Sprintf("CRC-32 %08x, %08x declared", crc, f.crc))
 	}
-	if err := out.Chmod(f.mode.Perm()); err != nil {
+	if err := out.Chmod(x.o.installMode(f.mode)); err != nil {
 		return writeErr(f.name, err)
 	}
 	timesSet, err := setTimesOpen(out, f.modTime)

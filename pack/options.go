@@ -3,6 +3,7 @@ package pack
 import (
 	"errors"
 	"io"
+	"io/fs"
 	"log/slog"
 	"runtime"
 )
@@ -101,6 +102,7 @@ type options struct {
 	sync      syncMode
 	logger    *slog.Logger
 	allowCase bool
+	allowOW   bool
 }
 
 // Option configures [Extract] or [ReadInfo].
@@ -194,6 +196,29 @@ func AllowCaseCollisions() Option {
 		o.allowCase = true
 		return nil
 	}
+}
+
+// AllowWorldWritable installs the write permission for others (o+w) that a pack's
+// files and folders ask for. Default: it is cleared, so that no other account may
+// change or replace what was extracted.
+func AllowWorldWritable() Option {
+	return func(o *options) error {
+		o.allowOW = true
+		return nil
+	}
+}
+
+// installMode is the mode an entry of mode m is given: its permissions without o+w
+// (unless [AllowWorldWritable]), and the sticky bit of a folder.
+func (o *options) installMode(m fs.FileMode) fs.FileMode {
+	perm := m.Perm()
+	if !o.allowOW {
+		perm &^= 0o002
+	}
+	if m.IsDir() {
+		perm |= m & fs.ModeSticky
+	}
+	return perm
 }
 
 // withSyncMode chooses the durability strategy (benchmarks compare them).

@@ -77,6 +77,11 @@ func localHeader(e rawEntry) []byte {
 // unixMode converts a FileMode to the Unix mode bits of external attributes.
 func unixMode(m fs.FileMode) uint32 {
 	u := uint32(m.Perm())
+	for bit, unix := range map[fs.FileMode]uint32{fs.ModeSetuid: 0o4000, fs.ModeSetgid: 0o2000, fs.ModeSticky: 0o1000} {
+		if m&bit != 0 {
+			u |= unix
+		}
+	}
 	switch {
 	case m.IsDir():
 		u |= 0x4000

@@ -41,7 +41,7 @@ type Entry struct {
 	Name       string      // as stored: slash-separated, folders end with "/"
 	Size       int64       // declared uncompressed size
 	Compressed int64       // compressed size
-	Mode       fs.FileMode // type bits and permissions (0777 at most)
+	Mode       fs.FileMode // type bits, permissions, and the sticky bit of a folder
 	Method     Method
 	Link       string    // target, for a symbolic link
 	ModTime    time.Time // UTC, second precision
@@ -327,16 +327,20 @@ func decodeMode(creator uint16, ext uint32, slash bool) fs.FileMode {
 	if (creator == creatorUnix || creator == creatorDarwin) && ext>>16 != 0 {
 		m := ext >> 16
 		perm := fs.FileMode(m & 0o777)
+		sticky := fs.FileMode(0)
+		if m&0o1000 != 0 {
+			sticky = fs.ModeSticky // kept for folders only
+		}
 		switch m & 0xf000 {
 		case 0x4000:
-			return fs.ModeDir | perm
+			return fs.ModeDir | sticky | perm
 		case 0x8000:
 			return perm
 		case 0xa000:
 			return fs.ModeSymlink | perm
 		case 0:
 			if slash {
-				return fs.ModeDir | perm
+				return fs.ModeDir | sticky | perm
 			}
 			return perm
 		case 0x2000:
