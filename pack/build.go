@@ -16,8 +16,8 @@ import (
 	"github.com/klauspost/compress/zstd"
 )
 
-// RuleRead names errors reading the tree being packed.
-const RuleRead = "read"
+// RuleRead (read): reading the tree being packed failed ([Build] only).
+const RuleRead Rule = "read"
 
 // buildOptions are the settings of [Build].
 type buildOptions struct {

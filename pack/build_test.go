@@ -111,7 +111,7 @@ func TestBuildRefuses(t *testing.T) {
 		name      string
 		fsys      fstest.MapFS
 		wantErr   error
-		wantRule  string
+		wantRule  Rule
 		wantEntry string
 	}{
 		{"link outside", fstest.MapFS{"a/l": {Data: []byte("../../etc"), Mode: fs.ModeSymlink | 0o777}}, ErrUnsafePath, RuleLink, "a/l"},

@@ -17,7 +17,8 @@
 // [Extract] writes into a destination that does not exist yet or is an empty folder.
 // Before a byte is written, the whole pack may be read once through a verification
 // function ([WithVerify]), then every entry is checked. Refused, naming the entry and
-// the rule (an [*EntryError] wrapping one of the Err sentinels):
+// the rule (an [*EntryError] holding a [Rule] and wrapping one of the Err
+// sentinels):
 //
 //   - names that are empty, longer than 4096 bytes, not UTF-8, or hold NUL, control
 //     characters, backslashes or colons; absolute paths, drive letters, UNC paths;

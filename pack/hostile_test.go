@@ -20,7 +20,7 @@ type hostileCase struct {
 	zip       []byte
 	limits    Limits
 	wantErr   error
-	wantRule  string
+	wantRule  Rule
 	wantEntry string
 	needsData bool // refused only once data is decompressed (ReadInfo accepts it)
 }
@@ -63,7 +63,7 @@ func hostileCases() []hostileCase {
 	dirData := stored("d/", "x", fs.ModeDir|0o755)
 	linkTo := func(name, target string) rawEntry { return stored(name, target, fs.ModeSymlink|0o777) }
 
-	unsafe := func(name, rule string) hostileCase {
+	unsafe := func(name string, rule Rule) hostileCase {
 		return hostileCase{name: "name " + name, zip: rawZip(ok, stored(name, "x", 0o644)), wantErr: ErrUnsafePath, wantRule: rule, wantEntry: name}
 	}
 	cases := []hostileCase{
@@ -170,7 +170,7 @@ func requireRule(t *testing.T, err error, c hostileCase) {
 	require.Equal(t, c.wantRule, ee.Rule, "%v", err)
 	require.Equal(t, c.wantEntry, ee.Entry, "%v", err)
 	if c.wantEntry != "" {
-		require.Contains(t, err.Error(), c.wantRule)
+		require.Contains(t, err.Error(), string(c.wantRule))
 	}
 }
 

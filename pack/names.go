@@ -20,7 +20,7 @@ var reservedNames = map[string]bool{
 // checkName checks an entry name as stored in the pack (folders end with "/") and
 // returns the path it extracts to (without the trailing slash).
 func checkName(name string) (string, *EntryError) {
-	unsafe := func(rule, detail string) (string, *EntryError) {
+	unsafe := func(rule Rule, detail string) (string, *EntryError) {
 		return "", entryErr(name, rule, ErrUnsafePath, detail)
 	}
 	switch {
