@@ -330,23 +330,8 @@ func (x *extraction) writeFile(ctx context.Context, w *worker, f *file) (err err
 			out.Close()
 		}
 	}()
-	var src io.Reader
-	if f.csize > 0 || f.method != Store {
-		if src, err = w.dec.open(x.a, f, w.br); err != nil {
-			return err
-		}
-	} else {
-		src = strings.NewReader("")
-	}
-	n, crc, err := x.copyOut(ctx, w, f, src, out)
-	if err != nil {
+	if err := x.decode(ctx, w, f, out); err != nil {
 		return err
-	}
-	if n != f.usize {
-		return entryErr(f.name, RuleSize, ErrFormat, fmt.Sprintf("%d bytes, %d declared", n, f.usize))
-	}
-	if crc != f.crc {
-		return entryErr(f.name, RuleCRC, ErrChecksum, fmt.Sprintf("CRC-32 %08x, %08x declared", crc, f.crc))
 	}
 	if err := out.Chmod(x.o.installMode(f.mode)); err != nil {
 		return writeErr(f.name, err)
@@ -373,10 +358,35 @@ func (x *extraction) writeFile(ctx context.Context, w *worker, f *file) (err err
 	return nil
 }
 
+// decode writes f's data to out, decompressed, checking its length and CRC-32
+// against what the pack declares.
+func (x *extraction) decode(ctx context.Context, w *worker, f *file, out io.Writer) error {
+	var src io.Reader
+	if f.csize > 0 || f.method != Store {
+		var err error
+		if src, err = w.dec.open(x.a, f, w.br); err != nil {
+			return err
+		}
+	} else {
+		src = strings.NewReader("")
+	}
+	n, crc, err := x.copyOut(ctx, w, f, src, out)
+	if err != nil {
+		return err
+	}
+	if n != f.usize {
+		return entryErr(f.name, RuleSize, ErrFormat, fmt.Sprintf("%d bytes, %d declared", n, f.usize))
+	}
+	if crc != f.crc {
+		return entryErr(f.name, RuleCRC, ErrChecksum, fmt.Sprintf("CRC-32 %08x, %08x declared", crc, f.crc))
+	}
+	return nil
+}
+
 // copyOut decompresses src into out, counting and checksumming the bytes. (Running
 // the checksum and writes of a large entry on a second goroutine was measured: no
 // gain, decompression dominates.)
-func (x *extraction) copyOut(ctx context.Context, w *worker, f *file, src io.Reader, out *os.File) (uint64, uint32, error) {
+func (x *extraction) copyOut(ctx context.Context, w *worker, f *file, src io.Reader, out io.Writer) (uint64, uint32, error) {
 	var n uint64
 	var crc uint32
 	for {
