@@ -16,8 +16,8 @@ import (
 	"github.com/klauspost/compress/zstd"
 )
 
-// RuleRead names errors reading the tree being packed.
-const RuleRead = "read"
+// RuleRead (read): reading the tree being packed failed ([Build] only).
+const RuleRead Rule = "read"
 
 // buildOptions are the settings of [Build].
 type buildOptions struct {
@@ -167,7 +167,7 @@ func walkTree(ctx context.Context, fsys fs.FS, o *buildOptions) ([]*buildEntry, 
 		switch t := info.Mode().Type(); t {
 		case fs.ModeDir:
 			e.raw += "/"
-			e.kind, e.mode = kindDir, fs.ModeDir|info.Mode().Perm()
+			e.kind, e.mode = kindDir, fs.ModeDir|info.Mode()&fs.ModeSticky|info.Mode().Perm()
 		case fs.ModeSymlink:
 			target, err := fs.ReadLink(fsys, p)
 			if err != nil {
@@ -181,6 +181,9 @@ func walkTree(ctx context.Context, fsys fs.FS, o *buildOptions) ([]*buildEntry, 
 		}
 		if _, nerr := checkName(e.raw); nerr != nil {
 			return nerr
+		}
+		if d := strings.Count(p, "/") + 1; d > DefaultMaxDepth {
+			return entryErr(e.raw, RuleMaxDepth, ErrLimit, fmt.Sprintf("%d path segments, more than the %d extraction allows by default", d, DefaultMaxDepth))
 		}
 		entries = append(entries, e)
 		return nil

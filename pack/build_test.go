@@ -111,7 +111,7 @@ func TestBuildRefuses(t *testing.T) {
 		name      string
 		fsys      fstest.MapFS
 		wantErr   error
-		wantRule  string
+		wantRule  Rule
 		wantEntry string
 	}{
 		{"link outside", fstest.MapFS{"a/l": {Data: []byte("../../etc"), Mode: fs.ModeSymlink | 0o777}}, ErrUnsafePath, RuleLink, "a/l"},
@@ -121,6 +121,7 @@ func TestBuildRefuses(t *testing.T) {
 		{"reserved name", fstest.MapFS{"x/con.txt": {Data: []byte("x")}}, ErrUnsafePath, RuleReserved, "x/con.txt"},
 		{"trailing dot", fstest.MapFS{"x.": {Data: []byte("x")}}, ErrUnsafePath, RuleTrailingDot, "x."},
 		{"backslash", fstest.MapFS{`a\b`: {Data: []byte("x")}}, ErrUnsafePath, RuleBackslash, `a\b`},
+		{"too deep", fstest.MapFS{strings.Repeat("d/", DefaultMaxDepth) + "x": {Data: []byte("x")}}, ErrLimit, RuleMaxDepth, strings.Repeat("d/", DefaultMaxDepth) + "x"},
 		{"case collision", fstest.MapFS{"A.txt": {Data: []byte("x")}, "a.txt": {Data: []byte("y")}}, ErrDuplicate, RuleCaseCollision, "a.txt"},
 	}
 	for _, tt := range tests {

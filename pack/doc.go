@@ -5,8 +5,8 @@
 // # Building
 //
 // Entries are sorted by name; folders are entries too, so empty ones survive;
-// permissions (the executable bit above all) and mtimes are kept, or every mtime is
-// replaced by one given time ([WithModTime], fed from [SourceDateEpoch]). Symbolic
+// permissions (the executable bit above all; see Modes) and mtimes are kept, or every
+// mtime is replaced by one given time ([WithModTime], fed from [SourceDateEpoch]). Symbolic
 // links are stored as links when they point inside the tree; one that leaves it fails
 // the build. Files are deflated ([Deflate], the default) or compressed with Zstandard
 // ([Zstd], zip method 93) and streamed: no file is held in memory. The same tree gives
@@ -17,7 +17,8 @@
 // [Extract] writes into a destination that does not exist yet or is an empty folder.
 // Before a byte is written, the whole pack may be read once through a verification
 // function ([WithVerify]), then every entry is checked. Refused, naming the entry and
-// the rule (an [*EntryError] wrapping one of the Err sentinels):
+// the rule (an [*EntryError] holding a [Rule] and wrapping one of the Err
+// sentinels):
 //
 //   - names that are empty, longer than 4096 bytes, not UTF-8, or hold NUL, control
 //     characters, backslashes or colons; absolute paths, drive letters, UNC paths;
@@ -31,8 +32,9 @@
 //   - more than [Limits.MaxFiles] entries (default 100,000), an entry larger than
 //     [Limits.MaxFileSize] (4 GiB), more than [Limits.MaxTotal] bytes in all (4 GiB),
 //     an entry larger than [Limits.RatioMinSize] (1 MiB) inflating more than
-//     [Limits.MaxRatio] (200:1). Declared sizes are checked first, then the bytes
-//     actually decompressed are counted: data beyond its declared size is refused;
+//     [Limits.MaxRatio] (200:1), a name of more than [Limits.MaxDepth] path segments
+//     (256). Declared sizes are checked first, then the bytes actually decompressed
+//     are counted: data beyond its declared size is refused;
 //   - a CRC-32 mismatch, or a zero CRC-32 on non-empty data;
 //   - methods other than store, deflate and zstd (zstd windows above 32 MiB), and
 //     encrypted entries;
@@ -40,10 +42,24 @@
 //     that names another file or disagrees with the central directory, data running
 //     into the central directory, multi-disk archives, prepended data.
 //
-// Set-user-ID, set-group-ID and sticky bits are dropped: only permission bits are
-// kept. Links are created as symbolic links, which Windows allows only to
+// # Modes
+//
+// A pack keeps permission bits and, on folders, the sticky bit: [Build] stores them,
+// [ReadInfo] reports them, [Extract] installs them exactly, whatever the umask. The
+// set-user-ID and set-group-ID bits, and the sticky bit of a file, are neither stored
+// nor installed. One rule on top: Extract clears the write permission for others
+// (o+w) of every file and folder, so that no other account may change or replace
+// extracted code ([AllowWorldWritable] keeps it; a world-writable folder should then
+// carry the sticky bit). A folder only implied by the entries below it gets 0755.
+//
+// Links are created as symbolic links, which Windows allows only to
 // administrators or in developer mode; without them a pack with links fails there,
 // naming the link.
+//
+// The checks and the extraction cost time linear in the entries and the bytes of their
+// names, whatever the depth: names are indexed segment by segment, and folders are
+// created, linked into and given their modes through a stack of open folder handles
+// walked depth first, never by a walk from the root per folder.
 //
 // The tree is written into a hidden temporary sibling of the destination by a pool
 // of workers ([WithWorkers], default GOMAXPROCS), each streaming one entry at a time

@@ -32,35 +32,80 @@ var (
 	ErrDestination = errors.New("pack: unusable destination")
 )
 
-// Rules named by [EntryError.Rule]. They are stable: scripts and tests may match them.
+// Rule names the rule an entry broke, in [EntryError.Rule]: one of the Rule
+// constants, whose values are stable, so that scripts and tests may match them.
+type Rule string
+
+// String returns the rule's name, as error messages show it.
+func (r Rule) String() string { return string(r) }
+
+// The rules of [EntryError.Rule].
 const (
-	RuleName          = "name"              // empty, too long, not UTF-8 or control characters
-	RuleAbsolute      = "absolute-path"     // leading slash, drive letter, UNC path
-	RuleDotDot        = "dot-segment"       // "..", "." or empty path segment
-	RuleBackslash     = "backslash"         // a backslash in a name
-	RuleNUL           = "nul"               // a NUL byte in a name
-	RuleColon         = "colon"             // a colon (drive letters, alternate data streams)
-	RuleReserved      = "reserved-name"     // CON, NUL, COM1… in any folder
-	RuleTrailingDot   = "trailing-dot"      // a segment ending in a dot or a space
-	RuleDuplicate     = "duplicate"         // the same name twice
-	RuleCaseCollision = "case-collision"    // names equal but for case
-	RuleFileDir       = "file-dir-conflict" // a name used as a file and as a folder
-	RuleSpecial       = "special-file"      // device, pipe, socket, irregular mode
-	RuleLink          = "link"              // a link pointing outside the tree or malformed
-	RuleMaxFiles      = "max-files"         // more entries than Limits.MaxFiles
-	RuleMaxFileSize   = "max-file-size"     // an entry larger than Limits.MaxFileSize
-	RuleMaxTotal      = "max-total"         // more bytes in all than Limits.MaxTotal
-	RuleMaxRatio      = "max-ratio"         // an entry inflating more than Limits.MaxRatio
-	RuleCRC           = "crc"               // data does not match its CRC-32
-	RuleZeroCRC       = "zero-crc"          // a zero CRC-32 on non-empty data
-	RuleSize          = "size"              // data longer or shorter than declared
-	RuleMethod        = "method"            // compression method other than store, deflate, zstd
-	RuleEncrypted     = "encrypted"         // an encrypted entry
-	RuleOverlap       = "overlap"           // entries sharing bytes (overlapping zip bomb)
-	RuleLocalHeader   = "local-header"      // local header missing or disagreeing with the central one
-	RuleStructure     = "structure"         // end of central directory, central directory
-	RuleDestination   = "destination"       // the destination cannot be used
-	RuleWrite         = "write"             // writing the extracted tree failed
+	// RuleName (name): an entry name that is empty, longer than 4096 bytes, not UTF-8,
+	// or holds control characters.
+	RuleName Rule = "name"
+	// RuleAbsolute (absolute-path): a name with a leading slash, a drive letter or a
+	// UNC prefix.
+	RuleAbsolute Rule = "absolute-path"
+	// RuleDotDot (dot-segment): a name with a "..", "." or empty path segment.
+	RuleDotDot Rule = "dot-segment"
+	// RuleBackslash (backslash): a backslash in a name.
+	RuleBackslash Rule = "backslash"
+	// RuleNUL (nul): a NUL byte in a name.
+	RuleNUL Rule = "nul"
+	// RuleColon (colon): a colon in a name (drive letters, alternate data streams).
+	RuleColon Rule = "colon"
+	// RuleReserved (reserved-name): a Windows device name (CON, NUL, COM1…) in any
+	// folder.
+	RuleReserved Rule = "reserved-name"
+	// RuleTrailingDot (trailing-dot): a path segment ending in a dot or a space.
+	RuleTrailingDot Rule = "trailing-dot"
+	// RuleDuplicate (duplicate): the same name twice.
+	RuleDuplicate Rule = "duplicate"
+	// RuleCaseCollision (case-collision): names equal but for case (see
+	// [AllowCaseCollisions]).
+	RuleCaseCollision Rule = "case-collision"
+	// RuleFileDir (file-dir-conflict): a name used both as a file (or link) and as a
+	// folder.
+	RuleFileDir Rule = "file-dir-conflict"
+	// RuleSpecial (special-file): a device, pipe, socket or irregular mode.
+	RuleSpecial Rule = "special-file"
+	// RuleLink (link): a link that is malformed or points outside the tree.
+	RuleLink Rule = "link"
+	// RuleMaxFiles (max-files): more entries than [Limits.MaxFiles].
+	RuleMaxFiles Rule = "max-files"
+	// RuleMaxFileSize (max-file-size): an entry larger than [Limits.MaxFileSize].
+	RuleMaxFileSize Rule = "max-file-size"
+	// RuleMaxTotal (max-total): more bytes in all than [Limits.MaxTotal].
+	RuleMaxTotal Rule = "max-total"
+	// RuleMaxRatio (max-ratio): an entry inflating more than [Limits.MaxRatio].
+	RuleMaxRatio Rule = "max-ratio"
+	// RuleMaxDepth (max-depth): a name of more path segments than [Limits.MaxDepth].
+	RuleMaxDepth Rule = "max-depth"
+	// RuleCRC (crc): data that does not match its CRC-32.
+	RuleCRC Rule = "crc"
+	// RuleZeroCRC (zero-crc): a zero CRC-32 on non-empty data.
+	RuleZeroCRC Rule = "zero-crc"
+	// RuleSize (size): data longer or shorter than declared, or a folder with data.
+	RuleSize Rule = "size"
+	// RuleMethod (method): a compression method other than store, deflate and zstd.
+	RuleMethod Rule = "method"
+	// RuleEncrypted (encrypted): an encrypted entry.
+	RuleEncrypted Rule = "encrypted"
+	// RuleOverlap (overlap): entries sharing bytes (the overlapping zip bomb), or data
+	// running into the central directory.
+	RuleOverlap Rule = "overlap"
+	// RuleLocalHeader (local-header): a local header missing or disagreeing with the
+	// central directory.
+	RuleLocalHeader Rule = "local-header"
+	// RuleStructure (structure): a malformed zip: end of central directory, central
+	// directory, extra fields, compressed data.
+	RuleStructure Rule = "structure"
+	// RuleDestination (destination): an extraction destination that cannot be used.
+	RuleDestination Rule = "destination"
+	// RuleWrite (write): writing the extracted tree (or the pack, when building)
+	// failed.
+	RuleWrite Rule = "write"
 )
 
 // EntryError is the error for one entry (or, with an empty Entry, for the pack as a
@@ -68,7 +113,7 @@ const (
 // constants) and the underlying error, which wraps one of the sentinel errors.
 type EntryError struct {
 	Entry string
-	Rule  string
+	Rule  Rule
 	Err   error
 }
 
@@ -81,7 +126,7 @@ func (e *EntryError) Error() string {
 		b.WriteString(strconv.Quote(e.Entry))
 		b.WriteString(": ")
 	}
-	b.WriteString(e.Rule)
+	b.WriteString(string(e.Rule))
 	if e.Err != nil {
 		b.WriteString(": ")
 		b.WriteString(strings.TrimPrefix(e.Err.Error(), "pack: "))
@@ -93,7 +138,7 @@ func (e *EntryError) Error() string {
 func (e *EntryError) Unwrap() error { return e.Err }
 
 // entryErr builds an *EntryError whose Err wraps sentinel with a detail message.
-func entryErr(entry, rule string, sentinel error, detail string) *EntryError {
+func entryErr(entry string, rule Rule, sentinel error, detail string) *EntryError {
 	if detail == "" {
 		return &EntryError{Entry: entry, Rule: rule, Err: sentinel}
 	}

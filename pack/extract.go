@@ -14,6 +14,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 )
 
@@ -133,7 +134,6 @@ type extraction struct {
 	root *os.Root
 	dir  *os.File    // the same folder, for createBeneath
 	slow atomic.Bool // createBeneath is not available: use root
-	dirs []string    // every folder to create, explicit or implied, sorted
 
 	done     atomic.Int64
 	total    int64
@@ -155,70 +155,70 @@ func (x *extraction) run(ctx context.Context) (*Report, error) {
 	rep := &Report{}
 
 	// Folders first (0700 while we write into them), then files by the workers, then
-	// links, so that nothing is ever written through a link.
-	dirSet := map[string]*file{}
-	var files, links []*file
+	// links, so that nothing is ever written through a link. Folders and links are
+	// reached through a stack of folder handles (see treePlan), files in one call
+	// from the root.
+	plan := planTree(x.a.files)
+	var files []*file
 	for _, f := range x.a.files {
-		switch f.kind {
-		case kindDir:
-			dirSet[f.path] = f
-		case kindLink:
-			links = append(links, f)
-		default:
+		if f.kind == kindFile {
 			files = append(files, f)
 			x.total += int64(f.usize)
 		}
-		for i := strings.LastIndexByte(f.path, '/'); i > 0; i = strings.LastIndexByte(f.path[:i], '/') {
-			if _, ok := dirSet[f.path[:i]]; ok {
-				break
-			}
-			dirSet[f.path[:i]] = nil
-		}
 	}
-	for d := range dirSet {
-		x.dirs = append(x.dirs, d)
-	}
-	slices.Sort(x.dirs)
-	for _, d := range x.dirs {
+	dirs := newDirStack(root, plan.dirs)
+	defer dirs.close()
+	for i, d := range plan.dirs[1:] {
 		if err := ctx.Err(); err != nil {
 			return nil, err
 		}
-		if err := root.Mkdir(d, 0o700); err != nil {
-			return nil, writeErr(d, err)
+		r, err := dirs.at(d.parent)
+		if err == nil {
+			err = r.Mkdir(d.name, 0o700)
+		}
+		if err != nil {
+			return nil, writeErr(plan.dirs[i+1].path, err)
 		}
 	}
-	rep.Dirs = len(x.dirs)
+	rep.Dirs = len(plan.dirs) - 1
 
 	if err := x.writeFiles(ctx, files); err != nil {
 		return nil, err
 	}
 	rep.Files, rep.Bytes = len(files), x.done.Load()
 
-	for _, f := range links {
-		if err := root.Symlink(f.link, f.path); err != nil {
-			return nil, writeErr(f.name, err)
+	for _, l := range plan.links {
+		r, err := dirs.at(l.parent)
+		if err == nil {
+			err = r.Symlink(l.f.link, l.name)
+		}
+		if err != nil {
+			return nil, writeErr(l.f.name, err)
 		}
 	}
-	rep.Links = len(links)
+	rep.Links = len(plan.links)
 
 	// Folder modes and times last, deepest first, as writing into them changed them.
-	for _, d := range slices.Backward(x.dirs) {
-		f := dirSet[d]
+	for _, d := range slices.Backward(plan.dirs[1:]) {
 		mode, mtime := os.FileMode(0o755), time.Time{}
-		if f != nil {
-			mode, mtime = f.mode.Perm(), f.modTime
+		if d.f != nil {
+			mode, mtime = x.o.installMode(d.f.mode), d.f.modTime
+		}
+		r, err := dirs.at(d.parent)
+		if err != nil {
+			return nil, writeErr(d.path, err)
 		}
 		if x.o.sync == syncPerFile {
-			if err := syncDirIn(root, d); err != nil {
-				return nil, writeErr(d, err)
+			if err := syncDirIn(r, d.name); err != nil {
+				return nil, writeErr(d.path, err)
 			}
 		}
-		if err := root.Chmod(d, mode); err != nil {
-			return nil, writeErr(d, err)
+		if err := r.Chmod(d.name, mode); err != nil {
+			return nil, writeErr(d.path, err)
 		}
 		if !mtime.IsZero() {
-			if err := root.Chtimes(d, mtime, mtime); err != nil {
-				return nil, writeErr(d, err)
+			if err := r.Chtimes(d.name, mtime, mtime); err != nil {
+				return nil, writeErr(d.path, err)
 			}
 		}
 	}
@@ -330,25 +330,10 @@ func (x *extraction) writeFile(ctx context.Context, w *worker, f *file) (err err
 			out.Close()
 		}
 	}()
-	var src io.Reader
-	if f.csize > 0 || f.method != Store {
-		if src, err = w.dec.open(x.a, f, w.br); err != nil {
-			return err
-		}
-	} else {
-		src = strings.NewReader("")
-	}
-	n, crc, err := x.copyOut(ctx, w, f, src, out)
-	if err != nil {
+	if err := x.decode(ctx, w, f, out); err != nil {
 		return err
 	}
-	if n != f.usize {
-		return entryErr(f.name, RuleSize, ErrFormat, fmt.Sprintf("%d bytes, %d declared", n, f.usize))
-	}
-	if crc != f.crc {
-		return entryErr(f.name, RuleCRC, ErrChecksum, fmt.Sprintf("CRC-32 %08x, %08x declared", crc, f.crc))
-	}
-	if err := out.Chmod(f.mode.Perm()); err != nil {
+	if err := out.Chmod(x.o.installMode(f.mode)); err != nil {
 		return writeErr(f.name, err)
 	}
 	timesSet, err := setTimesOpen(out, f.modTime)
@@ -373,10 +358,35 @@ func (x *extraction) writeFile(ctx context.Context, w *worker, f *file) (err err
 	return nil
 }
 
+// decode writes f's data to out, decompressed, checking its length and CRC-32
+// against what the pack declares.
+func (x *extraction) decode(ctx context.Context, w *worker, f *file, out io.Writer) error {
+	var src io.Reader
+	if f.csize > 0 || f.method != Store {
+		var err error
+		if src, err = w.dec.open(x.a, f, w.br); err != nil {
+			return err
+		}
+	} else {
+		src = strings.NewReader("")
+	}
+	n, crc, err := x.copyOut(ctx, w, f, src, out)
+	if err != nil {
+		return err
+	}
+	if n != f.usize {
+		return entryErr(f.name, RuleSize, ErrFormat, fmt.Sprintf("%d bytes, %d declared", n, f.usize))
+	}
+	if crc != f.crc {
+		return entryErr(f.name, RuleCRC, ErrChecksum, fmt.Sprintf("CRC-32 %08x, %08x declared", crc, f.crc))
+	}
+	return nil
+}
+
 // copyOut decompresses src into out, counting and checksumming the bytes. (Running
 // the checksum and writes of a large entry on a second goroutine was measured: no
 // gain, decompression dominates.)
-func (x *extraction) copyOut(ctx context.Context, w *worker, f *file, src io.Reader, out *os.File) (uint64, uint32, error) {
+func (x *extraction) copyOut(ctx context.Context, w *worker, f *file, src io.Reader, out io.Writer) (uint64, uint32, error) {
 	var n uint64
 	var crc uint32
 	for {
@@ -421,10 +431,13 @@ func readDone(ctx context.Context, f *file, rerr error) (bool, error) {
 func (x *extraction) create(name string) (*os.File, error) {
 	if !x.slow.Load() {
 		f, ok, err := createBeneath(x.dir, name, 0o600)
-		if ok {
+		if ok && !errors.Is(err, syscall.ENAMETOOLONG) {
 			return f, err
 		}
-		x.slow.Store(true)
+		if !ok {
+			x.slow.Store(true)
+		}
+		// A name too long for one call (4,096 bytes with the NUL) is walked by os.Root.
 	}
 	return x.root.OpenFile(name, os.O_WRONLY|os.O_CREATE|os.O_EXCL|oNoFollow, 0o600)
 }

@@ -20,7 +20,7 @@ type hostileCase struct {
 	zip       []byte
 	limits    Limits
 	wantErr   error
-	wantRule  string
+	wantRule  Rule
 	wantEntry string
 	needsData bool // refused only once data is decompressed (ReadInfo accepts it)
 }
@@ -63,7 +63,7 @@ func hostileCases() []hostileCase {
 	dirData := stored("d/", "x", fs.ModeDir|0o755)
 	linkTo := func(name, target string) rawEntry { return stored(name, target, fs.ModeSymlink|0o777) }
 
-	unsafe := func(name, rule string) hostileCase {
+	unsafe := func(name string, rule Rule) hostileCase {
 		return hostileCase{name: "name " + name, zip: rawZip(ok, stored(name, "x", 0o644)), wantErr: ErrUnsafePath, wantRule: rule, wantEntry: name}
 	}
 	cases := []hostileCase{
@@ -115,6 +115,7 @@ func hostileCases() []hostileCase {
 		{name: "too many entries", zip: rawZip(ok, stored("b", "b", 0o644), stored("c", "c", 0o644)), limits: Limits{MaxFiles: 2}, wantErr: ErrLimit, wantRule: RuleMaxFiles},
 		{name: "file too large", zip: rawZip(ok, stored("big", strings.Repeat("x", 100), 0o644)), limits: Limits{MaxFileSize: 50}, wantErr: ErrLimit, wantRule: RuleMaxFileSize, wantEntry: "big"},
 		{name: "total too large", zip: rawZip(stored("a", strings.Repeat("x", 60), 0o644), stored("b", strings.Repeat("x", 60), 0o644)), limits: Limits{MaxTotal: 100}, wantErr: ErrLimit, wantRule: RuleMaxTotal, wantEntry: "b"},
+		{name: "too deep", zip: rawZip(ok, stored("a/b/c", "x", 0o644)), limits: Limits{MaxDepth: 2}, wantErr: ErrLimit, wantRule: RuleMaxDepth, wantEntry: "a/b/c"},
 		{name: "ratio", zip: rawZip(bomb), wantErr: ErrLimit, wantRule: RuleMaxRatio, wantEntry: "bomb.bin"},
 		{name: "declared size lie", zip: rawZip(liar), wantErr: ErrLimit, wantRule: RuleSize, wantEntry: "liar.bin", needsData: true},
 		{name: "short data", zip: rawZip(short), wantErr: ErrFormat, wantRule: RuleSize, wantEntry: "short.bin", needsData: true},
@@ -169,7 +170,7 @@ func requireRule(t *testing.T, err error, c hostileCase) {
 	require.Equal(t, c.wantRule, ee.Rule, "%v", err)
 	require.Equal(t, c.wantEntry, ee.Entry, "%v", err)
 	if c.wantEntry != "" {
-		require.Contains(t, err.Error(), c.wantRule)
+		require.Contains(t, err.Error(), string(c.wantRule))
 	}
 }
 

@@ -35,7 +35,7 @@ func TestLargeEntries(t *testing.T) {
 		name     string
 		zip      []byte
 		wantErr  error
-		wantRule string
+		wantRule Rule
 	}{
 		{"ok", rawZip(good), nil, ""},
 		{"crc", rawZip(badCRC), ErrChecksum, RuleCRC},

@@ -20,7 +20,7 @@ var reservedNames = map[string]bool{
 // checkName checks an entry name as stored in the pack (folders end with "/") and
 // returns the path it extracts to (without the trailing slash).
 func checkName(name string) (string, *EntryError) {
-	unsafe := func(rule, detail string) (string, *EntryError) {
+	unsafe := func(rule Rule, detail string) (string, *EntryError) {
 		return "", entryErr(name, rule, ErrUnsafePath, detail)
 	}
 	switch {
@@ -91,42 +91,85 @@ type treeEntry struct {
 	link string // link target
 }
 
+// pathTree indexes the paths of a set of entries segment by segment (one node per
+// path, keyed by its parent node and its last segment), so that the checks walk each
+// name once: their cost grows with the bytes of the names, not with their depth
+// times their length.
+type pathTree struct {
+	key   func(string) string // folds segments when case collisions are refused
+	nodes []pathNode
+	index map[nodeKey]int32
+}
+
+// pathNode is one path of the tree: an entry, or a folder only implied by entries
+// below it.
+type pathNode struct {
+	kind  kind
+	entry int32 // index of the entry at this path; -1 for an implied folder
+	below int32 // for an implied folder, the first entry below it
+}
+
+type nodeKey struct {
+	parent int32
+	seg    string
+}
+
+// child returns the node of seg in the folder parent, or -1.
+func (t *pathTree) child(parent int32, seg string) int32 {
+	if n, ok := t.index[nodeKey{parent, t.key(seg)}]; ok {
+		return n
+	}
+	return -1
+}
+
+func (t *pathTree) add(parent int32, seg string, n pathNode) int32 {
+	t.nodes = append(t.nodes, n)
+	id := int32(len(t.nodes) - 1)
+	t.index[nodeKey{parent, t.key(seg)}] = id
+	return id
+}
+
 // checkTree checks a whole set of entries together: duplicates, case collisions (unless
 // allowed), names used both as a file and as a folder, and links that leave the tree.
 func checkTree(entries []treeEntry, allowCase bool) *EntryError {
-	key := foldName
+	t := &pathTree{key: foldName, nodes: []pathNode{{kind: kindDir, entry: -1}}, index: make(map[nodeKey]int32, len(entries))}
 	if allowCase {
-		key = func(s string) string { return s }
+		t.key = func(s string) string { return s }
 	}
-	type seen struct {
-		path string
-		kind kind
-	}
-	byKey := make(map[string]seen, len(entries))
-	for _, e := range entries {
-		k := key(e.path)
-		if prev, ok := byKey[k]; ok {
-			if prev.path == e.path {
-				return entryErr(e.raw, RuleDuplicate, ErrDuplicate, "name appears twice")
+	for i, e := range entries {
+		parent, rest := int32(0), e.path
+		for {
+			seg, tail, more := strings.Cut(rest, "/")
+			n := t.child(parent, seg)
+			if more {
+				if n < 0 {
+					n = t.add(parent, seg, pathNode{kind: kindDir, entry: -1, below: int32(i)})
+				} else if t.nodes[n].kind != kindDir {
+					return entryErr(e.raw, RuleFileDir, ErrDuplicate, quoteSeg(entries[t.nodes[n].entry].path)+" is not a folder")
+				}
+				parent, rest = n, tail
+				continue
 			}
-			return entryErr(e.raw, RuleCaseCollision, ErrDuplicate, "same name as "+quoteSeg(prev.path)+" on a case-insensitive filesystem")
-		}
-		byKey[k] = seen{e.path, e.kind}
-	}
-	for _, e := range entries {
-		for i := strings.LastIndexByte(e.path, '/'); i > 0; i = strings.LastIndexByte(e.path[:i], '/') {
-			if prev, ok := byKey[key(e.path[:i])]; ok && prev.kind != kindDir {
-				return entryErr(e.raw, RuleFileDir, ErrDuplicate, quoteSeg(prev.path)+" is not a folder")
+			switch {
+			case n < 0:
+				t.add(parent, seg, pathNode{kind: e.kind, entry: int32(i)})
+			case t.nodes[n].entry >= 0:
+				prev := entries[t.nodes[n].entry]
+				if prev.path == e.path {
+					return entryErr(e.raw, RuleDuplicate, ErrDuplicate, "name appears twice")
+				}
+				return entryErr(e.raw, RuleCaseCollision, ErrDuplicate, "same name as "+quoteSeg(prev.path)+" on a case-insensitive filesystem")
+			case e.kind != kindDir:
+				return entryErr(entries[t.nodes[n].below].raw, RuleFileDir, ErrDuplicate, quoteSeg(e.path)+" is not a folder")
+			default:
+				t.nodes[n].entry = int32(i)
 			}
+			break
 		}
-	}
-	isLink := func(p string) bool {
-		s, ok := byKey[key(p)]
-		return ok && s.kind == kindLink
 	}
 	for _, e := range entries {
 		if e.kind == kindLink {
-			if err := checkLink(e.raw, e.path, e.link, isLink); err != nil {
+			if err := checkLink(e.raw, e.path, e.link, t); err != nil {
 				return err
 			}
 		}
@@ -136,8 +179,9 @@ func checkTree(entries []treeEntry, allowCase bool) *EntryError {
 
 // checkLink checks that the link at path, pointing to target, resolves inside the tree
 // whatever the other links of the tree point to: the target is relative, and ".." never
-// climbs above the root nor back out of a path that went through a link.
-func checkLink(raw, path, target string, isLink func(string) bool) *EntryError {
+// climbs above the root nor back out of a path that went through a link. It walks the
+// link's folder and its target once, segment by segment.
+func checkLink(raw, path, target string, t *pathTree) *EntryError {
 	bad := func(detail string) *EntryError {
 		return entryErr(raw, RuleLink, ErrUnsafePath, "target "+quoteSeg(target)+": "+detail)
 	}
@@ -155,25 +199,47 @@ func checkLink(raw, path, target string, isLink func(string) bool) *EntryError {
 	case strings.IndexByte(target, ':') >= 0:
 		return bad("colon (drive letter or stream)")
 	}
-	var cur []string
+	// segs and nodes are the folders walked so far (nodes[i] is -1 outside the pack's
+	// entries); through is how many of them are links of the pack.
+	var segs []string
+	var nodes []int32
+	through := 0
+	push := func(seg string) {
+		parent := int32(0)
+		if len(nodes) > 0 {
+			parent = nodes[len(nodes)-1]
+		}
+		n := int32(-1)
+		if parent >= 0 {
+			n = t.child(parent, seg)
+		}
+		if n >= 0 && t.nodes[n].kind == kindLink {
+			through++
+		}
+		segs, nodes = append(segs, seg), append(nodes, n)
+	}
 	if i := strings.LastIndexByte(path, '/'); i >= 0 {
-		cur = strings.Split(path[:i], "/")
+		for seg := range strings.SplitSeq(path[:i], "/") {
+			push(seg)
+		}
 	}
 	for seg := range strings.SplitSeq(target, "/") {
 		switch seg {
 		case "", ".":
 		case "..":
-			if len(cur) == 0 {
+			if len(nodes) == 0 {
 				return bad("leaves the tree")
 			}
-			for i := 1; i <= len(cur); i++ {
-				if isLink(strings.Join(cur[:i], "/")) {
-					return bad(`".." after going through link ` + quoteSeg(strings.Join(cur[:i], "/")))
+			if through > 0 {
+				for i, n := range nodes {
+					if n >= 0 && t.nodes[n].kind == kindLink {
+						return bad(`".." after going through link ` + quoteSeg(strings.Join(segs[:i+1], "/")))
+					}
 				}
 			}
-			cur = cur[:len(cur)-1]
+			segs, nodes = segs[:len(segs)-1], nodes[:len(nodes)-1]
 		default:
-			cur = append(cur, seg)
+			push(seg)
 		}
 	}
 	return nil

@@ -3,6 +3,7 @@ package pack
 import (
 	"errors"
 	"io"
+	"io/fs"
 	"log/slog"
 	"runtime"
 )
@@ -14,6 +15,7 @@ const (
 	DefaultMaxFileSize  int64 = 4 << 30 // bytes of output of one entry
 	DefaultMaxRatio     int64 = 200     // output bytes per compressed byte…
 	DefaultRatioMinSize int64 = 1 << 20 // …for entries larger than this
+	DefaultMaxDepth           = 256     // path segments of one entry name
 )
 
 // Limits bound what a pack may make an extraction write. Sizes are checked first
@@ -26,10 +28,12 @@ type Limits struct {
 	MaxFileSize  int64 // bytes of output of one entry
 	MaxRatio     int64 // output bytes per compressed byte, for entries above RatioMinSize
 	RatioMinSize int64 // entries up to this size are not ratio-checked
+	MaxDepth     int   // path segments of one entry name ("a/b/c" has 3)
 }
 
 // DefaultLimits returns the default limits: 4 GiB in all and per entry, 100,000
-// entries, and no entry larger than 1 MiB inflating more than 200:1.
+// entries, no entry larger than 1 MiB inflating more than 200:1, and no entry more
+// than 256 folders deep.
 func DefaultLimits() Limits {
 	return Limits{
 		MaxTotal:     DefaultMaxTotal,
@@ -37,6 +41,7 @@ func DefaultLimits() Limits {
 		MaxFileSize:  DefaultMaxFileSize,
 		MaxRatio:     DefaultMaxRatio,
 		RatioMinSize: DefaultRatioMinSize,
+		MaxDepth:     DefaultMaxDepth,
 	}
 }
 
@@ -63,13 +68,20 @@ func (l Limits) withDefaults() Limits {
 	case l.RatioMinSize < 0:
 		l.RatioMinSize = 0
 	}
-	switch {
-	case l.MaxFiles == 0:
-		l.MaxFiles = d.MaxFiles
-	case l.MaxFiles < 0:
-		l.MaxFiles = int(^uint(0) >> 1)
-	}
+	l.MaxFiles = pickInt(l.MaxFiles, d.MaxFiles)
+	l.MaxDepth = pickInt(l.MaxDepth, d.MaxDepth)
 	return l
+}
+
+// pickInt is withDefaults' rule for an int field.
+func pickInt(v, def int) int {
+	switch {
+	case v == 0:
+		return def
+	case v < 0:
+		return int(^uint(0) >> 1)
+	}
+	return v
 }
 
 // syncMode is how an extracted tree is made durable before it is renamed into place.
@@ -90,6 +102,7 @@ type options struct {
 	sync      syncMode
 	logger    *slog.Logger
 	allowCase bool
+	allowOW   bool
 }
 
 // Option configures [Extract] or [ReadInfo].
@@ -183,6 +196,29 @@ func AllowCaseCollisions() Option {
 		o.allowCase = true
 		return nil
 	}
+}
+
+// AllowWorldWritable installs the write permission for others (o+w) that a pack's
+// files and folders ask for. Default: it is cleared, so that no other account may
+// change or replace what was extracted.
+func AllowWorldWritable() Option {
+	return func(o *options) error {
+		o.allowOW = true
+		return nil
+	}
+}
+
+// installMode is the mode an entry of mode m is given: its permissions without o+w
+// (unless [AllowWorldWritable]), and the sticky bit of a folder.
+func (o *options) installMode(m fs.FileMode) fs.FileMode {
+	perm := m.Perm()
+	if !o.allowOW {
+		perm &^= 0o002
+	}
+	if m.IsDir() {
+		perm |= m & fs.ModeSticky
+	}
+	return perm
 }
 
 // withSyncMode chooses the durability strategy (benchmarks compare them).

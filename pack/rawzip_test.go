@@ -28,6 +28,7 @@ type rawEntry struct {
 	inside    int    // >0: no local record of its own, the central header points at
 	// the data of entry inside-1 (whose data must embed this entry's local header)
 	localMethod *uint16
+	comment     string // file comment in the central header
 }
 
 // stored returns a stored entry of content with a correct CRC.
@@ -77,6 +78,11 @@ func localHeader(e rawEntry) []byte {
 // unixMode converts a FileMode to the Unix mode bits of external attributes.
 func unixMode(m fs.FileMode) uint32 {
 	u := uint32(m.Perm())
+	for bit, unix := range map[fs.FileMode]uint32{fs.ModeSetuid: 0o4000, fs.ModeSetgid: 0o2000, fs.ModeSticky: 0o1000} {
+		if m&bit != 0 {
+			u |= unix
+		}
+	}
 	switch {
 	case m.IsDir():
 		u |= 0x4000
@@ -98,6 +104,13 @@ func unixMode(m fs.FileMode) uint32 {
 
 // rawZip writes entries as a zip file.
 func rawZip(entries ...rawEntry) []byte {
+	body, cd := rawZipParts(0, entries...)
+	return append(append(body, cd...), eocd(len(entries), len(cd), len(body), "")...)
+}
+
+// rawZipParts writes entries' local records (as if they started at offset base) and
+// their central directory, for tests that assemble zip files from parts.
+func rawZipParts(base int, entries ...rawEntry) (body, cd []byte) {
 	var out bytes.Buffer
 	offsets := make([]uint64, len(entries))
 	dataStart := make([]uint64, len(entries))
@@ -105,9 +118,9 @@ func rawZip(entries ...rawEntry) []byte {
 		if e.inside > 0 {
 			continue
 		}
-		offsets[i] = uint64(out.Len())
+		offsets[i] = uint64(base + out.Len())
 		out.Write(localHeader(e))
-		dataStart[i] = uint64(out.Len())
+		dataStart[i] = uint64(base + out.Len())
 		out.Write(e.data)
 	}
 	for i, e := range entries {
@@ -115,7 +128,8 @@ func rawZip(entries ...rawEntry) []byte {
 			offsets[i] = dataStart[e.inside-1]
 		}
 	}
-	cdStart := out.Len()
+	body = bytes.Clone(out.Bytes())
+	out.Reset()
 	le := binary.LittleEndian
 	for i, e := range entries {
 		b := make([]byte, 46)
@@ -133,17 +147,25 @@ func rawZip(entries ...rawEntry) []byte {
 		le.PutUint32(b[20:], uint32(e.csize))
 		le.PutUint32(b[24:], uint32(e.usize))
 		le.PutUint16(b[28:], uint16(len(e.name)))
+		le.PutUint16(b[32:], uint16(len(e.comment)))
 		le.PutUint32(b[38:], ext)
 		le.PutUint32(b[42:], uint32(offsets[i]))
 		out.Write(b)
 		out.WriteString(e.name)
+		out.WriteString(e.comment)
 	}
-	end := make([]byte, 22)
+	return body, out.Bytes()
+}
+
+// eocd returns an end of central directory record.
+func eocd(count, cdSize, cdOff int, comment string) []byte {
+	le := binary.LittleEndian
+	end := make([]byte, 22, 22+len(comment))
 	le.PutUint32(end, sigEnd)
-	le.PutUint16(end[8:], uint16(len(entries)))
-	le.PutUint16(end[10:], uint16(len(entries)))
-	le.PutUint32(end[12:], uint32(out.Len()-cdStart))
-	le.PutUint32(end[16:], uint32(cdStart))
-	out.Write(end)
-	return out.Bytes()
+	le.PutUint16(end[8:], uint16(count))
+	le.PutUint16(end[10:], uint16(count))
+	le.PutUint32(end[12:], uint32(cdSize))
+	le.PutUint32(end[16:], uint32(cdOff))
+	le.PutUint16(end[20:], uint16(len(comment)))
+	return append(end, comment...)
 }

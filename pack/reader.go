@@ -2,6 +2,7 @@ package pack
 
 import (
 	"bufio"
+	"bytes"
 	"encoding/binary"
 	"fmt"
 	"hash/crc32"
@@ -41,7 +42,7 @@ type Entry struct {
 	Name       string      // as stored: slash-separated, folders end with "/"
 	Size       int64       // declared uncompressed size
 	Compressed int64       // compressed size
-	Mode       fs.FileMode // type bits and permissions (0777 at most)
+	Mode       fs.FileMode // type bits, permissions, and the sticky bit of a folder
 	Method     Method
 	Link       string    // target, for a symbolic link
 	ModTime    time.Time // UTC, second precision
@@ -102,6 +103,7 @@ const (
 	sigEnd         = 0x06054b50
 	sigEnd64       = 0x06064b50
 	sigEnd64Loc    = 0x07064b50
+	sigDescriptor  = 0x08074b50
 	lenLocal       = 30
 	lenCentral     = 46
 	lenEnd         = 22
@@ -110,6 +112,7 @@ const (
 	extraZip64     = 0x0001
 	extraTimestamp = 0x5455
 	flagEncrypted  = 0x1
+	flagDescriptor = 0x8
 	flagStrongEnc  = 0x40
 	methodAES      = 99
 	maxLinkTarget  = maxNameLen
@@ -160,12 +163,13 @@ func openArchive(r io.ReaderAt, size int64, lim Limits, allowCase bool) (*archiv
 	}
 	a := &archive{r: r, size: size, files: make([]*file, 0, count)}
 	br := bufio.NewReaderSize(io.NewSectionReader(r, int64(cdOff), int64(cdSize)), 64<<10)
-	var total uint64
+	var total, read uint64
 	for i := uint64(0); i < count; i++ {
-		f, err := readCentral(br)
+		f, n, err := readCentral(br)
 		if err != nil {
 			return nil, err
 		}
+		read += uint64(n)
 		if err := checkEntry(f, lim); err != nil {
 			return nil, err
 		}
@@ -174,6 +178,11 @@ func openArchive(r io.ReaderAt, size int64, lim Limits, allowCase bool) (*archiv
 			return nil, entryErr(f.name, RuleMaxTotal, ErrLimit, fmt.Sprintf("pack declares more than %d bytes in all", lim.MaxTotal))
 		}
 		a.files = append(a.files, f)
+	}
+	// Bytes left in the central directory could hold entries that a reader
+	// walking it to its end, rather than counting, would see.
+	if read != cdSize {
+		return nil, formatErr("", fmt.Sprintf("central directory holds %d bytes after its last entry", cdSize-read))
 	}
 	if err := a.checkLocal(cdOff); err != nil {
 		return nil, err
@@ -212,31 +221,39 @@ func readEnd(r io.ReaderAt, size int64) (off, n, count, end uint64, err error) {
 	if pos < 0 {
 		return 0, 0, 0, 0, formatErr("", "no end of central directory record")
 	}
+	// Any other end record after this one (in its comment, or overlapping it) is
+	// where a reader that takes the last signature would look instead.
+	if bytes.Contains(buf[pos+1:], []byte{'P', 'K', 5, 6}) {
+		return 0, 0, 0, 0, formatErr("", "the end of central directory record's comment holds another one")
+	}
 	e := buf[pos:]
 	le := binary.LittleEndian
 	disk, cdDisk := le.Uint16(e[4:]), le.Uint16(e[6:])
 	onDisk, total := le.Uint16(e[8:]), le.Uint16(e[10:])
 	n, off, count = uint64(le.Uint32(e[12:])), uint64(le.Uint32(e[16:])), uint64(total)
 	end = uint64(size - tail + int64(pos))
-	zip64 := disk == 0xffff || cdDisk == 0xffff || onDisk == 0xffff || total == 0xffff || n == 0xffffffff || off == 0xffffffff
-	if !zip64 {
+	escaped := disk == 0xffff || cdDisk == 0xffff || onDisk == 0xffff || total == 0xffff || n == 0xffffffff || off == 0xffffffff
+	// A central directory of exactly 0xffff bytes is no zip64 marker, but archive/zip
+	// takes it for one: then a zip64 locator, if there is one, must agree.
+	if !escaped && n != 0xffff {
 		if disk != 0 || cdDisk != 0 || onDisk != total {
 			return 0, 0, 0, 0, formatErr("", "multi-disk archives are not supported")
 		}
 		return off, n, count, end, nil
 	}
 	// zip64: the locator sits just before the record.
-	locPos := int64(end) - lenEnd64Loc
-	if locPos < 0 {
-		return 0, 0, 0, 0, formatErr("", "zip64 locator missing")
+	recOff, found, err := readLocator(r, int64(end))
+	if err != nil {
+		return 0, 0, 0, 0, err
 	}
-	var loc [lenEnd64Loc]byte
-	if _, err := r.ReadAt(loc[:], locPos); err != nil || le.Uint32(loc[:]) != sigEnd64Loc {
-		return 0, 0, 0, 0, formatErr("", "zip64 locator missing")
-	}
-	recOff := le.Uint64(loc[8:])
-	if le.Uint32(loc[4:]) != 0 || le.Uint32(loc[16:]) > 1 || locPos < lenEnd64 || recOff > uint64(locPos)-lenEnd64 {
-		return 0, 0, 0, 0, formatErr("", "zip64 locator is inconsistent")
+	if !found {
+		if escaped {
+			return 0, 0, 0, 0, formatErr("", "zip64 locator missing")
+		}
+		if disk != 0 || cdDisk != 0 || onDisk != total {
+			return 0, 0, 0, 0, formatErr("", "multi-disk archives are not supported")
+		}
+		return off, n, count, end, nil
 	}
 	var rec [lenEnd64]byte
 	if _, err := r.ReadAt(rec[:], int64(recOff)); err != nil || le.Uint32(rec[:]) != sigEnd64 {
@@ -245,18 +262,47 @@ func readEnd(r io.ReaderAt, size int64) (off, n, count, end uint64, err error) {
 	if le.Uint32(rec[16:]) != 0 || le.Uint32(rec[20:]) != 0 || le.Uint64(rec[24:]) != le.Uint64(rec[32:]) {
 		return 0, 0, 0, 0, formatErr("", "multi-disk archives are not supported")
 	}
-	return le.Uint64(rec[48:]), le.Uint64(rec[40:]), le.Uint64(rec[32:]), recOff, nil
+	count64, n64, off64 := le.Uint64(rec[32:]), le.Uint64(rec[40:]), le.Uint64(rec[48:])
+	// Each 32-bit field either defers to the zip64 record or says the same.
+	if total != 0xffff && uint64(total) != count64 || n != 0xffffffff && n != n64 || off != 0xffffffff && off != off64 {
+		return 0, 0, 0, 0, formatErr("", "the zip64 end of central directory disagrees with the 32-bit one")
+	}
+	return off64, n64, count64, recOff, nil
 }
 
-// readCentral reads one central directory header.
-func readCentral(br *bufio.Reader) (*file, error) {
+// readLocator reads the zip64 locator that must end where the end of central
+// directory record at end starts, and returns the offset of the zip64 record. As
+// archive/zip does, a locator is only taken for one with its signature, disk 0 and
+// one disk in all.
+func readLocator(r io.ReaderAt, end int64) (uint64, bool, error) {
+	locPos := end - lenEnd64Loc
+	if locPos < 0 {
+		return 0, false, nil
+	}
+	var loc [lenEnd64Loc]byte
+	if _, err := r.ReadAt(loc[:], locPos); err != nil {
+		return 0, false, formatErr("", "reading the zip64 locator: "+err.Error())
+	}
+	le := binary.LittleEndian
+	if le.Uint32(loc[:]) != sigEnd64Loc || le.Uint32(loc[4:]) != 0 || le.Uint32(loc[16:]) != 1 {
+		return 0, false, nil
+	}
+	recOff := le.Uint64(loc[8:])
+	if locPos < lenEnd64 || recOff > uint64(locPos)-lenEnd64 {
+		return 0, false, formatErr("", "zip64 locator is inconsistent")
+	}
+	return recOff, true, nil
+}
+
+// readCentral reads one central directory header and returns its length.
+func readCentral(br *bufio.Reader) (*file, int, error) {
 	var h [lenCentral]byte
 	if _, err := io.ReadFull(br, h[:]); err != nil {
-		return nil, formatErr("", "central directory truncated")
+		return nil, 0, formatErr("", "central directory truncated")
 	}
 	le := binary.LittleEndian
 	if le.Uint32(h[:]) != sigCentral {
-		return nil, formatErr("", "bad central directory header signature")
+		return nil, 0, formatErr("", "bad central directory header signature")
 	}
 	creator := le.Uint16(h[4:]) >> 8
 	f := &file{
@@ -272,7 +318,7 @@ func readCentral(br *bufio.Reader) (*file, error) {
 	ext := le.Uint32(h[38:])
 	rest := make([]byte, nameLen+extraLen+commentLen)
 	if _, err := io.ReadFull(br, rest); err != nil {
-		return nil, formatErr("", "central directory truncated")
+		return nil, 0, formatErr("", "central directory truncated")
 	}
 	f.name = string(rest[:nameLen])
 	extra := rest[nameLen : nameLen+extraLen]
@@ -281,7 +327,7 @@ func readCentral(br *bufio.Reader) (*file, error) {
 	for len(extra) >= 4 {
 		id, n := le.Uint16(extra), int(le.Uint16(extra[2:]))
 		if 4+n > len(extra) {
-			return nil, formatErr(f.name, "extra field truncated")
+			return nil, 0, formatErr(f.name, "extra field truncated")
 		}
 		data := extra[4 : 4+n]
 		extra = extra[4+n:]
@@ -299,7 +345,7 @@ func readCentral(br *bufio.Reader) (*file, error) {
 			}
 			for _, v := range []*uint64{&f.usize, &f.csize, &f.offset} {
 				if err := read(v); err != nil {
-					return nil, err
+					return nil, 0, err
 				}
 			}
 		case extraTimestamp:
@@ -315,28 +361,35 @@ func readCentral(br *bufio.Reader) (*file, error) {
 			int(dosTime>>11), int(dosTime>>5&0x3f), int(dosTime&0x1f)*2, 0, time.UTC)
 	}
 	f.mode = decodeMode(creator, ext, strings.HasSuffix(f.name, "/"))
-	return f, nil
+	return f, lenCentral + len(rest), nil
 }
 
 // decodeMode turns a central header's external attributes into a FileMode.
 func decodeMode(creator uint16, ext uint32, slash bool) fs.FileMode {
 	const (
+		creatorFAT    = 0
 		creatorUnix   = 3
+		creatorNTFS   = 11
+		creatorVFAT   = 14
 		creatorDarwin = 19
 	)
 	if (creator == creatorUnix || creator == creatorDarwin) && ext>>16 != 0 {
 		m := ext >> 16
 		perm := fs.FileMode(m & 0o777)
+		sticky := fs.FileMode(0)
+		if m&0o1000 != 0 {
+			sticky = fs.ModeSticky // kept for folders only
+		}
 		switch m & 0xf000 {
 		case 0x4000:
-			return fs.ModeDir | perm
+			return fs.ModeDir | sticky | perm
 		case 0x8000:
 			return perm
 		case 0xa000:
 			return fs.ModeSymlink | perm
 		case 0:
 			if slash {
-				return fs.ModeDir | perm
+				return fs.ModeDir | sticky | perm
 			}
 			return perm
 		case 0x2000:
@@ -350,10 +403,13 @@ func decodeMode(creator uint16, ext uint32, slash bool) fs.FileMode {
 		}
 		return fs.ModeIrregular | perm
 	}
-	if slash || ext&0x10 != 0 {
+	// Without Unix modes, as archive/zip reads them: the MS-DOS attributes (folder,
+	// read-only) only from the systems that write them, the name's slash from all.
+	dos := creator == creatorFAT || creator == creatorNTFS || creator == creatorVFAT
+	if slash || dos && ext&0x10 != 0 {
 		return fs.ModeDir | 0o755
 	}
-	if ext&0x01 != 0 {
+	if dos && ext&0x01 != 0 {
 		return 0o444
 	}
 	return 0o644
@@ -366,6 +422,9 @@ func checkEntry(f *file, lim Limits) error {
 		return nerr
 	}
 	f.path = p
+	if d := strings.Count(p, "/") + 1; d > lim.MaxDepth {
+		return entryErr(f.name, RuleMaxDepth, ErrLimit, fmt.Sprintf("%d path segments, more than %d", d, lim.MaxDepth))
+	}
 	switch {
 	case f.flags&(flagEncrypted|flagStrongEnc) != 0 || f.method == methodAES:
 		return entryErr(f.name, RuleEncrypted, ErrUnsupported, "encrypted entry")
@@ -465,9 +524,44 @@ func (a *archive) checkLocal(cdOff uint64) error {
 		if end > cdOff {
 			return entryErr(f.name, RuleOverlap, ErrFormat, "data runs into the central directory")
 		}
+		if f.flags&flagDescriptor != 0 {
+			n, err := a.checkDescriptor(f, end, cdOff)
+			if err != nil {
+				return err
+			}
+			end += n
+		}
 		prev, prevEnd = f, end
 	}
 	return nil
+}
+
+// checkDescriptor checks the data descriptor that follows f's data at end (flag 8
+// of the central header), as archive/zip does when it reads the entry: its CRC-32,
+// after an optional signature, must be the central directory's. It returns the
+// descriptor's length (the 32-bit form; the sizes in it are not read, as their width
+// is ambiguous).
+func (a *archive) checkDescriptor(f *file, end, cdOff uint64) (uint64, error) {
+	var b [16]byte
+	k := min(cdOff-end, uint64(len(b)))
+	if k < 12 {
+		return 0, entryErr(f.name, RuleLocalHeader, ErrFormat, "data descriptor missing")
+	}
+	if _, err := a.r.ReadAt(b[:k], int64(end)); err != nil {
+		return 0, entryErr(f.name, RuleLocalHeader, ErrFormat, "reading the data descriptor: "+err.Error())
+	}
+	le := binary.LittleEndian
+	crc, n := le.Uint32(b[:]), uint64(12)
+	if crc == sigDescriptor {
+		if k < 16 {
+			return 0, entryErr(f.name, RuleLocalHeader, ErrFormat, "data descriptor truncated")
+		}
+		crc, n = le.Uint32(b[4:]), 16
+	}
+	if crc != f.crc {
+		return 0, entryErr(f.name, RuleLocalHeader, ErrFormat, fmt.Sprintf("data descriptor has CRC-32 %08x, %08x in the central directory", crc, f.crc))
+	}
+	return n, nil
 }
 
 func truncate(b []byte) string {

@@ -40,8 +40,8 @@ func register(c *command) {
 	commands[c.name] = c
 }
 
-// cli is what a command sees of the process: its standard streams and whether stdout
-// is a terminal (for progress bars). Tests build one over buffers.
+// cli is what a command sees of the process: its standard streams and whether stderr,
+// where progress bars are drawn, is a terminal. Tests build one over buffers.
 type cli struct {
 	stdin    io.Reader
 	stdout   io.Writer
@@ -51,7 +51,7 @@ type cli struct {
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	cl := &cli{stdin: os.Stdin, stdout: os.Stdout, stderr: os.Stderr, terminal: isTerminal(os.Stdout)}
+	cl := &cli{stdin: os.Stdin, stdout: os.Stdout, stderr: os.Stderr, terminal: isTerminal(os.Stderr)}
 	code := cl.main(ctx, os.Args[1:])
 	stop()
 	os.Exit(code)

@@ -2,11 +2,12 @@ package main
 
 import "os"
 
-// isTerminal reports whether f is a character device (a terminal), for progress bars.
+// isTerminal reports whether f is a terminal, for progress bars: it asks the
+// terminal driver (a character device such as /dev/null is not one), and says no
+// under CI or TERM=dumb.
 func isTerminal(f *os.File) bool {
 	if os.Getenv("CI") != "" || os.Getenv("TERM") == "dumb" {
 		return false
 	}
-	fi, err := f.Stat()
-	return err == nil && fi.Mode()&os.ModeCharDevice != 0
+	return isTerminalFd(f.Fd())
 }
