@@ -2,6 +2,7 @@ package manifest_test
 
 import (
 	"bytes"
+	"encoding/json"
 	"fmt"
 	"strconv"
 	"strings"
@@ -108,14 +109,58 @@ func BenchmarkSelect(b *testing.B) {
 	}
 }
 
+// BenchmarkParseHFSQL reads HFSQL chains of up to MaxReleases releases; its baseline,
+// encoding-json, only decodes the same bytes into untyped values.
 func BenchmarkParseHFSQL(b *testing.B) {
-	for _, n := range []int{1000, 10000, 92000} {
+	for _, n := range []int{1000, manifest.MaxReleases} {
 		data := chainHFSQL(n)
-		b.Run(fmt.Sprintf("%dk", n/1000), func(b *testing.B) {
+		name := fmt.Sprintf("%dk", n/1000)
+		b.Run(name, func(b *testing.B) {
 			b.SetBytes(int64(len(data)))
 			b.ReportAllocs()
 			for b.Loop() {
 				if _, _, err := manifest.ParseAny(data); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+		b.Run(name+"/encoding-json", func(b *testing.B) {
+			b.SetBytes(int64(len(data)))
+			b.ReportAllocs()
+			for b.Loop() {
+				var v any
+				if err := json.Unmarshal(data, &v); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
+
+// BenchmarkParse reads native manifests of up to MaxReleases releases; its baseline,
+// encoding-json, decodes the same bytes into a Manifest without any check.
+func BenchmarkParse(b *testing.B) {
+	for _, n := range []int{1000, manifest.MaxReleases} {
+		data, err := chainManifest(n).Marshal()
+		if err != nil {
+			b.Fatal(err)
+		}
+		name := fmt.Sprintf("%dk", n/1000)
+		b.Run(name, func(b *testing.B) {
+			b.SetBytes(int64(len(data)))
+			b.ReportAllocs()
+			for b.Loop() {
+				if _, err := manifest.Parse(data); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+		b.Run(name+"/encoding-json", func(b *testing.B) {
+			b.SetBytes(int64(len(data)))
+			b.ReportAllocs()
+			for b.Loop() {
+				var m manifest.Manifest
+				if err := json.Unmarshal(data, &m); err != nil {
 					b.Fatal(err)
 				}
 			}
