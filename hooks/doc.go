@@ -52,12 +52,34 @@
 //
 // # Limits
 //
-// Each run of a script is bounded by [Scripts.Timeout] (default [DefaultTimeout]); on
-// timeout or cancellation the script's whole process group is killed at once with
-// SIGKILL (its children too), and on Windows its process tree. A script that exits but
-// leaves a background process holding its output open is waited for one more second,
-// then its output is closed; that process is left running (it may be a service the
-// script started), so such scripts should redirect its output. Output (stdout and stderr, interleaved as
+// Each run of a script is bounded by [Scripts.Timeout] (default [DefaultTimeout]). On
+// timeout or cancellation its processes are killed, as far as the system allows:
+//
+//   - On Unix the script leads a process group of its own. The script and its group
+//     are stopped first (SIGSTOP), so that none of them starts anything more; on Linux
+//     every other descendant of the script that /proc shows, such as a child that
+//     called setsid to leave the group, is stopped too, parents before children,
+//     scanning again until no new one appears (pidfds keep a pid from naming another
+//     process meanwhile); then all of them get SIGKILL. Killed for sure: every process
+//     of the group and, on Linux, every process whose chain of parents leads to the
+//     script at that moment. Not killed: a process that left both, such as a daemon
+//     that forked twice and whose parent exited before the timeout, as it was given
+//     to init (or to a subreaper) and is no longer the script's descendant; the
+//     children of a descendant that exits in the instant between a scan and its
+//     SIGSTOP, given to init the same way; a process of another user (a setuid
+//     program), which cannot be signalled. On other Unix systems (macOS, the BSDs)
+//     only the process group is killed, so a child that called setsid survives.
+//   - On Windows the script is put in a job object as soon as it started; the
+//     processes it starts join the job and may not break away from it. At timeout the
+//     job is terminated, then taskkill /T kills what remains of the script's process
+//     tree, then the script. A service the script started through the service manager
+//     is not its process and is not killed.
+//
+// Nothing process-wide changes for the embedding program: no subreaper, no signal
+// handler. A script that exits but leaves a background process holding its output
+// open is waited for one more second, then its output is closed; that process is left
+// running (it may be a service the script started), so such scripts should redirect
+// its output. Output (stdout and stderr, interleaved as
 // written) goes to the logger one record per line ("script output", with the line in a
 // "line" attribute and the script, phase and module as attributes); lines longer than
 // [MaxLine] bytes, or [Scripts.MaxOutput] when smaller, are split. Only the last [Scripts.TailLines] lines, at most [Scripts.MaxOutput] bytes,
