@@ -44,11 +44,19 @@
 // backups (ending with ~, .bak, .swp) and folders are ignored. A scripts folder that does
 // not exist holds no scripts.
 //
-// A script's environment is the process environment plus, with the default prefix E_:
-// E_MODULE_PATH and E_BACKUP_PATH (absolute, each ending with the path separator; an
-// empty path stays empty), E_MODULE, E_PHASE, E_FROM_VERSION and E_TO_VERSION. Its working
-// directory is the module path, or the scripts folder when the module path does not
-// exist yet (a first install).
+// A script's environment is the process environment plus, with the default prefix E_
+// ([Scripts.EnvPrefix]), the [Event]:
+//
+//   - E_MODULE_PATH, E_BACKUP_PATH and E_STAGE_PATH: the module's folder, where the
+//     previous version is kept, and the staged tree; absolute, each ending with the
+//     path separator so that a file name can follow it; empty when there is no such
+//     folder (no backup, nothing staged);
+//   - E_MODULE and E_PHASE (STARTUPDATE, …, ROLLBACK);
+//   - E_OPERATION: install or rollback ([Operation]), empty when the caller did not say;
+//   - E_FROM_VERSION (empty on a first install) and E_TO_VERSION.
+//
+// Its working directory is the module path, or the scripts folder when the module path
+// does not exist yet (a first install).
 //
 // # Limits
 //
