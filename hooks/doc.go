@@ -44,20 +44,50 @@
 // backups (ending with ~, .bak, .swp) and folders are ignored. A scripts folder that does
 // not exist holds no scripts.
 //
-// A script's environment is the process environment plus, with the default prefix E_:
-// E_MODULE_PATH and E_BACKUP_PATH (absolute, each ending with the path separator; an
-// empty path stays empty), E_MODULE, E_PHASE, E_FROM_VERSION and E_TO_VERSION. Its working
-// directory is the module path, or the scripts folder when the module path does not
-// exist yet (a first install).
+// A script's environment is the process environment plus, with the default prefix E_
+// ([Scripts.EnvPrefix]), the [Event]:
+//
+//   - E_MODULE_PATH, E_BACKUP_PATH and E_STAGE_PATH: the module's folder, where the
+//     previous version is kept, and the staged tree; absolute, each ending with the
+//     path separator so that a file name can follow it; empty when there is no such
+//     folder (no backup, nothing staged);
+//   - E_MODULE and E_PHASE (STARTUPDATE, …, ROLLBACK);
+//   - E_OPERATION: install or rollback ([Operation]), empty when the caller did not say;
+//   - E_FROM_VERSION (empty on a first install) and E_TO_VERSION.
+//
+// Its working directory is the module path, or the scripts folder when the module path
+// does not exist yet (a first install).
 //
 // # Limits
 //
-// Each run of a script is bounded by [Scripts.Timeout] (default [DefaultTimeout]); on
-// timeout or cancellation the script's whole process group is killed at once with
-// SIGKILL (its children too), and on Windows its process tree. A script that exits but
-// leaves a background process holding its output open is waited for one more second,
-// then its output is closed; that process is left running (it may be a service the
-// script started), so such scripts should redirect its output. Output (stdout and stderr, interleaved as
+// Each run of a script is bounded by [Scripts.Timeout] (default [DefaultTimeout]). On
+// timeout or cancellation its processes are killed, as far as the system allows:
+//
+//   - On Unix the script leads a process group of its own. The script and its group
+//     are stopped first (SIGSTOP), so that none of them starts anything more; on Linux
+//     every other descendant of the script that /proc shows, such as a child that
+//     called setsid to leave the group, is stopped too, parents before children,
+//     scanning again until no new one appears (pidfds keep a pid from naming another
+//     process meanwhile); then all of them get SIGKILL. Killed for sure: every process
+//     of the group and, on Linux, every process whose chain of parents leads to the
+//     script at that moment. Not killed: a process that left both, such as a daemon
+//     that forked twice and whose parent exited before the timeout, as it was given
+//     to init (or to a subreaper) and is no longer the script's descendant; the
+//     children of a descendant that exits in the instant between a scan and its
+//     SIGSTOP, given to init the same way; a process of another user (a setuid
+//     program), which cannot be signalled. On other Unix systems (macOS, the BSDs)
+//     only the process group is killed, so a child that called setsid survives.
+//   - On Windows the script is put in a job object as soon as it started; the
+//     processes it starts join the job and may not break away from it. At timeout the
+//     job is terminated, then taskkill /T kills what remains of the script's process
+//     tree, then the script. A service the script started through the service manager
+//     is not its process and is not killed.
+//
+// Nothing process-wide changes for the embedding program: no subreaper, no signal
+// handler. A script that exits but leaves a background process holding its output
+// open is waited for one more second, then its output is closed; that process is left
+// running (it may be a service the script started), so such scripts should redirect
+// its output. Output (stdout and stderr, interleaved as
 // written) goes to the logger one record per line ("script output", with the line in a
 // "line" attribute and the script, phase and module as attributes); lines longer than
 // [MaxLine] bytes, or [Scripts.MaxOutput] when smaller, are split. Only the last [Scripts.TailLines] lines, at most [Scripts.MaxOutput] bytes,

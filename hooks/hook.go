@@ -21,18 +21,42 @@ const (
 	DefaultRetryTimeout = 10 * time.Minute
 )
 
+// Operation is what the engine is doing when it runs a hook; scripts see it in
+// E_OPERATION.
+type Operation string
+
+// The operations an [Event] names.
+const (
+	// OpInstall is the install of a release, including the [Rollback] phase that
+	// follows a failed install.
+	OpInstall Operation = "install"
+	// OpRollback is an explicit rollback to a kept version: the engine runs the phases
+	// that apply (such as [PreInstall], [PostInstall] and [EndUpdate]) with FromVersion
+	// the version being replaced and ToVersion the one coming back.
+	OpRollback Operation = "rollback"
+)
+
 // Event is what a hook learns about the install it runs in.
 type Event struct {
 	// Phase is the phase being run.
 	Phase Phase
+	// Operation says whether the phase runs for an install or an explicit rollback;
+	// empty when the caller does not say (a hook run directly, not by the engine).
+	Operation Operation
 	// Module is the module's name, as scripts' file names give it.
 	Module string
 	// ModulePath is the folder the module is installed in (it may not exist yet on a
 	// first install).
 	ModulePath string
-	// BackupPath is where the previous version is (or will be) kept; empty when there is
-	// none.
+	// BackupPath is where the previous version is (or will be) kept; "" when there is
+	// no backup (a first install, or a module configured without backups).
 	BackupPath string
+	// StagePath is the staged tree: the folder holding the files about to be put in
+	// place (the new version's, verified and extracted, or on a rollback the kept
+	// version's), so that a hook may read or adjust them up to [PreInstall]; "" when
+	// there is none. Once the files are in place it may hold something else, or be
+	// gone.
+	StagePath string
 	// FromVersion is the installed version, empty on a first install.
 	FromVersion string
 	// ToVersion is the version being installed.

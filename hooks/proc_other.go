@@ -4,6 +4,6 @@ package hooks
 
 import "os/exec"
 
-// setProcessGroup keeps the default cancellation, which kills the script only: this
+// prepareTree keeps the default cancellation, which kills the script only: this
 // system has no process groups to kill at once.
-func setProcessGroup(*exec.Cmd) {}
+func prepareTree(*exec.Cmd) (started, release func()) { return func() {}, func() {} }

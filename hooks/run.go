@@ -101,7 +101,8 @@ func (st settings) runOnce(ctx context.Context, log *slog.Logger, c command, pha
 	cmd.Stdout = out // the same writer for both: one pipe, lines interleaved as written
 	cmd.Stderr = out
 	cmd.WaitDelay = pipeGrace
-	setProcessGroup(cmd)
+	started, release := prepareTree(cmd)
+	defer release()
 	var killed atomic.Bool
 	kill := cmd.Cancel
 	cmd.Cancel = func() error {
@@ -111,7 +112,11 @@ func (st settings) runOnce(ctx context.Context, log *slog.Logger, c command, pha
 
 	log.LogAttrs(ctx, slog.LevelInfo, "running script")
 	start := time.Now()
-	err := cmd.Run()
+	err := cmd.Start()
+	if err == nil {
+		started()
+		err = cmd.Wait()
+	}
 	out.flush()
 	took := slog.Duration("took", time.Since(start))
 	se := &ScriptError{Script: c.script, Phase: phase, ExitCode: -1, Tail: out.tail}

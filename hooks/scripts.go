@@ -275,6 +275,8 @@ func (st settings) env(ev Event) []string {
 	return append(os.Environ(),
 		p+"MODULE_PATH="+withSeparator(ev.ModulePath),
 		p+"BACKUP_PATH="+withSeparator(ev.BackupPath),
+		p+"STAGE_PATH="+withSeparator(ev.StagePath),
+		p+"OPERATION="+string(ev.Operation),
 		p+"MODULE="+ev.Module,
 		p+"PHASE="+string(ev.Phase),
 		p+"FROM_VERSION="+ev.FromVersion,

@@ -228,15 +228,19 @@ printf 'MODULE=%s\n' "${X_MODULE-}${E_MODULE-}"
 printf 'PHASE=%s\n' "${X_PHASE-}${E_PHASE-}"
 printf 'FROM=%s\n' "${X_FROM_VERSION-}${E_FROM_VERSION-}"
 printf 'TO=%s\n' "${X_TO_VERSION-}${E_TO_VERSION-}"
+printf 'STAGE_PATH=%s\n' "${X_STAGE_PATH-unset}${E_STAGE_PATH-}"
+printf 'OPERATION=%s\n' "${X_OPERATION-}${E_OPERATION-}"
 printf 'HOME_SET=%s\n' "${HOME+yes}"
 printf 'PWD=%s\n' "$(pwd -P)"
 } > "$OUT"
 `
 	for _, tc := range []struct {
 		name      string
-		prefix    string
+		prefix    string // with a custom prefix, an E_ variable would print after "unset"
 		module    func(f fixture) string
 		backup    func(f fixture) string
+		stage     func(f fixture) string
+		op        Operation
 		from      string
 		wantLines func(f fixture) []string
 	}{
@@ -244,10 +248,13 @@ printf 'PWD=%s\n' "$(pwd -P)"
 			name:   "default prefix",
 			module: func(f fixture) string { return f.module },
 			backup: func(f fixture) string { return f.backup },
+			stage:  func(f fixture) string { return f.scripts },
+			op:     OpInstall,
 			from:   "1.0",
 			wantLines: func(f fixture) []string {
 				return []string{"MODULE_PATH=unset" + f.module + "/", "BACKUP_PATH=unset" + f.backup + "/", "MODULE=shop",
-					"PHASE=POSTINSTALL", "FROM=1.0", "TO=2.0", "HOME_SET=yes", "PWD=" + f.module}
+					"PHASE=POSTINSTALL", "FROM=1.0", "TO=2.0", "STAGE_PATH=unset" + f.scripts + "/", "OPERATION=install",
+					"HOME_SET=yes", "PWD=" + f.module}
 			},
 		},
 		{
@@ -255,19 +262,25 @@ printf 'PWD=%s\n' "$(pwd -P)"
 			prefix: "X_",
 			module: func(f fixture) string { return f.module + "/" },
 			backup: func(f fixture) string { return f.backup + "/" },
+			stage:  func(fixture) string { return "" },
+			op:     OpRollback,
 			from:   "1.0",
 			wantLines: func(f fixture) []string {
 				return []string{"MODULE_PATH=" + f.module + "/", "BACKUP_PATH=" + f.backup + "/", "MODULE=shop",
-					"PHASE=POSTINSTALL", "FROM=1.0", "TO=2.0", "HOME_SET=yes", "PWD=" + f.module}
+					"PHASE=POSTINSTALL", "FROM=1.0", "TO=2.0", "STAGE_PATH=", "OPERATION=rollback",
+					"HOME_SET=yes", "PWD=" + f.module}
 			},
 		},
 		{
 			name:   "first install: no backup, module folder not there yet",
 			module: func(f fixture) string { return filepath.Join(f.module, "new") },
 			backup: func(fixture) string { return "" },
+			stage:  func(f fixture) string { return f.scripts + "/" },
+			op:     OpInstall,
 			wantLines: func(f fixture) []string {
 				return []string{"MODULE_PATH=unset" + filepath.Join(f.module, "new") + "/", "BACKUP_PATH=unset", "MODULE=shop",
-					"PHASE=POSTINSTALL", "FROM=", "TO=2.0", "HOME_SET=yes", "PWD=" + f.scripts}
+					"PHASE=POSTINSTALL", "FROM=", "TO=2.0", "STAGE_PATH=unset" + f.scripts + "/", "OPERATION=install",
+					"HOME_SET=yes", "PWD=" + f.scripts}
 			},
 		},
 	} {
@@ -283,7 +296,7 @@ printf 'PWD=%s\n' "$(pwd -P)"
 			out := filepath.Join(t.TempDir(), "env.txt")
 			writeFile(t, f.scripts, "POSTINSTALL_shop.sh", "OUT='"+out+"'\n"+dump, 0o644)
 			ev := Event{Phase: PostInstall, Module: "shop", ModulePath: tc.module(f), BackupPath: tc.backup(f),
-				FromVersion: tc.from, ToVersion: "2.0"}
+				StagePath: tc.stage(f), Operation: tc.op, FromVersion: tc.from, ToVersion: "2.0"}
 			require.NoError(t, (&Scripts{Dir: f.scripts, EnvPrefix: tc.prefix}).Run(t.Context(), ev))
 			require.Equal(t, strings.Join(tc.wantLines(f), "\n")+"\n", readFile(t, out))
 		})

@@ -22,8 +22,11 @@
 //
 // # Limits
 //
-// Input larger than [MaxSize] (8 MiB) is refused before it is decoded, with
+// Input larger than [MaxSize] (8 MiB) is refused before it is decoded, and a manifest
+// of more than [MaxReleases] (10,000) releases before they are read, both with
 // [ErrTooLarge]. Versions are at most 128 bytes, module names 128, file names 255.
+// Reading a manifest takes time in proportion to its size, and [Manifest.Select]
+// O(n log n) time for n releases, however their min_version chain them.
 //
 // # Platforms and versions
 //

@@ -21,7 +21,8 @@ var (
 	// ErrSchema is returned when a native manifest's schema number is not
 	// [SchemaVersion].
 	ErrSchema = errors.New("manifest: unsupported schema")
-	// ErrTooLarge is returned when the input is larger than [MaxSize].
+	// ErrTooLarge is returned when the input is larger than [MaxSize], or a manifest
+	// holds more than [MaxReleases] releases.
 	ErrTooLarge = errors.New("manifest: too large")
 	// ErrUnknownPlatform is returned by [Platform] for a name it cannot map to a
 	// GOOS/GOARCH pair.

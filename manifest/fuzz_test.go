@@ -4,7 +4,10 @@ import (
 	"bytes"
 	"os"
 	"path/filepath"
+	"strconv"
+	"strings"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 
@@ -100,5 +103,84 @@ func FuzzPlatform(f *testing.F) {
 		again, err := manifest.Platform(p)
 		require.NoError(t, err)
 		require.Equal(t, p, again)
+	})
+}
+
+// FuzzSelectPath checks Select's upgrade paths against a plain breadth-first search
+// over the same releases: data[0] is the installed build, and each further byte makes
+// a release, build i, applied over builds at or above its byte modulo i+1 (0: over
+// anything). Both must find the same path: the fewest steps to the newest release that
+// can be reached, preferring the newer release at each step.
+func FuzzSelectPath(f *testing.F) {
+	f.Add([]byte{1, 0, 1, 1, 1, 3, 5})
+	f.Add([]byte{0, 1, 2, 3, 4, 5, 6, 7, 8})
+	f.Add([]byte{2, 0, 0, 2, 9, 4, 255, 1})
+	f.Fuzz(func(t *testing.T, data []byte) {
+		if len(data) < 2 || len(data) > 200 {
+			return
+		}
+		installed := int(data[0])
+		n := len(data) - 1
+		mins := make([]int, n+1) // mins[v] for build v in 1..n
+		m := &manifest.Manifest{Schema: 1, Product: "p", Serial: 1, Expires: time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC)}
+		for v := 1; v <= n; v++ {
+			mins[v] = int(data[v]) % (v + 1)
+			r := manifest.Release{Module: "m", Version: strconv.Itoa(v),
+				Packs: []manifest.Pack{{Platform: "linux/amd64", File: "f.zip", SHA256: strings.Repeat("0", 64)}}}
+			if mins[v] > 0 {
+				r.MinVersion = strconv.Itoa(mins[v])
+			}
+			m.Releases = append(m.Releases, r)
+		}
+		s := m.Select(manifest.Target{Module: "m", Installed: strconv.Itoa(installed), Platform: "linux/amd64"})
+		var got []string
+		for _, st := range s.Path {
+			got = append(got, st.Release.Version)
+		}
+
+		// The reference: level by level, each release's parent the newest release of the
+		// level before that it applies over.
+		parent := make([]int, n+1) // 0: the installed build; -1: not reached
+		var level []int
+		for v := installed + 1; v <= n; v++ {
+			parent[v] = -1
+			if installed >= mins[v] {
+				parent[v] = 0
+				level = append(level, v)
+			}
+		}
+		for len(level) > 0 {
+			var next []int
+			for v := installed + 1; v <= n; v++ {
+				if parent[v] != -1 {
+					continue
+				}
+				for _, u := range level {
+					if u >= mins[v] && u < v {
+						parent[v] = u
+					}
+				}
+				if parent[v] != -1 {
+					next = append(next, v)
+				}
+			}
+			level = next
+		}
+		goal := n
+		for goal > installed && parent[goal] == -1 {
+			goal--
+		}
+		var want []string
+		if goal > installed && !(n > installed && installed >= mins[n]) {
+			for v := goal; v > 0; v = parent[v] {
+				want = append([]string{strconv.Itoa(v)}, want...)
+			}
+		} else if goal > installed {
+			want = []string{strconv.Itoa(n)}
+		}
+		require.Equal(t, want, got, s.Reason)
+		if len(want) == 0 && installed < n {
+			require.Equal(t, manifest.CodeBelowMinVersion, s.Code, s.Reason)
+		}
 	})
 }

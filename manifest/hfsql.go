@@ -56,7 +56,13 @@ func ParseHFSQL(data []byte) (*HFSQL, error) {
 	if !ok {
 		return nil, missing("pack")
 	}
+	if err := tooMany("pack", len(rels)); err != nil {
+		return nil, err
+	}
 	h := &HFSQL{}
+	if len(rels) > 0 {
+		h.Releases = make([]HFSQLRelease, 0, len(rels))
+	}
 	seen := map[string]int{}
 	for i, raw := range rels {
 		path := index("pack", i)

@@ -48,8 +48,18 @@ func jsonKind(raw json.RawMessage) string {
 }
 
 // decodeObject splits the JSON object in raw into its members. path names raw in
-// errors ("" for the whole document).
+// errors ("" for the whole document). Valid input takes the fast path of splitObject;
+// whatever it does not take, encoding/json's decoder reads again, for its error.
 func decodeObject(path string, raw []byte) (object, error) {
+	if obj, ok := splitObject(raw); ok {
+		return obj, nil
+	}
+	return decodeObjectSlow(path, raw)
+}
+
+// decodeObjectSlow is decodeObject with encoding/json's decoder, token by token: slow
+// (tens of allocations per member), but its errors say what is wrong and where.
+func decodeObjectSlow(path string, raw []byte) (object, error) {
 	dec := json.NewDecoder(bytes.NewReader(raw))
 	dec.UseNumber()
 	tok, err := dec.Token()
@@ -99,6 +109,9 @@ func (o object) array(path, key string) (elems []json.RawMessage, present bool, 
 	if !o.has(key) {
 		return nil, false, nil
 	}
+	if elems, ok := splitArray(o[key]); ok {
+		return elems, true, nil
+	}
 	if err := json.Unmarshal(o[key], &elems); err != nil {
 		return nil, true, fieldErr(join(path, key), ErrInvalid, "want an array, got %s", jsonKind(o[key]))
 	}
@@ -109,6 +122,9 @@ func (o object) array(path, key string) (elems []json.RawMessage, present bool, 
 func (o object) str(path, key string) (s string, present bool, err error) {
 	if !o.has(key) {
 		return "", false, nil
+	}
+	if s, ok := plainString(o[key]); ok {
+		return s, true, nil
 	}
 	if err := json.Unmarshal(o[key], &s); err != nil {
 		return "", true, fieldErr(join(path, key), ErrInvalid, "want a string, got %s", jsonKind(o[key]))
@@ -197,8 +213,8 @@ func (o object) strOrNumber(path, key string) (string, bool, error) {
 	if !o.has(key) {
 		return "", false, nil
 	}
-	if s, _, err := o.str(path, key); err == nil {
-		return s, true, nil
+	if raw := bytes.TrimSpace(o[key]); len(raw) > 0 && raw[0] == '"' {
+		return o.str(path, key)
 	}
 	n, _, err := o.number(path, key)
 	if err != nil {

@@ -18,6 +18,16 @@ const SchemaVersion = 1
 // MaxSize+1 bytes.
 const MaxSize = 8 << 20
 
+// MaxReleases is the most releases a manifest may hold, all modules together: more
+// are refused with [ErrTooLarge] by [Parse], [ParseHFSQL], [ParseAny],
+// [Manifest.Validate] (so [Manifest.Marshal] will not publish them) and
+// [Manifest.AddPack]. It bounds the work of reading a manifest and of
+// [Manifest.Select] on one, far below what [MaxSize] bytes could hold (some 90,000
+// HFSQL entries), and above what a product publishes: a release with packs for a few
+// platforms takes about 800 bytes, so MaxSize holds about this many of them. Drop old
+// releases that no installation needs any more to stay below it.
+const MaxReleases = 10000
+
 // ChannelStable is the default channel, offered to every installation.
 const ChannelStable = "stable"
 
@@ -96,6 +106,14 @@ func (f Format) String() string {
 func tooLarge(data []byte) error {
 	if len(data) > MaxSize {
 		return fmt.Errorf("%w: %d bytes, limit %d", ErrTooLarge, len(data), MaxSize)
+	}
+	return nil
+}
+
+// tooMany refuses n releases in the list at path when they are more than MaxReleases.
+func tooMany(path string, n int) error {
+	if n > MaxReleases {
+		return fieldErr(path, ErrTooLarge, "%d releases, at most %d allowed (MaxReleases)", n, MaxReleases)
 	}
 	return nil
 }
@@ -186,6 +204,12 @@ func Parse(data []byte) (*Manifest, error) {
 	}
 	if !ok {
 		return nil, missing("releases")
+	}
+	if err := tooMany("releases", len(rels)); err != nil {
+		return nil, err
+	}
+	if len(rels) > 0 {
+		m.Releases = make([]Release, 0, len(rels))
 	}
 	for i, raw := range rels {
 		r, err := parseRelease(index("releases", i), raw)
@@ -318,6 +342,9 @@ func (m *Manifest) Validate() error {
 		return missing("expires")
 	}
 	if err := checkTime("expires", m.Expires); err != nil {
+		return err
+	}
+	if err := tooMany("releases", len(m.Releases)); err != nil {
 		return err
 	}
 	seen := make(map[string]int, len(m.Releases))
@@ -570,6 +597,9 @@ func (m *Manifest) AddPack(r Release, p Pack) error {
 	want := r.Module + "\x00" + versionKey(v) + "\x00" + strings.ToLower(r.Language)
 	for i := range m.Releases {
 		have := &m.Releases[i]
+		if have.Module != r.Module || strings.ToLower(have.Language) != strings.ToLower(r.Language) {
+			continue
+		}
 		hv, err := ParseVersion(have.Version)
 		if err != nil || have.Module+"\x00"+versionKey(hv)+"\x00"+strings.ToLower(have.Language) != want {
 			continue
@@ -590,6 +620,9 @@ func (m *Manifest) AddPack(r Release, p Pack) error {
 	nr := r
 	nr.Packs = []Pack{p}
 	if _, err := validateRelease(index("releases", len(m.Releases)), &nr); err != nil {
+		return err
+	}
+	if err := tooMany("releases", len(m.Releases)+1); err != nil {
 		return err
 	}
 	m.Releases = append(m.Releases, nr)

@@ -16,18 +16,17 @@ const goPlatforms = "aix/ppc64 android/386 android/amd64 android/arm android/arm
 	"openbsd/arm openbsd/arm64 openbsd/ppc64 openbsd/riscv64 plan9/386 plan9/amd64 " +
 	"plan9/arm solaris/amd64 wasip1/wasm windows/386 windows/amd64 windows/arm64"
 
-// isGoPlatform reports whether s is one of goPlatforms, spelled exactly.
-func isGoPlatform(s string) bool {
-	if s == "" || strings.ContainsRune(s, ' ') {
-		return false
-	}
+// goPlatformSet holds goPlatforms, for isGoPlatform.
+var goPlatformSet = func() map[string]bool {
+	set := map[string]bool{}
 	for p := range strings.FieldsSeq(goPlatforms) {
-		if p == s {
-			return true
-		}
+		set[p] = true
 	}
-	return false
-}
+	return set
+}()
+
+// isGoPlatform reports whether s is one of goPlatforms, spelled exactly.
+func isGoPlatform(s string) bool { return goPlatformSet[s] }
 
 // whole names that carry both the system and the width, as HFSQL writes them.
 func wholeAlias(s string) string {

@@ -6,8 +6,6 @@ import (
 	"fmt"
 	"slices"
 	"strings"
-
-	"github.com/hashicorp/go-version"
 )
 
 // Target is the installation [Manifest.Select] chooses for.
@@ -90,8 +88,8 @@ func RolloutBucket(installID, module, version string) int {
 // candidate is a release of the target's module with its parsed versions.
 type candidate struct {
 	r    *Release
-	v    *version.Version
-	min  *version.Version // nil: no min_version
+	v    parsedVersion
+	min  *parsedVersion // nil: no min_version
 	pack *Pack
 }
 
@@ -117,17 +115,21 @@ type candidate struct {
 // With t.Installed empty nothing is installed yet: the newest release left after stage
 // 3 is offered alone, whatever its min_version. Where releases of one version differ
 // only by language, the one in t.Language is taken, else the first in manifest order.
-// A release older than or equal to t.Installed is never offered.
+// A release older than or equal to t.Installed is never offered. Select takes
+// O(n log n) time for the n releases of the manifest, path search included, and a long
+// path is cut to its ends in Reason.
 func (m *Manifest) Select(t Target) Selection {
 	platform, err := Platform(t.Platform)
 	if err != nil {
 		return ineligible(CodeInvalidTarget, "platform %q of this installation is unknown: %v", t.Platform, strings.TrimPrefix(err.Error(), "manifest: "))
 	}
-	var installed *version.Version
+	var installed *parsedVersion
 	if t.Installed != "" {
-		if installed, err = ParseVersion(t.Installed); err != nil {
+		iv, err := parseVersion(t.Installed)
+		if err != nil {
 			return ineligible(CodeInvalidTarget, "the installed version %q of module %q does not parse", t.Installed, t.Module)
 		}
+		installed = &iv
 	}
 	channel := t.Channel
 	if channel == "" {
@@ -135,35 +137,38 @@ func (m *Manifest) Select(t Target) Selection {
 	}
 
 	// Stage 1: newer releases of the module.
-	var all, newer []candidate
+	var newer []candidate
+	found := false
 	for i := range m.Releases {
 		r := &m.Releases[i]
 		if r.Module != t.Module {
 			continue
 		}
-		v, err := ParseVersion(r.Version)
+		v, err := parseVersion(r.Version)
 		if err != nil {
 			continue // only an unvalidated manifest gets here
 		}
 		c := candidate{r: r, v: v}
 		if r.MinVersion != "" {
-			if c.min, err = ParseVersion(r.MinVersion); err != nil {
+			min, err := parseVersion(r.MinVersion)
+			if err != nil {
 				continue
 			}
+			c.min = &min
 		}
-		all = append(all, c)
-		if installed == nil || v.GreaterThan(installed) {
+		found = true
+		if installed == nil || v.compare(*installed) > 0 {
 			newer = append(newer, c)
 		}
 	}
-	if len(all) == 0 {
+	if !found {
 		return ineligible(CodeNoRelease, "the manifest has no release of module %q", t.Module)
 	}
 	if len(newer) == 0 {
 		return Selection{Status: StatusUpToDate, Reason: fmt.Sprintf("module %q: %s is the newest release", t.Module, t.Installed)}
 	}
 	// Newest first; releases of one version keep the manifest's order.
-	slices.SortStableFunc(newer, func(a, b candidate) int { return b.v.Compare(a.v) })
+	slices.SortStableFunc(newer, func(a, b candidate) int { return b.v.compare(a.v) })
 
 	// Stage 2: channel and rollout.
 	offered := keep(newer, func(c candidate) bool {
@@ -194,7 +199,7 @@ func (m *Manifest) Select(t Target) Selection {
 			major[0].r.Version, t.Module, major[0].r.Language, t.Language)
 	}
 	lang := fit
-	fit = nil
+	fit = make([]candidate, 0, len(lang))
 	for _, c := range lang {
 		for j := range c.r.Packs {
 			if c.r.Packs[j].Platform == platform {
@@ -217,54 +222,53 @@ func (m *Manifest) Select(t Target) Selection {
 	if installed == nil {
 		return update([]candidate{fit[0]}, fmt.Sprintf("module %q: %s for %s is the first install", t.Module, fit[0].r.Version, platform))
 	}
-	return pathTo(t, fit, installed, platform)
+	return pathTo(t, fit, *installed, platform)
 }
 
 // pathTo finds the upgrade path over fit (distinct versions, newest first, all newer
-// than installed).
-func pathTo(t Target, fit []candidate, installed *version.Version, platform string) Selection {
+// than installed): the shortest chain of releases, each applied over the one before
+// it, that reaches the newest release it can, preferring the newer release at each
+// step. It takes O(n log n) time for n releases.
+func pathTo(t Target, fit []candidate, installed parsedVersion, platform string) Selection {
 	newest := fit[0]
-	if newest.min == nil || !installed.LessThan(newest.min) {
+	if newest.min == nil || installed.compare(*newest.min) >= 0 {
 		return update([]candidate{newest}, fmt.Sprintf("module %q: %s is available for %s", t.Module, newest.r.Version, platform))
 	}
-	// Oldest first from here: index order is version order.
+	// Oldest first from here: index order is version order, so release v may be
+	// applied over release u exactly when lowest[v] <= u < v, lowest[v] being the
+	// first release at or above v's min_version. The edges only go forward, so the
+	// number of steps to each release follows from those of the releases before it:
+	// steps[v] is 1 when v applies over the installed version, else one more than the
+	// fewest steps of a reached release in [lowest[v], v), and parent[v] is the newest
+	// such release (-1: the installed version; -2: not reached).
 	nodes := slices.Clone(fit)
 	slices.Reverse(nodes)
 	n := len(nodes)
-	// lowest[v] is the first node whose version is at least v's min_version: any node
-	// at or above it, and below v, may be followed by v.
-	lowest := make([]int, n)
-	for i, c := range nodes {
-		if c.min != nil {
-			lowest[i], _ = slices.BinarySearchFunc(nodes, c.min, func(a candidate, min *version.Version) int { return a.v.Compare(min) })
-		}
-	}
-	parent := make([]int, n) // -1: the installed version; -2: not reached yet
-	var frontier []int
-	for i, c := range nodes {
-		parent[i] = -2
-		if c.min == nil || !installed.LessThan(c.min) {
-			parent[i] = -1
-			frontier = append(frontier, i)
-		}
-	}
-	for len(frontier) > 0 && parent[n-1] == -2 {
-		var next []int
-		for v := range nodes {
-			if parent[v] != -2 {
+	parent := make([]int, n)
+	steps := make([]int, n)
+	// best holds the reached releases that can still be someone's parent: a release
+	// is dropped once a newer one needs no more steps, as every range that holds it
+	// holds the newer one too. From bottom to top, indexes and steps both increase,
+	// so the first entry at or above lowest[v] has the fewest steps in v's range, and
+	// is the newest release with that many.
+	var best []int
+	for v, c := range nodes {
+		switch {
+		case c.min == nil || installed.compare(*c.min) >= 0:
+			parent[v], steps[v] = -1, 1
+		default:
+			lowest := firstAtLeast(nodes[:v], *c.min)
+			i, _ := slices.BinarySearch(best, lowest)
+			if i == len(best) {
+				parent[v] = -2
 				continue
 			}
-			// frontier is in increasing order: the last edge found is the newest parent.
-			for _, u := range frontier {
-				if u >= lowest[v] && u < v {
-					parent[v] = u
-				}
-			}
-			if parent[v] != -2 {
-				next = append(next, v)
-			}
+			parent[v], steps[v] = best[i], steps[best[i]]+1
 		}
-		frontier = next
+		for len(best) > 0 && steps[best[len(best)-1]] >= steps[v] {
+			best = best[:len(best)-1]
+		}
+		best = append(best, v)
 	}
 	goal := n - 1
 	for goal >= 0 && parent[goal] == -2 {
@@ -274,30 +278,63 @@ func pathTo(t Target, fit []candidate, installed *version.Version, platform stri
 		return ineligible(CodeBelowMinVersion, "release %s of module %q needs %s or later installed, %s is installed, and no chain of releases leads there",
 			newest.r.Version, t.Module, newest.r.MinVersion, t.Installed)
 	}
-	var path []candidate
-	for i := goal; i >= 0; i = parent[i] {
-		path = append(path, nodes[i])
-	}
-	slices.Reverse(path)
-	var versions []string
-	for _, c := range path {
-		versions = append(versions, c.r.Version)
+	path := make([]candidate, steps[goal])
+	for i, j := goal, len(path)-1; i >= 0; i, j = parent[i], j-1 {
+		path[j] = nodes[i]
 	}
 	reason := fmt.Sprintf("module %q: %s needs %s or later installed; install %s in this order, for %s",
-		t.Module, newest.r.Version, newest.r.MinVersion, strings.Join(versions, ", then "), platform)
+		t.Module, newest.r.Version, newest.r.MinVersion, versionList(path, ", then "), platform)
 	if goal != n-1 {
 		reason = fmt.Sprintf("module %q: %s needs %s or later installed and no chain of releases leads there from %s; %s is the newest release that can be installed (path %s), for %s",
-			t.Module, newest.r.Version, newest.r.MinVersion, t.Installed, nodes[goal].r.Version, strings.Join(versions, ", "), platform)
+			t.Module, newest.r.Version, newest.r.MinVersion, t.Installed, nodes[goal].r.Version, versionList(path, ", "), platform)
 	}
 	return update(path, reason)
+}
+
+// versionList joins the versions of path with sep for a Reason; a long path is cut to
+// its first and last releases, so that the sentence stays one a person reads.
+func versionList(path []candidate, sep string) string {
+	const ends = 4
+	var b strings.Builder
+	for i, c := range path {
+		if i == ends && len(path) > 3*ends {
+			fmt.Fprintf(&b, "%s... (%d more) ...", sep, len(path)-2*ends)
+			continue
+		}
+		if i > ends && i < len(path)-ends && len(path) > 3*ends {
+			continue
+		}
+		if i > 0 {
+			b.WriteString(sep)
+		}
+		b.WriteString(c.r.Version)
+	}
+	return b.String()
+}
+
+// firstAtLeast returns the index of the first node (sorted oldest first) whose version
+// is at least min, len(nodes) when none is. The search gallops down from the newest
+// node before bisecting: a min_version is most often a recent release, so this takes
+// a few comparisons where a plain bisection takes log2(len(nodes)).
+func firstAtLeast(nodes []candidate, min parsedVersion) int {
+	hi := len(nodes) // nodes[hi:] are at least min
+	for step := 1; hi > 0; step *= 2 {
+		lo := max(hi-step, 0)
+		if nodes[lo].v.compare(min) < 0 {
+			i, _ := slices.BinarySearchFunc(nodes[lo+1:hi], min, func(a candidate, min parsedVersion) int { return a.v.compare(min) })
+			return lo + 1 + i
+		}
+		hi = lo
+	}
+	return 0
 }
 
 // oneEach keeps one release per version (fit is sorted newest first): the one whose
 // language matches lang exactly, else the first.
 func oneEach(fit []candidate, lang string) []candidate {
-	var out []candidate
+	out := fit[:0]
 	for _, c := range fit {
-		if len(out) > 0 && out[len(out)-1].v.Equal(c.v) {
+		if len(out) > 0 && out[len(out)-1].v.compare(c.v) == 0 {
 			last := &out[len(out)-1]
 			if lang != "" && !strings.EqualFold(last.r.Language, lang) && strings.EqualFold(c.r.Language, lang) {
 				*last = c
@@ -310,7 +347,7 @@ func oneEach(fit []candidate, lang string) []candidate {
 }
 
 func keep(cs []candidate, ok func(candidate) bool) []candidate {
-	var out []candidate
+	out := make([]candidate, 0, len(cs))
 	for _, c := range cs {
 		if ok(c) {
 			out = append(out, c)
@@ -324,7 +361,7 @@ func ineligible(code Code, format string, args ...any) Selection {
 }
 
 func update(path []candidate, reason string) Selection {
-	s := Selection{Status: StatusUpdate, Reason: reason}
+	s := Selection{Status: StatusUpdate, Reason: reason, Path: make([]Step, 0, len(path))}
 	for _, c := range path {
 		s.Path = append(s.Path, Step{Release: c.r, Pack: c.pack})
 	}

@@ -260,24 +260,3 @@ func TestRolloutBucket(t *testing.T) {
 		require.Equal(t, manifest.StatusUpToDate, m.Select(manifest.Target{Module: "app", Installed: "4.0.0", Platform: "linux64", Channel: "beta", InstallID: id}).Status)
 	}
 }
-
-func BenchmarkSelectLongChain(b *testing.B) {
-	m := &manifest.Manifest{Schema: 1, Product: "p", Serial: 1, Expires: time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC)}
-	const n = 2000
-	for i := 1; i <= n; i++ {
-		r := manifest.Release{Module: "m", Version: fmt.Sprint(i)}
-		if i > 1 {
-			r.MinVersion = fmt.Sprint(i - 1) // each release only over the previous one
-		}
-		if err := m.AddPack(r, manifest.Pack{Platform: "linux/amd64", File: fmt.Sprintf("m-%d.zip", i), SHA256: strings.Repeat("0", 64)}); err != nil {
-			b.Fatal(err)
-		}
-	}
-	target := manifest.Target{Module: "m", Installed: "1", Platform: "linux/amd64"}
-	b.ReportAllocs()
-	for b.Loop() {
-		if s := m.Select(target); len(s.Path) != n-1 {
-			b.Fatalf("path of %d steps", len(s.Path))
-		}
-	}
-}

@@ -1,6 +1,7 @@
 package manifest
 
 import (
+	"cmp"
 	"fmt"
 	"strconv"
 	"strings"
@@ -59,4 +60,44 @@ func versionKey(v *version.Version) string {
 		b.WriteString(pre)
 	}
 	return b.String()
+}
+
+// parsedVersion is a version with what comparing it needs read once: go-version's
+// Compare formats both versions as strings on every call, which dominates sorting and
+// searching the releases of a long manifest.
+type parsedVersion struct {
+	v    *version.Version
+	segs []int64
+	pre  string
+}
+
+// parseVersion is ParseVersion returning a parsedVersion.
+func parseVersion(s string) (parsedVersion, error) {
+	v, err := ParseVersion(s)
+	if err != nil {
+		return parsedVersion{}, err
+	}
+	return parsedVersion{v: v, segs: v.Segments64(), pre: v.Prerelease()}, nil
+}
+
+// compare returns what a.v.Compare(b.v) returns. Versions whose segments differ, once
+// padded with zeros, compare by them in go-version too; the rare versions with equal
+// segments and different pre-releases are left to go-version's rules.
+func (a parsedVersion) compare(b parsedVersion) int {
+	for i := range max(len(a.segs), len(b.segs)) {
+		var x, y int64
+		if i < len(a.segs) {
+			x = a.segs[i]
+		}
+		if i < len(b.segs) {
+			y = b.segs[i]
+		}
+		if x != y {
+			return cmp.Compare(x, y)
+		}
+	}
+	if a.pre == b.pre {
+		return 0
+	}
+	return a.v.Compare(b.v)
 }
