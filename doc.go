@@ -15,9 +15,14 @@
 //   - hooks: the install phases (STARTUPDATE … ENDUPDATE, ROLLBACK), Go hooks and
 //     script-folder hooks.
 //   - update: the engine that composes them: check, download, verify, extract, backup,
-//     maintenance, swap, rollback, journal and crash recovery, status and scheduling.
-//     update/source fetches files from HTTP servers, folders and fs.FS; update/maintenance
-//     holds the maintenance state, its HTTP middleware and its flag file.
+//     maintenance, swap, rollback, journal and crash recovery, status. update/source
+//     fetches files from HTTP servers, folders and fs.FS; update/maintenance holds the
+//     maintenance state, its HTTP middleware and its flag file; update/handoff restarts
+//     a Go server without dropping a connection.
+//   - update/selfupdate: the short path for a Go HTTP server that keeps itself up to
+//     date (engine, maintenance and handoff composed in a few calls).
+//   - update/agent: the agent configuration file and the schedule (check, background
+//     download, automatic installs in a window), over the engine's public API.
 //   - update/publish: the publisher's side, apart from the engine: build, sign and add a
 //     pack to a repository's manifest, re-sign it before it expires, and serve a
 //     repository for development.
@@ -32,4 +37,6 @@
 // signature have been verified with trusted keys, the pack's size and SHA-256 match the
 // signed manifest, and its trusted comment names the same file, module, version and
 // platform. Every size read from the network or an archive is bounded before it is read.
+// A module folder upkeep does not manage is never deleted, and every change under a
+// module's folders goes through handles that do not follow links.
 package upkeep
