@@ -1,5 +1,6 @@
 // Package hooks owns the install phases and the hooks run at them: Go hooks ([Hook],
-// [Func], [Chain], [Retry]) and the script-folder runner ([Scripts]).
+// [Func], [On] for one phase, [Chain], [Retry]) and the script-folder runner
+// ([Scripts]).
 //
 // It knows nothing of how an install works: the engine decides when each phase runs,
 // fills the [Event], and decides what a failure means ([Phase.Aborts] gives the rule the

@@ -80,8 +80,14 @@ type Hook interface {
 	Run(ctx context.Context, ev Event) error
 }
 
-// Func adapts a function to a [Hook].
+// Func adapts a function to a [Hook]; it runs at every phase (see [On] for one).
 type Func func(ctx context.Context, ev Event) error
+
+var (
+	_ Hook = Func(nil)
+	_ Hook = chain(nil)
+	_ Hook = phaseHook{}
+)
 
 // Run calls f(ctx, ev); a nil Func does nothing.
 func (f Func) Run(ctx context.Context, ev Event) error {
@@ -89,6 +95,36 @@ func (f Func) Run(ctx context.Context, ev Event) error {
 		return nil
 	}
 	return f(ctx, ev)
+}
+
+// On returns a hook that calls f at phase and does nothing at the other phases, so a
+// Go hook need not test ev.Phase itself; [Chain] puts several together. The phase is
+// compared as [ParsePhase] does, and one that is not among [Phases] panics, as it is a
+// mistake in the program: a hook for it would never run. A nil f gives a nil [Func],
+// which does nothing and which Chain drops.
+func On(phase Phase, f Func) Hook {
+	p, err := ParsePhase(string(phase))
+	if err != nil {
+		panic(fmt.Sprintf("hooks: On: unknown phase %q", string(phase)))
+	}
+	if f == nil {
+		return Func(nil)
+	}
+	return phaseHook{phase: p, f: f}
+}
+
+// phaseHook is the hook [On] returns.
+type phaseHook struct {
+	phase Phase
+	f     Func
+}
+
+// Run calls h.f when ev is at h's phase.
+func (h phaseHook) Run(ctx context.Context, ev Event) error {
+	if ev.Phase != h.phase {
+		return nil
+	}
+	return h.f(ctx, ev)
 }
 
 // Chain returns a hook that runs hs in order and stops at the first error, which it

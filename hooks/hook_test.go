@@ -169,3 +169,33 @@ func TestRetryCancelledWhileWaiting(t *testing.T) {
 	require.Less(t, time.Since(start), 5*time.Second)
 	require.Equal(t, 1, runs)
 }
+
+func TestOn(t *testing.T) {
+	t.Parallel()
+	var ran []string
+	record := func(name string) Func {
+		return func(ctx context.Context, ev Event) error {
+			require.NotNil(t, ctx)
+			ran = append(ran, name+":"+string(ev.Phase)+":"+ev.Module)
+			if ev.Phase == EndUpdate {
+				return errors.New("boom")
+			}
+			return nil
+		}
+	}
+	h := Chain(On(PostInstall, record("warm")), On(Phase("endupdate"), record("notify")), On(PreBackup, nil))
+	var failed []Phase
+	for _, p := range Phases() {
+		if err := h.Run(t.Context(), Event{Phase: p, Module: "shop"}); err != nil {
+			require.EqualError(t, err, "boom")
+			failed = append(failed, p)
+		}
+	}
+	require.Equal(t, []string{"warm:POSTINSTALL:shop", "notify:ENDUPDATE:shop"}, ran)
+	require.Equal(t, []Phase{EndUpdate}, failed)
+
+	// A nil function gives a nil Func, which Chain drops.
+	require.Equal(t, chain{}, Chain(On(PreBackup, nil)))
+	// A phase that does not exist is a mistake in the program, found at once.
+	require.PanicsWithValue(t, `hooks: On: unknown phase "POSTINSTAL"`, func() { On("POSTINSTAL", record("x")) })
+}
