@@ -597,7 +597,7 @@ func (m *Manifest) AddPack(r Release, p Pack) error {
 	want := r.Module + "\x00" + versionKey(v) + "\x00" + strings.ToLower(r.Language)
 	for i := range m.Releases {
 		have := &m.Releases[i]
-		if have.Module != r.Module || strings.ToLower(have.Language) != strings.ToLower(r.Language) {
+		if have.Module != r.Module || !strings.EqualFold(have.Language, r.Language) {
 			continue
 		}
 		hv, err := ParseVersion(have.Version)

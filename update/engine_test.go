@@ -500,3 +500,28 @@ func TestCheckDuringInstall(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, "1.0.2", *st.Installed)
 }
+
+// TestHookEventStageAndOperation: hooks see the staged tree (and may read the new
+// files there up to PREINSTALL) and whether they run for an install or a rollback.
+func TestHookEventStageAndOperation(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	e := newEnv(t, update.Swap, false)
+	e.repo.Publish("web", "1.0.0", platform, v1)
+	e.repo.Publish("web", "2.0.0", platform, v2)
+	var seen []string
+	rec := hooks.On(hooks.PreInstall, func(ctx context.Context, ev hooks.Event) error {
+		b, err := os.ReadFile(filepath.Join(ev.StagePath, "index.html"))
+		require.NoError(t, err)
+		seen = append(seen, string(ev.Operation)+":"+string(b))
+		return nil
+	})
+	eng := e.engine(t, update.WithHook("web", rec))
+	_, err := eng.Install(ctx, "web", update.InstallOptions{Version: "1.0.0"})
+	require.NoError(t, err)
+	_, err = eng.Install(ctx, "web", update.InstallOptions{})
+	require.NoError(t, err)
+	_, err = eng.Rollback(ctx, "web", update.RollbackOptions{})
+	require.NoError(t, err)
+	require.Equal(t, []string{"install:v1", "install:v2", "rollback:v1"}, seen)
+}

@@ -400,7 +400,11 @@ func (e *Engine) newOperation(m *ModuleConfig, md *moduleDirs, j *journal) *oper
 func (op *operation) event() hooks.Event {
 	sep := string(filepath.Separator)
 	ev := hooks.Event{Module: op.m.Name, ModulePath: strings.TrimSuffix(op.m.Path, sep) + sep,
-		FromVersion: op.j.From, ToVersion: op.j.To, Logger: op.e.log}
+		FromVersion: op.j.From, ToVersion: op.j.To, Logger: op.e.log, Operation: hooks.OpInstall,
+		StagePath: filepath.Join(workDir(op.m), stageName) + sep}
+	if op.j.Op == opRollback {
+		ev.Operation = hooks.OpRollback
+	}
 	if op.j.Keep != "" {
 		ev.BackupPath = op.e.backupDir(op.m) + sep
 		if op.m.Strategy == Swap {
