@@ -151,6 +151,15 @@ func (h *Handoff) Upgrade(ctx context.Context) (*Child, error) {
 			cause = context.Cause(ctx)
 		}
 	case werr := <-exited:
+		// A child that signalled ready and exited at once (its work was short) made both
+		// cases ready together: the readiness word, still in the pipe, decides.
+		select {
+		case err := <-said:
+			if err == nil {
+				return h.handedOver(exe, pid, time.Since(start)), nil
+			}
+		case <-time.After(time.Second):
+		}
 		cause, done = exitCause(werr), true
 	case <-timer.C:
 		cause = fmt.Errorf("no readiness signal within %s", h.opts.readyTimeout)
