@@ -78,7 +78,7 @@ func WithHook(module string, h hooks.Hook) Option {
 
 // WithMaintenance attaches a Go service's maintenance state to a module: the engine
 // turns it on (draining in-flight requests) and off around the swap. Default: only the
-// module's maintenance_file, if configured.
+// module's MaintenanceFile, if configured.
 func WithMaintenance(module string, s *maintenance.State) Option {
 	return func(e *Engine) error { e.maint[module] = s; return nil }
 }

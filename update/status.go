@@ -85,7 +85,7 @@ func deref(p *string) string {
 }
 
 // loadStatus reads a module's status; a module never seen has its configured
-// "installed" version (adoption of a tree that predates upkeep).
+// Installed version (adoption of a tree that predates upkeep).
 func (e *Engine) loadStatus(m *ModuleConfig) (*ModuleStatus, error) {
 	st := &ModuleStatus{Name: m.Name}
 	_, err := readJSON(e.state.module(m.Name, "status.json"), st)
