@@ -180,7 +180,7 @@ func (x *extraction) run(ctx context.Context) (*Report, error) {
 		}
 		r, err := dirs.at(d.parent)
 		if err == nil {
-			err = r.Mkdir(d.name, 0o700)
+			err = r.Mkdir(d.name, x.createDirMode(d))
 		}
 		if err != nil {
 			return nil, writeErr(plan.dirs[i+1].path, err)
@@ -206,9 +206,9 @@ func (x *extraction) run(ctx context.Context) (*Report, error) {
 
 	// Folder modes and times last, deepest first, as writing into them changed them.
 	for _, d := range slices.Backward(plan.dirs[1:]) {
-		mode, mtime := os.FileMode(0o755), time.Time{}
+		mode, mtime := x.dirMode(d), time.Time{}
 		if d.f != nil {
-			mode, mtime = x.o.installMode(d.f.mode), d.f.modTime
+			mtime = d.f.modTime
 		}
 		r, err := dirs.at(d.parent)
 		if err != nil {
@@ -219,8 +219,10 @@ func (x *extraction) run(ctx context.Context) (*Report, error) {
 				return nil, writeErr(d.path, err)
 			}
 		}
-		if err := r.Chmod(d.name, mode); err != nil {
-			return nil, writeErr(d.path, err)
+		if x.createDirMode(d) != mode || !x.umaskKnown || mode&x.umask != 0 {
+			if err := r.Chmod(d.name, mode); err != nil {
+				return nil, writeErr(d.path, err)
+			}
 		}
 		if !mtime.IsZero() {
 			if err := r.Chtimes(d.name, mtime, mtime); err != nil {
@@ -230,6 +232,24 @@ func (x *extraction) run(ctx context.Context) (*Report, error) {
 	}
 	x.report(true)
 	return rep, nil
+}
+
+// dirMode is the mode folder d ends with: its entry's, or 0755 when implied.
+func (x *extraction) dirMode(d dirNode) os.FileMode {
+	if d.f == nil {
+		return 0o755
+	}
+	return x.o.installMode(d.f.mode)
+}
+
+// createDirMode is the mode folder d is created with: its final mode when that lets
+// the owner write into it (so that, the umask permitting, no chmod follows), else
+// 0700 until its files are written.
+func (x *extraction) createDirMode(d dirNode) os.FileMode {
+	if m := x.dirMode(d); m&0o700 == 0o700 && m&fs.ModeSticky == 0 {
+		return m
+	}
+	return 0o700
 }
 
 // finish makes the tree durable and renames it into place.
