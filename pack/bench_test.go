@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/sha256"
+	"errors"
 	"fmt"
 	"io"
 	"math/rand/v2"
@@ -12,9 +13,11 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/klauspost/compress/zstd"
 	"github.com/stretchr/testify/require"
@@ -309,4 +312,167 @@ func BenchmarkExtractDurable(b *testing.B) {
 			})
 		})
 	}
+}
+
+// smallTree is a node_modules-like tree held in memory: 30,000 files of 0.2–12 KB
+// of compressible text (185 MB in all) in a few thousand folders, from a fixed seed.
+type smallTree struct {
+	dirs  []string // every folder, parents first
+	files []smallFile
+	bytes int64
+}
+
+type smallFile struct {
+	name string
+	data []byte
+}
+
+func makeSmallTree() *smallTree {
+	rnd := rand.New(rand.NewPCG(7, 30000))
+	words := make([]string, 3000)
+	for i := range words {
+		w := make([]byte, 2+rnd.IntN(10))
+		for j := range w {
+			w[j] = byte('a' + rnd.IntN(26))
+		}
+		words[i] = string(w)
+	}
+	punct := []string{" ", " ", " ", " ", ". ", ", ", "(", ") ", " = ", ";\n", "{\n  ", "\n}\n"}
+	t := &smallTree{}
+	seen := map[string]bool{}
+	addDir := func(d string) {
+		for i := 0; i <= len(d); i++ {
+			if (i == len(d) || d[i] == '/') && !seen[d[:i]] {
+				seen[d[:i]] = true
+				t.dirs = append(t.dirs, d[:i])
+			}
+		}
+	}
+	subdirs := []string{"", "lib/", "dist/", "src/", "lib/utils/", "dist/esm/", "types/"}
+	exts := []string{".js", ".js", ".js", ".ts", ".json", ".md", ".map", ".cjs"}
+	var text bytes.Buffer
+	for pkg := 0; len(t.files) < 30000; pkg++ {
+		base := "node_modules/" + words[pkg%len(words)] + "-" + strconv.Itoa(pkg) + "/"
+		if pkg%7 == 3 {
+			base = "node_modules/@" + words[(pkg*13)%len(words)] + "/" + words[pkg%len(words)] + "-" + strconv.Itoa(pkg) + "/"
+		}
+		n := 5 + rnd.IntN(30)
+		for i := 0; i < n && len(t.files) < 30000; i++ {
+			dir := base + subdirs[rnd.IntN(len(subdirs))]
+			addDir(strings.TrimSuffix(dir, "/"))
+			size := 200 + rnd.IntN(12<<10-200)
+			// Words drawn with a skew, and lines often repeated, compress about 3:1,
+			// as JavaScript does.
+			text.Reset()
+			var lines []int
+			for text.Len() < size {
+				if len(lines) > 4 && rnd.IntN(3) != 0 {
+					from := lines[rnd.IntN(len(lines)-1)]
+					line := text.Bytes()[from:]
+					if i := bytes.IndexByte(line, '\n'); i >= 0 {
+						text.Write(bytes.Clone(line[:i+1]))
+					}
+					continue
+				}
+				lines = append(lines, text.Len())
+				for range 3 + rnd.IntN(8) {
+					text.WriteString(words[rnd.IntN(1+rnd.IntN(1+rnd.IntN(len(words))))])
+					text.WriteString(punct[rnd.IntN(len(punct))])
+				}
+				text.WriteByte('\n')
+			}
+			data := bytes.Clone(text.Bytes()[:size])
+			t.files = append(t.files, smallFile{name: dir + words[rnd.IntN(len(words))] + strconv.Itoa(i) + exts[rnd.IntN(len(exts))], data: data})
+			t.bytes += int64(size)
+		}
+	}
+	return t
+}
+
+// pack writes the tree under a scratch folder and builds a pack of it to p.
+func (t *smallTree) pack(tb testing.TB, p string) {
+	tb.Helper()
+	dir, err := os.MkdirTemp(scratchDir(tb), "small-*")
+	require.NoError(tb, err)
+	defer os.RemoveAll(dir)
+	require.NoError(tb, t.writeFloor(filepath.Join(dir, "tree")))
+	f, err := os.Create(p)
+	require.NoError(tb, err)
+	require.NoError(tb, BuildDir(context.Background(), f, filepath.Join(dir, "tree"), WithModTime(time.Unix(1700000000, 0))))
+	require.NoError(tb, f.Close())
+}
+
+// writeFloor writes the tree's files from memory with two goroutines, folders
+// first: the least any extraction must do.
+func (t *smallTree) writeFloor(dest string) error {
+	for _, d := range append([]string{""}, t.dirs...) {
+		if err := os.Mkdir(filepath.Join(dest, d), 0o755); err != nil {
+			return err
+		}
+	}
+	var wg sync.WaitGroup
+	errs := make([]error, 2)
+	for w := range 2 {
+		wg.Go(func() {
+			for i := w; i < len(t.files); i += 2 {
+				f := t.files[i]
+				out, err := os.OpenFile(filepath.Join(dest, f.name), os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
+				if err == nil {
+					_, err = out.Write(f.data)
+					if cerr := out.Close(); err == nil {
+						err = cerr
+					}
+				}
+				if err != nil {
+					errs[w] = err
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	return errors.Join(errs...)
+}
+
+// BenchmarkExtractSmallFiles extracts a node_modules-like pack (30,000 files of
+// 0.2–12 KB, 185 MB) into tmpfs: upkeep's Extract, archive/zip extracting
+// sequentially, and the floor, writing the same files from memory with two
+// goroutines. Read the ratios within one run.
+func BenchmarkExtractSmallFiles(b *testing.B) {
+	if testing.Short() {
+		b.Skip("generates a 185 MB tree")
+	}
+	tree := makeSmallTree()
+	p := filepath.Join(b.TempDir(), "small.zip")
+	tree.pack(b, p)
+	fi, err := os.Stat(p)
+	require.NoError(b, err)
+	bp := benchPack{path: p, size: fi.Size(), output: tree.bytes}
+	b.Logf("pack: %d files, %d folders, %d bytes for %d bytes of output", len(tree.files), len(tree.dirs), bp.size, bp.output)
+	into := scratchDir(b)
+	b.Run("upkeep", func(b *testing.B) {
+		f := openPack(b, bp)
+		loopExtract(b, bp, into, func(dest string) error {
+			_, err := Extract(context.Background(), f, bp.size, dest, WithoutSync())
+			return err
+		})
+	})
+	b.Run("stdlib-sequential", func(b *testing.B) {
+		f := openPack(b, bp)
+		loopExtract(b, bp, into, func(dest string) error { return stdlibExtract(f, bp.size, dest) })
+	})
+	b.Run("floor-write-from-memory", func(b *testing.B) {
+		loopExtract(b, bp, into, tree.writeFloor)
+	})
+}
+
+// TestWriteSmallTreePack writes BenchmarkExtractSmallFiles' pack to the file named
+// by PACK_SMALL_TREE, to time the command on it (`upkeep pack extract` against
+// `unzip`).
+func TestWriteSmallTreePack(t *testing.T) {
+	out := os.Getenv("PACK_SMALL_TREE")
+	if out == "" {
+		t.Skip("set PACK_SMALL_TREE=FILE.zip to write the node_modules-like pack")
+	}
+	makeSmallTree().pack(t, out)
 }

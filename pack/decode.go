@@ -21,25 +21,32 @@ type decoders struct {
 // open returns a reader of f's decompressed data, reading through br (reset here).
 func (d *decoders) open(a *archive, f *file, br *bufio.Reader) (io.Reader, error) {
 	br.Reset(io.NewSectionReader(a.r, f.dataOffset, int64(f.csize)))
+	return d.openReader(f, br)
+}
+
+// openReader returns a reader of f's decompressed data, whose compressed bytes src
+// yields (an io.ByteReader, such as a *bufio.Reader or a *bytes.Reader, spares the
+// deflate decoder a buffer of its own).
+func (d *decoders) openReader(f *file, src io.Reader) (io.Reader, error) {
 	switch f.method {
 	case Store:
-		return br, nil
+		return src, nil
 	case Deflate:
 		if d.flate == nil {
-			d.flate = flate.NewReader(br)
-		} else if err := d.flate.(flate.Resetter).Reset(br, nil); err != nil {
+			d.flate = flate.NewReader(src)
+		} else if err := d.flate.(flate.Resetter).Reset(src, nil); err != nil {
 			return nil, entryErr(f.name, RuleStructure, ErrFormat, err.Error())
 		}
 		return d.flate, nil
 	case Zstd:
 		if d.zstd == nil {
-			z, err := zstd.NewReader(br, zstd.WithDecoderConcurrency(1),
+			z, err := zstd.NewReader(src, zstd.WithDecoderConcurrency(1),
 				zstd.WithDecoderMaxWindow(maxZstdWindow), zstd.WithDecoderLowmem(true))
 			if err != nil {
 				return nil, entryErr(f.name, RuleStructure, ErrFormat, err.Error())
 			}
 			d.zstd = z
-		} else if err := d.zstd.Reset(br); err != nil {
+		} else if err := d.zstd.Reset(src); err != nil {
 			return nil, entryErr(f.name, RuleStructure, ErrFormat, err.Error())
 		}
 		return d.zstd, nil

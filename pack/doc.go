@@ -62,9 +62,13 @@
 // walked depth first, never by a walk from the root per folder.
 //
 // The tree is written into a hidden temporary sibling of the destination by a pool
-// of workers ([WithWorkers], default GOMAXPROCS), each streaming one entry at a time
-// through fixed buffers, so memory stays bounded whatever the pack's size. Files are
-// created with O_EXCL and O_NOFOLLOW inside an [os.Root]; links are created last.
+// of workers ([WithWorkers], default GOMAXPROCS), each streaming one large entry at a
+// time through fixed buffers, or reading a run of small entries adjacent in the pack
+// with one read of at most 512 KiB, so memory stays bounded whatever the pack's size
+// and a tree of many small files costs few reads. Files are created with O_EXCL and
+// O_NOFOLLOW inside an [os.Root] (on Linux with one openat2 each, refusing links and
+// escapes), with their final mode, chmod-ed only when the umask narrowed it; links are
+// created last.
 // The tree is then made durable ([WithoutSync] skips it): on Linux by one syncfs(2)
 // of its filesystem, which measured cheaper than an fsync of each file and folder,
 // elsewhere file by file. Only then is it renamed to the destination. On any error

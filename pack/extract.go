@@ -2,12 +2,14 @@ package pack
 
 import (
 	"bufio"
+	"bytes"
 	"cmp"
 	"context"
 	"errors"
 	"fmt"
 	"hash/crc32"
 	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"slices"
@@ -74,6 +76,7 @@ func Extract(ctx context.Context, r io.ReaderAt, size int64, dest string, opts .
 		return nil, entryErr("", RuleDestination, ErrDestination, err.Error())
 	}
 	x := &extraction{a: a, o: o, tmp: tmp}
+	x.umask, x.umaskKnown = processUmask()
 	rep, err := x.run(ctx)
 	if err == nil {
 		err = x.finish(dest, existed)
@@ -135,6 +138,9 @@ type extraction struct {
 	dir  *os.File    // the same folder, for createBeneath
 	slow atomic.Bool // createBeneath is not available: use root
 
+	umask      fs.FileMode // the process's, when umaskKnown
+	umaskKnown bool
+
 	done     atomic.Int64
 	total    int64
 	progMu   sync.Mutex
@@ -174,7 +180,7 @@ func (x *extraction) run(ctx context.Context) (*Report, error) {
 		}
 		r, err := dirs.at(d.parent)
 		if err == nil {
-			err = r.Mkdir(d.name, 0o700)
+			err = r.Mkdir(d.name, x.createDirMode(d))
 		}
 		if err != nil {
 			return nil, writeErr(plan.dirs[i+1].path, err)
@@ -200,9 +206,9 @@ func (x *extraction) run(ctx context.Context) (*Report, error) {
 
 	// Folder modes and times last, deepest first, as writing into them changed them.
 	for _, d := range slices.Backward(plan.dirs[1:]) {
-		mode, mtime := os.FileMode(0o755), time.Time{}
+		mode, mtime := x.dirMode(d), time.Time{}
 		if d.f != nil {
-			mode, mtime = x.o.installMode(d.f.mode), d.f.modTime
+			mtime = d.f.modTime
 		}
 		r, err := dirs.at(d.parent)
 		if err != nil {
@@ -213,8 +219,10 @@ func (x *extraction) run(ctx context.Context) (*Report, error) {
 				return nil, writeErr(d.path, err)
 			}
 		}
-		if err := r.Chmod(d.name, mode); err != nil {
-			return nil, writeErr(d.path, err)
+		if x.createDirMode(d) != mode || !x.umaskKnown || mode&x.umask != 0 {
+			if err := r.Chmod(d.name, mode); err != nil {
+				return nil, writeErr(d.path, err)
+			}
 		}
 		if !mtime.IsZero() {
 			if err := r.Chtimes(d.name, mtime, mtime); err != nil {
@@ -224,6 +232,24 @@ func (x *extraction) run(ctx context.Context) (*Report, error) {
 	}
 	x.report(true)
 	return rep, nil
+}
+
+// dirMode is the mode folder d ends with: its entry's, or 0755 when implied.
+func (x *extraction) dirMode(d dirNode) os.FileMode {
+	if d.f == nil {
+		return 0o755
+	}
+	return x.o.installMode(d.f.mode)
+}
+
+// createDirMode is the mode folder d is created with: its final mode when that lets
+// the owner write into it (so that, the umask permitting, no chmod follows), else
+// 0700 until its files are written.
+func (x *extraction) createDirMode(d dirNode) os.FileMode {
+	if m := x.dirMode(d); m&0o700 == 0o700 && m&fs.ModeSticky == 0 {
+		return m
+	}
+	return 0o700
 }
 
 // finish makes the tree durable and renames it into place.
@@ -272,38 +298,104 @@ func writeErr(entry string, err error) *EntryError {
 	return &EntryError{Entry: entry, Rule: RuleWrite, Err: err}
 }
 
-// writeFiles decompresses files with a pool of workers, largest first so that one big
-// entry does not end up alone at the end.
+// Small entries are read in batches: one read of up to batchSize bytes of the pack
+// serves a run of entries that lie next to each other, instead of one read per entry.
+const (
+	batchSize  = 512 << 10 // bytes of the pack read at once for a batch
+	smallEntry = 64 << 10  // entries up to this compressed size go in batches
+)
+
+// job is a worker's unit: one large entry streamed from the pack, or a batch of
+// small entries adjacent in the pack, read at once (the bytes [off, end)).
+type job struct {
+	files    []*file
+	off, end int64
+}
+
+// planJobs groups files into jobs: large entries first, largest first so that one
+// does not end up alone at the end, then batches of small ones in pack order.
+func planJobs(files []*file) []job {
+	var large, small []*file
+	for _, f := range files {
+		if f.csize > smallEntry {
+			large = append(large, f)
+		} else {
+			small = append(small, f)
+		}
+	}
+	slices.SortStableFunc(large, func(a, b *file) int { return cmp.Compare(b.csize, a.csize) })
+	slices.SortFunc(small, func(a, b *file) int { return cmp.Compare(a.dataOffset, b.dataOffset) })
+	jobs := make([]job, 0, len(large)+len(small)/16+1)
+	for _, f := range large {
+		jobs = append(jobs, job{files: []*file{f}})
+	}
+	for i := 0; i < len(small); {
+		j := job{off: small[i].dataOffset}
+		k := i
+		for k < len(small) && (k == i || small[k].dataOffset+int64(small[k].csize)-j.off <= batchSize) {
+			j.end = max(j.end, small[k].dataOffset+int64(small[k].csize))
+			k++
+		}
+		j.files = small[i:k:k]
+		jobs = append(jobs, j)
+		i = k
+	}
+	return jobs
+}
+
+// writeFiles decompresses files with a pool of workers.
 func (x *extraction) writeFiles(ctx context.Context, files []*file) error {
-	slices.SortStableFunc(files, func(a, b *file) int { return cmp.Compare(b.csize, a.csize) })
 	ctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
-	jobs := make(chan *file)
+	jobs := planJobs(files)
+	var next atomic.Int64
 	var wg sync.WaitGroup
-	for range min(x.o.workers, max(len(files), 1)) {
+	for range min(x.o.workers, max(len(jobs), 1)) {
 		wg.Go(func() {
 			w := &worker{br: newReadBuffer(), buf: make([]byte, copyBufSize)}
 			defer w.dec.close()
-			for f := range jobs {
-				if err := x.writeFile(ctx, w, f); err != nil {
+			for {
+				i := int(next.Add(1) - 1)
+				if i >= len(jobs) || ctx.Err() != nil {
+					return
+				}
+				if err := x.runJob(ctx, w, &jobs[i]); err != nil {
 					cancel(err)
 					return
 				}
 			}
 		})
 	}
-feed:
-	for _, f := range files {
-		select {
-		case jobs <- f:
-		case <-ctx.Done():
-			break feed
-		}
-	}
-	close(jobs)
 	wg.Wait()
 	if err := context.Cause(ctx); err != nil {
 		return err
+	}
+	return nil
+}
+
+// runJob writes the files of one job.
+func (x *extraction) runJob(ctx context.Context, w *worker, j *job) error {
+	if j.end <= j.off { // one large entry, or empty ones: streamed from the pack
+		for _, f := range j.files {
+			if err := x.writeFile(ctx, w, f, nil); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	n := int(j.end - j.off)
+	if cap(w.batch) < n {
+		w.batch = make([]byte, max(n, batchSize))
+	}
+	b := w.batch[:n]
+	if _, err := x.a.r.ReadAt(b, j.off); err != nil {
+		return entryErr(j.files[0].name, RuleStructure, ErrFormat, "reading the pack: "+err.Error())
+	}
+	for _, f := range j.files {
+		w.src.Reset(b[f.dataOffset-j.off : f.dataOffset-j.off+int64(f.csize)])
+		if err := x.writeFile(ctx, w, f, &w.src); err != nil {
+			return err
+		}
 	}
 	return nil
 }
@@ -312,16 +404,30 @@ func newReadBuffer() *bufio.Reader { return bufio.NewReaderSize(nil, readBufSize
 
 // worker is one extraction worker's reusable state.
 type worker struct {
-	br  *bufio.Reader
-	buf []byte
-	dec decoders
+	br    *bufio.Reader
+	buf   []byte
+	batch []byte       // a batch of small entries' compressed bytes
+	src   bytes.Reader // one entry of the batch
+	dec   decoders
 }
 
-func (x *extraction) writeFile(ctx context.Context, w *worker, f *file) (err error) {
+// outFile is a file being extracted: an *os.File, or on Linux a bare descriptor.
+type outFile interface {
+	io.Writer
+	Chmod(fs.FileMode) error
+	Sync() error
+	Close() error
+}
+
+// writeFile writes f, its compressed bytes read from src or, when src is nil,
+// streamed from the pack. The file is created with its final mode and spared a
+// chmod when the umask leaves that mode whole.
+func (x *extraction) writeFile(ctx context.Context, w *worker, f *file, src io.Reader) (err error) {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	out, err := x.create(f.path)
+	mode := x.o.installMode(f.mode)
+	out, err := x.create(f.path, mode)
 	if err != nil {
 		return writeErr(f.name, err)
 	}
@@ -330,13 +436,15 @@ func (x *extraction) writeFile(ctx context.Context, w *worker, f *file) (err err
 			out.Close()
 		}
 	}()
-	if err := x.decode(ctx, w, f, out); err != nil {
+	if err := x.decode(ctx, w, f, src, out); err != nil {
 		return err
 	}
-	if err := out.Chmod(x.o.installMode(f.mode)); err != nil {
-		return writeErr(f.name, err)
+	if !x.umaskKnown || mode&x.umask != 0 {
+		if err := out.Chmod(mode); err != nil {
+			return writeErr(f.name, err)
+		}
 	}
-	timesSet, err := setTimesOpen(out, f.modTime)
+	timesSet, err := setTimes(out, f.modTime)
 	if err != nil {
 		return writeErr(f.name, err)
 	}
@@ -358,19 +466,36 @@ func (x *extraction) writeFile(ctx context.Context, w *worker, f *file) (err err
 	return nil
 }
 
-// decode writes f's data to out, decompressed, checking its length and CRC-32
-// against what the pack declares.
-func (x *extraction) decode(ctx context.Context, w *worker, f *file, out io.Writer) error {
-	var src io.Reader
-	if f.csize > 0 || f.method != Store {
-		var err error
-		if src, err = w.dec.open(x.a, f, w.br); err != nil {
-			return err
-		}
-	} else {
-		src = strings.NewReader("")
+// setTimes sets an open file's mtime (and atime) without walking its path again. It
+// reports whether it did; where it cannot, the caller uses Root.Chtimes.
+func setTimes(out outFile, t time.Time) (bool, error) {
+	switch f := out.(type) {
+	case interface{ setTimes(time.Time) error }:
+		return true, f.setTimes(t)
+	case *os.File:
+		return setTimesOpen(f, t)
 	}
-	n, crc, err := x.copyOut(ctx, w, f, src, out)
+	return false, nil
+}
+
+// decode writes f's data to out, decompressed, checking its length and CRC-32
+// against what the pack declares. The compressed bytes come from src or, when src
+// is nil, from the pack.
+func (x *extraction) decode(ctx context.Context, w *worker, f *file, src io.Reader, out io.Writer) error {
+	var data io.Reader
+	var err error
+	switch {
+	case f.csize == 0 && f.method == Store:
+		data = strings.NewReader("")
+	case src != nil:
+		data, err = w.dec.openReader(f, src)
+	default:
+		data, err = w.dec.open(x.a, f, w.br)
+	}
+	if err != nil {
+		return err
+	}
+	n, crc, err := x.copyOut(ctx, w, f, data, out)
 	if err != nil {
 		return err
 	}
@@ -428,9 +553,9 @@ func readDone(ctx context.Context, f *file, rerr error) (bool, error) {
 }
 
 // create creates a file below the temporary folder, exclusively, following no link.
-func (x *extraction) create(name string) (*os.File, error) {
+func (x *extraction) create(name string, perm os.FileMode) (outFile, error) {
 	if !x.slow.Load() {
-		f, ok, err := createBeneath(x.dir, name, 0o600)
+		f, ok, err := createBeneath(x.dir, name, perm)
 		if ok && !errors.Is(err, syscall.ENAMETOOLONG) {
 			return f, err
 		}
@@ -439,7 +564,7 @@ func (x *extraction) create(name string) (*os.File, error) {
 		}
 		// A name too long for one call (4,096 bytes with the NUL) is walked by os.Root.
 	}
-	return x.root.OpenFile(name, os.O_WRONLY|os.O_CREATE|os.O_EXCL|oNoFollow, 0o600)
+	return x.root.OpenFile(name, os.O_WRONLY|os.O_CREATE|os.O_EXCL|oNoFollow, perm)
 }
 
 // add counts n bytes written and reports progress every MiB.

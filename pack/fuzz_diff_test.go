@@ -165,7 +165,7 @@ func diffCheck(t *testing.T, rules map[Rule]string, data []byte) {
 			pdata = []byte(pf.link)
 		default:
 			var b bytes.Buffer
-			perr = x.decode(context.Background(), w, pf, &b)
+			perr = x.decode(context.Background(), w, pf, nil, &b)
 			pdata = b.Bytes()
 		}
 		if perr != nil {

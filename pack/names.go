@@ -72,7 +72,16 @@ func isReserved(seg string) bool {
 }
 
 // foldName maps names that a case-insensitive filesystem treats as one to one key.
-func foldName(s string) string { return strings.ToLower(strings.ToUpper(s)) }
+// ASCII names, nearly all of them, are only lowered (and not copied when already
+// lower-case).
+func foldName(s string) string {
+	for i := 0; i < len(s); i++ {
+		if s[i] >= 0x80 {
+			return strings.ToLower(strings.ToUpper(s))
+		}
+	}
+	return strings.ToLower(s)
+}
 
 // kind is what an entry creates.
 type kind uint8

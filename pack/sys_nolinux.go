@@ -4,6 +4,7 @@ package pack
 
 import (
 	"errors"
+	"io/fs"
 	"os"
 )
 
@@ -16,6 +17,9 @@ var errNoSyncfs = errors.New("pack: syncfs is only available on Linux")
 func syncFilesystem(dir string) error { return errNoSyncfs }
 
 // createBeneath reports false: only Linux has openat2, elsewhere os.Root is used.
-func createBeneath(dir *os.File, name string, perm os.FileMode) (*os.File, bool, error) {
+func createBeneath(dir *os.File, name string, perm os.FileMode) (outFile, bool, error) {
 	return nil, false, nil
 }
+
+// processUmask reports false: the umask is not read, files are always chmod-ed.
+func processUmask() (fs.FileMode, bool) { return 0, false }
