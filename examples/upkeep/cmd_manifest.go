@@ -188,7 +188,7 @@ func hashPackFile(name string) (int64, string, error) {
 	return n, hex.EncodeToString(h.Sum(nil)), nil
 }
 
-// manifestSelectJSON is what `manifest select` prints (CLI.md).
+// manifestSelectJSON is what `manifest select` prints (a fixed shape that scripts read).
 type manifestSelectJSON struct {
 	Status  manifest.Status        `json:"status"`
 	Release *manifestSelectRelease `json:"release,omitempty"`

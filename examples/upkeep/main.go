@@ -1,6 +1,6 @@
 // Command upkeep is the operator and publisher command of the upkeep library: keys and
 // signatures, packs, manifests, publishing, and operating a server's modules. Its
-// contract (names, flags, exit codes, JSON) is fixed by CLI.md; run `upkeep -h` for the
+// contract (names, flags, exit codes, JSON) is fixed, since scripts and tests drive it; run `upkeep -h` for the
 // subcommands this build has.
 package main
 
@@ -16,7 +16,7 @@ import (
 	"syscall"
 )
 
-// Exit codes of CLI.md.
+// Exit codes, the same for every subcommand.
 const (
 	exitOK     = 0
 	exitFailed = 1
@@ -109,7 +109,7 @@ func (cl *cli) usage(w io.Writer) {
 	fmt.Fprintln(w, "\nRun `upkeep COMMAND -h` for a command's flags.")
 }
 
-// oneLine folds an error message onto one line, as CLI.md wants one line on stderr.
+// oneLine folds an error message onto one line, since a failure is one line on stderr.
 func oneLine(s string) string {
 	return strings.Join(strings.Fields(s), " ")
 }

@@ -13,7 +13,7 @@ import (
 	"github.com/upkeep-go/upkeep/update"
 )
 
-// Config is the agent configuration file of CLI.md: the engine's configuration
+// Config is the agent configuration file (the one `upkeep --config` reads): the engine's configuration
 // (update.Config, whose JSON keys it shares, at the top level of the file) and the
 // schedule the agent adds.
 type Config struct {

@@ -1,5 +1,5 @@
 // Package agent is the part of upkeep that runs on its own, on a server: it owns the
-// agent configuration file of CLI.md ([LoadConfig]: the engine's configuration plus
+// agent configuration file read by `upkeep agent` and the other operator commands ([LoadConfig]: the engine's configuration plus
 // check_interval and auto_install) and the schedule of checks, background downloads and
 // automatic installs inside a maintenance window ([Run], [RunOnce], [Window]).
 //
