@@ -156,10 +156,10 @@ func (b *engineBackend) Modules(ctx context.Context) ([]agent.ModuleView, error)
 func ptr[T any](v T) *T { return &v }
 
 // start records a running operation of module and runs f in a goroutine; b.mu is held.
-func (b *engineBackend) start(module string, kind agent.OpKind, from string, f func(ctx context.Context) (string, error)) string {
+func (b *engineBackend) start(module string, kind agent.OpKind, from, to string, f func(ctx context.Context) (string, error)) string {
 	b.seq++
 	id := fmt.Sprintf("op-%04d", b.seq)
-	b.ops = append(b.ops, agent.Operation{ID: id, Module: module, Kind: kind, From: from,
+	b.ops = append(b.ops, agent.Operation{ID: id, Module: module, Kind: kind, From: from, To: to,
 		Started: time.Now().UTC(), Result: agent.ResultRunning})
 	if module != "" {
 		b.running[module] = &agent.RunningOp{ID: id, Kind: kind}
@@ -173,7 +173,10 @@ func (b *engineBackend) start(module string, kind agent.OpKind, from string, f f
 		delete(b.running, module)
 		for i := range b.ops {
 			if op := &b.ops[i]; op.ID == id {
-				op.To, op.Ended, op.Result = to, time.Now().UTC(), agent.ResultSucceeded
+				op.Ended, op.Result = time.Now().UTC(), agent.ResultSucceeded
+				if to != "" {
+					op.To = to
+				}
 				if err != nil {
 					op.Result, op.Error, op.Code = agent.ResultFailed, err.Error(), string(update.CodeOf(err))
 				}
@@ -198,7 +201,11 @@ func (b *engineBackend) Install(ctx context.Context, module, version string) (st
 		}
 		return "", fmt.Errorf("%w: %s: %s %s is running", update.ErrBusy, module, r.Kind, r.ID)
 	}
-	return b.start(module, agent.OpInstall, deref(st.Installed), func(ctx context.Context) (string, error) {
+	to := version
+	if to == "" {
+		to = deref(st.Latest)
+	}
+	return b.start(module, agent.OpInstall, deref(st.Installed), to, func(ctx context.Context) (string, error) {
 		res, err := b.eng.Install(ctx, module, update.InstallOptions{Version: version})
 		if err != nil {
 			return version, err
@@ -220,7 +227,7 @@ func (b *engineBackend) Rollback(ctx context.Context, module string) (string, er
 	if r := b.running[module]; r != nil {
 		return "", fmt.Errorf("%w: %s: %s %s is running", update.ErrBusy, module, r.Kind, r.ID)
 	}
-	return b.start(module, agent.OpRollback, deref(st.Installed), func(ctx context.Context) (string, error) {
+	return b.start(module, agent.OpRollback, deref(st.Installed), "", func(ctx context.Context) (string, error) {
 		res, err := b.eng.Rollback(ctx, module, update.RollbackOptions{})
 		if err != nil {
 			return "", err
@@ -232,7 +239,7 @@ func (b *engineBackend) Rollback(ctx context.Context, module string) (string, er
 func (b *engineBackend) Check(ctx context.Context) (string, error) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	return b.start("", agent.OpCheck, "", func(ctx context.Context) (string, error) {
+	return b.start("", agent.OpCheck, "", "", func(ctx context.Context) (string, error) {
 		rep, err := b.eng.Check(ctx)
 		b.mu.Lock()
 		if rep != nil && rep.Manifest != nil {

@@ -149,7 +149,7 @@ func newModuleData(m agent.ModuleView) moduleData {
 		}
 	}
 	switch {
-	case latest == "":
+	case latest == "" || latest == installed:
 		d.DownloadedText = "—"
 	case m.Downloaded:
 		d.DownloadedText = "Downloaded"

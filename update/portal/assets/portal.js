@@ -57,7 +57,7 @@
     el.dataset.status = m.status;
     field(el, 'installed').textContent = m.installed || '—';
     field(el, 'latest').textContent = m.latest || '—';
-    field(el, 'downloaded').textContent = !m.latest ? '—' : (m.downloaded ? 'Downloaded' : 'Not downloaded');
+    field(el, 'downloaded').textContent = !m.latest || m.latest === m.installed ? '—' : (m.downloaded ? 'Downloaded' : 'Not downloaded');
     var st = states[m.status] || [m.status, ''];
     var badge = field(el, 'state');
     badge.textContent = st[0];
