@@ -360,3 +360,52 @@ func TestPage(t *testing.T) {
 	require.NotRegexp(t, rollbackButton, body, "no backup kept yet")
 	require.NotContains(t, body, "<script>alert")
 }
+
+// viewsBackend shows fixed module views: the page's rendering of each state, apart
+// from how the agent reaches it.
+type viewsBackend struct {
+	staticBackend
+	views []agent.ModuleView
+}
+
+func (v viewsBackend) Modules(ctx context.Context) ([]agent.ModuleView, error) { return v.views, nil }
+
+func TestPageStates(t *testing.T) {
+	t.Parallel()
+	s1, s2 := "1.0.0", "1.1.0"
+	code, reason := "below_min_version", "needs 2.0.0 first"
+	views := []agent.ModuleView{
+		{Name: "running", Installed: &s1, Latest: &s2, Status: "installing",
+			Operation: &agent.RunningOp{ID: "op-1", Kind: agent.OpInstall, Step: "download", Done: 3 << 20, Total: 4 << 20}},
+		{Name: "failed", Installed: &s1, Latest: &s2, Status: "failed", LastError: "POSTINSTALL exited 3", Code: ptr("install_failed")},
+		{Name: "ineligible", Installed: &s1, Status: "ineligible", Code: &code, Reason: &reason},
+		{Name: "maint", Installed: &s1, Status: "maintenance", Maintenance: true},
+		{Name: "unreachable", Status: "error", LastError: "source unreachable", Code: ptr("unreachable"),
+			Diagnostics: agent.Diagnostics{SourceReachable: ptr(false), Problem: "/srv/x is not writable by upkeep"}},
+		{Name: "ready", Installed: &s1, Latest: &s2, Status: "update", Downloaded: true, Backups: []string{"1.0.0", "0.9.0"}},
+	}
+	s := serve(t, viewsBackend{views: views})
+	body := s.page()
+	card := func(name string) string {
+		i := strings.Index(body, `data-module="`+name+`"`)
+		require.GreaterOrEqual(t, i, 0, name)
+		j := strings.Index(body[i:], "</article>")
+		return body[i : i+j]
+	}
+	for name, wants := range map[string][]string{
+		"running":     {`data-field="state">Installing<`, `data-field="step">Downloading<`, `3.0 MiB of 4.0 MiB (75 %)`, `max="4194304" value="3145728"`, `data-action="install" disabled`},
+		"failed":      {`data-field="state">Failed<`, `POSTINSTALL exited 3`, `>install_failed<`, `class="reason bad"`, `>Install 1.1.0<`},
+		"ineligible":  {`data-field="state">Ineligible<`, `needs 2.0.0 first`, `>below_min_version<`, `data-action="install" disabled`},
+		"maint":       {`data-field="state">In maintenance<`, `visitors see the maintenance page`},
+		"unreachable": {`data-field="state">Check failed<`, `source unreachable`, `data-field="source">unreachable<`, `/srv/x is not writable by upkeep`},
+		"ready":       {`data-field="downloaded">Downloaded<`, `Roll back to 0.9.0`, `data-field="backups">1.0.0, 0.9.0<`},
+	} {
+		c := card(name)
+		for _, w := range wants {
+			require.Contains(t, c, w, name)
+		}
+		if name != "running" {
+			require.Contains(t, c, `data-field="progress" hidden`, name)
+		}
+	}
+}
