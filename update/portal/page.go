@@ -275,7 +275,7 @@ func (p *Portal) renderLogin(w http.ResponseWriter, status int, msg string) {
 
 func (p *Portal) serveLogin(w http.ResponseWriter, r *http.Request) {
 	if p.bearer == nil || p.authorized(r) {
-		http.Redirect(w, r, "./", http.StatusSeeOther)
+		toPage(w)
 		return
 	}
 	p.renderLogin(w, http.StatusOK, "")
@@ -286,7 +286,7 @@ func (p *Portal) serveLogin(w http.ResponseWriter, r *http.Request) {
 // cross-origin check in ServeHTTP.
 func (p *Portal) postLogin(w http.ResponseWriter, r *http.Request) {
 	if p.bearer == nil {
-		http.Redirect(w, r, "./", http.StatusSeeOther)
+		toPage(w)
 		return
 	}
 	r.Body = http.MaxBytesReader(w, r.Body, MaxBody)
@@ -307,5 +307,14 @@ func (p *Portal) postLogin(w http.ResponseWriter, r *http.Request) {
 		Name: LoginCookie, Value: p.login, Path: "/", HttpOnly: true,
 		Secure: r.TLS != nil, SameSite: http.SameSiteStrictMode,
 	})
-	http.Redirect(w, r, "./", http.StatusSeeOther)
+	toPage(w)
+}
+
+// toPage sends the browser to the page. The Location is relative, resolved by the
+// browser against the URL it asked for, so that a portal mounted under a prefix
+// (http.StripPrefix) stays under it; http.Redirect would resolve it against the
+// stripped path.
+func toPage(w http.ResponseWriter) {
+	w.Header().Set("Location", "./")
+	w.WriteHeader(http.StatusSeeOther)
 }

@@ -269,6 +269,7 @@ func TestBearer(t *testing.T) {
 	require.NoError(t, err)
 	resp.Body.Close()
 	require.Equal(t, http.StatusSeeOther, resp.StatusCode)
+	require.Equal(t, "./", resp.Header.Get("Location"), "relative, for a portal mounted under a prefix")
 	cookies := resp.Cookies()
 	require.Len(t, cookies, 1)
 	c := cookies[0]
