@@ -1,0 +1,236 @@
+package portal
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/upkeep-go/upkeep/update"
+	"github.com/upkeep-go/upkeep/update/agent"
+)
+
+func (p *Portal) routes() {
+	m := http.NewServeMux()
+	m.HandleFunc("GET /{$}", p.servePage)
+	m.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		io.WriteString(w, "ok")
+	})
+	m.HandleFunc("GET /login", p.serveLogin)
+	m.HandleFunc("POST /login", p.postLogin)
+	m.HandleFunc("GET /api/modules", p.getModules)
+	m.HandleFunc("POST /api/modules/{name}/install", p.postInstall)
+	m.HandleFunc("POST /api/modules/{name}/rollback", p.postRollback)
+	m.HandleFunc("POST /api/check", p.postCheck)
+	m.HandleFunc("GET /api/operations", p.getOperations)
+	m.HandleFunc("GET /api/operations/{id}", p.getOperation)
+	m.HandleFunc("GET /api/events", p.serveEvents)
+	p.mux = m
+}
+
+// errorBody is the JSON of every error answer.
+type errorBody struct {
+	Error string `json:"error"`
+	Code  string `json:"code,omitempty"`
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	enc := json.NewEncoder(w)
+	enc.Encode(v)
+}
+
+// fail answers a backend error with the status its kind calls for.
+func (p *Portal) fail(w http.ResponseWriter, r *http.Request, err error) {
+	status := http.StatusInternalServerError
+	switch {
+	case errors.Is(err, update.ErrUnknownModule), errors.Is(err, agent.ErrNoOperation):
+		status = http.StatusNotFound
+	case errors.Is(err, update.ErrNoUpdate), errors.Is(err, update.ErrNoBackup),
+		errors.Is(err, update.ErrDowngrade), errors.Is(err, update.ErrBusy),
+		errors.Is(err, update.ErrFailedVersion), errors.Is(err, update.ErrUnmanaged):
+		status = http.StatusConflict
+	case r.Context().Err() != nil:
+		return // the client went away
+	}
+	body := errorBody{Error: err.Error()}
+	var ue *update.Error
+	if errors.As(err, &ue) {
+		body.Code = string(ue.Code)
+	}
+	if status == http.StatusInternalServerError {
+		p.log.Error("portal: backend", "method", r.Method, "path", r.URL.Path, "err", err)
+	}
+	writeJSON(w, status, body)
+}
+
+func (p *Portal) getModules(w http.ResponseWriter, r *http.Request) {
+	mods, err := p.b.Modules(r.Context())
+	if err != nil {
+		p.fail(w, r, err)
+		return
+	}
+	if mods == nil {
+		mods = []agent.ModuleView{}
+	}
+	writeJSON(w, http.StatusOK, struct {
+		Modules []agent.ModuleView `json:"modules"`
+	}{mods})
+}
+
+type started struct {
+	Operation string `json:"operation"`
+}
+
+func (p *Portal) postInstall(w http.ResponseWriter, r *http.Request) {
+	var req struct {
+		Version string `json:"version"`
+	}
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, MaxBody))
+	if err != nil {
+		writeJSON(w, http.StatusRequestEntityTooLarge, errorBody{Error: fmt.Sprintf("request body: more than %d bytes", MaxBody)})
+		return
+	}
+	if len(strings.TrimSpace(string(body))) > 0 {
+		dec := json.NewDecoder(strings.NewReader(string(body)))
+		dec.DisallowUnknownFields()
+		if err := dec.Decode(&req); err != nil {
+			writeJSON(w, http.StatusBadRequest, errorBody{Error: "request body: " + err.Error() + ` (want {"version":"…"} or nothing)`})
+			return
+		}
+	}
+	id, err := p.b.Install(r.Context(), r.PathValue("name"), req.Version)
+	if err != nil {
+		p.fail(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusAccepted, started{id})
+}
+
+func (p *Portal) postRollback(w http.ResponseWriter, r *http.Request) {
+	id, err := p.b.Rollback(r.Context(), r.PathValue("name"))
+	if err != nil {
+		p.fail(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusAccepted, started{id})
+}
+
+func (p *Portal) postCheck(w http.ResponseWriter, r *http.Request) {
+	id, err := p.b.Check(r.Context())
+	if err != nil {
+		p.fail(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusAccepted, started{id})
+}
+
+func (p *Portal) getOperations(w http.ResponseWriter, r *http.Request) {
+	q := r.URL.Query()
+	limit := DefaultOperations
+	if s := q.Get("limit"); s != "" {
+		n, err := strconv.Atoi(s)
+		if err != nil || n < 1 || n > MaxOperations {
+			writeJSON(w, http.StatusBadRequest, errorBody{Error: fmt.Sprintf("query limit=%q: want a number from 1 to %d", s, MaxOperations)})
+			return
+		}
+		limit = n
+	}
+	ops, err := p.b.Operations(r.Context(), q.Get("module"), limit)
+	if err != nil {
+		p.fail(w, r, err)
+		return
+	}
+	if ops == nil {
+		ops = []agent.Operation{}
+	}
+	writeJSON(w, http.StatusOK, struct {
+		Operations []agent.Operation `json:"operations"`
+	}{ops})
+}
+
+func (p *Portal) getOperation(w http.ResponseWriter, r *http.Request) {
+	op, err := p.b.Operation(r.Context(), r.PathValue("id"))
+	if err != nil {
+		p.fail(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, op)
+}
+
+// serveEvents streams progress and ended operations. It subscribes before it reads
+// the modules, so that nothing that happens in between is lost, then sends the
+// progress of every running operation: a page that reconnects after a cut stream
+// shows where each operation is now, never a stale "in progress".
+func (p *Portal) serveEvents(w http.ResponseWriter, r *http.Request) {
+	ctx, cancel := context.WithCancel(r.Context())
+	defer cancel()
+	rc := http.NewResponseController(w)
+	// A server's WriteTimeout would cut the stream: lift it for this response.
+	_ = rc.SetWriteDeadline(time.Time{})
+	events := p.b.Subscribe(ctx)
+	mods, err := p.b.Modules(ctx)
+	if err != nil {
+		p.fail(w, r, err)
+		return
+	}
+	h := w.Header()
+	h.Set("Content-Type", "text/event-stream")
+	h.Set("X-Accel-Buffering", "no")
+	w.WriteHeader(http.StatusOK)
+	io.WriteString(w, "retry: 2000\n\n")
+	for _, m := range mods {
+		if op := m.Operation; op != nil {
+			if p.send(w, "progress", agent.Progress{Operation: op.ID, Module: m.Name, Step: op.Step, Done: op.Done, Total: op.Total}) != nil {
+				return
+			}
+		}
+	}
+	if rc.Flush() != nil {
+		return
+	}
+	tick := time.NewTicker(p.heartbeat)
+	defer tick.Stop()
+	for {
+		var err error
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+			_, err = io.WriteString(w, ": heartbeat\n\n")
+		case ev, ok := <-events:
+			if !ok {
+				return
+			}
+			switch {
+			case ev.Progress != nil:
+				err = p.send(w, "progress", ev.Progress)
+			case ev.Operation != nil:
+				err = p.send(w, "operation", ev.Operation)
+			}
+		}
+		if err == nil {
+			err = rc.Flush()
+		}
+		if err != nil {
+			return
+		}
+	}
+}
+
+// send writes one event; JSON holds no newline, so one data line carries it.
+func (p *Portal) send(w io.Writer, event string, v any) error {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+	_, err = fmt.Fprintf(w, "event: %s\ndata: %s\n\n", event, b)
+	return err
+}

@@ -1,0 +1,45 @@
+// Package portal is the agent's web page and JSON API: an [http.Handler] that a
+// program mounts on a listener of its own (the agent serves it on 127.0.0.1:8080; a
+// host program may mount it in its own admin server). It binds no port and keeps no
+// state of its own: every answer comes from a [Backend], which the agent (package
+// update/agent) satisfies.
+//
+// # Routes
+//
+//	GET  /                               the page (server-rendered, one small script)
+//	GET  /healthz                        200 "ok", never behind a token
+//	GET  /api/modules                    {"modules":[…]}
+//	POST /api/modules/NAME/install       {"version":"…"} optional → 202 {"operation":"ID"}
+//	POST /api/modules/NAME/rollback      → 202 {"operation":"ID"}
+//	POST /api/check                      → 202 {"operation":"ID"}
+//	GET  /api/operations[?module=&limit=] {"operations":[…]}, newest first
+//	GET  /api/operations/ID              one operation
+//	GET  /api/events                     Server-Sent Events: "progress" and "operation"
+//	GET  /login, POST /login             only with [WithBearer]
+//
+// Errors are JSON {"error":"…","code":"…"}: 400 for a bad request body or query, 404
+// for an unknown module or operation, 409 when the engine refuses (nothing newer, no
+// backup, busy), 500 otherwise.
+//
+// # Security
+//
+// A portal on localhost is reachable by any page the operator's browser opens, and by
+// DNS rebinding a hostile name can even be made to point at 127.0.0.1, so:
+//
+//   - A request whose Host header is not one the portal serves is refused with 421,
+//     whatever its path. The names served are localhost, 127.0.0.1 and [::1] with the
+//     port of [WithAddr] (any port without it), the address's own host when it is a
+//     specific one, and those of [WithHosts]; a trailing dot is tolerated.
+//   - Every POST needs the per-portal random token that the page carries in
+//     <meta name="upkeep-token">, sent back as the X-Upkeep-Token header (a cross-site
+//     form cannot set a header), and passes [http.CrossOriginProtection]; nothing
+//     changes state on GET.
+//   - Every answer forbids framing (Content-Security-Policy frame-ancestors 'none'),
+//     runs only the portal's own script (its hash in script-src), sets
+//     X-Content-Type-Options nosniff and Referrer-Policy no-referrer.
+//   - With [WithBearer] every path but /healthz also needs "Authorization: Bearer
+//     SECRET" or the cookie that the login form sets after the secret was typed in.
+//
+// The portal installs nothing itself and never asks the engine directly: a click
+// becomes a Backend call, and progress comes back through [Backend.Subscribe].
+package portal

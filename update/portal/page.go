@@ -1,0 +1,320 @@
+package portal
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"embed"
+	"encoding/base64"
+	"fmt"
+	"html/template"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/upkeep-go/upkeep/update/agent"
+)
+
+//go:embed assets
+var assets embed.FS
+
+var (
+	pageJS  = mustAsset("assets/portal.js")
+	pageCSS = mustAsset("assets/portal.css")
+
+	funcs = template.FuncMap{
+		"deref": func(s *string) string {
+			if s == nil {
+				return ""
+			}
+			return *s
+		},
+		"iso":         func(t time.Time) string { return t.UTC().Format(time.RFC3339) },
+		"stamp":       func(t time.Time) string { return t.UTC().Format("2006-01-02 15:04:05 UTC") },
+		"resultClass": resultClass,
+		"versions": func(from, to string) string {
+			if from == "" && to == "" {
+				return ""
+			}
+			return or(from, "—") + " → " + or(to, "—")
+		},
+	}
+	pageTemplate  = template.Must(template.New("page.html").Funcs(funcs).ParseFS(assets, "assets/page.html"))
+	loginTemplate = template.Must(template.New("login.html").Funcs(funcs).ParseFS(assets, "assets/login.html"))
+
+	// contentSecurityPolicy lets the page run its own script and style only (by hash),
+	// talk to its own origin only, post forms to itself only, and never be framed.
+	contentSecurityPolicy = "default-src 'none'; script-src " + hashSource(pageJS) +
+		"; style-src " + hashSource(pageCSS) +
+		"; connect-src 'self'; img-src 'self' data:; form-action 'self'; base-uri 'none'; frame-ancestors 'none'"
+)
+
+func mustAsset(name string) string {
+	b, err := assets.ReadFile(name)
+	if err != nil {
+		panic(err)
+	}
+	return string(b)
+}
+
+func hashSource(s string) string {
+	sum := sha256.Sum256([]byte(s))
+	return "'sha256-" + base64.StdEncoding.EncodeToString(sum[:]) + "'"
+}
+
+func or(s, alt string) string {
+	if s == "" {
+		return alt
+	}
+	return s
+}
+
+func resultClass(r agent.OpResult) string {
+	switch r {
+	case agent.ResultSucceeded:
+		return "ok"
+	case agent.ResultFailed:
+		return "bad"
+	case agent.ResultRunning:
+		return "warn"
+	}
+	return ""
+}
+
+// The page's words for statuses, running operations and steps; portal.js has the same.
+var (
+	stateLabels = map[string][2]string{
+		"up-to-date":  {"Up to date", "ok"},
+		"update":      {"Update available", "info"},
+		"installing":  {"Installing", "warn"},
+		"maintenance": {"In maintenance", "warn"},
+		"failed":      {"Failed", "bad"},
+		"ineligible":  {"Ineligible", ""},
+		"error":       {"Check failed", "bad"},
+		"unknown":     {"Not checked yet", ""},
+	}
+	runningLabels = map[agent.OpKind]string{
+		agent.OpInstall: "Installing", agent.OpRollback: "Rolling back",
+		agent.OpCheck: "Checking", agent.OpScript: "Running a script",
+	}
+	stepLabels = map[string]string{
+		"": "Starting", "check": "Checking", "download": "Downloading", "extract": "Extracting",
+		"hook": "Running a hook", "maintenance": "Maintenance on", "backup": "Keeping a backup",
+		"install": "Swapping in", "rollback": "Rolling back", "done": "Finishing",
+	}
+)
+
+// moduleData is a module with what the page shows of it worked out.
+type moduleData struct {
+	agent.ModuleView
+	StateLabel, StateClass     string
+	ReasonText, ReasonCode     string
+	ReasonBad                  bool
+	DownloadedText             string
+	InstallLabel               string
+	InstallDisabled            bool
+	RollbackTo                 string
+	StepLabel, BytesText       string
+	ProgressMax, ProgressValue int64
+	SourceText, SerialText     string
+	BackupsText                string
+}
+
+func newModuleData(m agent.ModuleView) moduleData {
+	d := moduleData{ModuleView: m}
+	st, ok := stateLabels[m.Status]
+	if !ok {
+		st = [2]string{m.Status, ""}
+	}
+	d.StateLabel, d.StateClass = st[0], st[1]
+	deref := func(p *string) string {
+		if p == nil {
+			return ""
+		}
+		return *p
+	}
+	installed, latest := deref(m.Installed), deref(m.Latest)
+	switch m.Status {
+	case "failed":
+		d.ReasonText, d.ReasonBad, d.ReasonCode = or(deref(m.Reason), m.LastError), true, deref(m.Code)
+	case "error":
+		d.ReasonText, d.ReasonBad, d.ReasonCode = or(m.LastError, deref(m.Reason)), true, deref(m.Code)
+	case "ineligible":
+		d.ReasonText, d.ReasonCode = deref(m.Reason), deref(m.Code)
+	case "maintenance":
+		d.ReasonText = "In maintenance: visitors see the maintenance page."
+	default:
+		if m.Diagnostics.Problem != "" {
+			d.ReasonText = "An install will fail: " + m.Diagnostics.Problem
+		}
+	}
+	switch {
+	case latest == "" || latest == installed:
+		d.DownloadedText = "—"
+	case m.Downloaded:
+		d.DownloadedText = "Downloaded"
+	default:
+		d.DownloadedText = "Not downloaded"
+	}
+	d.InstallLabel = "Install"
+	if latest != "" && latest != installed {
+		d.InstallLabel = "Install " + latest
+	}
+	d.InstallDisabled = m.Operation != nil || m.Status == "up-to-date" || m.Status == "ineligible"
+	for _, b := range m.Backups {
+		if b != installed {
+			d.RollbackTo = b
+			break
+		}
+	}
+	if op := m.Operation; op != nil {
+		d.StateLabel, d.StateClass = or(runningLabels[op.Kind], "Working"), "warn"
+		d.StepLabel = or(stepLabels[op.Step], op.Step)
+		d.BytesText = progressBytes(op.Done, op.Total)
+		if op.Total > 0 {
+			d.ProgressMax, d.ProgressValue = op.Total, op.Done
+		}
+	}
+	switch r := m.Diagnostics.SourceReachable; {
+	case r == nil:
+		d.SourceText = "unknown (not checked yet)"
+	case *r:
+		d.SourceText = "reachable"
+	default:
+		d.SourceText = "unreachable"
+	}
+	d.SerialText = "—"
+	if s := m.Diagnostics.ManifestSerial; s != nil {
+		d.SerialText = strconv.FormatUint(*s, 10)
+	}
+	d.BackupsText = "none"
+	if len(m.Backups) > 0 {
+		d.BackupsText = strings.Join(m.Backups, ", ")
+	}
+	return d
+}
+
+// size writes n bytes in binary units, as portal.js does.
+func size(n int64) string {
+	units := []string{"B", "KiB", "MiB", "GiB", "TiB"}
+	f, i := float64(n), 0
+	for f >= 1024 && i < len(units)-1 {
+		f /= 1024
+		i++
+	}
+	if i == 0 {
+		return fmt.Sprintf("%d B", n)
+	}
+	return fmt.Sprintf("%.1f %s", f, units[i])
+}
+
+func progressBytes(done, total int64) string {
+	switch {
+	case total > 0:
+		return fmt.Sprintf("%s of %s (%d %%)", size(done), size(total), done*100/total)
+	case done > 0:
+		return size(done)
+	}
+	return ""
+}
+
+type pageData struct {
+	Token      string
+	CSS        template.CSS
+	JS         template.JS
+	Error      string
+	Modules    []moduleData
+	Operations []agent.Operation
+}
+
+// shownOperations is how many operations the page lists.
+const shownOperations = 20
+
+func (p *Portal) servePage(w http.ResponseWriter, r *http.Request) {
+	if p.bearer != nil && !p.authorized(r) {
+		p.renderLogin(w, http.StatusUnauthorized, "")
+		return
+	}
+	data := pageData{Token: p.token, CSS: template.CSS(pageCSS), JS: template.JS(pageJS)}
+	mods, err := p.b.Modules(r.Context())
+	if err != nil {
+		p.log.Error("portal: modules", "err", err)
+		data.Error = "Could not read the modules: " + err.Error()
+	}
+	for _, m := range mods {
+		data.Modules = append(data.Modules, newModuleData(m))
+	}
+	if data.Operations, err = p.b.Operations(r.Context(), "", shownOperations); err != nil {
+		p.log.Error("portal: operations", "err", err)
+		data.Error = strings.TrimSpace(data.Error + " Could not read the operations: " + err.Error())
+	}
+	p.render(w, http.StatusOK, p.page, data)
+}
+
+func (p *Portal) render(w http.ResponseWriter, status int, t *template.Template, data any) {
+	var buf bytes.Buffer
+	if err := t.Execute(&buf, data); err != nil {
+		p.log.Error("portal: render", "template", t.Name(), "err", err)
+		http.Error(w, "portal: render: "+err.Error(), http.StatusInternalServerError)
+		return
+	}
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	w.WriteHeader(status)
+	w.Write(buf.Bytes())
+}
+
+type loginData struct {
+	CSS   template.CSS
+	Token string
+	Error string
+}
+
+func (p *Portal) renderLogin(w http.ResponseWriter, status int, msg string) {
+	p.render(w, status, loginTemplate, loginData{CSS: template.CSS(pageCSS), Token: p.token, Error: msg})
+}
+
+func (p *Portal) serveLogin(w http.ResponseWriter, r *http.Request) {
+	if p.bearer == nil || p.authorized(r) {
+		toPage(w)
+		return
+	}
+	p.renderLogin(w, http.StatusOK, "")
+}
+
+// postLogin sets the login cookie when the form carries the secret. The form carries
+// the page token in a field (a form cannot send a header) and passed the
+// cross-origin check in ServeHTTP.
+func (p *Portal) postLogin(w http.ResponseWriter, r *http.Request) {
+	if p.bearer == nil {
+		toPage(w)
+		return
+	}
+	r.Body = http.MaxBytesReader(w, r.Body, MaxBody)
+	if err := r.ParseForm(); err != nil {
+		p.renderLogin(w, http.StatusBadRequest, "The form could not be read: "+err.Error())
+		return
+	}
+	if !p.tokenOK(r.PostForm.Get("token")) {
+		p.refuse(w, r, http.StatusForbidden, "missing or wrong token field: reload the page")
+		return
+	}
+	if !p.secretOK(r.PostForm.Get("secret")) {
+		p.log.Warn("portal: wrong secret at login", "remote", r.RemoteAddr)
+		p.renderLogin(w, http.StatusUnauthorized, "Wrong secret.")
+		return
+	}
+	http.SetCookie(w, &http.Cookie{
+		Name: LoginCookie, Value: p.login, Path: "/", HttpOnly: true,
+		Secure: r.TLS != nil, SameSite: http.SameSiteStrictMode,
+	})
+	toPage(w)
+}
+
+// toPage sends the browser to the page. The Location is relative, resolved by the
+// browser against the URL it asked for, so that a portal mounted under a prefix
+// (http.StripPrefix) stays under it; http.Redirect would resolve it against the
+// stripped path.
+func toPage(w http.ResponseWriter) {
+	w.Header().Set("Location", "./")
+	w.WriteHeader(http.StatusSeeOther)
+}
