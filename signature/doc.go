@@ -18,6 +18,11 @@
 //     signed ([Verified]).
 //   - Bindings: [Binding] writes and checks the trusted comment that ties a signature to
 //     a file name, module, version and platform.
+//   - Keys over time: a [KeySet] (a repository's keys.json) lists the publisher's
+//     signing keys with their validity, signed by a threshold of root keys that
+//     verifiers pin; [VerifyKeySet] checks it, including a root rotation (signed by the
+//     old roots and the new), and [KeySet.Signing] gives the keyring of the keys usable
+//     at a time, leaving out those expired or revoked ([KeySet.RevokedSince]).
 //
 // It knows nothing of zip files, packs or manifests: it verifies bytes against keys and
 // reads trusted comments, and the caller decides what the bytes are.
@@ -33,6 +38,7 @@
 //
 // Every input is bounded before it is trusted:
 //   - a public key file read by [LoadKeyring] is at most [MaxKeyFileSize] bytes;
+//   - a key set is at most [MaxKeySetSize] bytes;
 //   - a signature file is at most [MaxSignatureFileSize] bytes and holds at most
 //     [MaxSignatureBlocks] blocks;
 //   - an encrypted secret key may ask scrypt for at most [MaxKDFOpsLimit] operations and

@@ -168,6 +168,10 @@ func (e *Engine) target(mc *ModuleConfig, installed, id string) manifest.Target 
 // earlier version, a validator that missed a change), the manifest is fetched again,
 // unconditionally, and the decision is made on that copy.
 func (e *Engine) fetchManifest(ctx context.Context) (*manifest.Manifest, error) {
+	kr, kt, err := e.manifestKeyring(ctx)
+	if err != nil {
+		return nil, err
+	}
 	e.emit(Event{Step: StepCheck, Message: "fetching " + manifest.FileName})
 	var t trust
 	if _, err := readJSON(e.state.path("trust.json"), &t); err != nil {
@@ -191,14 +195,14 @@ func (e *Engine) fetchManifest(ctx context.Context) (*manifest.Manifest, error) 
 		}
 		return nil, err
 	}
-	m, record, err := e.verifyManifest(data, sig, t)
+	m, record, err := e.verifyManifest(kr, kt, data, sig, t)
 	if err != nil && notModified {
 		e.log.Info("update: the cached manifest is refused, fetching it again", slog.String("error", err.Error()))
 		if data, _, validator, err = e.fetchSmall(ctx, manifest.FileName, manifest.MaxSize, CodeInvalidManifest, ""); err != nil {
 			return nil, err
 		}
 		notModified = false
-		m, record, err = e.verifyManifest(data, sig, t)
+		m, record, err = e.verifyManifest(kr, kt, data, sig, t)
 	}
 	if err != nil {
 		return nil, err
@@ -263,16 +267,23 @@ func (e *Engine) writeCache(c manifestCache) error {
 // signature, its binding, the product, the expiry and the serial. It returns the
 // parsed manifest and the trust record that accepting it makes, nil when nothing is
 // to be recorded. It writes nothing, so a refused manifest leaves the state as it was.
-func (e *Engine) verifyManifest(data, sig []byte, t trust) (*manifest.Manifest, *trust, error) {
-	v, err := e.keyring.Verify(manifest.FileName, sig, bytes.NewReader(data))
+//
+// kr is the keyring to verify with; kt, with root keys, the key set it comes from, to
+// tell a manifest signed by an expired key (code expired) from one signed by an unknown
+// key.
+func (e *Engine) verifyManifest(kr *signature.Keyring, kt *keyTrust, data, sig []byte, t trust) (*manifest.Manifest, *trust, error) {
+	v, err := kr.Verify(manifest.FileName, sig, bytes.NewReader(data))
 	if err != nil {
+		if xerr := e.expiredSigner(kt, manifest.FileName, data, sig); xerr != nil {
+			return nil, nil, xerr
+		}
 		return nil, nil, &Error{Code: CodeBadSignature, Err: fmt.Errorf("%s: %w", manifest.FileName, err)}
 	}
 	m, err := manifest.Parse(data)
 	if err != nil {
 		return nil, nil, &Error{Code: CodeInvalidManifest, Err: fmt.Errorf("%s: %w", manifest.FileName, err)}
 	}
-	if err := checkManifestBinding(v, m); err != nil {
+	if err := CheckManifestBinding(v, m); err != nil {
 		return nil, nil, &Error{Code: CodeBadSignature, Err: err}
 	}
 	want, from := e.cfg.Product, `set by "product" in the configuration`
@@ -309,13 +320,13 @@ func (e *Engine) verifyManifest(data, sig []byte, t trust) (*manifest.Manifest, 
 	return m, &t, nil
 }
 
-// checkManifestBinding checks that every signer's trusted comment binds the signature
+// CheckManifestBinding checks that every signer's trusted comment binds the signature
 // to manifest.json at m's serial ("file=manifest.json serial=N"), and to m's product
 // when it names one ("product=P"): a valid signature of another manifest, a renamed
 // file or another product is refused. product= comes last and runs to the end of the
 // comment, since a product's name may hold spaces. Other words of the comment
 // (minisign's "timestamp:N", other key=value pairs) are ignored.
-func checkManifestBinding(v *signature.Verified, m *manifest.Manifest) error {
+func CheckManifestBinding(v *signature.Verified, m *manifest.Manifest) error {
 	want := []struct {
 		field, value string
 		required     bool

@@ -35,6 +35,8 @@ type Config struct {
 	Product            string         `json:"product,omitempty"`
 	Keys               []string       `json:"keys"`
 	Threshold          int            `json:"threshold,omitempty"`
+	RootKeys           []string       `json:"root_keys,omitempty"`
+	RootThreshold      int            `json:"root_threshold,omitempty"`
 	StateDir           string         `json:"state_dir"`
 	Platform           string         `json:"platform,omitempty"`
 	Language           string         `json:"language,omitempty"`
@@ -43,6 +45,13 @@ type Config struct {
 	Retention          int            `json:"retention,omitempty"`
 	Modules            []ModuleConfig `json:"modules"`
 }
+
+// Root keys: when RootKeys names key files, the signing keys are not configured but
+// read from the repository's keys.json, which at least RootThreshold (default 1) of
+// the root keys must have signed; Keys must then be empty (the key set replaces them,
+// which is what makes removing a key from it a revocation) and Threshold is the
+// number of distinct signing keys of the key set that must sign the manifest and each
+// pack. See DESIGN.md "Keys over time".
 
 // ModuleConfig is one module of the configuration.
 type ModuleConfig struct {
@@ -135,8 +144,17 @@ func (c *Config) validate(needSource, needKeys bool) error {
 	if c.StateDir == "" {
 		return bad("state_dir", "missing")
 	}
-	if len(c.Keys) == 0 && needKeys {
-		return bad("keys", "missing: at least one trusted public key file is needed (or give the engine a keyring with WithKeyring)")
+	if len(c.RootKeys) > 0 && len(c.Keys) > 0 {
+		return bad("keys", "given with root_keys: with root keys the signing keys come from the repository's keys.json; remove \"keys\"")
+	}
+	if len(c.Keys) == 0 && len(c.RootKeys) == 0 && needKeys {
+		return bad("keys", "missing: at least one trusted public key file is needed, or root_keys (or give the engine a keyring with WithKeyring)")
+	}
+	if c.RootThreshold == 0 && len(c.RootKeys) > 0 {
+		c.RootThreshold = 1
+	}
+	if c.RootThreshold < 0 || c.RootThreshold > 0 && len(c.RootKeys) == 0 || c.RootThreshold > len(c.RootKeys)*64 {
+		return bad("root_threshold", "%d is out of range (it counts distinct keys of root_keys)", c.RootThreshold)
 	}
 	if len(c.Product) > maxProduct {
 		return bad("product", "%.40q... is longer than %d bytes", c.Product, maxProduct)

@@ -2,6 +2,7 @@ package update
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"os"
@@ -24,6 +25,8 @@ type Engine struct {
 	state    stateDir
 	src      source.Source
 	keyring  *signature.Keyring
+	roots    *signature.Keyring // the configured root keys, nil without root_keys
+	signing  keySigning         // with root keys: the signing keys of the last key set accepted
 	log      *slog.Logger
 	now      func() time.Time
 	events   func(Event)
@@ -137,7 +140,16 @@ func New(cfg Config, opts ...Option) (*Engine, error) {
 		}
 		e.src = s
 	}
-	if e.keyring == nil {
+	if len(cfg.RootKeys) > 0 {
+		if e.keyring != nil {
+			return nil, &ConfigError{Field: "root_keys", Err: errors.New("given with WithKeyring: with root keys the signing keys come from the repository's keys.json")}
+		}
+		kr, err := signature.LoadKeyring(cfg.RootKeys, signature.WithThreshold(cfg.RootThreshold))
+		if err != nil {
+			return nil, &ConfigError{Field: "root_keys", Err: err}
+		}
+		e.roots = kr
+	} else if e.keyring == nil {
 		kr, err := signature.LoadKeyring(cfg.Keys, signature.WithThreshold(cfg.Threshold))
 		if err != nil {
 			return nil, &ConfigError{Field: "keys", Err: err}

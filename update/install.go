@@ -241,7 +241,11 @@ func (e *Engine) offlinePack(m *ModuleConfig, installed string, opts InstallOpti
 		return nil, err
 	}
 	defer f.Close()
-	v, err := e.keyring.Verify(filepath.Base(opts.PackFile), sig, f)
+	kr, err := e.packKeyring()
+	if err != nil {
+		return nil, err
+	}
+	v, err := kr.Verify(filepath.Base(opts.PackFile), sig, f)
 	if err != nil {
 		return nil, &Error{Code: CodeBadSignature, Module: m.Name, Err: err}
 	}

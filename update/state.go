@@ -19,6 +19,8 @@ import (
 //	trust.json                   highest manifest serial accepted (replay protection),
 //	                             the product pinned, the highest HFSQL versions
 //	manifest/check.json          last accepted manifest and its validator, in one file
+//	keys/state.json              with root_keys: the keys.json accepted, its version and
+//	                             validator, the root keys pinned, the keys revoked
 //	modules/NAME/status.json     what status prints
 //	modules/NAME/journal.json    the install under way, for Recover
 //	modules/NAME/lock            one operation per module

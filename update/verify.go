@@ -27,7 +27,11 @@ type packCheck struct {
 var errCheckAborted = errors.New("pack check aborted")
 
 func (e *Engine) newPackCheck(ref packRef, sig []byte) (*packCheck, error) {
-	v, err := e.keyring.NewVerifier(ref.pack.File, sig)
+	kr, err := e.packKeyring()
+	if err != nil {
+		return nil, err
+	}
+	v, err := kr.NewVerifier(ref.pack.File, sig)
 	if err != nil {
 		return nil, &Error{Code: CodeBadSignature, Module: ref.module, Err: err}
 	}

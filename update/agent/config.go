@@ -136,6 +136,9 @@ func ParseConfig(data []byte, base string) (*Config, error) {
 	for i, k := range c.Keys {
 		c.Keys[i] = abs(k)
 	}
+	for i, k := range c.RootKeys {
+		c.RootKeys[i] = abs(k)
+	}
 	c.StateDir = abs(c.StateDir)
 	if c.Source != "" && !strings.Contains(c.Source, "://") {
 		c.Source = abs(c.Source)

@@ -1,0 +1,449 @@
+// Package mirror copies an update repository into a folder after verifying it: the
+// manifest (signature, binding, expiry), the key set when root keys are pinned, and
+// every pack (size, SHA-256, signature and binding). What fails verification is not
+// copied and is named; the rest is. The folder is then a repository agents can use as
+// their source (a fleet's mirror, an operator's own update server), optionally with
+// the manifest co-signed by the operator's key so that agents may require both
+// signatures with a threshold of 2.
+//
+// A second run fetches only what changed: a pack the folder already holds with the
+// manifest's size and SHA-256 is kept, and a pack whose download was cut is resumed
+// from the bytes already held (a Range request). Every file is written atomically
+// (temporary file, fsync, rename) and the manifest last, so the folder is a consistent
+// repository at every moment.
+//
+// It knows nothing of installs: it reads through a [source.Source] and writes files.
+package mirror
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"hash"
+	"io"
+	"io/fs"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/upkeep-go/upkeep/internal/atomicfile"
+	"github.com/upkeep-go/upkeep/internal/limited"
+	"github.com/upkeep-go/upkeep/manifest"
+	"github.com/upkeep-go/upkeep/signature"
+	"github.com/upkeep-go/upkeep/update"
+	"github.com/upkeep-go/upkeep/update/publish"
+	"github.com/upkeep-go/upkeep/update/source"
+)
+
+// PartDir is the hidden folder, inside the mirror, that holds cut downloads until
+// they are complete and verified.
+const PartDir = ".upkeep-mirror"
+
+// Options say how to verify and what to add.
+type Options struct {
+	// Keyring verifies the manifest and packs when Roots is nil.
+	Keyring *signature.Keyring
+	// Roots, when not nil, are the pinned root keys: the signing keys come from the
+	// source's keys.json, as an agent with root_keys takes them, and keys.json is
+	// copied too.
+	Roots *signature.Keyring
+	// Threshold is the number of distinct signing keys of keys.json that must sign
+	// (with Roots). Default 1.
+	Threshold int
+	// Sign, when set, co-signs the mirrored manifest: its block is added to the
+	// publisher's signature file.
+	Sign *signature.PrivateKey
+	// Now is the clock (manifest expiry, key validity). Default time.Now.
+	Now func() time.Time
+	// Log hears of each file. Default: discard.
+	Log *slog.Logger
+}
+
+// Failure is a file that failed verification and was not copied.
+type Failure struct {
+	File string
+	Err  error
+}
+
+// Report is what a run did.
+type Report struct {
+	Serial  uint64
+	Copied  []string  // packs fetched (whole or resumed) and copied
+	Kept    []string  // packs the mirror already held, verified again
+	Failed  []Failure // packs not copied
+	Fetched int64     // pack bytes fetched
+}
+
+// Error is a run in which some packs failed verification: they are named, the rest
+// was copied.
+type Error struct{ Failed []Failure }
+
+// Error names each file and why.
+func (e *Error) Error() string {
+	var parts []string
+	for _, f := range e.Failed {
+		parts = append(parts, f.Err.Error())
+	}
+	return fmt.Sprintf("mirror: %d file(s) not copied: %s", len(e.Failed), strings.Join(parts, "; "))
+}
+
+// Unwrap returns the errors of the files not copied.
+func (e *Error) Unwrap() []error {
+	var errs []error
+	for _, f := range e.Failed {
+		errs = append(errs, f.Err)
+	}
+	return errs
+}
+
+type mirror struct {
+	src source.Source
+	dir string
+	o   Options
+	rep *Report
+}
+
+// Mirror copies the repository src into the folder dir (created if missing). When the
+// manifest (or with roots the key set) is refused, nothing is written and the error
+// says why. When packs fail, the others and the manifest are still copied, and the
+// error is an [*Error] naming them.
+func Mirror(ctx context.Context, src source.Source, dir string, o Options) (*Report, error) {
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	if o.Log == nil {
+		o.Log = slog.New(slog.DiscardHandler)
+	}
+	if o.Threshold == 0 {
+		o.Threshold = 1
+	}
+	if o.Keyring == nil && o.Roots == nil {
+		return nil, errors.New("mirror: no keyring and no root keys: nothing to verify with")
+	}
+	m := &mirror{src: src, dir: dir, o: o, rep: &Report{}}
+	if err := os.MkdirAll(filepath.Join(dir, PartDir), 0o755); err != nil {
+		return nil, err
+	}
+	kr := o.Keyring
+	var keysData, keysSig []byte
+	if o.Roots != nil {
+		var err error
+		if kr, keysData, keysSig, err = m.keys(ctx); err != nil {
+			return nil, err
+		}
+	}
+	data, sig, man, err := m.manifest(ctx, kr)
+	if err != nil {
+		return nil, err
+	}
+	m.rep.Serial = man.Serial
+	seen := map[string]bool{}
+	for i := range man.Releases {
+		r := &man.Releases[i]
+		for j := range r.Packs {
+			p := &r.Packs[j]
+			if seen[p.File] {
+				continue
+			}
+			seen[p.File] = true
+			if err := m.pack(ctx, kr, r, p); err != nil {
+				if ctx.Err() != nil {
+					return m.rep, context.Cause(ctx)
+				}
+				o.Log.Warn("mirror: not copied", slog.String("file", p.File), slog.String("error", err.Error()))
+				m.rep.Failed = append(m.rep.Failed, Failure{File: p.File, Err: err})
+			}
+		}
+	}
+	if keysData != nil {
+		if err := publish.WriteSigned(dir, signature.KeySetFileName, keysData, keysSig); err != nil {
+			return m.rep, err
+		}
+	}
+	if o.Sign != nil {
+		comment := "timestamp:" + strconv.FormatInt(o.Now().Unix(), 10) + " file=" + manifest.FileName + " serial=" + strconv.FormatUint(man.Serial, 10) + " product=" + man.Product
+		blk, err := signature.Sign(*o.Sign, bytes.NewReader(data), comment)
+		if err != nil {
+			return m.rep, err
+		}
+		if sig, err = signature.AppendSignature(manifest.SignatureFileName, sig, blk); err != nil {
+			return m.rep, err
+		}
+	}
+	if err := publish.WriteSigned(dir, manifest.FileName, data, sig); err != nil {
+		return m.rep, err
+	}
+	if len(m.rep.Failed) > 0 {
+		return m.rep, &Error{Failed: m.rep.Failed}
+	}
+	return m.rep, nil
+}
+
+// fetchSmall reads a whole small file from the source.
+func (m *mirror) fetchSmall(ctx context.Context, name string, max int64) ([]byte, error) {
+	resp, err := m.src.Fetch(ctx, source.Request{Name: name, Max: max})
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	return io.ReadAll(resp.Body)
+}
+
+// local reads a file the mirror holds, nil when it has none.
+func (m *mirror) local(name string, max int64) []byte {
+	b, err := limited.ReadFile(filepath.Join(m.dir, filepath.FromSlash(name)), max)
+	if err != nil {
+		return nil
+	}
+	return b
+}
+
+// keys fetches and verifies the source's keys.json with the roots pinned: the
+// configured ones, or those of the key set the mirror holds when it verifies with
+// them (whose version is then the lowest accepted). It returns the signing keys.
+func (m *mirror) keys(ctx context.Context) (*signature.Keyring, []byte, []byte, error) {
+	pinned := m.o.Roots
+	var prev *signature.KeySet
+	if d, s := m.local(signature.KeySetFileName, signature.MaxKeySetSize), m.local(signature.KeySetSignatureFileName, signature.MaxSignatureFileSize); d != nil && s != nil {
+		if ks, err := signature.VerifyKeySet(d, s, m.o.Roots); err == nil {
+			if kr, err := ks.RootKeyring(); err == nil {
+				pinned, prev = kr, ks
+			}
+		}
+	}
+	data, err := m.fetchSmall(ctx, signature.KeySetFileName, signature.MaxKeySetSize)
+	if err != nil {
+		return nil, nil, nil, fmt.Errorf("mirror: %w", err)
+	}
+	sig, err := m.fetchSmall(ctx, signature.KeySetSignatureFileName, signature.MaxSignatureFileSize)
+	if err != nil {
+		return nil, nil, nil, fmt.Errorf("mirror: %w", err)
+	}
+	ks, err := signature.VerifyKeySet(data, sig, pinned)
+	if err != nil {
+		return nil, nil, nil, fmt.Errorf("mirror: %w", err)
+	}
+	if prev != nil && ks.Version < prev.Version {
+		return nil, nil, nil, fmt.Errorf("mirror: %s has version %d, lower than version %d the mirror holds: refusing an older key set", signature.KeySetFileName, ks.Version, prev.Version)
+	}
+	kr, err := ks.Signing(m.o.Now(), ks.RevokedSince(prev), signature.WithThreshold(m.o.Threshold))
+	if err != nil {
+		return nil, nil, nil, fmt.Errorf("mirror: %w", err)
+	}
+	return kr, data, sig, nil
+}
+
+// manifest fetches and verifies the manifest, and refuses one older than the
+// mirror's own.
+func (m *mirror) manifest(ctx context.Context, kr *signature.Keyring) ([]byte, []byte, *manifest.Manifest, error) {
+	data, err := m.fetchSmall(ctx, manifest.FileName, manifest.MaxSize)
+	if err != nil {
+		return nil, nil, nil, fmt.Errorf("mirror: %w", err)
+	}
+	sig, err := m.fetchSmall(ctx, manifest.SignatureFileName, signature.MaxSignatureFileSize)
+	if err != nil {
+		return nil, nil, nil, fmt.Errorf("mirror: %s has no signature: %w", manifest.FileName, err)
+	}
+	man, err := verifyManifest(kr, data, sig)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	if now := m.o.Now(); !now.Before(man.Expires) {
+		return nil, nil, nil, fmt.Errorf("mirror: %s expired at %s (serial %d)", manifest.FileName, man.Expires.Format(time.RFC3339), man.Serial)
+	}
+	if d, s := m.local(manifest.FileName, manifest.MaxSize), m.local(manifest.SignatureFileName, signature.MaxSignatureFileSize); d != nil && s != nil {
+		if held, err := verifyManifest(kr, d, s); err == nil && held.Product == man.Product && man.Serial < held.Serial {
+			return nil, nil, nil, fmt.Errorf("mirror: %s has serial %d, lower than serial %d the mirror holds: refusing an older manifest", manifest.FileName, man.Serial, held.Serial)
+		}
+	}
+	return data, sig, man, nil
+}
+
+func verifyManifest(kr *signature.Keyring, data, sig []byte) (*manifest.Manifest, error) {
+	v, err := kr.Verify(manifest.FileName, sig, bytes.NewReader(data))
+	if err != nil {
+		return nil, fmt.Errorf("mirror: %w", err)
+	}
+	man, err := manifest.Parse(data)
+	if err != nil {
+		return nil, fmt.Errorf("mirror: %s: %w", manifest.FileName, err)
+	}
+	if err := update.CheckManifestBinding(v, man); err != nil {
+		return nil, fmt.Errorf("mirror: %w", err)
+	}
+	return man, nil
+}
+
+// check hashes a pack's bytes with SHA-256 and the signature's prehash.
+type check struct {
+	sha hash.Hash
+	v   *signature.Verifier
+	n   int64
+}
+
+func (c *check) Write(p []byte) (int, error) {
+	c.sha.Write(p)
+	c.v.Write(p)
+	c.n += int64(len(p))
+	return len(p), nil
+}
+
+// verdict checks size, SHA-256, signature and binding.
+func (c *check) verdict(r *manifest.Release, p *manifest.Pack) error {
+	if c.n != p.Size {
+		return fmt.Errorf("pack %s has %d bytes, the manifest says %d", p.File, c.n, p.Size)
+	}
+	if got := hex.EncodeToString(c.sha.Sum(nil)); got != p.SHA256 {
+		return fmt.Errorf("pack %s: sha256 is %s, the manifest says %s", p.File, got, p.SHA256)
+	}
+	v, err := c.v.Verify()
+	if err != nil {
+		return fmt.Errorf("pack %s: %w", p.File, err)
+	}
+	b := signature.Binding{File: p.File, Module: r.Module, Version: r.Version, Platform: p.Platform}
+	if err := b.Check(v); err != nil {
+		return fmt.Errorf("pack %s: %w", p.File, err)
+	}
+	return nil
+}
+
+// pack copies one pack and its signature, or keeps the copy held when it is the
+// manifest's.
+func (m *mirror) pack(ctx context.Context, kr *signature.Keyring, r *manifest.Release, p *manifest.Pack) error {
+	if !fs.ValidPath(p.File) || strings.HasPrefix(p.File, PartDir) || strings.ContainsAny(p.File, `\:`) {
+		return fmt.Errorf("pack %q: not a plain relative file name", p.File)
+	}
+	sigName := p.SignatureFile()
+	sig, err := m.fetchSmall(ctx, sigName, signature.MaxSignatureFileSize)
+	if err != nil {
+		return fmt.Errorf("pack %s: signature: %w", p.File, err)
+	}
+	newCheck := func() (*check, error) {
+		v, err := kr.NewVerifier(p.File, sig)
+		if err != nil {
+			return nil, fmt.Errorf("pack %s: %w", p.File, err)
+		}
+		return &check{sha: sha256.New(), v: v}, nil
+	}
+	final := filepath.Join(m.dir, filepath.FromSlash(p.File))
+	sigPath := filepath.Join(m.dir, filepath.FromSlash(sigName))
+	if fi, err := os.Lstat(final); err == nil && fi.Mode().IsRegular() && fi.Size() == p.Size {
+		c, err := newCheck()
+		if err != nil {
+			return err
+		}
+		if err := hashFile(final, c); err == nil && c.n == p.Size && hex.EncodeToString(c.sha.Sum(nil)) == p.SHA256 {
+			if err := c.verdict(r, p); err != nil {
+				return err
+			}
+			m.rep.Kept = append(m.rep.Kept, p.File)
+			return m.writeSig(sigPath, sig)
+		}
+	}
+	part := filepath.Join(m.dir, PartDir, p.SHA256+".part")
+	c, err := newCheck()
+	if err != nil {
+		return err
+	}
+	f, err := os.OpenFile(part, os.O_RDWR|os.O_CREATE, 0o644)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	have, err := io.Copy(c, f)
+	if err != nil {
+		return err
+	}
+	if have > p.Size {
+		if err := restart(f); err != nil {
+			return err
+		}
+		if c, err = newCheck(); err != nil {
+			return err
+		}
+		have = 0
+	}
+	if have < p.Size {
+		resp, err := m.src.Fetch(ctx, source.Request{Name: p.File, Offset: have, Max: p.Size - have})
+		if err != nil {
+			return fmt.Errorf("pack %s: %w", p.File, err)
+		}
+		defer resp.Body.Close()
+		if resp.Offset != have && resp.Offset != 0 {
+			return fmt.Errorf("pack %s: asked for offset %d, got %d", p.File, have, resp.Offset)
+		}
+		if resp.Offset != have {
+			// The server sent the whole file: start again.
+			if err := restart(f); err != nil {
+				return err
+			}
+			if c, err = newCheck(); err != nil {
+				return err
+			}
+		}
+		n, err := io.Copy(io.MultiWriter(f, c), resp.Body)
+		m.rep.Fetched += n
+		if err != nil {
+			f.Sync()
+			return fmt.Errorf("pack %s: %w", p.File, err)
+		}
+	}
+	if err := c.verdict(r, p); err != nil {
+		f.Close()
+		os.Remove(part)
+		return err
+	}
+	if err := f.Sync(); err != nil {
+		return err
+	}
+	if err := f.Close(); err != nil {
+		return err
+	}
+	if err := os.MkdirAll(filepath.Dir(final), 0o755); err != nil {
+		return err
+	}
+	if err := m.writeSig(sigPath, sig); err != nil {
+		return err
+	}
+	if err := os.Rename(part, final); err != nil {
+		return err
+	}
+	m.o.Log.Info("mirror: copied", slog.String("file", p.File))
+	m.rep.Copied = append(m.rep.Copied, p.File)
+	return nil
+}
+
+func (m *mirror) writeSig(sigPath string, sig []byte) error {
+	if old, err := os.ReadFile(sigPath); err == nil && bytes.Equal(old, sig) {
+		return nil
+	}
+	if err := os.MkdirAll(filepath.Dir(sigPath), 0o755); err != nil {
+		return err
+	}
+	return atomicfile.WriteFile(sigPath, sig, 0o644)
+}
+
+// restart empties a part file whose bytes cannot be resumed.
+func restart(f *os.File) error {
+	if err := f.Truncate(0); err != nil {
+		return err
+	}
+	_, err := f.Seek(0, io.SeekStart)
+	return err
+}
+
+func hashFile(name string, w io.Writer) error {
+	f, err := os.Open(name)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	_, err = io.Copy(w, f)
+	return err
+}
