@@ -127,7 +127,10 @@ func (e *Engine) checkModule(mc *ModuleConfig, m *manifest.Manifest, id string) 
 	case manifest.StatusUpToDate:
 		c.Reason = sel.Reason
 	}
-	werr := writable(mc)
+	var werr error
+	if filesOnly(mc) == nil {
+		werr = writable(mc)
+	}
 	if werr != nil {
 		c.Warning = werr.Error()
 	}

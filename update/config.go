@@ -61,6 +61,33 @@ type ModuleConfig struct {
 	MaintenanceFile string   `json:"maintenance_file,omitempty"`
 	Scripts         string   `json:"scripts,omitempty"`
 	Installed       string   `json:"installed,omitempty"`
+	// Kind is what the module is: KindFiles (the default) or KindDatabase.
+	Kind ModuleKind `json:"kind,omitempty"`
+	// Database is where a KindDatabase module's scripts run.
+	Database *DatabaseConfig `json:"database,omitempty"`
+}
+
+// ModuleKind is what a module is made of.
+type ModuleKind string
+
+// Module kinds.
+const (
+	// KindFiles is a tree of files at Path, swapped or replaced in place.
+	KindFiles ModuleKind = "files"
+	// KindDatabase is a database whose packs hold SQL scripts (package
+	// update/dbscript); it has no Path.
+	KindDatabase ModuleKind = "database"
+)
+
+// DatabaseConfig is the database of a KindDatabase module: Driver "sqlite" or
+// "postgres", and the DSN given inline or in a file (kept out of the configuration,
+// which the portal may show).
+type DatabaseConfig struct {
+	Driver  string `json:"driver"`
+	DSN     string `json:"dsn,omitempty"`
+	DSNFile string `json:"dsn_file,omitempty"`
+	// Schema is the PostgreSQL schema of the module's objects. Default: public.
+	Schema string `json:"schema,omitempty"`
 }
 
 // ConfigError is a configuration that cannot be used: it names the field at fault and,
@@ -126,7 +153,7 @@ func goFieldPath(path string) string {
 }
 
 // initialisms are the words of JSON keys that Go field names write in capitals.
-var initialisms = map[string]string{"hfsql": "HFSQL", "id": "ID", "url": "URL"}
+var initialisms = map[string]string{"hfsql": "HFSQL", "id": "ID", "url": "URL", "dsn": "DSN"}
 
 // Validate checks the configuration and fills defaults (threshold 1, channel stable,
 // this machine's platform, strategy swap).
@@ -197,6 +224,21 @@ func (c *Config) validate(needSource, needKeys bool) error {
 			return bad(f+".name", "module %q appears twice", m.Name)
 		}
 		seen[m.Name] = true
+		switch m.Kind {
+		case "", KindFiles:
+			if m.Database != nil {
+				return bad(f+".database", "only a module of kind \"database\" has one")
+			}
+		case KindDatabase:
+			if err := m.Database.validate(); err != nil {
+				return bad(f+".database"+err.field, "%v", err.err)
+			}
+		default:
+			return bad(f+".kind", "%q: want \"files\" or \"database\"", m.Kind)
+		}
+		if m.Path == "" && m.Kind == KindDatabase {
+			continue
+		}
 		if m.Path == "" {
 			return bad(f+".path", "missing")
 		}
@@ -213,6 +255,24 @@ func (c *Config) validate(needSource, needKeys bool) error {
 		if m.MaintenanceFile != "" && (strings.ContainsAny(m.MaintenanceFile, `/\`) || m.MaintenanceFile == "." || m.MaintenanceFile == "..") {
 			return bad(f+".maintenance_file", "%q must be a plain file name", m.MaintenanceFile)
 		}
+	}
+	return nil
+}
+
+type fieldErr struct {
+	field string
+	err   error
+}
+
+func (d *DatabaseConfig) validate() *fieldErr {
+	if d == nil {
+		return &fieldErr{"", errors.New("missing: a database module needs {\"driver\":…,\"dsn\":…}")}
+	}
+	if d.Driver != "sqlite" && d.Driver != "postgres" {
+		return &fieldErr{".driver", fmt.Errorf("%q: want \"sqlite\" or \"postgres\"", d.Driver)}
+	}
+	if (d.DSN == "") == (d.DSNFile == "") {
+		return &fieldErr{".dsn", errors.New("give exactly one of dsn and dsn_file")}
 	}
 	return nil
 }

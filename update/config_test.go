@@ -25,6 +25,15 @@ func TestConfigErrorInCode(t *testing.T) {
 		{func(c *update.Config) { c.Modules[1].Path = "" }, "update: config Modules[1].Path: missing"},
 		{func(c *update.Config) { c.Modules[0].MaintenanceFile = "../x" }, `update: config Modules[0].MaintenanceFile: "../x" must be a plain file name`},
 		{func(c *update.Config) { c.Retention = -1 }, "update: config Retention: must be at least 1"},
+		{func(c *update.Config) { c.Modules[1].Kind = "tape" }, `update: config Modules[1].Kind: "tape": want "files" or "database"`},
+		{func(c *update.Config) { c.Modules[1].Kind = update.KindDatabase }, `update: config Modules[1].Database: missing: a database module needs {"driver":…,"dsn":…}`},
+		{func(c *update.Config) {
+			c.Modules[1] = update.ModuleConfig{Name: "db", Kind: update.KindDatabase, Database: &update.DatabaseConfig{Driver: "mysql", DSN: "x"}}
+		}, `update: config Modules[1].Database.Driver: "mysql": want "sqlite" or "postgres"`},
+		{func(c *update.Config) {
+			c.Modules[1] = update.ModuleConfig{Name: "db", Kind: update.KindDatabase, Database: &update.DatabaseConfig{Driver: "sqlite", DSN: "x", DSNFile: "/y"}}
+		}, `update: config Modules[1].Database.DSN: give exactly one of dsn and dsn_file`},
+		{func(c *update.Config) { c.Modules[0].Database = &update.DatabaseConfig{Driver: "sqlite", DSN: "x"} }, `update: config Modules[0].Database: only a module of kind "database" has one`},
 	}
 	for _, tt := range tests {
 		c := good()
@@ -36,6 +45,9 @@ func TestConfigErrorInCode(t *testing.T) {
 		require.ErrorAs(t, err, &ce)
 		require.Equal(t, update.CodeConfig, update.CodeOf(err))
 	}
+	c := good()
+	c.Modules[1] = update.ModuleConfig{Name: "db", Kind: update.KindDatabase, Database: &update.DatabaseConfig{Driver: "postgres", DSNFile: "/etc/db.dsn"}}
+	require.NoError(t, c.Validate(), "a database module needs no path")
 	cause := errors.New("no such platform")
 	err := &update.ConfigError{Field: "platform", Err: cause}
 	require.EqualError(t, err, "update: config Platform: no such platform")

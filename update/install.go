@@ -70,6 +70,9 @@ func (e *Engine) Install(ctx context.Context, module string, opts InstallOptions
 	if err != nil {
 		return nil, err
 	}
+	if err := filesOnly(m); err != nil {
+		return nil, err
+	}
 	lk, err := e.lock(m)
 	if err != nil {
 		return nil, err

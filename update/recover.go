@@ -48,6 +48,9 @@ func (e *Engine) Recover(ctx context.Context) ([]RecoverResult, error) {
 
 func (e *Engine) recoverOne(ctx context.Context, m *ModuleConfig) (RecoverResult, error) {
 	res := RecoverResult{Module: m.Name, Action: RecoverNone}
+	if filesOnly(m) != nil {
+		return res, nil // no tree to recover: each script is its own transaction
+	}
 	lk, err := e.lock(m)
 	if err != nil {
 		return res, err

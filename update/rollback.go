@@ -30,6 +30,9 @@ func (e *Engine) Rollback(ctx context.Context, module string, opts RollbackOptio
 	if err != nil {
 		return nil, err
 	}
+	if err := filesOnly(m); err != nil {
+		return nil, err
+	}
 	lk, err := e.lock(m)
 	if err != nil {
 		return nil, err

@@ -21,7 +21,9 @@ func TestMain(m *testing.M) {
 		main()
 		return
 	}
-	os.Exit(m.Run())
+	code := m.Run()
+	pgServer.Stop() // started by the db tests that need it
+	os.Exit(code)
 }
 
 // commandEnv is the environment of the command as a process: without what turns

@@ -146,6 +146,9 @@ func ParseConfig(data []byte, base string) (*Config, error) {
 	for i := range c.Modules {
 		c.Modules[i].Path = abs(c.Modules[i].Path)
 		c.Modules[i].Scripts = abs(c.Modules[i].Scripts)
+		if db := c.Modules[i].Database; db != nil {
+			db.DSNFile = abs(db.DSNFile)
+		}
 	}
 	if err := c.Validate(); err != nil {
 		return nil, err

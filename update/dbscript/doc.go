@@ -1,0 +1,34 @@
+// Package dbscript applies a database module's SQL scripts and tells whether the
+// database is still the publisher's standard schema.
+//
+// A pack holds its scripts as upkeep/db/NNNN_name.sql (all of them since the first
+// version, ordered by number) and upkeep/db/fingerprints.json, the fingerprint of the
+// standard schema after each script, per driver. A Runner keeps a history table in the
+// database (number, name, SHA-256, mode, fingerprint before and after, applied at) and
+// reads the schema from the catalog to fingerprint it.
+//
+// # Standard and customised
+//
+// The expected fingerprint is the one recorded right after the last script, when that
+// script was applied automatically on a standard database; otherwise (a script run by
+// hand, or marked applied, or nothing applied) it is the publisher's for the last
+// applied script. A database whose live fingerprint equals the expected one is
+// standard: [Runner.Apply] runs the pending scripts in order, each in its own
+// transaction with its history row. A database that differs is customised:
+// [Runner.Apply] refuses with [CodeSchemaDrift], [Runner.Status] lists the drift, and a
+// person runs the scripts one by one with [Runner.ApplyNext] or records one run by
+// hand with [Runner.MarkApplied].
+//
+// # Drivers
+//
+// SQLite through modernc.org/sqlite (no cgo), driver name "sqlite"; PostgreSQL through
+// github.com/jackc/pgx/v5/stdlib, driver name "pgx". [Open] opens either.
+//
+// # Limits
+//
+// Scripts larger than [MaxScriptSize] and fingerprint files larger than
+// [MaxFingerprintsSize] are refused.
+//
+// The package reads scripts from an fs.FS (the extracted pack) and knows nothing of
+// how files are installed.
+package dbscript

@@ -1,0 +1,548 @@
+package dbscript
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+	"time"
+)
+
+// DefaultTable is the history table's name.
+const DefaultTable = "upkeep_history"
+
+// Mode is how a script came to be in the history.
+type Mode string
+
+// Modes of the history.
+const (
+	ModeAuto   Mode = "auto"   // applied by Apply on a standard database
+	ModeManual Mode = "manual" // applied by ApplyNext, at a person's request
+	ModeMarked Mode = "marked" // run by a person outside upkeep, recorded by MarkApplied
+)
+
+// Applied is one row of the history table.
+type Applied struct {
+	Number    int       `json:"number"`
+	Name      string    `json:"name"`
+	Checksum  string    `json:"sha256"`
+	Mode      Mode      `json:"mode"`
+	Before    string    `json:"fingerprint_before"`
+	After     string    `json:"fingerprint_after"`
+	AppliedAt time.Time `json:"applied_at"`
+}
+
+// Runner applies a pack's scripts to one database and reports its state. Its methods
+// may be called from several goroutines; on PostgreSQL, runners in several processes
+// are serialised by an advisory lock.
+type Runner struct {
+	db       *sql.DB
+	driver   Driver
+	d        dialect
+	schema   string
+	table    string
+	log      *slog.Logger
+	now      func() time.Time
+	progress func(Applied)
+}
+
+// Option configures a Runner.
+type Option func(*Runner) error
+
+// WithSchema sets the PostgreSQL schema that holds the module's objects and the
+// history table; scripts run with it alone on the search path. Default: "public".
+// SQLite ignores it.
+func WithSchema(s string) Option {
+	return func(r *Runner) error {
+		if s == "" {
+			return errors.New("dbscript: empty schema name")
+		}
+		r.schema = s
+		return nil
+	}
+}
+
+// WithTable sets the history table's name. Default: DefaultTable.
+func WithTable(t string) Option {
+	return func(r *Runner) error {
+		if t == "" {
+			return errors.New("dbscript: empty table name")
+		}
+		r.table = t
+		return nil
+	}
+}
+
+// WithLogger sets the logger. Default: discard.
+func WithLogger(l *slog.Logger) Option {
+	return func(r *Runner) error { r.log = l; return nil }
+}
+
+// WithClock sets the clock of the history's applied_at. Default: time.Now.
+func WithClock(now func() time.Time) Option {
+	return func(r *Runner) error { r.now = now; return nil }
+}
+
+// WithProgress sets a function called after each script's transaction committed,
+// with its history row. Default: none.
+func WithProgress(f func(Applied)) Option {
+	return func(r *Runner) error { r.progress = f; return nil }
+}
+
+// New returns a runner for db, a database of the given driver (see Open).
+func New(db *sql.DB, driver Driver, opts ...Option) (*Runner, error) {
+	d, err := dialectOf(driver)
+	if err != nil {
+		return nil, err
+	}
+	r := &Runner{db: db, driver: driver, d: d, schema: "public", table: DefaultTable,
+		log: slog.New(slog.DiscardHandler), now: time.Now}
+	for _, o := range opts {
+		if err := o(r); err != nil {
+			return nil, err
+		}
+	}
+	return r, nil
+}
+
+// Driver returns the runner's driver.
+func (r *Runner) Driver() Driver { return r.driver }
+
+// Fingerprint reads the live schema's canonical listing and fingerprint.
+func (r *Runner) Fingerprint(ctx context.Context) (*Listing, error) {
+	var l *Listing
+	err := r.inTx(ctx, func(tx *sql.Tx) error {
+		var err error
+		l, err = r.listing(ctx, tx)
+		return err
+	})
+	return l, err
+}
+
+func (r *Runner) listing(ctx context.Context, q querier) (*Listing, error) {
+	objs, err := r.d.list(ctx, q, r.schema, r.table)
+	if err != nil {
+		return nil, err
+	}
+	return newListing(r.driver, objs), nil
+}
+
+// inTx runs fn in a transaction that is rolled back after (reads only).
+func (r *Runner) inTx(ctx context.Context, fn func(*sql.Tx) error) error {
+	tx, err := r.db.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("dbscript: begin: %w", err)
+	}
+	defer tx.Rollback()
+	if err := r.d.begin(ctx, tx, r.schema, r.table); err != nil {
+		return fmt.Errorf("dbscript: begin: %w", err)
+	}
+	return fn(tx)
+}
+
+// History returns the history table's rows in script order; none when the table does
+// not exist yet.
+func (r *Runner) History(ctx context.Context) ([]Applied, error) {
+	var h []Applied
+	err := r.inTx(ctx, func(tx *sql.Tx) error {
+		var err error
+		h, err = r.history(ctx, tx)
+		return err
+	})
+	return h, err
+}
+
+func (r *Runner) history(ctx context.Context, q querier) ([]Applied, error) {
+	ok, err := r.d.historyExists(ctx, q, r.schema, r.table)
+	if err != nil || !ok {
+		return nil, err
+	}
+	var h []Applied
+	var perr error
+	err = collect(ctx, q, `SELECT number, name, sha256, mode, fingerprint_before, fingerprint_after, applied_at FROM `+
+		r.d.qualify(r.schema, r.table)+` ORDER BY number`, nil, 7, func(v []string) {
+		a := Applied{Name: v[1], Checksum: v[2], Mode: Mode(v[3]), Before: v[4], After: v[5]}
+		if _, err := fmt.Sscan(v[0], &a.Number); err != nil && perr == nil {
+			perr = fmt.Errorf("dbscript: history row %q: number: %w", v[0], err)
+		}
+		if t, err := time.Parse(time.RFC3339Nano, v[6]); err == nil {
+			a.AppliedAt = t
+		}
+		h = append(h, a)
+	})
+	if err == nil {
+		err = perr
+	}
+	if err != nil {
+		return nil, fmt.Errorf("dbscript: read history table %s: %w", r.table, err)
+	}
+	return h, nil
+}
+
+// State is whether a database can be updated automatically.
+type State string
+
+// States of a database.
+const (
+	StateEmpty      State = "empty"      // nothing applied and no objects
+	StateStandard   State = "standard"   // the expected fingerprint: scripts run automatically
+	StateCustomised State = "customised" // differs from the expected: scripts run one by one
+)
+
+// Status is what Runner.Status found.
+type Status struct {
+	State State
+	// Applied is the number of the last applied script, 0 when none.
+	Applied int
+	History []Applied
+	// Fingerprint is the live schema's; Expected the one a standard database has now.
+	Fingerprint, Expected string
+	// Baseline says where Expected comes from: "local" (recorded after the last
+	// automatic script), "publisher" (the pack's fingerprints.json), "empty" (nothing
+	// applied), "" when the pack has no fingerprint for the last applied script.
+	Baseline string
+	// Pending are the pack's scripts not in the history yet, in order.
+	Pending []*Script
+	// Live is the live schema's listing.
+	Live *Listing
+	// Drift is how the live schema differs from the schema the applied scripts build,
+	// for a customised database (nil otherwise).
+	Drift *Drift
+	// Touches gives, per pending script number, the drifted objects it names
+	// (see Touches).
+	Touches map[int][]string
+}
+
+// Status checks the history against the pack, fingerprints the live schema and
+// decides whether the database is standard. It fails with CodeHistoryMismatch when
+// the history does not match the pack.
+func (r *Runner) Status(ctx context.Context, p *Pack) (*Status, error) {
+	var st *Status
+	err := r.inTx(ctx, func(tx *sql.Tx) error {
+		var err error
+		st, err = r.status(ctx, tx, p)
+		return err
+	})
+	if err != nil || st.State != StateCustomised {
+		return st, err
+	}
+	want, err := r.reference(ctx, p, st.History)
+	if err != nil {
+		return st, fmt.Errorf("dbscript: build the reference schema for the drift report: %w", err)
+	}
+	st.Drift = Compare(want, st.Live)
+	st.Touches = map[int][]string{}
+	for _, s := range st.Pending {
+		st.Touches[s.Number] = Touches(s, st.Drift, st.Live, want)
+	}
+	return st, nil
+}
+
+func (r *Runner) status(ctx context.Context, q querier, p *Pack) (*Status, error) {
+	h, err := r.history(ctx, q)
+	if err != nil {
+		return nil, err
+	}
+	st := &Status{History: h}
+	if err := checkHistory(p, h); err != nil {
+		return nil, err
+	}
+	done := map[int]bool{}
+	for _, a := range h {
+		done[a.Number] = true
+		st.Applied = a.Number
+	}
+	for i := range p.Scripts {
+		if !done[p.Scripts[i].Number] {
+			st.Pending = append(st.Pending, &p.Scripts[i])
+		}
+	}
+	if st.Live, err = r.listing(ctx, q); err != nil {
+		return nil, err
+	}
+	st.Fingerprint = st.Live.Fingerprint
+	st.Expected, st.Baseline = r.expected(p, h)
+	switch {
+	case len(h) == 0 && len(st.Live.Objects) == 0:
+		st.State = StateEmpty
+	case st.Expected != "" && st.Expected == st.Fingerprint:
+		st.State = StateStandard
+	default:
+		st.State = StateCustomised
+	}
+	return st, nil
+}
+
+// expected applies the rule of the package documentation.
+func (r *Runner) expected(p *Pack, h []Applied) (fp, baseline string) {
+	if len(h) == 0 {
+		return EmptyFingerprint, "empty"
+	}
+	last := h[len(h)-1]
+	if last.Mode == ModeAuto {
+		return last.After, "local"
+	}
+	if fp, ok := p.Fingerprints[r.driver][last.Number]; ok {
+		return fp, "publisher"
+	}
+	return "", ""
+}
+
+// checkHistory refuses a history that does not match the pack: an applied script
+// whose checksum differs or that the pack lacks, or a pack script older than the
+// last applied one that never ran.
+func checkHistory(p *Pack, h []Applied) error {
+	last := 0
+	for _, a := range h {
+		s, ok := p.Script(a.Number)
+		if !ok {
+			return &Error{Code: CodeHistoryMismatch, Number: a.Number, Script: a.Name,
+				Err: fmt.Errorf("applied (%s, %s) but not in the pack", a.Mode, a.AppliedAt.Format(time.RFC3339))}
+		}
+		if s.Checksum != a.Checksum {
+			return &Error{Code: CodeHistoryMismatch, Number: a.Number, Script: s.Name,
+				Err: fmt.Errorf("the history records sha256 %s, the pack's script has %s: the script or the history was edited", a.Checksum, s.Checksum)}
+		}
+		last = a.Number
+	}
+	done := map[int]bool{}
+	for _, a := range h {
+		done[a.Number] = true
+	}
+	for _, s := range p.Scripts {
+		if s.Number < last && !done[s.Number] {
+			return &Error{Code: CodeHistoryMismatch, Number: s.Number, Script: s.Name,
+				Err: fmt.Errorf("never applied, but script %d after it was", last)}
+		}
+	}
+	return nil
+}
+
+// reference builds the schema the applied scripts make, in a scratch database or
+// schema of the same server, and lists it.
+func (r *Runner) reference(ctx context.Context, p *Pack, h []Applied) (*Listing, error) {
+	var l *Listing
+	err := r.d.scratch(ctx, r.db, func(q querier, schema string) error {
+		for _, a := range h {
+			s, _ := p.Script(a.Number)
+			if err := r.exec(ctx, q, s); err != nil {
+				return err
+			}
+		}
+		objs, err := r.d.list(ctx, q, schema, r.table)
+		if err != nil {
+			return err
+		}
+		l = newListing(r.driver, objs)
+		return nil
+	})
+	return l, err
+}
+
+// exec runs a script's statements, naming the line and the server's message of the
+// one that fails.
+func (r *Runner) exec(ctx context.Context, q querier, s *Script) error {
+	for _, st := range s.Statements {
+		if _, err := q.ExecContext(ctx, st.SQL); err != nil {
+			if ctx.Err() != nil {
+				return ctx.Err()
+			}
+			line, msg := r.d.lineOf(err, st.SQL)
+			if line > 0 {
+				line += st.Line - 1 - strings.Count(st.SQL[:skipSpace(st.SQL, 0)], "\n")
+			} else {
+				line = st.Line
+			}
+			return &Error{Code: CodeScriptFailed, Number: s.Number, Script: s.Name, Line: line, Err: errors.New(msg)}
+		}
+	}
+	return nil
+}
+
+// Result is what Apply did.
+type Result struct {
+	Status  *Status   // before anything ran
+	Applied []Applied // the scripts applied, in order
+}
+
+// Apply brings a standard (or empty) database up to the pack's last script: each
+// pending script runs in its own transaction with its history row. When the live
+// schema matched the publisher's before, the schema after each script must match the
+// pack's fingerprint for it, or the script is rolled back. A failing script is rolled
+// back whole and Apply stops with CodeScriptFailed; the scripts before it stay
+// applied. A customised database gets CodeSchemaDrift and nothing runs.
+func (r *Runner) Apply(ctx context.Context, p *Pack) (*Result, error) {
+	st, err := r.Status(ctx, p)
+	if err != nil {
+		return nil, err
+	}
+	res := &Result{Status: st}
+	if st.State == StateCustomised {
+		return res, driftErr(st)
+	}
+	// The publisher's fingerprints are checked after each script only when this
+	// server's catalog reads as the publisher's did: otherwise the local baseline rules.
+	strict := st.Baseline == "empty" || st.Baseline == "publisher" || p.Fingerprints[r.driver][st.Applied] == st.Fingerprint
+	before := st.Fingerprint
+	for _, s := range st.Pending {
+		var want string
+		if strict {
+			want = p.Fingerprints[r.driver][s.Number]
+			if want == "" {
+				r.log.Warn("the pack has no fingerprint for a script: not checked", "script", s.Name, "driver", r.driver)
+			}
+		}
+		a, err := r.applyOne(ctx, p, s, ModeAuto, before, want)
+		if err != nil {
+			return res, err
+		}
+		res.Applied = append(res.Applied, *a)
+		before = a.After
+	}
+	return res, nil
+}
+
+func driftErr(st *Status) error {
+	msg := fmt.Sprintf("the database is customised: its fingerprint %s differs from the expected %s", short(st.Fingerprint), short(st.Expected))
+	if st.Expected == "" {
+		msg = fmt.Sprintf("the database is customised: the pack has no fingerprint for script %d to compare with", st.Applied)
+	}
+	if st.Drift != nil {
+		msg += fmt.Sprintf(" (%d added, %d removed, %d changed)", len(st.Drift.Added), len(st.Drift.Removed), len(st.Drift.Changed))
+	}
+	return &Error{Code: CodeSchemaDrift, Err: errors.New(msg + "; nothing was run: review the pending scripts and run them one by one")}
+}
+
+func short(fp string) string {
+	if len(fp) > 12 {
+		return fp[:12]
+	}
+	if fp == "" {
+		return "(none)"
+	}
+	return fp
+}
+
+// ApplyNext runs exactly the next pending script, whatever the database's state, in
+// its own transaction with its history row (mode manual); a person asked for it after
+// reading it.
+func (r *Runner) ApplyNext(ctx context.Context, p *Pack) (*Applied, error) {
+	st, err := r.Status(ctx, p)
+	if err != nil {
+		return nil, err
+	}
+	if len(st.Pending) == 0 {
+		return nil, fmt.Errorf("dbscript: no pending script: the history holds script %d, the last of the pack", st.Applied)
+	}
+	return r.applyOne(ctx, p, st.Pending[0], ModeManual, "", "")
+}
+
+// MarkApplied records that a person ran script number, the next pending one, by hand
+// (mode marked). Nothing is run; the fingerprint is taken again.
+func (r *Runner) MarkApplied(ctx context.Context, p *Pack, number int) (*Applied, error) {
+	st, err := r.Status(ctx, p)
+	if err != nil {
+		return nil, err
+	}
+	if len(st.Pending) == 0 {
+		return nil, fmt.Errorf("dbscript: mark script %d applied: no pending script", number)
+	}
+	if next := st.Pending[0]; next.Number != number {
+		return nil, fmt.Errorf("dbscript: mark script %d applied: the next pending script is %s", number, next.Name)
+	}
+	return r.applyOne(ctx, p, st.Pending[0], ModeMarked, "", "")
+}
+
+// applyOne runs (or, for ModeMarked, only records) one script in a transaction with
+// its history row. before is the fingerprint before, "" to read it; want, when not
+// "", is the fingerprint the schema must have after.
+func (r *Runner) applyOne(ctx context.Context, p *Pack, s *Script, mode Mode, before, want string) (*Applied, error) {
+	tx, err := r.db.BeginTx(ctx, nil)
+	if err != nil {
+		return nil, fmt.Errorf("dbscript: script %s: begin: %w", s.Name, err)
+	}
+	defer tx.Rollback()
+	if err := r.d.begin(ctx, tx, r.schema, r.table); err != nil {
+		return nil, fmt.Errorf("dbscript: script %s: begin: %w", s.Name, err)
+	}
+	if _, err := tx.ExecContext(ctx, r.d.createHistory(r.schema, r.table)); err != nil {
+		return nil, fmt.Errorf("dbscript: create history table %s: %w", r.table, err)
+	}
+	// Another runner may have gone first: the history is read again under the lock.
+	h, err := r.history(ctx, tx)
+	if err != nil {
+		return nil, err
+	}
+	if err := checkHistory(p, h); err != nil {
+		return nil, err
+	}
+	for _, a := range h {
+		if a.Number >= s.Number {
+			return nil, &Error{Code: CodeHistoryMismatch, Number: s.Number, Script: s.Name,
+				Err: fmt.Errorf("script %d was applied meanwhile (%s)", a.Number, a.Mode)}
+		}
+	}
+	if before == "" {
+		l, err := r.listing(ctx, tx)
+		if err != nil {
+			return nil, err
+		}
+		before = l.Fingerprint
+	}
+	if mode != ModeMarked {
+		if err := r.exec(ctx, tx, s); err != nil {
+			return nil, err
+		}
+	}
+	l, err := r.listing(ctx, tx)
+	if err != nil {
+		return nil, err
+	}
+	after := l.Fingerprint
+	if want != "" && after != want {
+		return nil, &Error{Code: CodeScriptFailed, Number: s.Number, Script: s.Name,
+			Err: fmt.Errorf("the schema after it has fingerprint %s, the publisher's is %s: rolled back", short(after), short(want))}
+	}
+	a := Applied{Number: s.Number, Name: s.Name, Checksum: s.Checksum, Mode: mode, Before: before, After: after, AppliedAt: r.now().UTC()}
+	ph := make([]string, 7)
+	for i := range ph {
+		ph[i] = r.d.ph(i + 1)
+	}
+	if _, err := tx.ExecContext(ctx, `INSERT INTO `+r.d.qualify(r.schema, r.table)+
+		` (number, name, sha256, mode, fingerprint_before, fingerprint_after, applied_at) VALUES (`+strings.Join(ph, ", ")+`)`,
+		a.Number, a.Name, a.Checksum, string(a.Mode), a.Before, a.After, a.AppliedAt.Format(time.RFC3339Nano)); err != nil {
+		return nil, fmt.Errorf("dbscript: script %s: record in history: %w", s.Name, err)
+	}
+	if err := tx.Commit(); err != nil {
+		return nil, &Error{Code: CodeScriptFailed, Number: s.Number, Script: s.Name, Err: fmt.Errorf("commit: %w", err)}
+	}
+	r.log.Info("script applied", "script", s.Name, "mode", mode, "fingerprint", after)
+	if r.progress != nil {
+		r.progress(a)
+	}
+	return &a, nil
+}
+
+// Build applies every script of the pack, in order, to an empty database (a scratch
+// one) and returns the fingerprint after each: what a publisher writes into
+// fingerprints.json for this driver. The pack's own fingerprints are not checked.
+func (r *Runner) Build(ctx context.Context, p *Pack) (map[int]string, error) {
+	st, err := r.Status(ctx, p)
+	if err != nil {
+		return nil, err
+	}
+	if st.State != StateEmpty {
+		return nil, fmt.Errorf("dbscript: build fingerprints: the scratch database is not empty (%d objects, %d scripts applied)", len(st.Live.Objects), len(st.History))
+	}
+	out := map[int]string{}
+	for _, s := range st.Pending {
+		a, err := r.applyOne(ctx, p, s, ModeAuto, "", "")
+		if err != nil {
+			return nil, err
+		}
+		out[s.Number] = a.After
+	}
+	return out, nil
+}

@@ -1,0 +1,234 @@
+package dbscript
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"strings"
+
+	"modernc.org/sqlite"
+)
+
+type sqliteDialect struct{}
+
+func (sqliteDialect) sqlDriver() string { return "sqlite" }
+func (sqliteDialect) ph(int) string     { return "?" }
+
+func (sqliteDialect) begin(context.Context, *sql.Tx, string, string) error { return nil }
+
+func (sqliteDialect) qualify(_, table string) string { return quoteIdent(table) }
+
+func (sqliteDialect) createHistory(_, table string) string {
+	return `CREATE TABLE IF NOT EXISTS ` + quoteIdent(table) + ` (
+	number INTEGER PRIMARY KEY,
+	name TEXT NOT NULL,
+	sha256 TEXT NOT NULL,
+	mode TEXT NOT NULL CHECK (mode IN ('auto', 'manual', 'marked')),
+	fingerprint_before TEXT NOT NULL,
+	fingerprint_after TEXT NOT NULL,
+	applied_at TEXT NOT NULL
+)`
+}
+
+func (sqliteDialect) historyExists(ctx context.Context, q querier, _, table string) (bool, error) {
+	found := false
+	err := collect(ctx, q, `SELECT name FROM sqlite_schema WHERE type = 'table' AND name = ?`, []any{table}, 1, func([]string) { found = true })
+	return found, err
+}
+
+// list reads sqlite_schema and the table pragmas, each as one query over all tables.
+func (sqliteDialect) list(ctx context.Context, q querier, _, table string) ([]Object, error) {
+	var objs []Object
+	const tables = `FROM sqlite_schema m WHERE m.type = 'table' AND m.name NOT LIKE 'sqlite\_%' ESCAPE '\' AND m.name <> ?`
+	args := []any{table}
+	err := collect(ctx, q, `SELECT type, name, tbl_name, sql FROM sqlite_schema
+		WHERE name NOT LIKE 'sqlite\_%' ESCAPE '\' AND tbl_name <> ? AND sql IS NOT NULL`, args, 4, func(r []string) {
+		switch r[0] {
+		case "table":
+			def, checks := tableParts(r[3])
+			objs = append(objs, Object{Kind: "table", Name: r[1], Definition: def})
+			for _, c := range checks {
+				objs = append(objs, Object{Kind: "constraint", Name: r[1] + "." + c, Table: r[1], Definition: c})
+			}
+		case "index":
+			objs = append(objs, Object{Kind: r[0], Name: r[1], Table: r[2], Definition: normaliseSQL(r[3])})
+		case "trigger":
+			// Named as PostgreSQL's, whose trigger names are unique per table only.
+			objs = append(objs, Object{Kind: r[0], Name: r[2] + "." + r[1], Table: r[2], Definition: normaliseSQL(r[3])})
+		case "view":
+			objs = append(objs, Object{Kind: r[0], Name: r[1], Definition: normaliseSQL(r[3])})
+		}
+	})
+	if err != nil {
+		return nil, fmt.Errorf("dbscript: read sqlite_schema: %w", err)
+	}
+	err = collect(ctx, q, `SELECT m.name, p.name, p.type, p."notnull", p.dflt_value, p.pk, p.hidden
+		FROM sqlite_schema m JOIN pragma_table_xinfo(m.name) p
+		WHERE m.type = 'table' AND m.name NOT LIKE 'sqlite\_%' ESCAPE '\' AND m.name <> ?`, args, 7, func(r []string) {
+		def := strings.ToUpper(strings.Join(strings.Fields(r[2]), " "))
+		if r[3] == "1" {
+			def += " NOT NULL"
+		}
+		if r[4] != "" {
+			def += " DEFAULT " + normaliseSQL(r[4])
+		}
+		if r[5] != "0" {
+			def += " PRIMARY KEY " + r[5]
+		}
+		if r[6] != "0" {
+			def += " HIDDEN " + r[6]
+		}
+		objs = append(objs, Object{Kind: "column", Name: r[0] + "." + r[1], Table: r[0], Definition: def})
+	})
+	if err != nil {
+		return nil, fmt.Errorf("dbscript: read table_xinfo: %w", err)
+	}
+	// Unique and primary key constraints are indexes without SQL of their own.
+	type key struct{ table, index string }
+	cons := map[key]*Object{}
+	var order []key
+	err = collect(ctx, q, `SELECT m.name, il.name, il.origin, ii.name
+		`+tables[:strings.Index(tables, "WHERE")]+` JOIN pragma_index_list(m.name) il JOIN pragma_index_info(il.name) ii
+		`+tables[strings.Index(tables, "WHERE"):]+` AND il.origin <> 'c' ORDER BY m.name, il.name, ii.seqno`, args, 4, func(r []string) {
+		k := key{r[0], r[1]}
+		o := cons[k]
+		if o == nil {
+			kind := "UNIQUE"
+			if r[2] == "pk" {
+				kind = "PRIMARY KEY"
+			}
+			o = &Object{Kind: "constraint", Table: r[0], Definition: kind + " ("}
+			cons[k] = o
+			order = append(order, k)
+		} else {
+			o.Definition += ","
+		}
+		o.Definition += r[3]
+	})
+	if err != nil {
+		return nil, fmt.Errorf("dbscript: read index_list: %w", err)
+	}
+	for _, k := range order {
+		o := cons[k]
+		o.Definition += ")"
+		o.Name = k.table + "." + o.Definition
+		objs = append(objs, *o)
+	}
+	type fk struct {
+		table, id string
+	}
+	fks := map[fk]*[4]string{}
+	var fkOrder []fk
+	err = collect(ctx, q, `SELECT m.name, f.id, f."table", f."from", f."to", f.on_update, f.on_delete, f."match"
+		`+tables[:strings.Index(tables, "WHERE")]+` JOIN pragma_foreign_key_list(m.name) f
+		`+tables[strings.Index(tables, "WHERE"):]+` ORDER BY m.name, f.id, f.seq`, args, 8, func(r []string) {
+		k := fk{r[0], r[1]}
+		v := fks[k]
+		if v == nil {
+			v = &[4]string{r[2], "", "", fmt.Sprintf(" ON UPDATE %s ON DELETE %s MATCH %s", r[5], r[6], r[7])}
+			fks[k] = v
+			fkOrder = append(fkOrder, k)
+		} else {
+			v[1] += ","
+			v[2] += ","
+		}
+		v[1] += r[3]
+		v[2] += r[4]
+	})
+	if err != nil {
+		return nil, fmt.Errorf("dbscript: read foreign_key_list: %w", err)
+	}
+	for _, k := range fkOrder {
+		v := fks[k]
+		def := "FOREIGN KEY (" + v[1] + ") REFERENCES " + v[0] + "(" + v[2] + ")" + v[3]
+		objs = append(objs, Object{Kind: "constraint", Name: k.table + ".FOREIGN KEY (" + v[1] + ") REFERENCES " + v[0], Table: k.table, Definition: def})
+	}
+	return objs, nil
+}
+
+// tableParts returns what a CREATE TABLE says after its column list (WITHOUT ROWID,
+// STRICT) and its CHECK constraints, normalised: the rest is read from the pragmas.
+func tableParts(create string) (string, []string) {
+	s := normaliseSQL(create)
+	open := strings.IndexByte(s, '(')
+	if open < 0 {
+		return "", nil
+	}
+	var checks []string
+	depth, end := 0, len(s)
+	for i := open; i < len(s); i++ {
+		switch c := s[i]; {
+		case c == '\'' || c == '"' || c == '`':
+			i = skipQuoted(s, i, c, false) - 1
+		case c == '(':
+			depth++
+		case c == ')':
+			depth--
+			if depth == 0 {
+				end = i
+				i = len(s)
+			}
+		case depth == 1 && (c == 'C' || c == 'c') && strings.EqualFold(safeSlice(s, i, i+5), "CHECK") && !isWord(s[i-1]) && i+5 < len(s) && !isWord(s[i+5]):
+			j := strings.IndexByte(s[i:], '(')
+			if j < 0 {
+				continue
+			}
+			k, d := i+j, 0
+			for ; k < len(s); k++ {
+				if s[k] == '\'' || s[k] == '"' {
+					k = skipQuoted(s, k, s[k], false) - 1
+					continue
+				}
+				if s[k] == '(' {
+					d++
+				} else if s[k] == ')' {
+					d--
+					if d == 0 {
+						break
+					}
+				}
+			}
+			if k < len(s) {
+				checks = append(checks, "CHECK "+s[i+j:k+1])
+			}
+		}
+	}
+	if end >= len(s) {
+		return "", checks
+	}
+	return strings.TrimSpace(strings.ToUpper(s[end+1:])), checks
+}
+
+func safeSlice(s string, i, j int) string {
+	if j > len(s) {
+		return ""
+	}
+	return s[i:j]
+}
+
+func (sqliteDialect) lineOf(err error, _ string) (int, string) {
+	var se *sqlite.Error
+	if errors.As(err, &se) {
+		return 0, se.Error()
+	}
+	return 0, err.Error()
+}
+
+// scratch runs fn on a new in-memory database.
+func (sqliteDialect) scratch(ctx context.Context, _ *sql.DB, fn func(q querier, schema string) error) error {
+	db, err := Open(SQLite, ":memory:")
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	tx, err := db.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback()
+	return fn(tx, "")
+}
+
+// quoteIdent quotes an identifier for SQLite and PostgreSQL alike.
+func quoteIdent(s string) string { return `"` + strings.ReplaceAll(s, `"`, `""`) + `"` }
