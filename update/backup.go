@@ -35,6 +35,9 @@ func (e *Engine) backupPath(m *ModuleConfig, v string) string {
 
 // backupVersions lists the kept versions, newest first.
 func (e *Engine) backupVersions(m *ModuleConfig) []string {
+	if filesOnly(m) != nil {
+		return nil
+	}
 	ents, err := os.ReadDir(e.backupDir(m))
 	if err != nil {
 		return nil
@@ -65,6 +68,9 @@ func (e *Engine) backupVersions(m *ModuleConfig) []string {
 // prune keeps the newest cfg.Retention backups. Only versions are pruned: a tree
 // kept as "unmanaged-<time>" was not upkeep's, and stays until a person removes it.
 func (e *Engine) prune(m *ModuleConfig, md *moduleDirs) {
+	if md == nil {
+		return
+	}
 	vs := e.backupVersions(m)
 	for i := e.cfg.Retention; i < len(vs); i++ {
 		var err error

@@ -32,6 +32,7 @@ type Engine struct {
 	events   func(Event)
 	hooks    map[string]hooks.Hook
 	maint    map[string]*maintenance.State
+	appliers map[ModuleKind]func(ModuleConfig) (Applier, error)
 	ops      *ops
 	locks    locks
 	workers  int

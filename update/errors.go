@@ -44,7 +44,8 @@ func (e *Error) Error() string {
 // Unwrap returns the causes, for errors.Is and errors.As.
 func (e *Error) Unwrap() error { return e.Err }
 
-// CodeOf returns the Code carried by err, or CodeInternal.
+// CodeOf returns the Code carried by err (an *Error's, or the ErrorCode() of an error
+// from another package, such as update/dbscript's), or CodeInternal.
 func CodeOf(err error) Code {
 	var e *Error
 	if errors.As(err, &e) {
@@ -52,6 +53,10 @@ func CodeOf(err error) Code {
 	}
 	if errors.Is(err, ErrBusy) {
 		return CodeBusy
+	}
+	var coded interface{ ErrorCode() string }
+	if errors.As(err, &coded) {
+		return Code(coded.ErrorCode())
 	}
 	if errors.Is(err, ErrConfig) {
 		return CodeConfig

@@ -70,7 +70,8 @@ func (e *Engine) Install(ctx context.Context, module string, opts InstallOptions
 	if err != nil {
 		return nil, err
 	}
-	if err := filesOnly(m); err != nil {
+	applier, err := e.applierFor(m)
+	if err != nil {
 		return nil, err
 	}
 	lk, err := e.lock(m)
@@ -91,7 +92,7 @@ func (e *Engine) Install(ctx context.Context, module string, opts InstallOptions
 	}
 	installed := deref(st.Installed)
 	res := &InstallResult{Module: m.Name, From: installed, SelfUpdate: e.holdsExecutable(m)}
-	if installed == "" && !opts.KeepUnmanaged && holdsFiles(m) {
+	if applier == nil && installed == "" && !opts.KeepUnmanaged && holdsFiles(m) {
 		// Said before anything is downloaded; installOne decides again on handles.
 		return nil, e.fail(m, "", unmanagedErr(m))
 	}
@@ -126,7 +127,13 @@ func (e *Engine) Install(ctx context.Context, module string, opts InstallOptions
 	}()
 	from := installed
 	for _, d := range packs {
-		w, kept, err := e.installOne(ctx, m, from, d, opts.KeepUnmanaged)
+		var w time.Duration
+		var kept string
+		if applier != nil {
+			w, err = e.installApplied(ctx, m, from, d, applier)
+		} else {
+			w, kept, err = e.installOne(ctx, m, from, d, opts.KeepUnmanaged)
+		}
 		if err != nil {
 			return res, err
 		}
@@ -406,9 +413,14 @@ func (e *Engine) newOperation(m *ModuleConfig, md *moduleDirs, j *journal) *oper
 // event is what the operation's hooks are told.
 func (op *operation) event() hooks.Event {
 	sep := string(filepath.Separator)
-	ev := hooks.Event{Module: op.m.Name, ModulePath: strings.TrimSuffix(op.m.Path, sep) + sep,
-		FromVersion: op.j.From, ToVersion: op.j.To, Logger: op.e.log, Operation: hooks.OpInstall,
-		StagePath: filepath.Join(workDir(op.m), stageName) + sep}
+	ev := hooks.Event{Module: op.m.Name, FromVersion: op.j.From, ToVersion: op.j.To, Logger: op.e.log,
+		Operation: hooks.OpInstall, StagePath: filepath.Join(workDir(op.m), stageName) + sep}
+	if op.m.Path != "" {
+		ev.ModulePath = strings.TrimSuffix(op.m.Path, sep) + sep
+	}
+	if filesOnly(op.m) != nil {
+		ev.StagePath = op.e.applyStage(op.m) + sep
+	}
 	if op.j.Op == opRollback {
 		ev.Operation = hooks.OpRollback
 	}
@@ -609,14 +621,17 @@ func (e *Engine) withLiveAndStage(op *operation, f func(live, stage *dir) error)
 // maintenance went off. It is idempotent, for Recover.
 func (e *Engine) finish(ctx context.Context, op *operation, result string) (time.Time, error) {
 	m, md, j := op.m, op.md, op.j
-	if m.Strategy == Swap {
+	if md != nil && m.Strategy == Swap {
 		e.settleExchange(ctx, op)
 	}
 	if err := e.maintOff(op); err != nil {
 		return time.Time{}, err
 	}
 	off := time.Now()
-	if _, err := md.work.Lstat(stageName); err == nil {
+	if md == nil {
+		// An applied module: its stage is in the state dir, and is kept.
+		e.keepAppliedPack(m)
+	} else if _, err := md.work.Lstat(stageName); err == nil {
 		if err := e.settleStage(ctx, op); err != nil {
 			return off, err
 		}
@@ -862,7 +877,7 @@ func (e *Engine) maintOn(ctx context.Context, op *operation, reason string) erro
 			e.log.Warn("drain timed out", "module", m.Name, "err", err)
 		}
 	}
-	if m.MaintenanceFile != "" {
+	if m.MaintenanceFile != "" && op.md != nil {
 		if fi, err := op.md.parent.Lstat(op.md.name); err == nil && fi.IsDir() {
 			e.ops.at("create", filepath.Join(m.Path, m.MaintenanceFile))
 			if err := (maintenance.Flag{Name: m.MaintenanceFile}).Place(op.md.parent.anchored(op.md.name), reason); err != nil {
@@ -879,7 +894,7 @@ func (e *Engine) maintOff(op *operation) error {
 	if s := e.maint[m.Name]; s != nil {
 		s.Off()
 	}
-	if m.MaintenanceFile != "" {
+	if m.MaintenanceFile != "" && m.Path != "" {
 		// Remove also clears what a crash inside Place left; a flag a person placed is
 		// theirs to remove, and is reported, not touched.
 		e.ops.at("remove", filepath.Join(m.Path, m.MaintenanceFile))

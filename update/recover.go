@@ -48,9 +48,6 @@ func (e *Engine) Recover(ctx context.Context) ([]RecoverResult, error) {
 
 func (e *Engine) recoverOne(ctx context.Context, m *ModuleConfig) (RecoverResult, error) {
 	res := RecoverResult{Module: m.Name, Action: RecoverNone}
-	if filesOnly(m) != nil {
-		return res, nil // no tree to recover: each script is its own transaction
-	}
 	lk, err := e.lock(m)
 	if err != nil {
 		return res, err
@@ -59,6 +56,13 @@ func (e *Engine) recoverOne(ctx context.Context, m *ModuleConfig) (RecoverResult
 	j, err := e.readJournal(m)
 	if err != nil {
 		return res, err
+	}
+	if j == nil && filesOnly(m) != nil {
+		e.cleanTemps(ctx, m, nil)
+		if st, _ := e.loadStatus(m); st != nil {
+			res.Version = deref(st.Installed)
+		}
+		return res, nil
 	}
 	if j == nil {
 		// Nothing under way: clear what a crash outside an install may have left.
@@ -103,6 +107,9 @@ func (e *Engine) recoverOne(ctx context.Context, m *ModuleConfig) (RecoverResult
 // recoverModule acts on an interrupted operation's journal. The caller holds the lock.
 func (e *Engine) recoverModule(ctx context.Context, m *ModuleConfig, j *journal) error {
 	e.log.Info("recovering", "module", m.Name, "op", j.Op, "from", j.From, "to", j.To, "step", j.Step)
+	if filesOnly(m) != nil {
+		return e.recoverApplied(ctx, m, j)
+	}
 	md, err := e.openModuleDirs(m, true)
 	if err != nil {
 		return err

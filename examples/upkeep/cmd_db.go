@@ -31,13 +31,14 @@ subcommands:
   build-fingerprints DIR --driver D [--dsn SCRATCH_DSN]
         apply DIR/upkeep/db/*.sql to an empty scratch database and write
         DIR/upkeep/db/fingerprints.json for that driver
-  status --config FILE MODULE --pack PACK [--json]
-  script --config FILE MODULE NUMBER --pack PACK
-  apply-next --config FILE MODULE --pack PACK
-  mark-applied --config FILE MODULE NUMBER --pack PACK
+  status --config FILE MODULE [--pack PACK] [--json]
+  script --config FILE MODULE NUMBER [--pack PACK]
+  apply-next --config FILE MODULE [--pack PACK]
+  mark-applied --config FILE MODULE NUMBER [--pack PACK]
 
 PACK is the module's pack: a signed FILE.zip (signature FILE.zip.minisig or --sig,
-checked against the configuration's keys) or a folder holding an extracted one.
+checked against the configuration's keys) or a folder holding an extracted one;
+without --pack, the pack of the newest version that ` + "`upkeep install`" + ` installed or tried.
 Run ` + "`upkeep db SUBCOMMAND -h`" + ` for a subcommand's flags.
 `
 
@@ -232,12 +233,21 @@ func (cl *cli) dbModule(ctx context.Context, fl dbFlags, module string) (*dbModu
 	if *fl.config == "" {
 		return nil, usagef("--config is required")
 	}
-	if *fl.pack == "" {
-		return nil, usagef("--pack is required: the module's pack (FILE.zip or an extracted folder)")
-	}
 	cfg, err := agent.LoadConfig(*fl.config)
 	if err != nil {
 		return nil, err
+	}
+	if *fl.pack == "" {
+		// The pack of the newest version an install installed or tried.
+		eng, err := cl.engine(*fl.config)
+		if err != nil {
+			return nil, err
+		}
+		dir, err := eng.AppliedPack(ctx, module)
+		if err != nil {
+			return nil, fmt.Errorf("%w; run `upkeep install --config %s %s` first, or give --pack", err, *fl.config, module)
+		}
+		*fl.pack = dir
 	}
 	mc, err := cfg.Module(module)
 	if err != nil {
@@ -485,4 +495,39 @@ func runDBMarkApplied(ctx context.Context, cl *cli, args []string) error {
 	}
 	fmt.Fprintf(cl.stdout, "%s: recorded %s as run by hand, fingerprint %s\n", m.name, a.Name, a.After)
 	return nil
+}
+
+// dbApplier applies a database module's scripts for the engine's install: pending
+// scripts run when the database is standard; a customised one fails with
+// schema_drift and is left to a person (db status, db apply-next).
+type dbApplier struct{ m update.ModuleConfig }
+
+func newDBApplier(m update.ModuleConfig) (update.Applier, error) {
+	if m.Database == nil {
+		return nil, fmt.Errorf("module %s: database: missing", m.Name)
+	}
+	return &dbApplier{m: m}, nil
+}
+
+// Apply runs the staged pack's pending scripts.
+func (a *dbApplier) Apply(ctx context.Context, stage fs.FS, from, to string) error {
+	dsn := a.m.Database.DSN
+	if a.m.Database.DSNFile != "" {
+		b, err := limited.ReadFile(a.m.Database.DSNFile, 64<<10)
+		if err != nil {
+			return fmt.Errorf("module %s: dsn_file: %w", a.m.Name, err)
+		}
+		dsn = strings.TrimSpace(string(b))
+	}
+	p, err := dbscript.Load(stage)
+	if err != nil {
+		return err
+	}
+	r, db, err := openRunner(a.m.Database.Driver, dsn, a.m.Database.Schema)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	_, err = r.Apply(ctx, p)
+	return err
 }

@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"runtime"
 	"strings"
 	"testing"
 
@@ -142,4 +143,74 @@ func TestDBUsage(t *testing.T) {
 	code, out, _ := runCLI(t, "db", "-h")
 	require.Equal(t, 0, code)
 	require.Contains(t, out, "mark-applied")
+}
+
+// TestDBInstall drives a database module through `upkeep install`, on both drivers:
+// the first version's scripts run on an empty database, the next version's on a
+// standard one; once a person customised the database, install refuses with
+// schema_drift (also in `status --json`), and the person runs the pending script
+// with `db apply-next`, which finds the pack the install tried without --pack.
+func TestDBInstall(t *testing.T) {
+	platform := runtime.GOOS + "/" + runtime.GOARCH
+	for _, d := range []dbscript.Driver{dbscript.SQLite, dbscript.Postgres} {
+		t.Run(string(d), func(t *testing.T) {
+			t.Parallel()
+			dir := t.TempDir()
+			dsn := filepath.Join(dir, "db.sqlite")
+			if d == dbscript.Postgres {
+				dsn = pgServer.CreateDB(t)
+			}
+			sec, pub := publisher(t, dir)
+			repo := filepath.Join(dir, "repo")
+			build := dbPack(t)
+			code, _, errOut := runCLI(t, "db", "build-fingerprints", build, "--driver", string(d))
+			if d == dbscript.Postgres {
+				code, _, errOut = runCLI(t, "db", "build-fingerprints", build, "--driver", string(d), "--dsn", pgServer.CreateDB(t))
+			}
+			require.Equal(t, 0, code, errOut)
+			code, _, errOut = runCLI(t, "publish", "--repo", repo, "--sec", sec, "--module", "db", "--version", "1.0.0", "--platform", platform, "--from", build)
+			require.Equal(t, 0, code, errOut)
+
+			cfg := filepath.Join(dir, "agent.json")
+			b, _ := json.Marshal(map[string]any{"source": repo, "keys": []string{pub}, "state_dir": filepath.Join(dir, "state"),
+				"modules": []any{map[string]any{"name": "db", "kind": "database", "database": map[string]string{"driver": string(d), "dsn": dsn}}}})
+			require.NoError(t, os.WriteFile(cfg, b, 0o644))
+			code, out, errOut := runCLI(t, "install", "--config", cfg, "db")
+			require.Equal(t, 0, code, errOut)
+			require.Contains(t, out, "installed db 1.0.0")
+
+			// 1.1.0 adds a script; a person customised the database meanwhile.
+			require.NoError(t, os.WriteFile(filepath.Join(build, "upkeep", "db", "0003_items.sql"), []byte("CREATE TABLE items (id INTEGER PRIMARY KEY);\n"), 0o644))
+			if d == dbscript.Postgres {
+				code, _, errOut = runCLI(t, "db", "build-fingerprints", build, "--driver", string(d), "--dsn", pgServer.CreateDB(t))
+			} else {
+				code, _, errOut = runCLI(t, "db", "build-fingerprints", build, "--driver", string(d))
+			}
+			require.Equal(t, 0, code, errOut)
+			code, _, errOut = runCLI(t, "publish", "--repo", repo, "--sec", sec, "--module", "db", "--version", "1.1.0", "--platform", platform, "--from", build)
+			require.Equal(t, 0, code, errOut)
+			db, err := dbscript.Open(d, dsn)
+			require.NoError(t, err)
+			defer db.Close()
+			dbExec(t, db, "CREATE VIEW vips AS SELECT id FROM customers")
+
+			code, _, errOut = runCLI(t, "install", "--config", cfg, "db")
+			require.Equal(t, 1, code)
+			require.Contains(t, errOut, "customised")
+			code, out, _ = runCLI(t, "status", "--config", cfg, "--json")
+			require.Equal(t, 0, code)
+			require.Contains(t, out, `"code": "schema_drift"`)
+
+			code, out, errOut = runCLI(t, "db", "status", "--config", cfg, "db", "--json")
+			require.Equal(t, 0, code, errOut)
+			var st dbStatusJSON
+			require.NoError(t, json.Unmarshal([]byte(out), &st), out)
+			require.Equal(t, dbscript.StateCustomised, st.State)
+			require.Equal(t, []string{"view vips"}, st.Drift.Added)
+			require.Len(t, st.Pending, 1)
+			code, out, errOut = runCLI(t, "db", "apply-next", "--config", cfg, "db")
+			require.Equal(t, 0, code, errOut)
+			require.Contains(t, out, "0003_items.sql")
+		})
+	}
 }

@@ -33,7 +33,7 @@ func (cl *cli) engine(path string) (*update.Engine, error) {
 		return nil, err
 	}
 	log := slog.New(slog.NewTextHandler(cl.stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
-	opts := []update.Option{update.WithLogger(log)}
+	opts := []update.Option{update.WithLogger(log), update.WithApplier(update.KindDatabase, newDBApplier)}
 	if cl.terminal {
 		opts = append(opts, update.WithEvents(newProgressBar(cl.stderr).event))
 	}
