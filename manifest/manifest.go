@@ -70,6 +70,32 @@ type Pack struct {
 	Size      int64  `json:"size"`
 	SHA256    string `json:"sha256"`              // lowercase hex
 	Signature string `json:"signature,omitempty"` // signature file name; "" = File+".minisig"
+	// Deltas rebuild this pack's tree from earlier versions' (see pack.ApplyDelta);
+	// each is signed like a pack, its binding adding from=From.
+	Deltas []Delta `json:"deltas,omitempty"`
+}
+
+// Delta is a delta pack that rebuilds a pack's tree from version From's tree.
+type Delta struct {
+	From   string `json:"from"` // the version it applies to
+	File   string `json:"file"`
+	Size   int64  `json:"size"`
+	SHA256 string `json:"sha256"` // lowercase hex
+}
+
+// SignatureFile returns the name of the delta's signature file: File followed by
+// ".minisig".
+func (d Delta) SignatureFile() string { return d.File + ".minisig" }
+
+// DeltaFrom returns the pack's delta from version v, if it has one. Versions compare
+// as written.
+func (p Pack) DeltaFrom(v string) (Delta, bool) {
+	for _, d := range p.Deltas {
+		if d.From == v {
+			return d, true
+		}
+	}
+	return Delta{}, false
 }
 
 // SignatureFile returns the name of the pack's signature file: Signature, or File
@@ -315,7 +341,43 @@ func parsePack(path string, raw json.RawMessage) (Pack, error) {
 	if p.Signature, _, err = o.str(path, "signature"); err != nil {
 		return p, err
 	}
+	deltas, _, err := o.array(path, "deltas")
+	if err != nil {
+		return p, err
+	}
+	for j, raw := range deltas {
+		d, err := parseDelta(index(join(path, "deltas"), j), raw)
+		if err != nil {
+			return p, err
+		}
+		p.Deltas = append(p.Deltas, d)
+	}
 	return p, nil
+}
+
+func parseDelta(path string, raw json.RawMessage) (Delta, error) {
+	var d Delta
+	o, err := decodeObject(path, raw)
+	if err != nil {
+		return d, err
+	}
+	var ok bool
+	for _, f := range []struct {
+		key string
+		dst *string
+	}{{"from", &d.From}, {"file", &d.File}, {"sha256", &d.SHA256}} {
+		if *f.dst, ok, err = o.str(path, f.key); err != nil {
+			return d, err
+		} else if !ok {
+			return d, missing(join(path, f.key))
+		}
+	}
+	if d.Size, ok, err = o.int64(path, "size"); err != nil {
+		return d, err
+	} else if !ok {
+		return d, missing(join(path, "size"))
+	}
+	return d, nil
 }
 
 // Validate checks the rules of the native format on a manifest built in code; [Parse]
@@ -461,6 +523,35 @@ func validatePack(path string, p *Pack) error {
 	if p.Signature != "" {
 		if err := checkFileName(join(path, "signature"), p.Signature); err != nil {
 			return err
+		}
+	}
+	froms := make(map[string]bool, len(p.Deltas))
+	for j, d := range p.Deltas {
+		dp := index(join(path, "deltas"), j)
+		if d.From == "" {
+			return missing(join(dp, "from"))
+		}
+		if _, err := ParseVersion(d.From); err != nil {
+			return &FieldError{Path: join(dp, "from"), Err: err}
+		}
+		if froms[d.From] {
+			return fieldErr(join(dp, "from"), ErrInvalid, "a second delta from %s", d.From)
+		}
+		froms[d.From] = true
+		if d.File == "" {
+			return missing(join(dp, "file"))
+		}
+		if err := checkFileName(join(dp, "file"), d.File); err != nil {
+			return err
+		}
+		if d.File == p.File {
+			return fieldErr(join(dp, "file"), ErrInvalid, "%q is the pack's own file", d.File)
+		}
+		if d.Size < 0 {
+			return fieldErr(join(dp, "size"), ErrInvalid, "%d is negative", d.Size)
+		}
+		if !isLowerHex(d.SHA256, 64) {
+			return fieldErr(join(dp, "sha256"), ErrInvalid, "want 64 lowercase hex digits, got %.80q", d.SHA256)
 		}
 	}
 	return nil

@@ -75,6 +75,13 @@ func TestParseErrors(t *testing.T) {
 		{"expires beyond year 9999 in UTC", func(d map[string]any) { d["expires"] = "9999-12-31T23:00:00-02:00" }, manifest.ErrInvalid, "expires: invalid: year 10000 in UTC is outside 0..9999"},
 		{"published before year 0 in UTC", func(d map[string]any) { rel(d, 0)["published"] = "0000-01-01T00:00:00+01:00" }, manifest.ErrInvalid, "releases[0].published: invalid: year -1 in UTC is outside 0..9999"},
 		{"published bad", func(d map[string]any) { rel(d, 0)["published"] = "yesterday" }, manifest.ErrInvalid, "releases[0].published: invalid…"},
+		{"deltas object", func(d map[string]any) { pack(d, 1, 1)["deltas"] = map[string]any{} }, manifest.ErrInvalid, "releases[1].packs[1].deltas: invalid: want an array, got an object"},
+		{"delta size missing", func(d map[string]any) {
+			pack(d, 1, 1)["deltas"] = []any{map[string]any{"from": "1", "file": "d.zip", "sha256": strings.Repeat("0", 64)}}
+		}, manifest.ErrMissing, "releases[1].packs[1].deltas[0].size: missing"},
+		{"delta from number", func(d map[string]any) {
+			pack(d, 1, 1)["deltas"] = []any{map[string]any{"from": 1, "file": "d.zip", "size": 1, "sha256": strings.Repeat("0", 64)}}
+		}, manifest.ErrInvalid, "releases[1].packs[1].deltas[0].from: invalid: want a string, got a number"},
 		{"packs missing", func(d map[string]any) { delete(rel(d, 0), "packs") }, manifest.ErrMissing, "releases[0].packs: missing"},
 		{"packs empty", func(d map[string]any) { rel(d, 0)["packs"] = []any{} }, manifest.ErrMissing, "releases[0].packs: missing: a release needs at least one pack"},
 		{"platform missing", func(d map[string]any) { delete(pack(d, 1, 1), "platform") }, manifest.ErrMissing, "releases[1].packs[1].platform: missing"},
@@ -220,7 +227,8 @@ func TestMarshalRoundTrip(t *testing.T) {
 			Releases: []manifest.Release{
 				{Module: "a", Version: "1.0.0", Channel: "stable", Rollout: &fifty, Major: 2, Language: "F",
 					Published: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC), Notes: "<fix> & \"quote\"\n",
-					Packs: []manifest.Pack{{Platform: "windows/386", File: "a.zip", Size: 10, SHA256: strings.Repeat("0f", 32), Signature: "a.sign"}}},
+					Packs: []manifest.Pack{{Platform: "windows/386", File: "a.zip", Size: 10, SHA256: strings.Repeat("0f", 32), Signature: "a.sign",
+						Deltas: []manifest.Delta{{From: "0.9.0", File: "a-from-0.9.0.zip", Size: 3, SHA256: strings.Repeat("a", 64)}}}}},
 				{Module: "b", Version: "2", MinVersion: "1", Channel: "dev", Rollout: &zero,
 					Packs: []manifest.Pack{{Platform: "linux/amd64", File: "b.zip", Size: 0, SHA256: strings.Repeat("e", 64)}}},
 			}}},
@@ -284,6 +292,25 @@ func TestValidateBuiltInCode(t *testing.T) {
 		{"nil packs", func(m *manifest.Manifest) { m.Releases[0].Packs = nil }, manifest.ErrMissing, "releases[0].packs: missing: a release needs at least one pack"},
 		{"no sha", func(m *manifest.Manifest) { m.Releases[0].Packs[0].SHA256 = "" }, manifest.ErrMissing, "releases[0].packs[0].sha256: missing"},
 		{"alias platform", func(m *manifest.Manifest) { m.Releases[0].Packs[0].Platform = "linux-x86_64" }, manifest.ErrInvalid, `releases[0].packs[0].platform: invalid: "linux-x86_64" is not canonical, write "linux/amd64"`},
+		{"delta without from", func(m *manifest.Manifest) {
+			m.Releases[0].Packs[0].Deltas = []manifest.Delta{{File: "d.zip", SHA256: strings.Repeat("0", 64)}}
+		}, manifest.ErrMissing, "releases[0].packs[0].deltas[0].from: missing"},
+		{"delta bad from", func(m *manifest.Manifest) {
+			m.Releases[0].Packs[0].Deltas = []manifest.Delta{{From: "x.y", File: "d.zip", SHA256: strings.Repeat("0", 64)}}
+		}, manifest.ErrInvalid, `releases[0].packs[0].deltas[0].from: invalid: version "x.y" does not parse (want numbers separated by dots, such as 1.4.2 or 220099)`},
+		{"delta path", func(m *manifest.Manifest) {
+			m.Releases[0].Packs[0].Deltas = []manifest.Delta{{From: "0.1", File: "../d.zip", SHA256: strings.Repeat("0", 64)}}
+		}, manifest.ErrInvalid, ""},
+		{"delta is the pack", func(m *manifest.Manifest) {
+			m.Releases[0].Packs[0].Deltas = []manifest.Delta{{From: "0.1", File: "a.zip", SHA256: strings.Repeat("0", 64)}}
+		}, manifest.ErrInvalid, `releases[0].packs[0].deltas[0].file: invalid: "a.zip" is the pack's own file`},
+		{"delta twice", func(m *manifest.Manifest) {
+			d := manifest.Delta{From: "0.1", File: "d.zip", SHA256: strings.Repeat("0", 64)}
+			m.Releases[0].Packs[0].Deltas = []manifest.Delta{d, d}
+		}, manifest.ErrInvalid, "releases[0].packs[0].deltas[1].from: invalid: a second delta from 0.1"},
+		{"delta bad sha", func(m *manifest.Manifest) {
+			m.Releases[0].Packs[0].Deltas = []manifest.Delta{{From: "0.1", File: "d.zip", SHA256: "AB"}}
+		}, manifest.ErrInvalid, `releases[0].packs[0].deltas[0].sha256: invalid: want 64 lowercase hex digits, got "AB"`},
 	}
 	require.NoError(t, good().Validate())
 	for _, tt := range tests {
@@ -293,7 +320,9 @@ func TestValidateBuiltInCode(t *testing.T) {
 			tt.mutate(m)
 			err := m.Validate()
 			require.ErrorIs(t, err, tt.wantErr)
-			require.Equal(t, tt.wantMsg, err.Error())
+			if tt.wantMsg != "" {
+				require.Equal(t, tt.wantMsg, err.Error())
+			}
 			_, err = m.Marshal()
 			require.ErrorIs(t, err, tt.wantErr, "Marshal validates")
 		})

@@ -74,6 +74,19 @@
 // elsewhere file by file. Only then is it renamed to the destination. On any error
 // the temporary tree is removed and the destination is left as it was.
 //
+// # Deltas
+//
+// [BuildDelta] writes a delta from an old tree to a new one: a zip holding the new
+// tree's listing ([DeltaListingName]: path, mode, size and SHA-256 of every file,
+// folders, links), a zstd frame per changed file compressed with the same path's old
+// file as a raw dictionary (both at most [MaxDeltaDict]), and whole files for new
+// files, larger files, already-compressed types and patches that do not pay.
+// Unchanged files are only listed; removed files are absent. [ApplyDelta] rebuilds the
+// new tree from a base tree it only reads and the delta, under every rule and limit
+// of Extract (a patch's dictionary counts with its frame for the ratio), checking each
+// file's size and SHA-256; a base file that is not the expected one fails with
+// [ErrBase] naming it, or is obtained through [WithFetch].
+//
 // The package installs nothing and never touches a live tree: it extracts into a
 // fresh destination, and deciding what to do with it is the caller's job. It reads no
 // environment variable except in [SourceDateEpoch], and it verifies no signature

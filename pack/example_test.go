@@ -10,6 +10,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing/fstest"
 	"time"
 
@@ -98,4 +99,33 @@ func ExampleEntryError() {
 	// Output:
 	// docs/aux.txt reserved-name true
 	// pack: entry "docs/aux.txt": reserved-name: unsafe path: segment "aux.txt" is a reserved device name on Windows
+}
+
+// A delta from one version of a tree to the next holds only what changed; applying
+// it to the old tree rebuilds the new one.
+func ExampleApplyDelta() {
+	tmp, _ := os.MkdirTemp("", "delta-example-")
+	defer os.RemoveAll(tmp)
+	oldDir, newDir := filepath.Join(tmp, "v1"), filepath.Join(tmp, "v2")
+	os.MkdirAll(oldDir, 0o755)
+	os.MkdirAll(newDir, 0o755)
+	text := strings.Repeat("a line of the configuration\n", 1000)
+	os.WriteFile(filepath.Join(oldDir, "app.conf"), []byte(text), 0o644)
+	os.WriteFile(filepath.Join(newDir, "app.conf"), []byte(text+"one more line\n"), 0o644)
+	os.WriteFile(filepath.Join(newDir, "README"), []byte("new file\n"), 0o644)
+
+	var delta bytes.Buffer
+	if err := pack.BuildDeltaDir(context.Background(), &delta, oldDir, newDir); err != nil {
+		fmt.Println(err)
+		return
+	}
+	rep, err := pack.ApplyDelta(context.Background(), bytes.NewReader(delta.Bytes()), int64(delta.Len()),
+		oldDir, filepath.Join(tmp, "rebuilt"), pack.WithoutSync())
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	got, _ := os.ReadFile(filepath.Join(tmp, "rebuilt", "app.conf"))
+	fmt.Println("patched:", rep.Patched, "whole:", rep.Whole, "same content:", string(got) == text+"one more line\n")
+	// Output: patched: 1 whole: 1 same content: true
 }

@@ -141,6 +141,8 @@ type extraction struct {
 	umask      fs.FileMode // the process's, when umaskKnown
 	umaskKnown bool
 
+	writeAll func(ctx context.Context, files []*file) error // replaces writeFiles (deltas)
+
 	done     atomic.Int64
 	total    int64
 	progMu   sync.Mutex
@@ -188,7 +190,11 @@ func (x *extraction) run(ctx context.Context) (*Report, error) {
 	}
 	rep.Dirs = len(plan.dirs) - 1
 
-	if err := x.writeFiles(ctx, files); err != nil {
+	write := x.writeFiles
+	if x.writeAll != nil {
+		write = x.writeAll
+	}
+	if err := write(ctx, files); err != nil {
 		return nil, err
 	}
 	rep.Files, rep.Bytes = len(files), x.done.Load()

@@ -103,6 +103,7 @@ type options struct {
 	logger    *slog.Logger
 	allowCase bool
 	allowOW   bool
+	fetch     FetchFunc // ApplyDelta only
 }
 
 // Option configures [Extract] or [ReadInfo].

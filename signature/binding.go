@@ -15,12 +15,19 @@ type Binding struct {
 	Module   string
 	Version  string
 	Platform string // "linux/amd64"
+	// From is the version a delta pack applies to; empty for a full pack, whose
+	// comment then has no from= word (so bindings signed before deltas stay valid).
+	From string
 }
 
 // String returns the binding in its trusted comment form,
-// "file=F module=M version=V platform=P".
+// "file=F module=M version=V platform=P", followed by " from=V" for a delta.
 func (b Binding) String() string {
-	return "file=" + b.File + " module=" + b.Module + " version=" + b.Version + " platform=" + b.Platform
+	s := "file=" + b.File + " module=" + b.Module + " version=" + b.Version + " platform=" + b.Platform
+	if b.From != "" {
+		s += " from=" + b.From
+	}
+	return s
 }
 
 // TrustedComment returns the trusted comment to sign: minisign's timestamp at t, then
@@ -38,14 +45,14 @@ func (b Binding) TrustedComment(t time.Time) (string, error) {
 type bindingField struct{ name, value string }
 
 func (b Binding) fields() []bindingField {
-	return []bindingField{{"file", b.File}, {"module", b.Module}, {"version", b.Version}, {"platform", b.Platform}}
+	return []bindingField{{"file", b.File}, {"module", b.Module}, {"version", b.Version}, {"platform", b.Platform}, {"from", b.From}}
 }
 
 // ParseBinding reads the binding from a trusted comment: space- or tab-separated words,
-// of which "file=", "module=", "version=" and "platform=" are the binding's fields;
-// other words (minisign's "timestamp:N", other key=value pairs) are ignored. A field
-// that is absent is left empty. A field given twice, or a comment without any of the
-// four, is [ErrMalformed].
+// of which "file=", "module=", "version=", "platform=" and "from=" (a delta's base
+// version) are the binding's fields; other words (minisign's "timestamp:N", other
+// key=value pairs) are ignored. A field that is absent is left empty. A field given
+// twice, or a comment without any of them, is [ErrMalformed].
 func ParseBinding(trustedComment string) (Binding, error) {
 	var b Binding
 	seen := map[string]bool{}
@@ -64,6 +71,8 @@ func ParseBinding(trustedComment string) (Binding, error) {
 			dst = &b.Version
 		case "platform":
 			dst = &b.Platform
+		case "from":
+			dst = &b.From
 		default:
 			continue
 		}

@@ -39,6 +39,8 @@ func TestParseBinding(t *testing.T) {
 		{"partial", "file=manifest.json", Binding{File: "manifest.json"}},
 		{"empty value", "file= module=m", Binding{Module: "m"}},
 		{"value with =", "file=a=b", Binding{File: "a=b"}},
+		{"delta", "timestamp:1 file=d.zip module=app version=1.2.0 platform=linux/amd64 from=1.1.0",
+			Binding{File: "d.zip", Module: "app", Version: "1.2.0", Platform: "linux/amd64", From: "1.1.0"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -56,6 +58,10 @@ func TestBindingTrustedComment(t *testing.T) {
 	tc, err := b.TrustedComment(time.Unix(1700000000, 0))
 	require.NoError(t, err)
 	require.Equal(t, "timestamp:1700000000 file=app.zip module=app version=1.2.0 platform=linux/amd64", tc)
+	b.From = "1.1.0"
+	tc, err = b.TrustedComment(time.Unix(1700000000, 0))
+	require.NoError(t, err)
+	require.Equal(t, "timestamp:1700000000 file=app.zip module=app version=1.2.0 platform=linux/amd64 from=1.1.0", tc)
 	_, err = Binding{File: "my app.zip"}.TrustedComment(time.Unix(0, 0))
 	require.ErrorIs(t, err, ErrMalformed)
 	require.ErrorContains(t, err, `"my app.zip"`)
@@ -89,6 +95,7 @@ func TestBindingCheck(t *testing.T) {
 		{"field missing", mustSign(t, priv, msg, "file=app-1.2.0.zip module=app version=1.2.0"), "platform", "linux/amd64", "", pub.ID(), 1},
 		{"no binding at all", mustSign(t, priv, msg, "timestamp:1\tfile:app-1.2.0.zip"), "", "", "no file=", pub.ID(), 1},
 		{"second signer differs", append(signWith(priv, want), signWith(priv2, other(func(b *Binding) { b.Version = "0.9" }))...), "version", "1.2.0", "0.9", pub2.ID(), 2},
+		{"a delta's signature for the full pack", signWith(priv, other(func(b *Binding) { b.From = "1.1.0" })), "from", "", "1.1.0", pub.ID(), 1},
 		{"ok", signWith(priv, want), "", "", "", 0, 1},
 		{"ok, two signers", append(signWith(priv, want), signWith(priv2, want)...), "", "", "", 0, 2},
 	}
@@ -120,6 +127,20 @@ func TestBindingCheck(t *testing.T) {
 			}
 		})
 	}
+	// A delta's binding refuses the full pack's signature, and a delta from another version.
+	delta := want
+	delta.From = "1.1.0"
+	kr := mustKeyring(t, []PublicKey{pub})
+	for _, sig := range [][]byte{signWith(priv, want), signWith(priv, other(func(b *Binding) { b.From = "1.0.0" }))} {
+		v, err := kr.Verify("app-1.2.0.zip", sig, bytes.NewReader(msg))
+		require.NoError(t, err)
+		var be *BindingError
+		require.ErrorAs(t, delta.Check(v), &be)
+		require.Equal(t, "from", be.Field)
+	}
+	v, err := kr.Verify("app-1.2.0.zip", signWith(priv, delta), bytes.NewReader(msg))
+	require.NoError(t, err)
+	require.NoError(t, delta.Check(v))
 	require.ErrorIs(t, want.Check(nil), ErrBindingMismatch)
 	require.ErrorIs(t, want.Check(&Verified{Name: "x"}), ErrBindingMismatch)
 }

@@ -21,11 +21,13 @@ func init() {
 
 const packSynopsis = "upkeep pack build DIR -o FILE.zip [--method deflate|zstd]\n" +
 	"       upkeep pack extract FILE.zip DEST [--pub FILE --sig SIGFILE]\n" +
-	"       upkeep pack info FILE.zip [--json]"
+	"       upkeep pack info FILE.zip [--json]\n" +
+	"       upkeep pack delta OLD_DIR NEW_DIR -o FILE.zip\n" +
+	"       upkeep pack apply-delta FILE.zip BASE_DIR DEST"
 
 func runPack(ctx context.Context, cl *cli, args []string) error {
 	if len(args) == 0 {
-		return usagef("want a subcommand: build, extract or info")
+		return usagef("want a subcommand: build, extract, info, delta or apply-delta")
 	}
 	switch args[0] {
 	case "-h", "-help", "--help", "help":
@@ -37,8 +39,12 @@ func runPack(ctx context.Context, cl *cli, args []string) error {
 		return runPackExtract(ctx, cl, args[1:])
 	case "info":
 		return runPackInfo(cl, args[1:])
+	case "delta":
+		return runPackDelta(ctx, cl, args[1:])
+	case "apply-delta":
+		return runPackApplyDelta(ctx, cl, args[1:])
 	}
-	return usagef("unknown subcommand %q: want build, extract or info", args[0])
+	return usagef("unknown subcommand %q: want build, extract, info, delta or apply-delta", args[0])
 }
 
 func runPackBuild(ctx context.Context, cl *cli, args []string) error {

@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"time"
 
+	"github.com/upkeep-go/upkeep/manifest"
 	"github.com/upkeep-go/upkeep/pack"
 	"github.com/upkeep-go/upkeep/update/agent"
 	"github.com/upkeep-go/upkeep/update/publish"
@@ -17,7 +18,7 @@ func init() {
 }
 
 func runPublish(ctx context.Context, cl *cli, args []string) error {
-	fs := cl.newFlags("publish", "upkeep publish --repo DIR --sec FILE --module NAME --version V --platform P --from BUILD_DIR [--min-version V] [--channel C] [--expires DURATION]")
+	fs := cl.newFlags("publish", "upkeep publish --repo DIR --sec FILE --module NAME --version V --platform P --from BUILD_DIR [--min-version V] [--channel C] [--expires DURATION] [--deltas N]")
 	repo := fs.String("repo", "", "repository `folder` (created when empty)")
 	sec := fs.String("sec", "", "secret key `file`")
 	pw := fs.String("password-file", "", "`file` holding the secret key's password")
@@ -31,6 +32,7 @@ func runPublish(ctx context.Context, cl *cli, args []string) error {
 	expires := fs.String("expires", "30d", "manifest lifetime: a Go `duration` or days (30d)")
 	method := fs.String("method", "deflate", "pack compression: deflate or zstd")
 	lockTimeout := fs.String("lock-timeout", defaultLockTimeout, "how long to wait while another publication holds the repository: a Go `duration` or days")
+	deltas := fs.Int("deltas", publish.DefaultDeltas, "also build deltas from the `N` previous versions of the module and platform (0: none)")
 	pos, err := parse(fs, args)
 	if err != nil {
 		return err
@@ -61,6 +63,10 @@ func runPublish(ctx context.Context, cl *cli, args []string) error {
 	}
 	opts := []publish.Option{publish.WithExpires(exp), publish.WithMethod(m), publish.WithProduct(*product),
 		publish.WithLockTimeout(wait), cl.publishLogger()}
+	if *deltas < 0 {
+		return usagef("--deltas %d: want 0 or more", *deltas)
+	}
+	opts = append(opts, publish.WithDeltas(*deltas))
 	if t, ok, err := pack.SourceDateEpoch(); err != nil {
 		return err
 	} else if ok {
@@ -73,6 +79,11 @@ func runPublish(ctx context.Context, cl *cli, args []string) error {
 	}
 	fmt.Fprintf(cl.stdout, "published %s %s for %s in %s (manifest serial %d, expires %s)\n",
 		*module, *ver, *plat, *repo, man.Serial, man.Expires.Format(time.RFC3339))
+	if p, ok := publishedPack(man, b); ok {
+		for _, d := range p.Deltas {
+			fmt.Fprintf(cl.stdout, "delta from %s: %s (%d bytes, the pack %d)\n", d.From, d.File, d.Size, p.Size)
+		}
+	}
 	return nil
 }
 
@@ -129,4 +140,20 @@ func parseLockTimeout(s string) (time.Duration, error) {
 // repository) or completes (one that was interrupted).
 func (cl *cli) publishLogger() publish.Option {
 	return publish.WithLogger(slog.New(slog.NewTextHandler(cl.stderr, &slog.HandlerOptions{Level: slog.LevelInfo})))
+}
+
+// publishedPack returns the manifest entry of b's pack.
+func publishedPack(m *manifest.Manifest, b publish.Build) (manifest.Pack, bool) {
+	file, err := b.PackName()
+	if err != nil {
+		return manifest.Pack{}, false
+	}
+	for _, r := range m.Releases {
+		for _, p := range r.Packs {
+			if p.File == file {
+				return p, true
+			}
+		}
+	}
+	return manifest.Pack{}, false
 }

@@ -75,6 +75,7 @@ func TestPublishCommandErrors(t *testing.T) {
 		{"again", args, 1, "already published"},
 		{"other product", append(append([]string{}, args...), "--version", "1.1.0", "--product", "shop"), 1, `product "web", not "shop"`},
 		{"bad lock timeout", append(append([]string{}, args...), "--lock-timeout", "soon"), 2, "--lock-timeout"},
+		{"negative deltas", append(append([]string{}, args...), "--version", "1.2.0", "--deltas", "-1"), 2, "--deltas"},
 		{"refresh nothing", []string{"refresh", "--repo", filepath.Join(dir, "none"), "--sec", sec}, 1, "refresh " + filepath.Join(dir, "none")},
 	}
 	for _, tt := range tests {
@@ -82,5 +83,31 @@ func TestPublishCommandErrors(t *testing.T) {
 		require.Equal(t, tt.wantCode, code, "%s: %s", tt.name, errs)
 		require.Contains(t, errs, tt.wantErr, tt.name)
 		require.Equal(t, 1, strings.Count(strings.TrimSpace(errs), "\n")+1, "%s: one line: %q", tt.name, errs)
+	}
+}
+
+// TestPublishCommandDeltas: a second version gets a delta from the first by default,
+// written with its signature and named on stdout; --deltas 0 builds none.
+func TestPublishCommandDeltas(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	sec, _ := publisher(t, dir)
+	repo := filepath.Join(dir, "repo")
+	for i, v := range []string{"1.0.0", "1.1.0", "1.2.0"} {
+		build := filepath.Join(dir, "build-"+v)
+		updatetest.WriteTree(t, build, map[string]string{"app.txt": strings.Repeat("text of the app\n", 500) + v, "same": "same"})
+		args := []string{"publish", "--repo", repo, "--sec", sec, "--module", "web", "--version", v, "--platform", "linux/amd64", "--from", build}
+		if i == 2 {
+			args = append(args, "--deltas", "0")
+		}
+		code, out, errs := runCLI(t, args...)
+		require.Equal(t, 0, code, errs)
+		if i == 1 {
+			require.Contains(t, out, "delta from 1.0.0: web-1.1.0-linux-amd64-from-1.0.0.zip")
+			_, err := os.Stat(filepath.Join(repo, "web-1.1.0-linux-amd64-from-1.0.0.zip.minisig"))
+			require.NoError(t, err)
+		} else {
+			require.NotContains(t, out, "delta from")
+		}
 	}
 }

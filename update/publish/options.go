@@ -21,6 +21,7 @@ type options struct {
 	product string
 	lockFor time.Duration // 0: as long as the context lives
 	logger  *slog.Logger
+	deltas  int
 }
 
 // Option configures [Publish] and [Refresh]. Options that only concern the pack
@@ -31,6 +32,7 @@ func newOptions(opts []Option) (*options, error) {
 	o := &options{
 		expires: DefaultExpires,
 		now:     time.Now,
+		deltas:  DefaultDeltas,
 		logger:  slog.New(slog.DiscardHandler),
 	}
 	for _, opt := range opts {
@@ -121,6 +123,23 @@ func WithLogger(l *slog.Logger) Option {
 			l = slog.New(slog.DiscardHandler)
 		}
 		o.logger = l
+		return nil
+	}
+}
+
+// DefaultDeltas is how many earlier versions [Publish] builds deltas from unless
+// [WithDeltas] says otherwise.
+const DefaultDeltas = 3
+
+// WithDeltas sets from how many earlier versions of the same module and platform
+// (the newest below the published one) [Publish] builds a delta. 0 builds none.
+// Default: [DefaultDeltas] (3).
+func WithDeltas(n int) Option {
+	return func(o *options) error {
+		if n < 0 {
+			return fmt.Errorf("deltas %d: want 0 or more", n)
+		}
+		o.deltas = n
 		return nil
 	}
 }

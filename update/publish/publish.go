@@ -53,8 +53,17 @@ func (b Build) PackName() (string, error) {
 // packs first, then the manifest's signature and the manifest, through a journal that
 // the next publication completes when this one is interrupted.
 //
+// Publish also builds deltas (see [pack.BuildDelta]) from the newest earlier versions
+// of the same module and platform that the repository lists ([WithDeltas], default
+// 3): each earlier pack is checked against its manifest entry and extracted into a
+// temporary folder, the delta "PACK-from-V.zip" is built from that tree to b.Dir,
+// signed like the pack with "from=V" added to its binding, and listed in the pack's
+// entry (deltas: from, file, size, sha256). An earlier version whose pack cannot be
+// read is skipped, with a warning in the log.
+//
 // Options: [WithExpires], [WithClock], [WithMethod], [WithModTime], [WithProduct],
-// [WithLockTimeout], [WithLogger]. Errors name the repository ("publish DIR: ...").
+// [WithLockTimeout], [WithDeltas], [WithLogger]. Errors name the repository
+// ("publish DIR: ...").
 func Publish(ctx context.Context, repo string, key signature.PrivateKey, b Build, opts ...Option) (m *manifest.Manifest, err error) {
 	defer func() {
 		if err != nil {
@@ -94,6 +103,18 @@ func Publish(ctx context.Context, repo string, key signature.PrivateKey, b Build
 	if err != nil {
 		return nil, err
 	}
+	moves := map[string]string{tmpPack: file}
+	sigs := map[string][]byte{p.SignatureFile(): packSig}
+	deltas, err := buildDeltas(ctx, repo, key, b, p, o)
+	for _, d := range deltas {
+		defer os.Remove(d.tmp)
+		moves[d.tmp] = d.entry.File
+		sigs[d.entry.SignatureFile()] = d.sig
+		p.Deltas = append(p.Deltas, d.entry)
+	}
+	if err != nil {
+		return nil, err
+	}
 
 	lock, err := lockRepo(ctx, repo, o.lockFor, o.logger)
 	if err != nil {
@@ -116,7 +137,7 @@ func Publish(ctx context.Context, repo string, key signature.PrivateKey, b Build
 	if err := m.AddPack(rel, p); err != nil {
 		return nil, err
 	}
-	if err := commitRepo(ctx, repo, key, m, o, map[string]string{tmpPack: file}, map[string][]byte{p.SignatureFile(): packSig}); err != nil {
+	if err := commitRepo(ctx, repo, key, m, o, moves, sigs); err != nil {
 		return nil, err
 	}
 	return m, nil

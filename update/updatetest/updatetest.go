@@ -53,7 +53,8 @@ func NewRepo(t testing.TB) *Repo {
 // Publish packs tree (file name → content, "/"-separated; a name ending in "*" is
 // made executable without the star) as module's version for platform, and adds it to
 // the manifest. opts (publish.WithExpires, publish.WithMethod, ...) apply to the
-// publication; the clock is r.Now unless they set one.
+// publication; the clock is r.Now unless they set one. No deltas are built unless opts
+// ask for them (publish.WithDeltas).
 func (r *Repo) Publish(module, version, platform string, tree map[string]string, opts ...publish.Option) {
 	r.t.Helper()
 	r.PublishBuild(publish.Build{Module: module, Version: version, Platform: platform}, tree, opts...)
@@ -65,7 +66,8 @@ func (r *Repo) PublishBuild(b publish.Build, tree map[string]string, opts ...pub
 	r.t.Helper()
 	b.Dir = r.t.TempDir()
 	WriteTree(r.t, b.Dir, tree)
-	if _, err := publish.Publish(context.Background(), r.Dir, r.Key, b, append(r.clock(), opts...)...); err != nil {
+	opts = append(append([]publish.Option{publish.WithDeltas(0)}, r.clock()...), opts...)
+	if _, err := publish.Publish(context.Background(), r.Dir, r.Key, b, opts...); err != nil {
 		r.t.Fatal(err)
 	}
 }
