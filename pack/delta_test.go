@@ -273,7 +273,6 @@ type deltaRawEntry struct {
 	name   string
 	data   []byte
 	method Method
-	usize  int64 // when nonzero, a lie about the size (store only)
 }
 
 func rawDelta(t testing.TB, listing any, entries ...deltaRawEntry) []byte {
