@@ -134,7 +134,6 @@ func TestDBUsage(t *testing.T) {
 		{"db", "nope"},
 		{"db", "fingerprint", "--driver", "mysql", "--dsn", "x"},
 		{"db", "build-fingerprints", "dir", "--driver", "postgres"},
-		{"db", "status", "--config", "x", "db"},
 		{"db", "script", "--config", "x", "--pack", "y", "db", "zero"},
 	} {
 		code, _, errOut := runCLI(t, args...)
