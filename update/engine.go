@@ -27,6 +27,7 @@ type Engine struct {
 	log      *slog.Logger
 	now      func() time.Time
 	events   func(Event)
+	obs      observers
 	hooks    map[string]hooks.Hook
 	maint    map[string]*maintenance.State
 	ops      *ops
@@ -186,6 +187,7 @@ func (e *Engine) emit(ev Event) {
 	if e.events != nil {
 		e.events(ev)
 	}
+	e.obs.emit(ev)
 }
 
 // lock takes a module's lock, creating its state folder.
