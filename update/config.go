@@ -52,6 +52,9 @@ type ModuleConfig struct {
 	MaintenanceFile string   `json:"maintenance_file,omitempty"`
 	Scripts         string   `json:"scripts,omitempty"`
 	Installed       string   `json:"installed,omitempty"`
+	// Service is what runs the module, stopped during its maintenance. Default (nil):
+	// none.
+	Service *ServiceConfig `json:"service,omitempty"`
 }
 
 // ConfigError is a configuration that cannot be used: it names the field at fault and,
@@ -194,6 +197,11 @@ func (c *Config) validate(needSource, needKeys bool) error {
 		}
 		if m.MaintenanceFile != "" && (strings.ContainsAny(m.MaintenanceFile, `/\`) || m.MaintenanceFile == "." || m.MaintenanceFile == "..") {
 			return bad(f+".maintenance_file", "%q must be a plain file name", m.MaintenanceFile)
+		}
+		if m.Service != nil {
+			if err := m.Service.service().Validate(); err != nil {
+				return &ConfigError{Field: f + ".service", Err: err}
+			}
 		}
 	}
 	return nil

@@ -35,6 +35,8 @@ type Engine struct {
 	workers  int
 	platform string
 	noSync   bool
+	// svcTimeout bounds a stop or start of a module's service.
+	svcTimeout time.Duration
 }
 
 // Option configures an Engine.
