@@ -39,7 +39,7 @@ type aenv struct {
 	module string
 }
 
-func newAgentEnv(t *testing.T) *aenv {
+func newAgentEnv(t testing.TB) *aenv {
 	t.Helper()
 	repo := updatetest.NewRepo(t)
 	dir := t.TempDir()
@@ -55,14 +55,14 @@ func newAgentEnv(t *testing.T) *aenv {
 	return e
 }
 
-func (e *aenv) engine(t *testing.T, opts ...update.Option) *update.Engine {
+func (e *aenv) engine(t testing.TB, opts ...update.Option) *update.Engine {
 	t.Helper()
 	eng, err := update.New(e.cfg.Config, append([]update.Option{update.WithoutSync(), update.WithBusyTimeout(200 * time.Millisecond)}, opts...)...)
 	require.NoError(t, err)
 	return eng
 }
 
-func (e *aenv) agent(t *testing.T, eng *update.Engine, opts ...agent.Option) *agent.Agent {
+func (e *aenv) agent(t testing.TB, eng *update.Engine, opts ...agent.Option) *agent.Agent {
 	t.Helper()
 	a, err := agent.New(e.cfg, eng, append([]agent.Option{agent.WithoutSync(), agent.WithFirstCheck(time.Millisecond), agent.WithInterval(time.Hour)}, opts...)...)
 	require.NoError(t, err)
@@ -94,7 +94,7 @@ func run(t *testing.T, a *agent.Agent) (stop func()) {
 }
 
 // ended waits for the end of an operation: of id, or ("") of the first of kind.
-func ended(t *testing.T, events <-chan agent.Event, kind agent.OpKind, id string) agent.Operation {
+func ended(t testing.TB, events <-chan agent.Event, kind agent.OpKind, id string) agent.Operation {
 	t.Helper()
 	timeout := time.After(20 * time.Second)
 	for {
