@@ -107,12 +107,14 @@ func (e *Engine) installApplied(ctx context.Context, m *ModuleConfig, from strin
 	start := time.Now()
 	err := e.runSteps(ctx, op, []step{
 		{jMaintenance, func(ctx context.Context) error { return e.maintOn(ctx, op, "installing "+m.Name+" "+to) }},
+		{"", func(ctx context.Context) error { return e.stopService(ctx, op) }},
 		{"", op.hookStep(hooks.PreInstall)},
 		{jSwap, func(ctx context.Context) error {
 			e.emit(Event{Module: m.Name, Version: to, Step: StepInstall})
 			return a.Apply(ctx, os.DirFS(stage), from, to)
 		}},
 		{jSwapped, op.hookStep(hooks.PostInstall)},
+		{"", func(ctx context.Context) error { return e.startService(ctx, op) }},
 		{jInstalled, nil},
 	})
 	if err != nil {
@@ -137,6 +139,7 @@ func (e *Engine) failApplied(ctx context.Context, op *operation, cause error) er
 	if err := op.hook(uctx, hooks.Rollback); err != nil {
 		e.log.Warn("ROLLBACK hook failed", "module", m.Name, "err", err)
 	}
+	e.restartService(uctx, op)
 	e.maintOff(op)
 	code := CodeOf(cause)
 	if code == CodeInternal {
@@ -166,6 +169,7 @@ func (e *Engine) recoverApplied(ctx context.Context, m *ModuleConfig, j *journal
 		if err := op.hook(ctx, hooks.Rollback); err != nil {
 			e.log.Warn("ROLLBACK hook failed", "module", m.Name, "err", err)
 		}
+		e.restartService(ctx, op)
 	}
 	if err := e.maintOff(op); err != nil {
 		return err

@@ -65,6 +65,9 @@ type ModuleConfig struct {
 	Kind ModuleKind `json:"kind,omitempty"`
 	// Database is where a KindDatabase module's scripts run.
 	Database *DatabaseConfig `json:"database,omitempty"`
+	// Service is what runs the module, stopped during its maintenance. Default (nil):
+	// none.
+	Service *ServiceConfig `json:"service,omitempty"`
 }
 
 // ModuleKind is what a module is made of.
@@ -254,6 +257,11 @@ func (c *Config) validate(needSource, needKeys bool) error {
 		}
 		if m.MaintenanceFile != "" && (strings.ContainsAny(m.MaintenanceFile, `/\`) || m.MaintenanceFile == "." || m.MaintenanceFile == "..") {
 			return bad(f+".maintenance_file", "%q must be a plain file name", m.MaintenanceFile)
+		}
+		if m.Service != nil {
+			if err := m.Service.service().Validate(); err != nil {
+				return &ConfigError{Field: f + ".service", Err: err}
+			}
 		}
 	}
 	return nil

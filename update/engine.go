@@ -30,6 +30,7 @@ type Engine struct {
 	log      *slog.Logger
 	now      func() time.Time
 	events   func(Event)
+	obs      observers
 	hooks    map[string]hooks.Hook
 	maint    map[string]*maintenance.State
 	appliers map[ModuleKind]func(ModuleConfig) (Applier, error)
@@ -38,6 +39,8 @@ type Engine struct {
 	workers  int
 	platform string
 	noSync   bool
+	// svcTimeout bounds a stop or start of a module's service.
+	svcTimeout time.Duration
 }
 
 // Option configures an Engine.
@@ -199,6 +202,7 @@ func (e *Engine) emit(ev Event) {
 	if e.events != nil {
 		e.events(ev)
 	}
+	e.obs.emit(ev)
 }
 
 // lock takes a module's lock, creating its state folder.

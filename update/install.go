@@ -346,12 +346,14 @@ func (e *Engine) installOne(ctx context.Context, m *ModuleConfig, from string, d
 	start := time.Now()
 	err = e.runSteps(ctx, op, []step{
 		{jMaintenance, func(ctx context.Context) error { return e.maintOn(ctx, op, "installing "+m.Name+" "+to) }},
+		{"", func(ctx context.Context) error { return e.stopService(ctx, op) }},
 		{"", op.hookStep(hooks.PreBackup)},
 		{jBackup, func(ctx context.Context) error { return e.backupLive(ctx, op) }},
 		{"", op.hookStep(hooks.PostBackup)},
 		{"", op.hookStep(hooks.PreInstall)},
 		{jSwap, func(ctx context.Context) error { return e.swapIn(ctx, op) }},
 		{jSwapped, op.hookStep(hooks.PostInstall)},
+		{"", func(ctx context.Context) error { return e.startService(ctx, op) }},
 		{jInstalled, nil},
 	})
 	if err != nil {
@@ -404,6 +406,8 @@ type operation struct {
 	md *moduleDirs
 	j  *journal
 	hk hooks.Hook
+	// serviceUp reports whether the module's service was started by this operation.
+	serviceUp bool
 }
 
 func (e *Engine) newOperation(m *ModuleConfig, md *moduleDirs, j *journal) *operation {
@@ -624,6 +628,9 @@ func (e *Engine) finish(ctx context.Context, op *operation, result string) (time
 	if md != nil && m.Strategy == Swap {
 		e.settleExchange(ctx, op)
 	}
+	if err := e.startService(ctx, op); err != nil {
+		return time.Time{}, err
+	}
 	if err := e.maintOff(op); err != nil {
 		return time.Time{}, err
 	}
@@ -724,6 +731,7 @@ func (e *Engine) rollback(ctx context.Context, op *operation, cause error) error
 	if err := op.hook(uctx, hooks.Rollback); err != nil {
 		e.log.Warn("ROLLBACK hook failed", "module", m.Name, "err", err)
 	}
+	e.restartService(uctx, op)
 	e.maintOff(op)
 	code := CodeOf(cause)
 	if code == CodeInternal {

@@ -132,6 +132,7 @@ func (e *Engine) recoverModule(ctx context.Context, m *ModuleConfig, j *journal)
 		if err := op.hook(ctx, hooks.Rollback); err != nil {
 			e.log.Warn("ROLLBACK hook failed", "module", m.Name, "err", err)
 		}
+		e.restartService(ctx, op)
 	}
 	if err := e.maintOff(op); err != nil {
 		return err

@@ -111,9 +111,11 @@ func (e *Engine) Rollback(ctx context.Context, module string, opts RollbackOptio
 		{jMaintenance, func(ctx context.Context) error {
 			return e.maintOn(ctx, op, "rolling back "+m.Name+" to "+target)
 		}},
+		{"", func(ctx context.Context) error { return e.stopService(ctx, op) }},
 		{"", op.hookStep(hooks.PreInstall)},
 		{jSwap, func(ctx context.Context) error { return e.swapIn(ctx, op) }},
 		{jSwapped, op.hookStep(hooks.PostInstall)},
+		{"", func(ctx context.Context) error { return e.startService(ctx, op) }},
 		{jInstalled, nil},
 	})
 	if err != nil {
@@ -151,6 +153,7 @@ func (e *Engine) failRollback(ctx context.Context, op *operation, cause error) e
 		// The journal stays: Recover finishes the undoing.
 		return fmt.Errorf("%s: rollback to %s failed (%v) and undoing it failed too (run recover): %w", m.Name, j.To, cause, err)
 	}
+	e.restartService(context.WithoutCancel(ctx), op)
 	e.maintOff(op)
 	e.clearJournal(m)
 	e.cleanTemps(ctx, m, op.md)

@@ -1,10 +1,21 @@
 // Package agent is the part of upkeep that runs on its own, on a server: it owns the
 // agent configuration file read by `upkeep agent` and the other operator commands ([LoadConfig]: the engine's configuration plus
-// check_interval and auto_install) and the schedule of checks, background downloads and
-// automatic installs inside a maintenance window ([Run], [RunOnce], [Window]).
+// check_interval and auto_install), the schedule of checks, background downloads and
+// automatic installs inside a maintenance window, and the operations a person asks for
+// through a portal.
+//
+// [Agent] is the long-running form: [Agent.Run] recovers, checks within seconds of
+// start, then on a schedule; [Agent.Install], [Agent.Rollback] and [Agent.Check] start
+// operations in the background (one queue per module: a second Install while one runs
+// joins it), each an [Operation] appended to the operations log in the state dir
+// (STATE/agent/operations.jsonl, one fsync'd JSON line per change, rotated at
+// [DefaultLogLimit]), which survives restarts. [Agent.Subscribe] follows their progress,
+// and [Agent.Modules] shows each module as the portal (package update/portal) does.
+// [Run] and [RunOnce] are the same schedule without operations, for a program that
+// only wants its modules kept up to date.
 //
 // It drives an engine (package update) through its public API only: Recover at
 // start-up, Check, Download, Install with InstallOptions.Unattended, and Rollback when
 // a version installed unattended does not become ready. It installs nothing itself and
-// renders no HTML: a portal or service wrapper is built on top of it.
+// renders no HTML.
 package agent
