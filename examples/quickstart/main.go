@@ -28,24 +28,41 @@ import (
 	"github.com/upkeep-go/upkeep/hooks"
 	"github.com/upkeep-go/upkeep/signature"
 	"github.com/upkeep-go/upkeep/update"
+	"github.com/upkeep-go/upkeep/update/agent"
 	"github.com/upkeep-go/upkeep/update/maintenance"
+	"github.com/upkeep-go/upkeep/update/portal"
 	"github.com/upkeep-go/upkeep/update/publish"
 )
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
-	keep := len(os.Args) > 1 && os.Args[1] == "--keep"
-	if err := run(ctx, os.Stdout, keep); err != nil {
+	var keep, stay bool
+	for _, a := range os.Args[1:] {
+		switch a {
+		case "--keep":
+			keep = true
+		case "--portal":
+			stay = true
+		default:
+			fmt.Fprintf(os.Stderr, "quickstart: unknown argument %q (known: --keep, --portal)\n", a)
+			os.Exit(2)
+		}
+	}
+	if err := run(ctx, os.Stdout, keep, stay); err != nil {
 		fmt.Fprintln(os.Stderr, "quickstart:", err)
 		os.Exit(1)
 	}
 }
 
-// run tells the story on w. With keep, the temporary folder is left for exploring.
-func run(ctx context.Context, w io.Writer, keep bool) error {
-	ctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
-	defer cancel()
+// run tells the story on w. With keep, the temporary folder is left for exploring;
+// with stay, the local portal stays open until the program is interrupted.
+func run(ctx context.Context, w io.Writer, keep, stay bool) error {
+	if !stay {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, 2*time.Minute)
+		defer cancel()
+	}
 	say := func(format string, args ...any) { fmt.Fprintf(w, format+"\n", args...) }
 
 	root, err := os.MkdirTemp("", "upkeep-quickstart-")
@@ -177,9 +194,50 @@ func run(ctx context.Context, w io.Writer, keep bool) error {
 		say("   status: %s installed %s, last result %q, backups %v", s.Name, deref(s.Installed), s.LastResult, s.Backups)
 	}
 
-	agent := filepath.Join(root, "agent.json")
+	// 7. The local portal: the agent behind it, on a free loopback port.
+	a, err := agent.New(&agent.Config{Config: cfg}, eng)
+	if err != nil {
+		return err
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return err
+	}
+	p, err := portal.New(a, portal.WithAddr(ln.Addr().String()))
+	if err != nil {
+		return err
+	}
+	psrv := &http.Server{Handler: p, ReadHeaderTimeout: 10 * time.Second}
+	go psrv.Serve(ln)
+	defer psrv.Close()
+	portalURL := "http://" + ln.Addr().String() + "/"
+	mods, err := get(ctx, portalURL+"api/modules")
+	if err != nil {
+		return err
+	}
+	var view struct {
+		Modules []struct {
+			Name      string  `json:"name"`
+			Installed *string `json:"installed"`
+			Status    string  `json:"status"`
+			Backups   []string
+		} `json:"modules"`
+	}
+	if err := json.Unmarshal([]byte(mods), &view); err != nil {
+		return fmt.Errorf("%sapi/modules: %w", portalURL, err)
+	}
+	for _, m := range view.Modules {
+		say("7. the local portal at %s shows %s: installed %s, %s, kept backups %v", portalURL, m.Name, deref(m.Installed), m.Status, m.Backups)
+	}
+	if stay {
+		say("   open %s in a browser; Ctrl-C ends the quickstart", portalURL)
+		go a.Run(ctx)
+		<-ctx.Done()
+	}
+
+	agentFile := filepath.Join(root, "agent.json")
 	if b, err := json.MarshalIndent(cfg, "", "  "); err == nil {
-		os.WriteFile(agent, b, 0o644)
+		os.WriteFile(agentFile, b, 0o644)
 	}
 	say(`
 Done: the story completed. To go further with the command-line tool:
@@ -191,8 +249,10 @@ Done: the story completed. To go further with the command-line tool:
   go run ./examples/upkeep install --config agent.json web
   go run ./examples/upkeep rollback --config agent.json web
   go run ./examples/upkeep status --config agent.json --json
+  go run ./examples/upkeep agent --config agent.json       # the portal on 127.0.0.1:8080
 Run with --keep to keep the temporary folder: %s is then an agent configuration
-for this story's server, e.g. go run ./examples/upkeep status --config %s`, platform, agent, agent)
+for this story's server, e.g. go run ./examples/upkeep status --config %s
+Run with --portal to keep the local portal open and look at it in a browser.`, platform, agentFile, agentFile)
 	return nil
 }
 

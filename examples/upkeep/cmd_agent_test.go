@@ -1,0 +1,137 @@
+//go:build unix
+
+package main
+
+import (
+	"bufio"
+	"encoding/json"
+	"io"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"runtime"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/upkeep-go/upkeep/update/updatetest"
+)
+
+// TestAgentProcess runs `upkeep agent` as a process, as an operator or a service
+// manager does: it says where it listens, its portal answers /healthz without a token
+// and refuses a POST without one, installs a module when asked through the API (with
+// the token the page carries), and exits 0 on SIGTERM.
+func TestAgentProcess(t *testing.T) {
+	t.Parallel()
+	platform := runtime.GOOS + "/" + runtime.GOARCH
+	dir := t.TempDir()
+	sec, pub := publisher(t, dir)
+	repo := filepath.Join(dir, "repo")
+	build := filepath.Join(dir, "build")
+	updatetest.WriteTree(t, build, map[string]string{"index.html": "one"})
+	code, _, errs := runCLI(t, "publish", "--repo", repo, "--sec", sec, "--module", "web", "--version", "1.0.0", "--platform", platform, "--from", build)
+	require.Equal(t, 0, code, errs)
+	module := filepath.Join(dir, "srv", "web")
+	cb, _ := json.Marshal(map[string]any{"source": repo, "keys": []string{pub}, "state_dir": filepath.Join(dir, "state"),
+		"check_interval": "1h", "modules": []map[string]any{{"name": "web", "path": module}}})
+	config := filepath.Join(dir, "agent.json")
+	require.NoError(t, os.WriteFile(config, cb, 0o644))
+
+	cmd := exec.Command(os.Args[0], "agent", "--config", config, "--addr", "127.0.0.1:0")
+	cmd.Env = commandEnv()
+	stderr, err := cmd.StderrPipe()
+	require.NoError(t, err)
+	require.NoError(t, cmd.Start())
+	defer cmd.Process.Kill()
+	lines := bufio.NewScanner(stderr)
+	var base string
+	for lines.Scan() {
+		if m := regexp.MustCompile(`^listening on (http://[^ ]+/)$`).FindStringSubmatch(lines.Text()); m != nil {
+			base = m[1]
+			break
+		}
+	}
+	require.NotEmpty(t, base, "the agent says where it listens")
+	go io.Copy(io.Discard, stderr)
+
+	get := func(path string) (int, string) {
+		resp, err := http.Get(base + strings.TrimPrefix(path, "/"))
+		require.NoError(t, err)
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(b)
+	}
+	post := func(path, token string) int {
+		req, _ := http.NewRequest(http.MethodPost, base+strings.TrimPrefix(path, "/"), nil)
+		if token != "" {
+			req.Header.Set("X-Upkeep-Token", token)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		require.NoError(t, err)
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	code, body := get("/healthz")
+	require.Equal(t, http.StatusOK, code)
+	require.Equal(t, "ok", strings.TrimSpace(body))
+	require.Equal(t, http.StatusForbidden, post("/api/modules/web/install", ""), "a POST without the page's token is refused")
+
+	code, page := get("/")
+	require.Equal(t, http.StatusOK, code)
+	m := regexp.MustCompile(`<meta name="upkeep-token" content="([^"]+)">`).FindStringSubmatch(page)
+	require.NotNil(t, m, "the page carries its token")
+	require.Equal(t, http.StatusAccepted, post("/api/modules/web/install", m[1]))
+
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		_, body := get("/api/modules")
+		var v struct {
+			Modules []struct {
+				Installed *string `json:"installed"`
+			} `json:"modules"`
+		}
+		require.NoError(t, json.Unmarshal([]byte(body), &v), body)
+		if v.Modules[0].Installed != nil && *v.Modules[0].Installed == "1.0.0" {
+			break
+		}
+		require.True(t, time.Now().Before(deadline), "not installed in time: %s", body)
+		time.Sleep(100 * time.Millisecond)
+	}
+	require.Equal(t, map[string]string{"index.html": "one"}, updatetest.ReadTree(t, module))
+
+	require.NoError(t, cmd.Process.Signal(syscall.SIGTERM))
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	select {
+	case err := <-done:
+		require.NoError(t, err, "exit 0 after SIGTERM")
+	case <-time.After(30 * time.Second):
+		t.Fatal("the agent did not stop on SIGTERM")
+	}
+}
+
+// TestServicePrint: `service install --print` writes the unit and installs nothing.
+func TestServicePrint(t *testing.T) {
+	if runtime.GOOS != "linux" {
+		t.Skip("the unit is systemd's")
+	}
+	t.Parallel()
+	dir := t.TempDir()
+	_, pub := publisher(t, dir)
+	cb, _ := json.Marshal(map[string]any{"source": dir, "keys": []string{pub}, "state_dir": filepath.Join(dir, "state"),
+		"modules": []map[string]any{{"name": "web", "path": filepath.Join(dir, "web")}}})
+	config := filepath.Join(dir, "agent.json")
+	require.NoError(t, os.WriteFile(config, cb, 0o644))
+	code, out, errs := runCLI(t, "service", "install", "--config", config, "--print")
+	require.Equal(t, 0, code, errs)
+	for _, want := range []string{"Type=notify", "Restart=on-failure", "WatchdogSec=", "agent", config} {
+		require.Contains(t, out, want)
+	}
+	code, _, _ = runCLI(t, "service", "install", "--print")
+	require.Equal(t, 2, code, "--config is required")
+}
