@@ -2,8 +2,15 @@ package fleet_test
 
 import (
 	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/pem"
 	"errors"
 	"io/fs"
+	"math/big"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
@@ -28,7 +35,7 @@ const (
 // domain is a master on 127.0.0.1 with its store, and the publisher whose packs it
 // takes.
 type domain struct {
-	t      *testing.T
+	t      testing.TB
 	dir    string
 	repo   *updatetest.Repo
 	url    string
@@ -38,9 +45,10 @@ type domain struct {
 	store  fleet.Store
 	cfg    *fleet.Config
 	kr     *signature.Keyring
+	caFile string
 }
 
-func writeFile(t *testing.T, path, content string) string {
+func writeFile(t testing.TB, path, content string) string {
 	t.Helper()
 	if err := os.WriteFile(path, []byte(content), 0o600); err != nil {
 		t.Fatal(err)
@@ -48,7 +56,11 @@ func writeFile(t *testing.T, path, content string) string {
 	return path
 }
 
-func newDomain(t *testing.T) *domain {
+func newDomain(t testing.TB) *domain { return newDomainTLS(t, false) }
+
+// newDomainTLS is newDomain with the master on https when tls is set; d.caFile then
+// holds its certificate, which slaves pin.
+func newDomainTLS(t testing.TB, tls bool) *domain {
 	t.Helper()
 	d := &domain{t: t, dir: t.TempDir(), repo: updatetest.NewRepo(t)}
 	d.cfg = &fleet.Config{Role: fleet.RoleMaster, Listen: "127.0.0.1:0", Store: "sqlite:" + filepath.Join(d.dir, "fleet.db"),
@@ -65,13 +77,19 @@ func newDomain(t *testing.T) *domain {
 	d.srv = httptest.NewUnstartedServer(nil)
 	d.url = "http://" + d.srv.Listener.Addr().String()
 	d.startMaster()
-	d.srv.Start()
+	if tls {
+		d.srv.StartTLS()
+		d.url = d.srv.URL
+		d.caFile = writeFile(t, filepath.Join(d.dir, "master.pem"), string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: d.srv.Certificate().Raw})))
+	} else {
+		d.srv.Start()
+	}
 	t.Cleanup(func() {
 		d.srv.CloseClientConnections()
 		d.srv.Close()
 		d.store.Close()
 	})
-	d.client, err = fleet.NewClient(d.url, adminToken, "")
+	d.client, err = fleet.NewClient(d.url, adminToken, d.caFile)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -125,6 +143,7 @@ type slaveOpts struct {
 	pubFile string // default: the publisher's
 	token   string // default: enrolToken
 	hook    string // a PREINSTALL script body
+	caFile  string // default: the domain's
 }
 
 // slave is one server of the domain with its engine.
@@ -150,6 +169,9 @@ func (d *domain) newSlave(name string, o slaveOpts) *slave {
 	if o.mode == "" {
 		o.mode = fleet.ModeMailbox
 	}
+	if o.caFile == "" {
+		o.caFile = d.caFile
+	}
 	mc := update.ModuleConfig{Name: "app", Path: filepath.Join(dir, "app")}
 	if o.hook != "" {
 		mc.Scripts = filepath.Join(dir, "scripts")
@@ -164,7 +186,7 @@ func (d *domain) newSlave(name string, o slaveOpts) *slave {
 		t.Fatal(err)
 	}
 	cfg := &fleet.Config{Role: fleet.RoleSlave, Master: d.url, Name: name, Mode: o.mode, PollInterval: fleet.Duration(2 * time.Second),
-		EnrolTokenFile: writeFile(t, filepath.Join(dir, "enrol.token"), o.token)}
+		EnrolTokenFile: writeFile(t, filepath.Join(dir, "enrol.token"), o.token), MasterCAFile: o.caFile}
 	if o.mode == fleet.ModePush {
 		cfg.Listen = "127.0.0.1:0"
 		cfg.PollInterval = fleet.Duration(time.Minute) // work must come by the push, not the poll
@@ -178,7 +200,7 @@ func (d *domain) newSlave(name string, o slaveOpts) *slave {
 	return s
 }
 
-func (s *slave) start(t *testing.T) {
+func (s *slave) start(t testing.TB) {
 	sl, err := fleet.NewSlave(s.cfg, s.eng, fleet.SlaveOptions{})
 	if err != nil {
 		t.Fatal(err)
@@ -421,7 +443,8 @@ func TestWaveHaltedByFailingHook(t *testing.T) {
 		t.Fatalf("reason %q does not name the hook", rep.Servers[0].Reason)
 	}
 	if rep.Ended == nil {
-		t.Fatal("a halted operation has ended")
+		evs, _ := d.client.Events(context.Background(), rep.ID)
+		t.Fatalf("a halted operation has ended: %+v %+v", rep, evs)
 	}
 }
 
@@ -541,5 +564,40 @@ func TestConfigRefusesPlainHTTPBeyondLoopback(t *testing.T) {
 	ok := fleet.Config{Role: fleet.RoleSlave, Master: "https://master.example:8443", Name: "s", Mode: fleet.ModeMailbox, EnrolTokenFile: "t"}
 	if err := ok.Validate(); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestTLSPinsMasterCertificate: over https a slave trusts only the certificate its
+// master_ca_file pins; pinned to another one, it never enrols.
+func TestTLSPinsMasterCertificate(t *testing.T) {
+	d := newDomainTLS(t, true)
+	d.newSlave("pinned", slaveOpts{})
+	key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "other"}, NotBefore: time.Now().Add(-time.Hour),
+		NotAfter: time.Now().Add(time.Hour), IsCA: true, BasicConstraintsValid: true, KeyUsage: x509.KeyUsageCertSign}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	other := writeFile(t, filepath.Join(t.TempDir(), "other.pem"), string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})))
+	d.newSlave("misled", slaveOpts{caFile: other})
+	d.waitServers("pinned")
+	packFile := d.pack("app", "2.0.0", map[string]string{"index.html": "v2"})
+	if _, err := d.client.AddUpdate(context.Background(), "v2", packFile, "", "", nil); err != nil {
+		t.Fatal(err)
+	}
+	rep, err := d.client.Start(context.Background(), fleet.OperationRequest{Kind: fleet.KindApply, Update: "v2", All: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := states(d.wait(rep)); got != "pinned=installed@2.0.0" {
+		t.Fatalf("apply over TLS: %s", got)
+	}
+	if _, err := fleet.NewClient(d.url, adminToken, other); err != nil {
+		t.Fatal(err)
+	}
+	c, _ := fleet.NewClient(d.url, adminToken, other)
+	if _, err := c.Servers(context.Background()); err == nil {
+		t.Fatal("an admin client pinned to another certificate reached the master")
 	}
 }

@@ -838,7 +838,14 @@ func (m *Master) report(ctx context.Context, id string) (*Report, error) {
 	if err := m.expire(ctx, op, tasks); err != nil {
 		return nil, err
 	}
-	if op.Ended.IsZero() && !m.now().Before(op.Expires) {
+	if op.Ended.IsZero() && op.Kind != KindAddUpdate && !slices.ContainsFunc(tasks, func(t Task) bool { return !final(op.Kind, t.State) }) {
+		// Every server is done: the decision that ends the operation may be under way
+		// (advance holds opMu), and a report must not show it done but not ended.
+		if err := m.advance(ctx, id); err != nil {
+			return nil, err
+		}
+	}
+	if op.Ended.IsZero() {
 		if op, tasks, err = m.store.Operation(ctx, id); err != nil {
 			return nil, err
 		}
