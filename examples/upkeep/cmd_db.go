@@ -405,6 +405,7 @@ func runDBStatus(ctx context.Context, cl *cli, args []string) error {
 	return nil
 }
 
+// orDash prints an empty value as "-".
 func orDash(s string) string {
 	if s == "" {
 		return "-"

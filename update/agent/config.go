@@ -25,6 +25,9 @@ type Config struct {
 	// form, or the string "always" for any time. Default (nil): nothing is installed
 	// automatically, updates are only downloaded.
 	AutoInstall *Window `json:"auto_install,omitempty"`
+	// Fleet is the "fleet" block, kept raw: package update/fleet parses it
+	// (fleet.ParseConfig). Default (nil): the agent is in no fleet.
+	Fleet json.RawMessage `json:"fleet,omitempty"`
 }
 
 // RunOptions returns the options of Run that the file sets (interval and window).

@@ -1,0 +1,232 @@
+package main
+
+import (
+	"bufio"
+	"encoding/json"
+	"io/fs"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/upkeep-go/upkeep/update/updatetest"
+)
+
+// startProcess runs the command as a process and returns the address it prints
+// on stderr ("listening on SCHEME://ADDR/"); it is stopped with SIGTERM at cleanup.
+func startProcess(t *testing.T, wantListen bool, args ...string) string {
+	t.Helper()
+	cmd := exec.Command(os.Args[0], args...)
+	cmd.Env = append(os.Environ(), "UPKEEP_TEST_MAIN=1")
+	stderr, err := cmd.StderrPipe()
+	require.NoError(t, err)
+	require.NoError(t, cmd.Start())
+	t.Cleanup(func() {
+		cmd.Process.Signal(syscall.SIGTERM)
+		done := make(chan struct{})
+		go func() { cmd.Wait(); close(done) }()
+		select {
+		case <-done:
+		case <-time.After(10 * time.Second):
+			cmd.Process.Kill()
+			<-done
+		}
+	})
+	lines := make(chan string, 100)
+	go func() {
+		sc := bufio.NewScanner(stderr)
+		for sc.Scan() {
+			select {
+			case lines <- sc.Text():
+			default:
+			}
+		}
+		close(lines)
+	}()
+	if !wantListen {
+		return ""
+	}
+	deadline := time.After(20 * time.Second)
+	for {
+		select {
+		case l, ok := <-lines:
+			if !ok {
+				t.Fatalf("%v ended before it listened", args)
+			}
+			if rest, found := strings.CutPrefix(l, "listening on "); found {
+				return strings.TrimSuffix(rest, "/")
+			}
+		case <-deadline:
+			t.Fatalf("%v did not listen", args)
+		}
+	}
+}
+
+func writeJSONFile(t *testing.T, path string, v any) string {
+	t.Helper()
+	b, err := json.MarshalIndent(v, "", "  ")
+	require.NoError(t, err)
+	require.NoError(t, os.WriteFile(path, b, 0o600))
+	return path
+}
+
+// TestFleetEndToEnd is the Watchdoc seed with real processes: a master, a push slave
+// and a mailbox slave; add an update (refused when not secure, a trailing space in
+// its name tolerated), propagate it, apply it, read the reports, check convergence.
+func TestFleetEndToEnd(t *testing.T) {
+	if runtime.GOOS == "windows" {
+		t.Skip("stops its processes with SIGTERM")
+	}
+	t.Parallel()
+	platform := runtime.GOOS + "/" + runtime.GOARCH
+	repo := updatetest.NewRepo(t)
+	repo.Publish("watchdoc", "6.1.0", platform, map[string]string{"version.txt": "6.1.0"})
+	var pack string
+	filepath.WalkDir(repo.Dir, func(p string, _ fs.DirEntry, err error) error {
+		if err == nil && strings.HasSuffix(p, ".zip") {
+			pack = p
+		}
+		return nil
+	})
+	require.NotEmpty(t, pack)
+
+	dir := t.TempDir()
+	admin := filepath.Join(dir, "admin.token")
+	enrol := filepath.Join(dir, "enrol.token")
+	require.NoError(t, os.WriteFile(admin, []byte("admin-0123456789abcdef\n"), 0o600))
+	require.NoError(t, os.WriteFile(enrol, []byte("enrol-0123456789abcdef\n"), 0o600))
+	module := func(d string) []map[string]any {
+		return []map[string]any{{"name": "watchdoc", "path": filepath.Join(d, "watchdoc")}}
+	}
+	masterDir := filepath.Join(dir, "master")
+	masterCfg := writeJSONFile(t, filepath.Join(dir, "master.json"), map[string]any{
+		"source": repo.Dir, "keys": []string{repo.PubFile}, "state_dir": filepath.Join(masterDir, "state"), "modules": module(masterDir),
+		"fleet": map[string]any{"role": "master", "listen": "127.0.0.1:0", "store": "sqlite:" + filepath.Join(dir, "fleet.db"),
+			"enrol_token_file": enrol, "admin_token_file": admin},
+	})
+	master := startProcess(t, true, "fleet", "master", "--config", masterCfg)
+	slaveCfg := func(name, mode string) string {
+		d := filepath.Join(dir, name)
+		f := map[string]any{"role": "slave", "master": master, "name": name, "mode": mode, "poll_interval": "2s", "enrol_token_file": enrol}
+		if mode == "push" {
+			f["listen"] = "127.0.0.1:0"
+			f["poll_interval"] = "1m"
+		}
+		return writeJSONFile(t, filepath.Join(dir, name+".json"), map[string]any{
+			"source": repo.Dir, "keys": []string{repo.PubFile}, "state_dir": filepath.Join(d, "state"), "modules": module(d), "fleet": f})
+	}
+	startProcess(t, true, "fleet", "slave", "--config", slaveCfg("print-1", "push"))
+	startProcess(t, false, "fleet", "slave", "--config", slaveCfg("print-2", "mailbox"))
+
+	mf := []string{"--master", master, "--token-file", admin}
+	fleetCmd := func(args ...string) (int, string, string) {
+		return runCLI(t, append(append([]string{"fleet"}, args...), mf...)...)
+	}
+	// Wait for both slaves to enrol.
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		code, out, errs := fleetCmd("servers", "--json")
+		require.Equal(t, 0, code, errs)
+		if strings.Contains(out, `"print-1"`) && strings.Contains(out, `"print-2"`) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("slaves never enrolled: %s", out)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+
+	// A pack signed by a key the master does not trust is refused.
+	other := updatetest.NewRepo(t)
+	other.Publish("watchdoc", "6.2.0", platform, map[string]string{"version.txt": "evil"})
+	var evil string
+	filepath.WalkDir(other.Dir, func(p string, _ fs.DirEntry, err error) error {
+		if err == nil && strings.HasSuffix(p, ".zip") {
+			evil = p
+		}
+		return nil
+	})
+	code, _, errs := fleetCmd("add-update", "--name", "evil", "--pack", evil)
+	require.Equal(t, 1, code)
+	require.Contains(t, errs, "package not secure: ")
+	require.Contains(t, errs, "[bad_signature]")
+
+	code, out, errs := fleetCmd("add-update", "--name", "Watchdoc 6.1 ", "--pack", pack)
+	require.Equal(t, 0, code, errs)
+	require.Contains(t, out, `added "Watchdoc 6.1": watchdoc 6.1.0`)
+
+	code, out, errs = fleetCmd("propagate", "--update", "Watchdoc 6.1", "--all", "--wait", "--json")
+	require.Equal(t, 0, code, errs)
+	var rep struct {
+		Operation string `json:"operation"`
+		Servers   []struct {
+			Name, State, Code, Reason, Version string
+		} `json:"servers"`
+	}
+	require.NoError(t, json.Unmarshal([]byte(out), &rep))
+	require.NotEmpty(t, rep.Operation)
+	for _, s := range rep.Servers {
+		require.Equal(t, "staged", s.State, out)
+	}
+
+	code, _, _ = fleetCmd("converged", "--module", "watchdoc")
+	require.Equal(t, 1, code, "nothing is installed on the slaves yet")
+
+	code, out, errs = fleetCmd("apply", "--update", "Watchdoc 6.1", "--servers", "print-2,print-1", "--wave", "1", "--max-failures", "0", "--wait", "--json")
+	require.Equal(t, 0, code, errs+out)
+	require.NoError(t, json.Unmarshal([]byte(out), &rep))
+	require.Len(t, rep.Servers, 2)
+	for _, s := range rep.Servers {
+		require.Equal(t, "installed", s.State, out)
+		require.Equal(t, "6.1.0", s.Version, out)
+	}
+	for _, n := range []string{"print-1", "print-2"} {
+		b, err := os.ReadFile(filepath.Join(dir, n, "watchdoc", "version.txt"))
+		require.NoError(t, err)
+		require.Equal(t, "6.1.0", string(b))
+	}
+
+	// The master itself was updated by hand: until it is, the fleet has not converged.
+	deadline = time.Now().Add(30 * time.Second)
+	for {
+		code, out, _ = fleetCmd("converged", "--module", "watchdoc")
+		if code == 1 && strings.TrimSpace(out) == "master nothing" {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("converged: exit %d, %q", code, out)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	code, _, errs = runCLI(t, "install", "--config", masterCfg, "watchdoc", "--pack", pack)
+	require.Equal(t, 0, code, errs)
+	code, out, errs = fleetCmd("converged", "--module", "watchdoc")
+	require.Equal(t, 0, code, errs+out)
+
+	code, out, errs = fleetCmd("ops", "--json")
+	require.Equal(t, 0, code, errs)
+	var ops struct {
+		Operations []struct {
+			ID, Kind, Update string
+			Ended            *time.Time
+		} `json:"operations"`
+	}
+	require.NoError(t, json.Unmarshal([]byte(out), &ops))
+	var kinds []string
+	for _, op := range ops.Operations {
+		kinds = append(kinds, op.Kind)
+		require.NotNil(t, op.Ended, out)
+	}
+	require.Equal(t, "apply,propagate,add-update", strings.Join(kinds, ","))
+
+	code, out, _ = fleetCmd("servers")
+	require.Equal(t, 0, code)
+	require.Contains(t, out, "M master")
+	require.Contains(t, out, "S print-1 (push) reachable")
+}

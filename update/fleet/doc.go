@@ -1,0 +1,37 @@
+// Package fleet propagates updates from a master to the servers of a domain (its
+// slaves) and applies them there, with a report per server: Watchdoc's "propagate the
+// update of the master to the slaves".
+//
+// A [Master] is an http.Handler over a [Store] (SQLite by default): it takes updates
+// (a pack and its signature, verified with the master's keyring before they are
+// accepted), enrols slaves, hands out work and records every event the slaves send in
+// an append-only log. Reports, the servers list and convergence are views over that log.
+//
+// A [Slave] runs beside an *update.Engine. It enrols once with the shared enrolment
+// token, which the master exchanges for a secret of the slave's own, then polls the
+// master. In mailbox mode the poll is a long poll: work arrives in the session the
+// slave opened. In push mode the master calls the slave's listen address when there is
+// work, and the slave fetches it from the master at once; nothing but that wake-up
+// travels from the master to the slave, so a forged call costs one extra poll.
+// Whatever the master says, a slave stages only a pack that its own keyring verifies,
+// and installs it through its own engine (maintenance, hooks, backup, rollback).
+//
+// # Operations
+//
+// A propagate operation makes each selected slave download the pack (from the master
+// or a mirror URL the master names, with Range requests to resume), verify it and keep
+// it ready: the slave reports staged, with no downtime. An apply operation makes each
+// selected slave install the staged pack; with a wave size the master releases the
+// servers in batches, in the order given, and cancels what is left once failures
+// exceed the allowed percentage of the servers finished. Work expires: a slave that
+// comes back before the expiry picks up what is still valid.
+//
+// # Limits
+//
+// [MaxPackSize] bounds an uploaded pack, [MaxOutput] the hook output kept per event,
+// [MaxTokenFileSize] a token file. A slave never reads more than the size the master
+// announced for a pack, and checks its SHA-256 before its signature.
+//
+// It will not: decide what version a slave should run on its own (the engine's
+// scheduler does that), or trust a pack because the master does.
+package fleet

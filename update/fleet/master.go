@@ -1,0 +1,1006 @@
+package fleet
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"crypto/tls"
+	"encoding/base64"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/upkeep-go/upkeep/manifest"
+	"github.com/upkeep-go/upkeep/signature"
+	"github.com/upkeep-go/upkeep/update"
+)
+
+// MaxPackSize is the default bound of an uploaded pack (MasterOptions.MaxPackSize).
+const MaxPackSize = 4 << 30
+
+// DefaultExpiry is how long an operation's work stays valid when the request names
+// no expiry.
+const DefaultExpiry = 24 * time.Hour
+
+// MaxLongPoll bounds the wait of one mailbox poll.
+const MaxLongPoll = 5 * time.Minute
+
+// MasterOptions are the optional parts of a Master. Zero values are the defaults.
+type MasterOptions struct {
+	// PackDir is where accepted packs are kept. Required.
+	PackDir string
+	// Engine, if set, is the master's own engine: its versions are the master's row
+	// in the servers list and count for convergence. Default: none.
+	Engine *update.Engine
+	// Logger receives what the master does. Default: discard.
+	Logger *slog.Logger
+	// Now is the clock. Default: time.Now.
+	Now func() time.Time
+	// MaxPackSize bounds an upload. Default: MaxPackSize.
+	MaxPackSize int64
+	// Client calls push slaves. Default: a client with a 10 s timeout.
+	Client *http.Client
+	// OnListen is called by Run with the address once it listens. Default: none.
+	OnListen func(addr string)
+}
+
+// Master is a fleet's master: an http.Handler serving the fleet API (slaves' and
+// admins') over a Store. Build it with NewMaster; serve it with Run or any server.
+type Master struct {
+	cfg        *Config
+	store      Store
+	kr         *signature.Keyring
+	opts       MasterOptions
+	log        *slog.Logger
+	now        func() time.Time
+	enrolToken string
+	adminToken string
+	mux        *http.ServeMux
+
+	mu      sync.Mutex
+	waiters map[string]chan struct{} // server → closed when it has new work
+	opMu    sync.Mutex               // serialises wave decisions
+}
+
+// NewMaster returns the master of cfg (role master) over store, accepting updates
+// that kr verifies. It reads the token files now.
+func NewMaster(cfg *Config, store Store, kr *signature.Keyring, opts MasterOptions) (*Master, error) {
+	if cfg.Role != RoleMaster {
+		return nil, cfgErr("role", "%q: NewMaster needs \"master\"", cfg.Role)
+	}
+	if opts.PackDir == "" {
+		return nil, errors.New("fleet: MasterOptions.PackDir is required")
+	}
+	if err := os.MkdirAll(opts.PackDir, 0o700); err != nil {
+		return nil, fmt.Errorf("fleet: pack folder: %w", err)
+	}
+	m := &Master{cfg: cfg, store: store, kr: kr, opts: opts, log: opts.Logger, now: opts.Now, waiters: map[string]chan struct{}{}}
+	if m.log == nil {
+		m.log = slog.New(slog.DiscardHandler)
+	}
+	if m.now == nil {
+		m.now = time.Now
+	}
+	if m.opts.MaxPackSize <= 0 {
+		m.opts.MaxPackSize = MaxPackSize
+	}
+	if m.opts.Client == nil {
+		m.opts.Client = &http.Client{Timeout: 10 * time.Second}
+	}
+	var err error
+	if m.enrolToken, err = ReadToken(cfg.EnrolTokenFile); err != nil {
+		return nil, &ConfigError{Field: "fleet.enrol_token_file", Err: err}
+	}
+	if m.adminToken, err = ReadToken(cfg.AdminTokenFile); err != nil {
+		return nil, &ConfigError{Field: "fleet.admin_token_file", Err: err}
+	}
+	mux := http.NewServeMux()
+	mux.HandleFunc("POST /fleet/v1/enrol", m.handleEnrol)
+	mux.HandleFunc("POST /fleet/v1/poll", m.slave(m.handlePoll))
+	mux.HandleFunc("POST /fleet/v1/events", m.slave(m.handleEvents))
+	mux.HandleFunc("GET /fleet/v1/pack", m.slave(m.handlePack))
+	mux.HandleFunc("PUT /fleet/v1/admin/updates", m.admin(m.handleAddUpdate))
+	mux.HandleFunc("POST /fleet/v1/admin/operations", m.admin(m.handleCreateOp))
+	mux.HandleFunc("GET /fleet/v1/admin/operations", m.admin(m.handleOps))
+	mux.HandleFunc("GET /fleet/v1/admin/operations/{id}", m.admin(m.handleOp))
+	mux.HandleFunc("GET /fleet/v1/admin/servers", m.admin(m.handleServers))
+	mux.HandleFunc("GET /fleet/v1/admin/converged", m.admin(m.handleConverged))
+	mux.HandleFunc("GET /fleet/v1/admin/events", m.admin(m.handleEventsList))
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { io.WriteString(w, "ok") })
+	m.mux = mux
+	return m, nil
+}
+
+// ServeHTTP serves the fleet API.
+func (m *Master) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("Cache-Control", "no-store")
+	m.mux.ServeHTTP(w, r)
+}
+
+// Run listens on the configured address (TLS when the configuration names a
+// certificate) and serves until ctx ends, then shuts down.
+func (m *Master) Run(ctx context.Context) error {
+	ln, err := net.Listen("tcp", m.cfg.Listen)
+	if err != nil {
+		return fmt.Errorf("fleet: listen %s: %w", m.cfg.Listen, err)
+	}
+	srv := &http.Server{Handler: m, ReadHeaderTimeout: 30 * time.Second, ErrorLog: slog.NewLogLogger(m.log.Handler(), slog.LevelDebug)}
+	if m.cfg.TLSCertFile != "" {
+		cert, err := tls.LoadX509KeyPair(m.cfg.TLSCertFile, m.cfg.TLSKeyFile)
+		if err != nil {
+			ln.Close()
+			return fmt.Errorf("fleet: tls_cert_file: %w", err)
+		}
+		ln = tls.NewListener(ln, &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12})
+	}
+	if m.opts.OnListen != nil {
+		m.opts.OnListen(ln.Addr().String())
+	}
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+	}
+	sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	srv.Shutdown(sctx) // long polls end with the shutdown deadline
+	return nil
+}
+
+// apiError is a JSON error answer: {"error":…,"code":…}.
+type apiError struct {
+	Status int    `json:"-"`
+	Code   string `json:"code,omitempty"`
+	Msg    string `json:"error"`
+}
+
+func (e *apiError) Error() string { return e.Msg }
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	json.NewEncoder(w).Encode(v)
+}
+
+func (m *Master) fail(w http.ResponseWriter, r *http.Request, err error) {
+	var ae *apiError
+	switch {
+	case errors.As(err, &ae):
+	case errors.Is(err, ErrNotFound):
+		ae = &apiError{Status: http.StatusNotFound, Code: "not_found", Msg: err.Error()}
+	case errors.Is(err, ErrExists):
+		ae = &apiError{Status: http.StatusConflict, Code: "exists", Msg: err.Error()}
+	default:
+		m.log.Error("fleet request failed", "path", r.URL.Path, "err", err)
+		ae = &apiError{Status: http.StatusInternalServerError, Code: "error", Msg: err.Error()}
+	}
+	writeJSON(w, ae.Status, ae)
+}
+
+func bearer(r *http.Request) string {
+	v, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+	if !ok {
+		return ""
+	}
+	return v
+}
+
+func (m *Master) admin(h http.HandlerFunc) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		if !sameSecret(bearer(r), m.adminToken) {
+			m.fail(w, r, &apiError{Status: http.StatusUnauthorized, Code: "unauthorized", Msg: "fleet: admin token missing or wrong"})
+			return
+		}
+		h(w, r)
+	}
+}
+
+type slaveKey struct{}
+
+// slave authenticates a slave by its name and secret.
+func (m *Master) slave(h http.HandlerFunc) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		name := r.Header.Get("X-Upkeep-Server")
+		rec, err := m.store.Server(r.Context(), name)
+		if err != nil && !errors.Is(err, ErrNotFound) {
+			m.fail(w, r, err)
+			return
+		}
+		secret := bearer(r)
+		sum := sha256.Sum256([]byte(secret))
+		want := strings.Repeat("0", 64)
+		if rec != nil {
+			want = rec.SecretHash
+		}
+		if rec == nil || secret == "" || !sameSecret(hex.EncodeToString(sum[:]), want) {
+			m.fail(w, r, &apiError{Status: http.StatusUnauthorized, Code: "unauthorized", Msg: "fleet: server unknown or secret wrong: enrol again"})
+			return
+		}
+		h(w, r.WithContext(context.WithValue(r.Context(), slaveKey{}, rec)))
+	}
+}
+
+func decode(r *http.Request, v any) error {
+	dec := json.NewDecoder(io.LimitReader(r.Body, 1<<20))
+	if err := dec.Decode(v); err != nil {
+		return &apiError{Status: http.StatusBadRequest, Code: "bad_request", Msg: "fleet: request body: " + err.Error()}
+	}
+	return nil
+}
+
+// enrolRequest is what a slave sends to enrol.
+type enrolRequest struct {
+	Name     string            `json:"name"`
+	Mode     Mode              `json:"mode"`
+	URL      string            `json:"url,omitempty"`
+	Interval Duration          `json:"interval,omitzero"`
+	Token    string            `json:"token"`
+	Versions map[string]string `json:"versions"`
+}
+
+func (m *Master) handleEnrol(w http.ResponseWriter, r *http.Request) {
+	var req enrolRequest
+	if err := decode(r, &req); err != nil {
+		m.fail(w, r, err)
+		return
+	}
+	if !sameSecret(req.Token, m.enrolToken) {
+		m.log.Warn("fleet enrolment refused: wrong token", "name", req.Name, "remote", r.RemoteAddr)
+		m.fail(w, r, &apiError{Status: http.StatusForbidden, Code: "unauthorized", Msg: "fleet: enrolment token wrong"})
+		return
+	}
+	if err := ValidateName(req.Name); err != nil || req.Name == m.cfg.Name {
+		m.fail(w, r, &apiError{Status: http.StatusBadRequest, Code: "bad_request", Msg: fmt.Sprintf("fleet: server name %q refused", req.Name)})
+		return
+	}
+	if req.Mode != ModePush && req.Mode != ModeMailbox {
+		m.fail(w, r, &apiError{Status: http.StatusBadRequest, Code: "bad_request", Msg: fmt.Sprintf("fleet: mode %q: want push or mailbox", req.Mode)})
+		return
+	}
+	secret := make([]byte, 32)
+	rand.Read(secret)
+	s := hex.EncodeToString(secret)
+	sum := sha256.Sum256([]byte(s))
+	rec := ServerRecord{Name: req.Name, Role: RoleSlave, Mode: req.Mode, URL: req.URL, SecretHash: hex.EncodeToString(sum[:]),
+		Interval: time.Duration(req.Interval), LastSeen: m.now(), Versions: req.Versions}
+	if err := m.store.PutServer(r.Context(), rec); err != nil {
+		m.fail(w, r, err)
+		return
+	}
+	m.log.Info("fleet server enrolled", "name", req.Name, "mode", req.Mode)
+	writeJSON(w, http.StatusOK, map[string]string{"secret": s})
+}
+
+// WireTask is a piece of work as a slave receives it.
+type WireTask struct {
+	Op      string    `json:"operation"`
+	Kind    Kind      `json:"kind"`
+	Update  Update    `json:"update"`
+	Expires time.Time `json:"expires"`
+	State   State     `json:"state"`
+}
+
+type pollRequest struct {
+	Versions map[string]string `json:"versions"`
+}
+
+type pollResponse struct {
+	Tasks []WireTask `json:"tasks"`
+}
+
+func (m *Master) waiter(name string) chan struct{} {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	ch, ok := m.waiters[name]
+	if !ok {
+		ch = make(chan struct{})
+		m.waiters[name] = ch
+	}
+	return ch
+}
+
+func (m *Master) notify(name string) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if ch, ok := m.waiters[name]; ok {
+		close(ch)
+		delete(m.waiters, name)
+	}
+}
+
+func (m *Master) handlePoll(w http.ResponseWriter, r *http.Request) {
+	rec := r.Context().Value(slaveKey{}).(*ServerRecord)
+	var req pollRequest
+	if err := decode(r, &req); err != nil {
+		m.fail(w, r, err)
+		return
+	}
+	wait, _ := time.ParseDuration(r.URL.Query().Get("wait"))
+	wait = min(max(wait, 0), MaxLongPoll)
+	ctx := r.Context()
+	if err := m.store.Touch(ctx, rec.Name, m.now(), req.Versions); err != nil {
+		m.fail(w, r, err)
+		return
+	}
+	var timer <-chan time.Time
+	for {
+		ch := m.waiter(rec.Name)
+		tasks, err := m.openTasks(ctx, rec.Name)
+		if err != nil {
+			m.fail(w, r, err)
+			return
+		}
+		if len(tasks) > 0 || wait == 0 {
+			writeJSON(w, http.StatusOK, pollResponse{Tasks: tasks})
+			return
+		}
+		if timer == nil {
+			t := time.NewTimer(wait)
+			defer t.Stop()
+			timer = t.C
+		}
+		select {
+		case <-ch:
+		case <-timer:
+			wait = 0
+		case <-ctx.Done():
+			return
+		}
+	}
+}
+
+// openTasks returns a server's work, recording delivery of what it had not received.
+func (m *Master) openTasks(ctx context.Context, server string) ([]WireTask, error) {
+	now := m.now()
+	tasks, err := m.store.OpenTasks(ctx, server, now)
+	if err != nil {
+		return nil, err
+	}
+	out := []WireTask{}
+	for _, t := range tasks {
+		op, _, err := m.store.Operation(ctx, t.Op)
+		if err != nil {
+			return nil, err
+		}
+		u, err := m.store.Update(ctx, op.Update)
+		if err != nil {
+			return nil, err
+		}
+		if t.State == StatePending || t.State == StateUnreachable {
+			if err := m.store.Append(ctx, Event{At: now, Op: t.Op, Server: server, Kind: "delivered", State: StateDelivered, Module: u.Module, Version: u.Version}); err != nil {
+				return nil, err
+			}
+			t.State = StateDelivered
+		}
+		out = append(out, WireTask{Op: t.Op, Kind: op.Kind, Update: *u, Expires: op.Expires, State: t.State})
+	}
+	return out, nil
+}
+
+type eventsRequest struct {
+	Events []Event `json:"events"`
+}
+
+// slaveEvents are the event kinds a slave may send, with the state each sets.
+var slaveEvents = map[string]State{
+	"started": "", "downloaded": "", "staged": StateStaged, "installing": StateInstalling,
+	"installed": StateInstalled, "failed": StateFailed,
+}
+
+func (m *Master) handleEvents(w http.ResponseWriter, r *http.Request) {
+	rec := r.Context().Value(slaveKey{}).(*ServerRecord)
+	var req eventsRequest
+	if err := decode(r, &req); err != nil {
+		m.fail(w, r, err)
+		return
+	}
+	ops := map[string]bool{}
+	for _, ev := range req.Events {
+		state, ok := slaveEvents[ev.Kind]
+		if !ok {
+			m.fail(w, r, &apiError{Status: http.StatusBadRequest, Code: "bad_request", Msg: fmt.Sprintf("fleet: event kind %q unknown", ev.Kind)})
+			return
+		}
+		ev.ID, ev.Server, ev.State, ev.At = 0, rec.Name, state, m.now()
+		if err := m.store.Append(r.Context(), ev); err != nil {
+			m.fail(w, r, err)
+			return
+		}
+		if state != "" {
+			ops[ev.Op] = true
+		}
+	}
+	for op := range ops {
+		if err := m.advance(r.Context(), op); err != nil {
+			m.fail(w, r, err)
+			return
+		}
+	}
+	w.WriteHeader(http.StatusNoContent)
+}
+
+func (m *Master) packPath(u *Update) string {
+	return filepath.Join(m.opts.PackDir, u.SHA256+".zip")
+}
+
+func (m *Master) handlePack(w http.ResponseWriter, r *http.Request) {
+	u, err := m.store.Update(r.Context(), r.URL.Query().Get("update"))
+	if err != nil {
+		m.fail(w, r, err)
+		return
+	}
+	f, err := os.Open(m.packPath(u))
+	if err != nil {
+		m.fail(w, r, err)
+		return
+	}
+	defer f.Close()
+	w.Header().Set("Content-Type", "application/zip")
+	http.ServeContent(w, r, u.File, u.Added, f)
+}
+
+// notSecure is the refusal of a pack the master's keyring does not verify.
+func notSecure(format string, args ...any) error {
+	return &apiError{Status: http.StatusUnprocessableEntity, Code: CodeBadSignature, Msg: "package not secure: " + fmt.Sprintf(format, args...)}
+}
+
+func (m *Master) handleAddUpdate(w http.ResponseWriter, r *http.Request) {
+	u, err := m.addUpdate(r)
+	if err != nil {
+		m.fail(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusCreated, u)
+}
+
+func (m *Master) addUpdate(r *http.Request) (*Update, error) {
+	q := r.URL.Query()
+	name, err := CleanName(q.Get("name"))
+	if err != nil {
+		return nil, &apiError{Status: http.StatusBadRequest, Code: "bad_name", Msg: "fleet: update name: " + err.Error()}
+	}
+	file := q.Get("file")
+	if err := ValidateName(file); err != nil || strings.ContainsAny(file, " \t") {
+		return nil, &apiError{Status: http.StatusBadRequest, Code: "bad_request", Msg: fmt.Sprintf("fleet: pack file name %q refused", file)}
+	}
+	sig, err := base64.StdEncoding.DecodeString(r.Header.Get("X-Upkeep-Signature"))
+	if err != nil || len(sig) == 0 {
+		return nil, notSecure("%s: no signature", file)
+	}
+	if r.ContentLength > m.opts.MaxPackSize {
+		return nil, &apiError{Status: http.StatusRequestEntityTooLarge, Code: "too_large", Msg: fmt.Sprintf("fleet: %s: %d bytes, more than the %d allowed", file, r.ContentLength, m.opts.MaxPackSize)}
+	}
+	v, err := m.kr.NewVerifier(file, sig)
+	if err != nil {
+		return nil, notSecure("%v", err)
+	}
+	tmp, err := os.CreateTemp(m.opts.PackDir, ".upload-*")
+	if err != nil {
+		return nil, err
+	}
+	defer func() {
+		if tmp != nil {
+			tmp.Close()
+			os.Remove(tmp.Name())
+		}
+	}()
+	h := sha256.New()
+	n, err := io.Copy(io.MultiWriter(tmp, h, v), io.LimitReader(r.Body, m.opts.MaxPackSize+1))
+	if err != nil {
+		return nil, &apiError{Status: http.StatusBadRequest, Code: "bad_request", Msg: fmt.Sprintf("fleet: upload of %s: %v", file, err)}
+	}
+	if n > m.opts.MaxPackSize {
+		return nil, &apiError{Status: http.StatusRequestEntityTooLarge, Code: "too_large", Msg: fmt.Sprintf("fleet: %s: more than the %d bytes allowed", file, m.opts.MaxPackSize)}
+	}
+	verified, err := v.Verify()
+	if err != nil {
+		return nil, notSecure("%v", err)
+	}
+	b, err := signature.ParseBinding(verified.Signers[0].TrustedComment)
+	if err != nil {
+		return nil, notSecure("%s: %v", file, err)
+	}
+	if b.File != file || b.Module == "" || b.Version == "" || b.Platform == "" {
+		return nil, notSecure("%s: the signature binds file=%q module=%q version=%q platform=%q", file, b.File, b.Module, b.Version, b.Platform)
+	}
+	if err := b.Check(verified); err != nil {
+		return nil, notSecure("%v", err)
+	}
+	if _, err := manifest.Platform(b.Platform); err != nil {
+		return nil, notSecure("%s: platform %q: %v", file, b.Platform, err)
+	}
+	mirror := q.Get("mirror")
+	if mirror != "" && !strings.HasPrefix(mirror, "https://") && !strings.HasPrefix(mirror, "http://") {
+		return nil, &apiError{Status: http.StatusBadRequest, Code: "bad_request", Msg: fmt.Sprintf("fleet: mirror %q: want an http(s) URL", mirror)}
+	}
+	u := &Update{Name: name, Module: b.Module, Version: b.Version, Platform: b.Platform, File: file, Size: n,
+		SHA256: hex.EncodeToString(h.Sum(nil)), Sig: sig, Mirror: mirror, Added: m.now().UTC()}
+	if err := tmp.Sync(); err != nil {
+		return nil, err
+	}
+	if err := tmp.Close(); err != nil {
+		return nil, err
+	}
+	if err := os.Rename(tmp.Name(), m.packPath(u)); err != nil {
+		return nil, err
+	}
+	tmp = nil
+	if err := m.store.PutUpdate(r.Context(), *u); err != nil {
+		return nil, err
+	}
+	now := m.now()
+	if err := m.store.CreateOperation(r.Context(), Operation{ID: newID(now), Kind: KindAddUpdate, Update: name, Started: now, Ended: now, Expires: now, MaxFailures: -1}, nil); err != nil {
+		return nil, err
+	}
+	m.log.Info("fleet update added", "name", name, "module", b.Module, "version", b.Version, "platform", b.Platform)
+	return u, nil
+}
+
+func newID(t time.Time) string {
+	b := make([]byte, 4)
+	rand.Read(b)
+	return t.UTC().Format("20060102T150405") + "-" + hex.EncodeToString(b)
+}
+
+// OperationRequest asks for a propagate or an apply.
+type OperationRequest struct {
+	Kind    Kind     `json:"kind"`
+	Update  string   `json:"update"`
+	Servers []string `json:"servers,omitempty"`
+	All     bool     `json:"all,omitempty"`
+	// Wave is the size of the first batch and of each one after it; 0: all at once.
+	Wave int `json:"wave,omitempty"`
+	// MaxFailures halts the operation once failures exceed this percentage of the
+	// servers finished (0: the first failure halts); nil: never halt.
+	MaxFailures *int `json:"max_failures,omitempty"`
+	// Expires is how long the work stays valid; 0: DefaultExpiry.
+	Expires Duration `json:"expires,omitzero"`
+	// RequireStaged refuses an apply unless every selected server has staged the update.
+	RequireStaged bool `json:"require_staged,omitempty"`
+}
+
+func (m *Master) handleCreateOp(w http.ResponseWriter, r *http.Request) {
+	var req OperationRequest
+	if err := decode(r, &req); err != nil {
+		m.fail(w, r, err)
+		return
+	}
+	rep, err := m.createOp(r.Context(), req)
+	if err != nil {
+		m.fail(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusCreated, rep)
+}
+
+func badRequest(format string, args ...any) error {
+	return &apiError{Status: http.StatusBadRequest, Code: "bad_request", Msg: fmt.Sprintf(format, args...)}
+}
+
+func (m *Master) createOp(ctx context.Context, req OperationRequest) (*Report, error) {
+	if req.Kind != KindPropagate && req.Kind != KindApply {
+		return nil, badRequest("fleet: kind %q: want propagate or apply", req.Kind)
+	}
+	name, err := CleanName(req.Update)
+	if err != nil {
+		return nil, badRequest("fleet: update name: %v", err)
+	}
+	u, err := m.store.Update(ctx, name)
+	if err != nil {
+		return nil, err
+	}
+	if req.All == (len(req.Servers) > 0) {
+		return nil, badRequest("fleet: give either servers or all")
+	}
+	if req.Wave < 0 || req.Kind == KindPropagate && (req.Wave > 0 || req.MaxFailures != nil) {
+		return nil, badRequest("fleet: waves and max failures are for apply")
+	}
+	maxFail := -1
+	if req.MaxFailures != nil {
+		if *req.MaxFailures < 0 || *req.MaxFailures > 100 {
+			return nil, badRequest("fleet: max failures %d: want a percentage from 0 to 100", *req.MaxFailures)
+		}
+		maxFail = *req.MaxFailures
+	}
+	known, err := m.store.Servers(ctx)
+	if err != nil {
+		return nil, err
+	}
+	var names []string
+	if req.All {
+		for _, s := range known {
+			if s.Role == RoleSlave {
+				names = append(names, s.Name)
+			}
+		}
+		if len(names) == 0 {
+			return nil, badRequest("fleet: no slave is enrolled")
+		}
+	} else {
+		seen := map[string]bool{}
+		for _, n := range req.Servers {
+			n = strings.TrimSpace(n)
+			if seen[n] {
+				continue
+			}
+			seen[n] = true
+			if !slices.ContainsFunc(known, func(s ServerRecord) bool { return s.Name == n && s.Role == RoleSlave }) {
+				return nil, &apiError{Status: http.StatusNotFound, Code: "not_found", Msg: fmt.Sprintf("fleet: server %q is not an enrolled slave", n)}
+			}
+			names = append(names, n)
+		}
+	}
+	if req.RequireStaged && req.Kind == KindApply {
+		var missing []string
+		for _, n := range names {
+			ok, err := m.staged(ctx, n, name)
+			if err != nil {
+				return nil, err
+			}
+			if !ok {
+				missing = append(missing, n)
+			}
+		}
+		if len(missing) > 0 {
+			return nil, &apiError{Status: http.StatusConflict, Code: CodeNotStaged, Msg: fmt.Sprintf("fleet: %s has not staged %q: propagate first", strings.Join(missing, ", "), name)}
+		}
+	}
+	now := m.now()
+	exp := time.Duration(req.Expires)
+	if exp <= 0 {
+		exp = DefaultExpiry
+	}
+	op := Operation{ID: newID(now), Kind: req.Kind, Update: name, Started: now, Expires: now.Add(exp), Wave: req.Wave, MaxFailures: maxFail}
+	tasks := make([]Task, len(names))
+	for i, n := range names {
+		wave := 0
+		if req.Wave > 0 {
+			wave = i / req.Wave
+		}
+		tasks[i] = Task{Server: n, Seq: i, Wave: wave, Released: wave == 0, State: StatePending}
+	}
+	if err := m.store.CreateOperation(ctx, op, tasks); err != nil {
+		return nil, err
+	}
+	m.log.Info("fleet operation", "id", op.ID, "kind", op.Kind, "update", name, "module", u.Module, "version", u.Version, "servers", len(names))
+	m.wake(op.ID, tasks)
+	return m.report(ctx, op.ID)
+}
+
+// staged reports whether a server's last propagate of an update reached staged.
+func (m *Master) staged(ctx context.Context, server, update string) (bool, error) {
+	ops, err := m.store.Operations(ctx, 1000)
+	if err != nil {
+		return false, err
+	}
+	for _, op := range ops {
+		if op.Update != update || op.Kind == KindAddUpdate {
+			continue
+		}
+		_, tasks, err := m.store.Operation(ctx, op.ID)
+		if err != nil {
+			return false, err
+		}
+		for _, t := range tasks {
+			if t.Server == server && (t.State == StateStaged || op.Kind == KindApply && t.State == StateInstalled) {
+				return true, nil
+			}
+		}
+	}
+	return false, nil
+}
+
+// wake tells the servers of released tasks that they have work: a long poll returns,
+// a push slave is called.
+func (m *Master) wake(op string, tasks []Task) {
+	for _, t := range tasks {
+		if !t.Released {
+			continue
+		}
+		m.notify(t.Server)
+		go m.push(op, t.Server)
+	}
+}
+
+// push calls a push slave's wake-up URL; a failure marks its task unreachable (the
+// slave may still poll and take it).
+func (m *Master) push(op, server string) {
+	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+	defer cancel()
+	rec, err := m.store.Server(ctx, server)
+	if err != nil || rec.Mode != ModePush || rec.URL == "" {
+		return
+	}
+	req, _ := http.NewRequestWithContext(ctx, http.MethodPost, strings.TrimSuffix(rec.URL, "/")+"/fleet/v1/wake", nil)
+	resp, err := m.opts.Client.Do(req)
+	if err == nil {
+		resp.Body.Close()
+		if resp.StatusCode == http.StatusNoContent || resp.StatusCode == http.StatusOK {
+			return
+		}
+		err = fmt.Errorf("%s answered %s", rec.URL, resp.Status)
+	}
+	m.log.Warn("fleet push failed", "server", server, "err", err)
+	_, tasks, terr := m.store.Operation(ctx, op)
+	if terr != nil {
+		return
+	}
+	for _, t := range tasks {
+		if t.Server == server && t.State == StatePending {
+			m.store.Append(ctx, Event{At: m.now(), Op: op, Server: server, Kind: "unreachable", State: StateUnreachable, Code: CodeUnreachable, Reason: err.Error()})
+		}
+	}
+}
+
+// advance takes the decisions an operation's new states call for: halt (cancel the
+// rest), release the next wave, or end the operation.
+func (m *Master) advance(ctx context.Context, id string) error {
+	m.opMu.Lock()
+	defer m.opMu.Unlock()
+	op, tasks, err := m.store.Operation(ctx, id)
+	if err != nil || !op.Ended.IsZero() {
+		return err
+	}
+	finished, failed, open := 0, 0, 0
+	next := -1
+	for _, t := range tasks {
+		switch {
+		case t.State == StateInstalled || t.State == StateStaged && op.Kind == KindPropagate:
+			finished++
+		case t.State == StateFailed:
+			finished++
+			failed++
+		case t.State == StateCancelled:
+		default:
+			if t.Released {
+				open++
+			} else if next < 0 || t.Wave < next {
+				next = t.Wave
+			}
+		}
+	}
+	now := m.now()
+	if op.Kind == KindApply && op.MaxFailures >= 0 && failed > 0 && failed*100 > op.MaxFailures*finished {
+		for _, t := range tasks {
+			if t.State == StatePending || t.State == StateUnreachable || !t.Released && !final(op.Kind, t.State) {
+				reason := fmt.Sprintf("halted: %d of %d servers finished failed, more than %d%%", failed, finished, op.MaxFailures)
+				if err := m.store.Append(ctx, Event{At: now, Op: id, Server: t.Server, Kind: "cancelled", State: StateCancelled, Code: CodeHalted, Reason: reason}); err != nil {
+					return err
+				}
+			}
+		}
+		_, tasks, err = m.store.Operation(ctx, id)
+		if err != nil {
+			return err
+		}
+		next = -1
+		open = 0
+		for _, t := range tasks {
+			if !final(op.Kind, t.State) {
+				open++
+			}
+		}
+	}
+	if open == 0 && next >= 0 {
+		if err := m.store.Release(ctx, id, next); err != nil {
+			return err
+		}
+		var rel []Task
+		for _, t := range tasks {
+			if t.Wave == next {
+				t.Released = true
+				rel = append(rel, t)
+			}
+		}
+		m.wake(id, rel)
+		return nil
+	}
+	if open == 0 && next < 0 {
+		return m.store.EndOperation(ctx, id, now)
+	}
+	return nil
+}
+
+// expire cancels what an expired operation left undone.
+func (m *Master) expire(ctx context.Context, op *Operation, tasks []Task) error {
+	if !op.Ended.IsZero() || op.Kind == KindAddUpdate || m.now().Before(op.Expires) {
+		return nil
+	}
+	for _, t := range tasks {
+		if !final(op.Kind, t.State) {
+			if err := m.store.Append(ctx, Event{At: m.now(), Op: op.ID, Server: t.Server, Kind: "cancelled", State: StateCancelled, Code: CodeExpired, Reason: "expired at " + op.Expires.Format(time.RFC3339) + " before the server finished"}); err != nil {
+				return err
+			}
+		}
+	}
+	return m.store.EndOperation(ctx, op.ID, m.now())
+}
+
+func (m *Master) report(ctx context.Context, id string) (*Report, error) {
+	op, tasks, err := m.store.Operation(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	if err := m.expire(ctx, op, tasks); err != nil {
+		return nil, err
+	}
+	if op.Ended.IsZero() && op.Kind != KindAddUpdate && !slices.ContainsFunc(tasks, func(t Task) bool { return !final(op.Kind, t.State) }) {
+		// Every server is done: the decision that ends the operation may be under way
+		// (advance holds opMu), and a report must not show it done but not ended.
+		if err := m.advance(ctx, id); err != nil {
+			return nil, err
+		}
+	}
+	if op.Ended.IsZero() {
+		if op, tasks, err = m.store.Operation(ctx, id); err != nil {
+			return nil, err
+		}
+	}
+	rep := &Report{ID: op.ID, Kind: op.Kind, Update: op.Update, Started: op.Started, Servers: []ServerResult{}}
+	if !op.Ended.IsZero() {
+		e := op.Ended
+		rep.Ended = &e
+	}
+	for _, t := range tasks {
+		rep.Servers = append(rep.Servers, ServerResult{Name: t.Server, State: t.State, Code: t.Code, Reason: t.Reason, Version: t.Version})
+	}
+	return rep, nil
+}
+
+func (m *Master) handleOp(w http.ResponseWriter, r *http.Request) {
+	rep, err := m.report(r.Context(), r.PathValue("id"))
+	if err != nil {
+		m.fail(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, rep)
+}
+
+func (m *Master) handleOps(w http.ResponseWriter, r *http.Request) {
+	limit, _ := strconv.Atoi(r.URL.Query().Get("limit"))
+	if limit <= 0 || limit > 1000 {
+		limit = 100
+	}
+	ops, err := m.store.Operations(r.Context(), limit)
+	if err != nil {
+		m.fail(w, r, err)
+		return
+	}
+	out := []*Report{}
+	for _, op := range ops {
+		rep, err := m.report(r.Context(), op.ID)
+		if err != nil {
+			m.fail(w, r, err)
+			return
+		}
+		out = append(out, rep)
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"operations": out})
+}
+
+func (m *Master) handleEventsList(w http.ResponseWriter, r *http.Request) {
+	evs, err := m.store.Events(r.Context(), r.URL.Query().Get("operation"))
+	if err != nil {
+		m.fail(w, r, err)
+		return
+	}
+	if evs == nil {
+		evs = []Event{}
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"events": evs})
+}
+
+// Servers returns the servers list: the master itself, then the slaves by name.
+func (m *Master) Servers(ctx context.Context) ([]ServerView, error) {
+	recs, err := m.store.Servers(ctx)
+	if err != nil {
+		return nil, err
+	}
+	now := m.now()
+	self := ServerView{Name: m.cfg.Name, Role: RoleMaster, LastSeen: &now, Reachable: true, Versions: map[string]string{}}
+	if m.opts.Engine != nil {
+		sts, err := m.opts.Engine.Status(ctx)
+		if err != nil {
+			return nil, err
+		}
+		for _, st := range sts {
+			v := ""
+			if st.Installed != nil {
+				v = *st.Installed
+			}
+			self.Versions[st.Name] = v
+		}
+	}
+	out := []ServerView{self}
+	for _, r := range recs {
+		v := ServerView{Name: r.Name, Role: r.Role, Mode: r.Mode, Versions: r.Versions}
+		if v.Versions == nil {
+			v.Versions = map[string]string{}
+		}
+		if !r.LastSeen.IsZero() {
+			seen := r.LastSeen
+			v.LastSeen = &seen
+			interval := r.Interval
+			if interval <= 0 {
+				interval = DefaultPollInterval
+			}
+			v.Reachable = now.Sub(seen) < 2*interval+15*time.Second
+		}
+		out = append(out, v)
+	}
+	return out, nil
+}
+
+func (m *Master) handleServers(w http.ResponseWriter, r *http.Request) {
+	s, err := m.Servers(r.Context())
+	if err != nil {
+		m.fail(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"servers": s})
+}
+
+// Converged says whether every server that runs module runs the newest version of it
+// found in the fleet; with no version installed anywhere, it has not.
+func (m *Master) Converged(ctx context.Context, module string) (*Convergence, error) {
+	servers, err := m.Servers(ctx)
+	if err != nil {
+		return nil, err
+	}
+	c := &Convergence{Module: module, Behind: []ServerVersion{}}
+	var holders []ServerVersion
+	for _, s := range servers {
+		v, ok := s.Versions[module]
+		if !ok {
+			continue
+		}
+		holders = append(holders, ServerVersion{Name: s.Name, Version: v})
+		if v != "" && (c.Newest == "" || newer(v, c.Newest)) {
+			c.Newest = v
+		}
+	}
+	for _, h := range holders {
+		if h.Version != c.Newest || c.Newest == "" {
+			c.Behind = append(c.Behind, h)
+		}
+	}
+	// A module no server has installed yet has not converged on anything.
+	c.Converged = c.Newest != "" && len(c.Behind) == 0
+	return c, nil
+}
+
+func newer(a, b string) bool {
+	c, err := manifest.CompareVersions(a, b)
+	if err != nil {
+		return a > b
+	}
+	return c > 0
+}
+
+func (m *Master) handleConverged(w http.ResponseWriter, r *http.Request) {
+	module := r.URL.Query().Get("module")
+	if module == "" {
+		m.fail(w, r, badRequest("fleet: module missing"))
+		return
+	}
+	c, err := m.Converged(r.Context(), module)
+	if err != nil {
+		m.fail(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, c)
+}

@@ -1,0 +1,614 @@
+package fleet
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"math/rand/v2"
+	"net"
+	"net/http"
+	"net/url"
+	"os"
+	"path/filepath"
+	"sync"
+	"time"
+
+	"github.com/upkeep-go/upkeep/internal/atomicfile"
+	"github.com/upkeep-go/upkeep/internal/limited"
+	"github.com/upkeep-go/upkeep/manifest"
+	"github.com/upkeep-go/upkeep/signature"
+	"github.com/upkeep-go/upkeep/update"
+)
+
+// SlaveOptions are the optional parts of a Slave. Zero values are the defaults.
+type SlaveOptions struct {
+	// Keyring verifies packs before they are staged. Default: the engine
+	// configuration's keys and threshold (the engine verifies again when it installs).
+	Keyring *signature.Keyring
+	// Logger receives what the slave does. Default: discard.
+	Logger *slog.Logger
+	// Client talks to the master. Default: HTTPClient(cfg.Master, cfg.MasterCAFile).
+	Client *http.Client
+	// MirrorClient fetches packs from a mirror URL. Default: a client with the
+	// system's roots.
+	MirrorClient *http.Client
+	// OnListen is called by a push slave's Run with its address once it listens.
+	OnListen func(addr string)
+}
+
+// Slave is a fleet's slave: it polls its master (or is woken by it, in push mode),
+// stages and installs through its engine what the master asks, and reports.
+type Slave struct {
+	cfg    *Config
+	eng    *update.Engine
+	kr     *signature.Keyring
+	log    *slog.Logger
+	client *http.Client
+	mirror *http.Client
+	opts   SlaveOptions
+	dir    string // state_dir/fleet
+	wake   chan struct{}
+	url    string // a push slave's own URL, once it listens
+
+	mu     sync.Mutex
+	state  slaveState
+	outbox []Event
+}
+
+// slaveState is what a slave keeps in its state dir.
+type slaveState struct {
+	Master string                `json:"master"`
+	Name   string                `json:"name"`
+	Secret string                `json:"secret"`
+	Done   map[string]doneRecord `json:"done"` // operation → its last event
+}
+
+type doneRecord struct {
+	Event Event     `json:"event"`
+	At    time.Time `json:"at"`
+}
+
+// maxDone bounds the operations a slave remembers having finished.
+const maxDone = 1000
+
+// NewSlave returns the slave of cfg (role slave) running beside eng.
+func NewSlave(cfg *Config, eng *update.Engine, opts SlaveOptions) (*Slave, error) {
+	if cfg.Role != RoleSlave {
+		return nil, cfgErr("role", "%q: NewSlave needs \"slave\"", cfg.Role)
+	}
+	s := &Slave{cfg: cfg, eng: eng, kr: opts.Keyring, log: opts.Logger, client: opts.Client, mirror: opts.MirrorClient, opts: opts,
+		dir: filepath.Join(eng.Config().StateDir, "fleet"), wake: make(chan struct{}, 1)}
+	if s.log == nil {
+		s.log = slog.New(slog.DiscardHandler)
+	}
+	if s.kr == nil {
+		ec := eng.Config()
+		if len(ec.Keys) == 0 {
+			return nil, &ConfigError{Field: "keys", Err: errors.New("a fleet slave verifies packs with the configured keys: none are configured")}
+		}
+		kr, err := signature.LoadKeyring(ec.Keys, signature.WithThreshold(ec.Threshold))
+		if err != nil {
+			return nil, &ConfigError{Field: "keys", Err: err}
+		}
+		s.kr = kr
+	}
+	if s.client == nil {
+		c, err := HTTPClient(cfg.Master, cfg.MasterCAFile)
+		if err != nil {
+			return nil, err
+		}
+		s.client = c
+	}
+	if s.mirror == nil {
+		s.mirror = &http.Client{}
+	}
+	if err := os.MkdirAll(s.dir, 0o700); err != nil {
+		return nil, fmt.Errorf("fleet: %w", err)
+	}
+	b, err := limited.ReadFile(filepath.Join(s.dir, "slave.json"), 16<<20)
+	switch {
+	case err == nil:
+		if err := json.Unmarshal(b, &s.state); err != nil {
+			return nil, fmt.Errorf("fleet: %s: %w", filepath.Join(s.dir, "slave.json"), err)
+		}
+	case !errors.Is(err, os.ErrNotExist):
+		return nil, fmt.Errorf("fleet: %w", err)
+	}
+	if s.state.Master != cfg.Master || s.state.Name != cfg.Name {
+		s.state = slaveState{Master: cfg.Master, Name: cfg.Name}
+	}
+	if s.state.Done == nil {
+		s.state.Done = map[string]doneRecord{}
+	}
+	return s, nil
+}
+
+func (s *Slave) save() error {
+	s.mu.Lock()
+	b, err := json.Marshal(s.state)
+	s.mu.Unlock()
+	if err != nil {
+		return err
+	}
+	return atomicfile.WriteFile(filepath.Join(s.dir, "slave.json"), b, 0o600)
+}
+
+// errUnauthorized is the master refusing the slave's secret: enrol again.
+var errUnauthorized = errors.New("fleet: the master refused this server's secret")
+
+// Run enrols if needed, then takes work from the master until ctx ends. A push slave
+// also serves its listen address, where the master wakes it.
+func (s *Slave) Run(ctx context.Context) error {
+	if s.cfg.Mode == ModePush {
+		ln, err := net.Listen("tcp", s.cfg.Listen)
+		if err != nil {
+			return fmt.Errorf("fleet: listen %s: %w", s.cfg.Listen, err)
+		}
+		s.url = "http://" + ln.Addr().String()
+		mux := http.NewServeMux()
+		mux.HandleFunc("POST /fleet/v1/wake", func(w http.ResponseWriter, _ *http.Request) {
+			select {
+			case s.wake <- struct{}{}:
+			default:
+			}
+			w.WriteHeader(http.StatusNoContent)
+		})
+		srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+		go srv.Serve(ln)
+		defer srv.Close()
+		if s.opts.OnListen != nil {
+			s.opts.OnListen(ln.Addr().String())
+		}
+	}
+	interval := time.Duration(s.cfg.PollInterval)
+	backoff := time.Second
+	for ctx.Err() == nil {
+		worked, err := s.round(ctx)
+		if ctx.Err() != nil {
+			break
+		}
+		if err != nil {
+			s.log.Warn("fleet poll failed", "master", s.cfg.Master, "err", err)
+			if errors.Is(err, errUnauthorized) {
+				s.mu.Lock()
+				s.state.Secret = ""
+				s.mu.Unlock()
+			}
+			if !sleep(ctx, jitter(min(backoff, interval))) {
+				break
+			}
+			backoff = min(backoff*2, interval)
+			continue
+		}
+		backoff = time.Second
+		if s.cfg.Mode == ModePush && !worked {
+			select {
+			case <-ctx.Done():
+			case <-s.wake:
+			case <-time.After(jitter(interval)):
+			}
+		}
+	}
+	return nil
+}
+
+func jitter(d time.Duration) time.Duration {
+	return d - time.Duration(rand.Int64N(int64(d)/5+1))
+}
+
+func sleep(ctx context.Context, d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return false
+	case <-t.C:
+		return true
+	}
+}
+
+// round enrols if needed, sends pending events, polls once and does the work
+// received; it reports whether there was work (then the versions changed, and the next
+// poll tells the master at once).
+func (s *Slave) round(ctx context.Context) (bool, error) {
+	s.mu.Lock()
+	secret := s.state.Secret
+	s.mu.Unlock()
+	if secret == "" {
+		if err := s.enrol(ctx); err != nil {
+			return false, err
+		}
+	}
+	if err := s.flush(ctx); err != nil {
+		return false, err
+	}
+	wait := time.Duration(0)
+	if s.cfg.Mode == ModeMailbox {
+		wait = min(time.Duration(s.cfg.PollInterval), MaxLongPoll)
+	}
+	var resp pollResponse
+	if err := s.call(ctx, "/fleet/v1/poll?wait="+url.QueryEscape(wait.String()), pollRequest{Versions: s.versions(ctx)}, &resp); err != nil {
+		return false, err
+	}
+	for _, t := range resp.Tasks {
+		s.do(ctx, t)
+		if err := s.flush(ctx); err != nil {
+			return true, err
+		}
+	}
+	return len(resp.Tasks) > 0, nil
+}
+
+func (s *Slave) versions(ctx context.Context) map[string]string {
+	out := map[string]string{}
+	sts, err := s.eng.Status(ctx)
+	if err != nil {
+		s.log.Warn("fleet: engine status", "err", err)
+		return out
+	}
+	for _, st := range sts {
+		v := ""
+		if st.Installed != nil {
+			v = *st.Installed
+		}
+		out[st.Name] = v
+	}
+	return out
+}
+
+func (s *Slave) enrol(ctx context.Context) error {
+	tok, err := ReadToken(s.cfg.EnrolTokenFile)
+	if err != nil {
+		return err
+	}
+	req := enrolRequest{Name: s.cfg.Name, Mode: s.cfg.Mode, URL: s.url, Interval: s.cfg.PollInterval, Token: tok, Versions: s.versions(ctx)}
+	b, _ := json.Marshal(req)
+	hr, err := http.NewRequestWithContext(ctx, http.MethodPost, s.endpoint("/fleet/v1/enrol"), bytes.NewReader(b))
+	if err != nil {
+		return err
+	}
+	hr.Header.Set("Content-Type", "application/json")
+	resp, err := s.client.Do(hr)
+	if err != nil {
+		return fmt.Errorf("fleet: enrol at %s: %w", s.cfg.Master, err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("fleet: enrol at %s: %w", s.cfg.Master, readAPIError(resp))
+	}
+	var out struct {
+		Secret string `json:"secret"`
+	}
+	if err := json.NewDecoder(io.LimitReader(resp.Body, 4096)).Decode(&out); err != nil || out.Secret == "" {
+		return fmt.Errorf("fleet: enrol at %s: no secret in the answer", s.cfg.Master)
+	}
+	s.mu.Lock()
+	s.state.Secret = out.Secret
+	s.mu.Unlock()
+	s.log.Info("fleet: enrolled", "master", s.cfg.Master, "name", s.cfg.Name)
+	return s.save()
+}
+
+func (s *Slave) endpoint(path string) string {
+	u := s.cfg.Master
+	for len(u) > 0 && u[len(u)-1] == '/' {
+		u = u[:len(u)-1]
+	}
+	return u + path
+}
+
+func (s *Slave) authorize(r *http.Request) {
+	s.mu.Lock()
+	secret := s.state.Secret
+	s.mu.Unlock()
+	r.Header.Set("X-Upkeep-Server", s.cfg.Name)
+	r.Header.Set("Authorization", "Bearer "+secret)
+}
+
+// call POSTs in as JSON to the master and decodes the answer into out (if not nil).
+func (s *Slave) call(ctx context.Context, path string, in, out any) error {
+	b, err := json.Marshal(in)
+	if err != nil {
+		return err
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, s.endpoint(path), bytes.NewReader(b))
+	if err != nil {
+		return err
+	}
+	req.Header.Set("Content-Type", "application/json")
+	s.authorize(req)
+	resp, err := s.client.Do(req)
+	if err != nil {
+		return fmt.Errorf("fleet: master %s: %w", s.cfg.Master, err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode == http.StatusUnauthorized {
+		return errUnauthorized
+	}
+	if resp.StatusCode/100 != 2 {
+		return readAPIError(resp)
+	}
+	if out == nil {
+		return nil
+	}
+	return json.NewDecoder(io.LimitReader(resp.Body, 64<<20)).Decode(out)
+}
+
+// report queues an event for the master; flush sends the queue.
+func (s *Slave) report(ev Event) {
+	ev.Reason, ev.Output = bound(ev.Reason), bound(ev.Output)
+	s.mu.Lock()
+	s.outbox = append(s.outbox, ev)
+	s.mu.Unlock()
+}
+
+func (s *Slave) flush(ctx context.Context) error {
+	s.mu.Lock()
+	evs := s.outbox
+	s.mu.Unlock()
+	if len(evs) == 0 {
+		return nil
+	}
+	if err := s.call(ctx, "/fleet/v1/events", eventsRequest{Events: evs}, nil); err != nil {
+		return err
+	}
+	s.mu.Lock()
+	s.outbox = s.outbox[len(evs):]
+	s.mu.Unlock()
+	return nil
+}
+
+// finish records the final event of an operation, so that a second delivery of the
+// same work is answered with it instead of being done again.
+func (s *Slave) finish(ev Event) {
+	s.report(ev)
+	s.mu.Lock()
+	s.state.Done[ev.Op] = doneRecord{Event: ev, At: time.Now()}
+	if len(s.state.Done) > maxDone {
+		var oldest string
+		for k, v := range s.state.Done {
+			if oldest == "" || v.At.Before(s.state.Done[oldest].At) {
+				oldest = k
+			}
+		}
+		delete(s.state.Done, oldest)
+	}
+	s.mu.Unlock()
+	if err := s.save(); err != nil {
+		s.log.Error("fleet: saving state", "err", err)
+	}
+}
+
+// do carries out one piece of work and queues its events.
+func (s *Slave) do(ctx context.Context, t WireTask) {
+	s.mu.Lock()
+	done, ok := s.state.Done[t.Op]
+	s.mu.Unlock()
+	if ok {
+		s.report(done.Event)
+		return
+	}
+	u := t.Update
+	base := Event{Op: t.Op, Module: u.Module, Version: u.Version}
+	start := time.Now()
+	ev := func(kind string) Event { e := base; e.Kind = kind; e.Duration = time.Since(start); return e }
+	failed := func(code string, err error) {
+		e := ev("failed")
+		e.Code, e.Reason = code, err.Error()
+		s.log.Warn("fleet work failed", "operation", t.Op, "kind", t.Kind, "update", u.Name, "code", code, "err", err)
+		s.finish(e)
+	}
+	switch t.Kind {
+	case KindPropagate:
+		s.report(ev("started"))
+		s.flush(ctx)
+		if _, err := s.stage(ctx, u); err != nil {
+			failed(codeOf(err), err)
+			return
+		}
+		s.report(ev("downloaded"))
+		s.finish(ev("staged"))
+	case KindApply:
+		s.report(ev("installing"))
+		s.flush(ctx)
+		packFile, err := s.stage(ctx, u)
+		if err != nil {
+			failed(codeOf(err), err)
+			return
+		}
+		res, err := s.eng.Install(ctx, u.Module, update.InstallOptions{PackFile: packFile, SigFile: packFile + ".minisig"})
+		if err != nil && !errors.Is(err, update.ErrNoUpdate) {
+			if ctx.Err() != nil {
+				return // stopped: the work stays open, the next run takes it again
+			}
+			failed(string(update.CodeOf(err)), err)
+			return
+		}
+		e := ev("installed")
+		if res != nil && len(res.Installed) > 0 {
+			e.Version = res.Installed[len(res.Installed)-1]
+		} else if st, serr := s.eng.ModuleStatus(ctx, u.Module); serr == nil && st.Installed != nil {
+			e.Version = *st.Installed
+		}
+		s.finish(e)
+	default:
+		failed("bad_request", fmt.Errorf("fleet: work of kind %q unknown", t.Kind))
+	}
+}
+
+// codedError carries a stable code.
+type codedError struct {
+	code string
+	err  error
+}
+
+func (e *codedError) Error() string { return e.err.Error() }
+func (e *codedError) Unwrap() error { return e.err }
+
+func codeOf(err error) string {
+	var ce *codedError
+	if errors.As(err, &ce) {
+		return ce.code
+	}
+	if c := update.CodeOf(err); c != "" {
+		return string(c)
+	}
+	return "error"
+}
+
+func coded(code string, format string, args ...any) error {
+	return &codedError{code: code, err: fmt.Errorf(format, args...)}
+}
+
+// stage makes sure the update's pack is downloaded, whole, and verified by this
+// server's own keyring, and returns its path. The signature is written beside it.
+func (s *Slave) stage(ctx context.Context, u Update) (string, error) {
+	if err := ValidateName(u.File); err != nil || len(u.SHA256) != 64 || u.Size < 0 {
+		return "", coded(CodeBadPack, "fleet: update %q: bad file %q or sha256 %q", u.Name, u.File, u.SHA256)
+	}
+	if _, err := hex.DecodeString(u.SHA256); err != nil {
+		return "", coded(CodeBadPack, "fleet: update %q: bad sha256 %q", u.Name, u.SHA256)
+	}
+	ec := s.eng.Config()
+	if _, err := ec.Module(u.Module); err != nil {
+		return "", coded(CodeUnknown, "fleet: update %q is for module %q, which this server does not run", u.Name, u.Module)
+	}
+	dir := filepath.Join(s.dir, "staged", u.SHA256)
+	final := filepath.Join(dir, u.File)
+	if _, err := os.Stat(final); err == nil {
+		// Staged before: verified again, since the file sat on disk.
+		if err := s.verify(final, u); err == nil {
+			return final, nil
+		}
+		os.Remove(final)
+	}
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return "", err
+	}
+	part := final + ".part"
+	if err := s.download(ctx, u, part); err != nil {
+		return "", err
+	}
+	if err := os.WriteFile(final+".minisig", u.Sig, 0o600); err != nil {
+		return "", err
+	}
+	if err := s.verify(part, u); err != nil {
+		os.Remove(part)
+		return "", err
+	}
+	if err := os.Rename(part, final); err != nil {
+		return "", err
+	}
+	s.log.Info("fleet: staged", "update", u.Name, "module", u.Module, "version", u.Version)
+	return final, nil
+}
+
+// verify checks a pack file's size and SHA-256 against what the master announced,
+// then its signature with this server's keyring and its binding.
+func (s *Slave) verify(path string, u Update) error {
+	f, err := os.Open(path)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	h := sha256.New()
+	v, err := s.kr.NewVerifier(u.File, u.Sig)
+	if err != nil {
+		return coded(CodeBadSignature, "fleet: %s: %w", u.File, err)
+	}
+	n, err := io.Copy(io.MultiWriter(h, v), io.LimitReader(f, u.Size+1))
+	if err != nil {
+		return err
+	}
+	if n != u.Size || hex.EncodeToString(h.Sum(nil)) != u.SHA256 {
+		return coded(CodeBadPack, "fleet: %s: %d bytes with sha256 %x, the master announced %d bytes with %s", u.File, n, h.Sum(nil), u.Size, u.SHA256)
+	}
+	verified, err := v.Verify()
+	if err != nil {
+		return coded(CodeBadSignature, "fleet: this server's keyring refuses %s: %w", u.File, err)
+	}
+	plat, err := manifest.Platform(u.Platform)
+	if err != nil {
+		return coded(CodeBadSignature, "fleet: %s: platform %q: %w", u.File, u.Platform, err)
+	}
+	if err := (signature.Binding{File: u.File, Module: u.Module, Version: u.Version, Platform: u.Platform}).Check(verified); err != nil {
+		return coded(CodeBadSignature, "fleet: %s: %w", u.File, err)
+	}
+	if mine, err := manifest.Platform(s.eng.Config().Platform); err == nil && mine != plat {
+		return coded(string(manifest.CodeNoPackForPlatform), "fleet: %s is for %s, this server is %s", u.File, plat, mine)
+	}
+	return nil
+}
+
+// download fetches the pack into part, resuming what a previous attempt left, from
+// the mirror the master names or from the master itself.
+func (s *Slave) download(ctx context.Context, u Update, part string) error {
+	f, err := os.OpenFile(part, os.O_RDWR|os.O_CREATE, 0o600)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	have, err := f.Seek(0, io.SeekEnd)
+	if err != nil {
+		return err
+	}
+	if have > u.Size {
+		if err := f.Truncate(0); err != nil {
+			return err
+		}
+		have, _ = f.Seek(0, io.SeekStart)
+	}
+	if have == u.Size {
+		return nil
+	}
+	var req *http.Request
+	client := s.client
+	if u.Mirror != "" {
+		client = s.mirror
+		req, err = http.NewRequestWithContext(ctx, http.MethodGet, u.Mirror, nil)
+	} else {
+		req, err = http.NewRequestWithContext(ctx, http.MethodGet, s.endpoint("/fleet/v1/pack?update="+url.QueryEscape(u.Name)), nil)
+		if err == nil {
+			s.authorize(req)
+		}
+	}
+	if err != nil {
+		return err
+	}
+	if have > 0 {
+		req.Header.Set("Range", fmt.Sprintf("bytes=%d-", have))
+	}
+	resp, err := client.Do(req)
+	if err != nil {
+		return coded(CodeUnreachable, "fleet: fetching %s: %w", u.File, err)
+	}
+	defer resp.Body.Close()
+	switch resp.StatusCode {
+	case http.StatusPartialContent:
+	case http.StatusOK:
+		if _, err := f.Seek(0, io.SeekStart); err != nil {
+			return err
+		}
+		if err := f.Truncate(0); err != nil {
+			return err
+		}
+		have = 0
+	default:
+		return coded(CodeUnreachable, "fleet: fetching %s: %w", u.File, readAPIError(resp))
+	}
+	n, err := io.Copy(f, io.LimitReader(resp.Body, u.Size-have+1))
+	if err != nil {
+		return coded(CodeUnreachable, "fleet: fetching %s: %w (kept %d bytes to resume)", u.File, err, have+n)
+	}
+	if have+n != u.Size {
+		f.Truncate(0)
+		return coded(CodeBadPack, "fleet: %s: got %d bytes, the master announced %d", u.File, have+n, u.Size)
+	}
+	return f.Sync()
+}
