@@ -18,6 +18,7 @@ import (
 	"github.com/upkeep-go/upkeep/update"
 	"github.com/upkeep-go/upkeep/update/agent"
 	"github.com/upkeep-go/upkeep/update/agent/service"
+	"github.com/upkeep-go/upkeep/update/fleet"
 	"github.com/upkeep-go/upkeep/update/portal"
 )
 
@@ -48,6 +49,12 @@ func runAgent(ctx context.Context, cl *cli, args []string) error {
 	if err != nil {
 		return err
 	}
+	var fc *fleet.Config
+	if len(cfg.Fleet) > 0 {
+		if fc, err = fleet.ParseConfig(cfg.Fleet, filepath.Dir(*config)); err != nil {
+			return fmt.Errorf("%s: %w", *config, err)
+		}
+	}
 	var secret string
 	if *tokenFile != "" {
 		b, err := limited.ReadFile(*tokenFile, 64<<10)
@@ -64,7 +71,20 @@ func runAgent(ctx context.Context, cl *cli, args []string) error {
 		return err
 	}
 	run := func(ctx context.Context) error {
-		return serveAgent(ctx, cl, cfg, eng, *addr, secret, log)
+		if fc == nil {
+			return serveAgent(ctx, cl, cfg, eng, *addr, secret, log)
+		}
+		// The fleet role runs beside the agent, over the same engine.
+		ctx, cancel := context.WithCancel(ctx)
+		defer cancel()
+		fleetDone := make(chan error, 1)
+		go func() { fleetDone <- runFleetSide(ctx, cl, cfg, fc, eng, log) }()
+		err := serveAgent(ctx, cl, cfg, eng, *addr, secret, log)
+		cancel()
+		if ferr := <-fleetDone; err == nil && ferr != nil && !errors.Is(ferr, context.Canceled) {
+			err = fmt.Errorf("fleet %s: %w", fc.Role, ferr)
+		}
+		return err
 	}
 	if service.IsWindowsService() {
 		return service.RunWindows(service.DefaultName, run)

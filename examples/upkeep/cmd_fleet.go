@@ -74,51 +74,18 @@ func (cl *cli) logger() *slog.Logger {
 }
 
 func runFleetMaster(ctx context.Context, cl *cli, args []string) error {
-	fs := cl.newFlags("fleet master", "upkeep fleet master --config FILE")
-	config := fs.String("config", "", "agent configuration `file` with a fleet block of role master")
-	pos, err := parse(fs, args)
-	if err != nil {
-		return err
-	}
-	if err := exactArgs(pos, 0, "no positional argument"); err != nil {
-		return err
-	}
-	cfg, fc, err := fleetConfig(*config)
-	if err != nil {
-		return err
-	}
-	if fc.Role != fleet.RoleMaster {
-		return fmt.Errorf("%s: fleet.role is %q, not master", *config, fc.Role)
-	}
-	log := cl.logger()
-	eng, err := update.New(cfg.Config, update.WithLogger(log))
-	if err != nil {
-		return err
-	}
-	kr, err := signature.LoadKeyring(cfg.Keys, signature.WithThreshold(cfg.Threshold))
-	if err != nil {
-		return fmt.Errorf("%s: keys: %w", *config, err)
-	}
-	store, err := fleet.OpenStore(ctx, fc.Store)
-	if err != nil {
-		return err
-	}
-	defer store.Close()
-	scheme := "http"
-	if fc.TLSCertFile != "" {
-		scheme = "https"
-	}
-	m, err := fleet.NewMaster(fc, store, kr, fleet.MasterOptions{PackDir: filepath.Join(cfg.StateDir, "fleet", "packs"), Engine: eng, Logger: log,
-		OnListen: func(addr string) { fmt.Fprintf(cl.stderr, "listening on %s://%s/\n", scheme, addr) }})
-	if err != nil {
-		return err
-	}
-	return m.Run(ctx)
+	return runFleetRole(ctx, cl, args, fleet.RoleMaster)
 }
 
 func runFleetSlave(ctx context.Context, cl *cli, args []string) error {
-	fs := cl.newFlags("fleet slave", "upkeep fleet slave --config FILE")
-	config := fs.String("config", "", "agent configuration `file` with a fleet block of role slave")
+	return runFleetRole(ctx, cl, args, fleet.RoleSlave)
+}
+
+// runFleetRole runs only the fleet side of an agent: `upkeep fleet master` or
+// `upkeep fleet slave`. `upkeep agent` runs it beside the agent and its portal.
+func runFleetRole(ctx context.Context, cl *cli, args []string, role fleet.Role) error {
+	fs := cl.newFlags("fleet "+string(role), "upkeep fleet "+string(role)+" --config FILE")
+	config := fs.String("config", "", "agent configuration `file` with a fleet block of role "+string(role))
 	pos, err := parse(fs, args)
 	if err != nil {
 		return err
@@ -130,13 +97,39 @@ func runFleetSlave(ctx context.Context, cl *cli, args []string) error {
 	if err != nil {
 		return err
 	}
-	if fc.Role != fleet.RoleSlave {
-		return fmt.Errorf("%s: fleet.role is %q, not slave", *config, fc.Role)
+	if fc.Role != role {
+		return fmt.Errorf("%s: fleet.role is %q, not %s", *config, fc.Role, role)
 	}
 	log := cl.logger()
-	eng, err := update.New(cfg.Config, update.WithLogger(log))
+	eng, err := update.New(cfg.Config, update.WithLogger(log), update.WithApplier(update.KindDatabase, newDBApplier))
 	if err != nil {
 		return err
+	}
+	return runFleetSide(ctx, cl, cfg, fc, eng, log)
+}
+
+// runFleetSide runs the fleet role of fc over eng until ctx is done.
+func runFleetSide(ctx context.Context, cl *cli, cfg *agent.Config, fc *fleet.Config, eng *update.Engine, log *slog.Logger) error {
+	if fc.Role == fleet.RoleMaster {
+		kr, err := signature.LoadKeyring(cfg.Keys, signature.WithThreshold(cfg.Threshold))
+		if err != nil {
+			return fmt.Errorf("keys: %w", err)
+		}
+		store, err := fleet.OpenStore(ctx, fc.Store)
+		if err != nil {
+			return err
+		}
+		defer store.Close()
+		scheme := "http"
+		if fc.TLSCertFile != "" {
+			scheme = "https"
+		}
+		m, err := fleet.NewMaster(fc, store, kr, fleet.MasterOptions{PackDir: filepath.Join(cfg.StateDir, "fleet", "packs"), Engine: eng, Logger: log,
+			OnListen: func(addr string) { fmt.Fprintf(cl.stderr, "listening on %s://%s/\n", scheme, addr) }})
+		if err != nil {
+			return err
+		}
+		return m.Run(ctx)
 	}
 	s, err := fleet.NewSlave(fc, eng, fleet.SlaveOptions{Logger: log,
 		OnListen: func(addr string) { fmt.Fprintf(cl.stderr, "listening on http://%s/\n", addr) }})
