@@ -136,21 +136,7 @@ func (e *Engine) failApplied(ctx context.Context, op *operation, cause error) er
 	m, j := op.m, op.j
 	uctx := context.WithoutCancel(ctx)
 	e.emit(Event{Module: m.Name, Version: j.To, Step: StepRollback, Message: cause.Error()})
-	if err := op.hook(uctx, hooks.Rollback); err != nil {
-		e.log.Warn("ROLLBACK hook failed", "module", m.Name, "err", err)
-	}
-	e.restartService(uctx, op)
-	e.maintOff(op)
-	code := CodeOf(cause)
-	if code == CodeInternal {
-		code = CodeInstallFailed
-	}
-	e.updateStatus(m, func(st *ModuleStatus) {
-		st.LastError = cause.Error()
-		st.Code = code
-		st.FailedVersion = j.To
-		st.LastResult = "install of " + j.To + " failed; " + orNothing(j.From) + " and what was applied before the failure stay"
-	})
+	code := e.endFailed(uctx, op, cause, "install of "+j.To+" failed; "+orNothing(j.From)+" and what was applied before the failure stay")
 	e.clearJournal(m)
 	e.keepAppliedPack(m)
 	return &Error{Code: code, Module: m.Name, Err: fmt.Errorf("install of %s: %w", j.To, cause)}

@@ -728,10 +728,26 @@ func (e *Engine) rollback(ctx context.Context, op *operation, cause error) error
 	if err := e.undo(uctx, op); err != nil {
 		return fmt.Errorf("%s: install of %s failed (%v) and restoring %s failed too (run recover): %w", m.Name, j.To, cause, orNothing(j.From), err)
 	}
-	if err := op.hook(uctx, hooks.Rollback); err != nil {
+	result := "install of " + j.To + " failed, nothing installed"
+	if j.From != "" {
+		result = "install of " + j.To + " failed, rolled back to " + j.From
+	}
+	code := e.endFailed(uctx, op, cause, result)
+	e.clearJournal(m)
+	e.cleanTemps(uctx, m, op.md)
+	e.dropWorkDir(uctx, m, op.md)
+	return &Error{Code: code, Module: m.Name, Err: fmt.Errorf("%w to %s: install of %s: %w", ErrRolledBack, orNothing(j.From), j.To, cause)}
+}
+
+// endFailed ends an install whose previous state is back: ROLLBACK, the module's
+// service started again, maintenance off, and the failure recorded with its code
+// (install_failed when the cause carries none), which it returns.
+func (e *Engine) endFailed(ctx context.Context, op *operation, cause error, result string) Code {
+	m, j := op.m, op.j
+	if err := op.hook(ctx, hooks.Rollback); err != nil {
 		e.log.Warn("ROLLBACK hook failed", "module", m.Name, "err", err)
 	}
-	e.restartService(uctx, op)
+	e.restartService(ctx, op)
 	e.maintOff(op)
 	code := CodeOf(cause)
 	if code == CodeInternal {
@@ -741,16 +757,9 @@ func (e *Engine) rollback(ctx context.Context, op *operation, cause error) error
 		st.LastError = cause.Error()
 		st.Code = code
 		st.FailedVersion = j.To
-		if j.From != "" {
-			st.LastResult = "install of " + j.To + " failed, rolled back to " + j.From
-		} else {
-			st.LastResult = "install of " + j.To + " failed, nothing installed"
-		}
+		st.LastResult = result
 	})
-	e.clearJournal(m)
-	e.cleanTemps(uctx, m, op.md)
-	e.dropWorkDir(uctx, m, op.md)
-	return &Error{Code: code, Module: m.Name, Err: fmt.Errorf("%w to %s: install of %s: %w", ErrRolledBack, orNothing(j.From), j.To, cause)}
+	return code
 }
 
 func orNothing(v string) string {
