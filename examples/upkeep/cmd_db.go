@@ -348,7 +348,7 @@ type dbPendingJSON struct {
 }
 
 func runDBStatus(ctx context.Context, cl *cli, args []string) error {
-	fs := cl.newFlags("db status", "upkeep db status --config FILE MODULE --pack PACK [--json]")
+	fs := cl.newFlags("db status", "upkeep db status --config FILE MODULE [--pack PACK] [--json]")
 	fl := newDBFlags(fs)
 	asJSON := fs.Bool("json", false, "print JSON")
 	pos, err := parse(fs, args)
@@ -422,7 +422,7 @@ func scriptNumber(s string) (int, error) {
 }
 
 func runDBScript(ctx context.Context, cl *cli, args []string) error {
-	fs := cl.newFlags("db script", "upkeep db script --config FILE MODULE NUMBER --pack PACK")
+	fs := cl.newFlags("db script", "upkeep db script --config FILE MODULE NUMBER [--pack PACK]")
 	fl := newDBFlags(fs)
 	pos, err := parse(fs, args)
 	if err != nil {
@@ -449,7 +449,7 @@ func runDBScript(ctx context.Context, cl *cli, args []string) error {
 }
 
 func runDBApplyNext(ctx context.Context, cl *cli, args []string) error {
-	fs := cl.newFlags("db apply-next", "upkeep db apply-next --config FILE MODULE --pack PACK")
+	fs := cl.newFlags("db apply-next", "upkeep db apply-next --config FILE MODULE [--pack PACK]")
 	fl := newDBFlags(fs)
 	pos, err := parse(fs, args)
 	if err != nil {
@@ -472,7 +472,7 @@ func runDBApplyNext(ctx context.Context, cl *cli, args []string) error {
 }
 
 func runDBMarkApplied(ctx context.Context, cl *cli, args []string) error {
-	fs := cl.newFlags("db mark-applied", "upkeep db mark-applied --config FILE MODULE NUMBER --pack PACK")
+	fs := cl.newFlags("db mark-applied", "upkeep db mark-applied --config FILE MODULE NUMBER [--pack PACK]")
 	fl := newDBFlags(fs)
 	pos, err := parse(fs, args)
 	if err != nil {
