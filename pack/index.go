@@ -36,8 +36,8 @@ type Index struct {
 const indexReadSize = 1 << 20
 
 // ReadIndex reads the central directory of the pack in r (size bytes): the end of
-// central directory record (within the last 64 KiB), and the central directory
-// through 1 MiB reads. Only [WithLimits] applies.
+// central directory record (its last 22 bytes, or when the pack has a comment,
+// within its last 64 KiB), and the central directory through 1 MiB reads. Only [WithLimits] applies.
 func ReadIndex(r io.ReaderAt, size int64, opts ...Option) (*Index, error) {
 	o, err := newOptions(opts)
 	if err != nil {
@@ -47,9 +47,13 @@ func ReadIndex(r io.ReaderAt, size int64, opts ...Option) (*Index, error) {
 	if size < lenEnd {
 		return nil, formatErr("", "too short for a zip file")
 	}
-	cdOff, cdSize, count, cdEnd, err := readEnd(r, size)
+	// A pack without a comment (as Build writes them) ends with the record: one small
+	// read finds it. Others are searched for as openArchive does.
+	cdOff, cdSize, count, cdEnd, err := readEndWithin(r, size, lenEnd)
 	if err != nil {
-		return nil, err
+		if cdOff, cdSize, count, cdEnd, err = readEnd(r, size); err != nil {
+			return nil, err
+		}
 	}
 	if count > uint64(lim.MaxFiles) {
 		return nil, entryErr("", RuleMaxFiles, ErrLimit, fmt.Sprintf("%d entries, more than %d", count, lim.MaxFiles))
