@@ -117,14 +117,23 @@ type deltaEnv struct {
 
 func newDeltaEnv(t *testing.T, strategy update.Strategy, noRange bool) *deltaEnv {
 	t.Helper()
+	rec := &recorder{noRange: noRange}
+	return newDeltaEnvAt(t, strategy, rec, func(dir string) string {
+		rec.h = publish.FileServer(dir)
+		srv := httptest.NewServer(rec)
+		t.Cleanup(srv.Close)
+		return srv.URL + "/"
+	})
+}
+
+// newDeltaEnvAt is newDeltaEnv with the repository served at the URL serve returns.
+func newDeltaEnvAt(t *testing.T, strategy update.Strategy, rec *recorder, serve func(dir string) string) *deltaEnv {
+	t.Helper()
 	e := newEnv(t, strategy, false)
 	v1, v2 := deltaTrees(60, 8000)
 	e.repo.Publish("web", "1.0.0", platform, v1)
 	e.repo.Publish("web", "1.1.0", platform, v2, publish.WithDeltas(1))
-	rec := &recorder{h: publish.FileServer(e.repo.Dir), noRange: noRange}
-	srv := httptest.NewServer(rec)
-	t.Cleanup(srv.Close)
-	e.cfg.Source = srv.URL + "/"
+	e.cfg.Source = serve(e.repo.Dir)
 	de := &deltaEnv{env: e, rec: rec, v2: v2}
 	de.eng = e.engine(t, update.WithEvents(func(ev update.Event) {
 		de.mu.Lock()
