@@ -129,3 +129,31 @@ func ExampleApplyDelta() {
 	fmt.Println("patched:", rep.Patched, "whole:", rep.Whole, "same content:", string(got) == text+"one more line\n")
 	// Output: patched: 1 whole: 1 same content: true
 }
+
+// Read one file of a pack alone: the index needs the pack's tail and central
+// directory only, and CopyEntry that file's bytes (over HTTP, an io.ReaderAt making
+// Range requests).
+func ExampleReadIndex() {
+	tree := fstest.MapFS{
+		"etc/app.cfg": {Data: []byte("port=8080\n"), Mode: 0o644},
+		"bin/app":     {Data: []byte(strings.Repeat("binary ", 1000)), Mode: 0o755},
+	}
+	var buf bytes.Buffer
+	if err := pack.Build(context.Background(), &buf, tree); err != nil {
+		fmt.Println(err)
+		return
+	}
+	x, err := pack.ReadIndex(bytes.NewReader(buf.Bytes()), int64(buf.Len()))
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	e, _ := x.Entry("etc/app.cfg")
+	fmt.Println(e.Name, e.Size, "bytes")
+	if err := x.CopyEntry(context.Background(), "etc/app.cfg", os.Stdout); err != nil {
+		fmt.Println(err)
+	}
+	// Output:
+	// etc/app.cfg 10 bytes
+	// port=8080
+}

@@ -205,7 +205,12 @@ func openArchive(r io.ReaderAt, size int64, lim Limits, allowCase bool) (*archiv
 // readEnd finds the end of central directory record (zip64 too) and returns the
 // central directory's offset, size and entry count, and where it must end.
 func readEnd(r io.ReaderAt, size int64) (off, n, count, end uint64, err error) {
-	tail := min(size, lenEnd+0xffff)
+	return readEndWithin(r, size, lenEnd+0xffff)
+}
+
+// readEndWithin is readEnd looking for the record in the last within bytes only.
+func readEndWithin(r io.ReaderAt, size, within int64) (off, n, count, end uint64, err error) {
+	tail := min(size, within)
 	buf := make([]byte, tail)
 	if _, err := r.ReadAt(buf, size-tail); err != nil && err != io.EOF {
 		return 0, 0, 0, 0, formatErr("", "reading the end of central directory: "+err.Error())

@@ -29,6 +29,17 @@
 // A failure after step 6 puts the previous version back, runs ROLLBACK and turns
 // maintenance off. Downtime is steps 6 to 9 only.
 //
+// When the manifest lists a delta of the pack from the version a module of files
+// holds (see [pack.BuildDelta]), steps 2 to 4 use it instead: the delta is
+// downloaded and verified like a pack (its binding says from=V), and the new tree
+// is rebuilt into the stage from the live tree, only read, and the delta, each file
+// checked against the delta's signed list. A live file that is not V's (a
+// POSTINSTALL rewrote it) is fetched alone from the full pack by HTTP Range
+// requests on its entry; any other failure (no delta, a corrupt one, a server
+// without Range requests) falls back to the full pack. [InstallResult.Deltas],
+// [InstallResult.BytesSaved], the events and the status's last result say which
+// path was taken and what it saved.
+//
 // # What upkeep never does
 //
 // A module folder that holds files upkeep does not manage (no installed version, no

@@ -22,10 +22,13 @@ type packRef struct {
 	module  string
 	release *manifest.Release
 	pack    *manifest.Pack
+	// from is, for a delta (whose size and SHA-256 are in pack), the version it
+	// applies to: its signature's binding must say from=from.
+	from string
 }
 
 func (p packRef) binding() signature.Binding {
-	return signature.Binding{File: p.pack.File, Module: p.module, Version: p.release.Version, Platform: p.pack.Platform}
+	return signature.Binding{File: p.pack.File, Module: p.module, Version: p.release.Version, Platform: p.pack.Platform, From: p.from}
 }
 
 func (p packRef) max() int64 {
@@ -46,12 +49,23 @@ type downloaded struct {
 	verified *os.File
 	// cached reports whether the pack was found already downloaded (not fetched now).
 	cached bool
+	// delta, when set, is the delta that rebuilds ref's tree from the live tree; the
+	// full pack is then not downloaded (path is ""), unless the delta fails.
+	delta *downloaded
+	// deltaNote says how the tree was obtained through a delta, or why the delta was
+	// given up, for the status and the result; saved is the bytes it spared.
+	deltaNote string
+	deltaUsed bool
+	saved     int64
 }
 
 func (d *downloaded) close() {
 	if d.verified != nil {
 		d.verified.Close()
 		d.verified = nil
+	}
+	if d.delta != nil {
+		d.delta.close()
 	}
 }
 

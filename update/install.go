@@ -58,6 +58,12 @@ type InstallResult struct {
 	// Unmanaged is where the tree found in a module folder upkeep did not manage was
 	// kept (InstallOptions.KeepUnmanaged); "" when there was none.
 	Unmanaged string
+	// Deltas lists the versions of Installed rebuilt from a delta against the version
+	// before them (and the live tree) instead of extracted from their full pack.
+	Deltas []string
+	// BytesSaved is what those deltas spared downloading: the full packs' bytes less
+	// the deltas' and those of the files fetched alone from the full packs.
+	BytesSaved int64
 }
 
 // Install brings one module to the newest version offered (through every step of its
@@ -112,8 +118,10 @@ func (e *Engine) Install(ctx context.Context, module string, opts InstallOptions
 		if err := e.unattended(m, st, opts, refs); err != nil {
 			return nil, err
 		}
+		prev := installed
 		for _, ref := range refs {
-			d, err := e.download(ctx, ref)
+			d, err := e.obtain(ctx, m, installed, prev, ref)
+			prev = ref.release.Version
 			if err != nil {
 				return nil, e.fail(m, ref.release.Version, err)
 			}
@@ -143,6 +151,10 @@ func (e *Engine) Install(ctx context.Context, module string, opts InstallOptions
 		res.Window = w
 		from = d.ref.release.Version
 		res.Installed = append(res.Installed, from)
+		if d.deltaUsed {
+			res.Deltas = append(res.Deltas, from)
+			res.BytesSaved += d.saved
+		}
 	}
 	return res, nil
 }
@@ -322,7 +334,7 @@ func (e *Engine) installOne(ctx context.Context, m *ModuleConfig, from string, d
 	if err := e.writeJournal(m, j, jExtract); err != nil {
 		return 0, "", e.fail(m, to, stateErr(err))
 	}
-	if err := e.extract(ctx, m, d, md.work.anchored(stageName)); err != nil {
+	if err := e.stage(ctx, m, md, d, live == liveManaged); err != nil {
 		e.discard(ctx, op)
 		return 0, "", e.fail(m, to, err)
 	}
@@ -360,6 +372,9 @@ func (e *Engine) installOne(ctx context.Context, m *ModuleConfig, from string, d
 		return 0, "", e.rollback(ctx, op, err)
 	}
 	result := "installed " + to
+	if d.deltaNote != "" {
+		result += " (" + d.deltaNote + ")"
+	}
 	if strings.HasPrefix(j.Keep, unmanagedPrefix) {
 		unmanaged = e.backupPath(m, j.Keep)
 		result += "; the folder that was there before is kept as " + unmanaged
@@ -517,23 +532,7 @@ func (e *Engine) extract(ctx context.Context, m *ModuleConfig, d *downloaded, st
 			return err
 		}
 		defer f.Close()
-		opts = append(opts, pack.WithVerify(func(r io.Reader) error {
-			c, err := e.newPackCheck(ref, d.sig)
-			if err != nil {
-				return err
-			}
-			if _, err := io.CopyBuffer(c, r, make([]byte, 256<<10)); err != nil {
-				c.abort()
-				return err
-			}
-			err = c.finish(d.path)
-			if err != nil && d.cached {
-				// A download spoilt on disk is dropped, so that the next attempt fetches
-				// it again instead of failing on it for ever.
-				os.Remove(d.path)
-			}
-			return err
-		}))
+		opts = append(opts, e.verifyOnRead(d))
 	}
 	fi, err := f.Stat()
 	if err != nil {
@@ -559,6 +558,28 @@ func (e *Engine) extract(ctx context.Context, m *ModuleConfig, d *downloaded, st
 		return &Error{Code: CodeBadPack, Module: m.Name, Err: err}
 	}
 	return nil
+}
+
+// verifyOnRead checks a download found on disk through the handle that reads it:
+// size, sha256 and signature, before any entry is written.
+func (e *Engine) verifyOnRead(d *downloaded) pack.Option {
+	return pack.WithVerify(func(r io.Reader) error {
+		c, err := e.newPackCheck(d.ref, d.sig)
+		if err != nil {
+			return err
+		}
+		if _, err := io.CopyBuffer(c, r, make([]byte, 256<<10)); err != nil {
+			c.abort()
+			return err
+		}
+		err = c.finish(d.path)
+		if err != nil && d.cached {
+			// A download spoilt on disk is dropped, so that the next attempt fetches
+			// it again instead of failing on it for ever.
+			os.Remove(d.path)
+		}
+		return err
+	})
 }
 
 // backupLive keeps the previous tree, step 7. For the swap strategy nothing is

@@ -18,8 +18,15 @@ import (
 type NginxOption func(*nginxConfig)
 
 type nginxConfig struct {
-	limitRate  int // bytes per second, 0 = unlimited
-	limitAfter int // bytes sent at full speed before limitRate applies
+	limitRate  int    // bytes per second, 0 = unlimited
+	limitAfter int    // bytes sent at full speed before limitRate applies
+	accessLog  string // "" = in the server's temporary folder, combined format
+}
+
+// NginxAccessLog writes the access log to path, one line per request:
+// "METHOD URI STATUS RANGE BYTES", RANGE being the request's Range header or "-".
+func NginxAccessLog(path string) NginxOption {
+	return func(c *nginxConfig) { c.accessLog = path }
 }
 
 // NginxLimitRate throttles every response to bytesPerSecond (nginx's limit_rate),
@@ -129,7 +136,12 @@ func nginxConf(prefix, root, addr string, cfg nginxConfig) []byte {
 	p("error_log %s info;", quote(filepath.Join(prefix, "error.log")))
 	p("events { worker_connections 64; }")
 	p("http {")
-	p("  access_log %s;", quote(filepath.Join(prefix, "access.log")))
+	if cfg.accessLog != "" {
+		p("  log_format upkeep '$request_method $uri $status $http_range $body_bytes_sent';")
+		p("  access_log %s upkeep;", quote(cfg.accessLog))
+	} else {
+		p("  access_log %s;", quote(filepath.Join(prefix, "access.log")))
+	}
 	for _, d := range []string{"client_body", "proxy", "fastcgi", "uwsgi", "scgi"} {
 		p("  %s_temp_path %s;", d, quote(filepath.Join(prefix, d)))
 	}

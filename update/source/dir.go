@@ -85,7 +85,7 @@ func fetchFile(loc string, req Request, f fs.File) (_ *Response, err error) {
 		f.Close()
 		return nil, &Error{Location: loc, Name: req.Name, Err: err}
 	}
-	if req.Offset < 0 || req.Max < 0 {
+	if req.Offset < 0 || req.Max < 0 || req.Length < 0 {
 		return fail(errors.New("source: negative offset or limit"))
 	}
 	fi, err := f.Stat()
@@ -98,6 +98,28 @@ func fetchFile(loc string, req Request, f fs.File) (_ *Response, err error) {
 	size := fi.Size()
 	validator := fmt.Sprintf("size=%d&mtime=%d", size, fi.ModTime().UnixNano())
 	off := req.Offset
+	if req.Length > 0 {
+		if req.Validator != "" && req.Validator != validator {
+			return fail(fmt.Errorf("%w: the file changed", ErrNoRange))
+		}
+		if off > size {
+			return fail(fmt.Errorf("%w: offset %d, size %d", ErrRangeNotSatisfiable, off, size))
+		}
+		if sk, ok := f.(io.Seeker); ok {
+			_, err = sk.Seek(off, io.SeekStart)
+		} else {
+			_, err = io.CopyN(io.Discard, f, off)
+		}
+		if err != nil {
+			return fail(err)
+		}
+		b := &body{rc: struct {
+			io.Reader
+			io.Closer
+		}{io.LimitReader(f, req.Length), f}, n: -1}
+		b.wrap = func(err error) error { return &Error{Location: loc, Name: req.Name, Err: err} }
+		return &Response{Body: b, Offset: off, Size: size, Validator: validator, Location: loc}, nil
+	}
 	if req.Validator != "" && req.Validator != validator {
 		off = 0 // changed: a resume starts over, as an HTTP If-Range would
 	}

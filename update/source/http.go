@@ -148,14 +148,15 @@ func (h *HTTP) URL(name string) (string, error) {
 }
 
 // Fetch gets the file with a GET request: conditional when req.Validator is set and
-// req.Offset is 0, a Range request ("bytes=Offset-") when req.Offset > 0. Establishing
+// req.Offset is 0, a Range request ("bytes=Offset-") when req.Offset > 0, a bounded
+// one when req.Length > 0. Establishing
 // the response is retried (see WithRetries); reading the body is not.
 func (h *HTTP) Fetch(ctx context.Context, req Request) (*Response, error) {
 	loc, err := h.URL(req.Name)
 	if err != nil {
 		return nil, err
 	}
-	if req.Offset < 0 || req.Max < 0 {
+	if req.Offset < 0 || req.Max < 0 || req.Length < 0 {
 		return nil, &Error{Location: loc, Name: req.Name, Err: errors.New("source: negative offset or limit")}
 	}
 	for attempt := 0; ; attempt++ {
@@ -217,7 +218,12 @@ func (h *HTTP) try(ctx context.Context, req Request, loc string) (_ *Response, s
 	// which would make sizes and ranges refer to other bytes than the file's.
 	hreq.Header.Set("Accept-Encoding", "identity")
 	val := parseValidator(req.Validator)
-	if req.Offset > 0 {
+	if req.Length > 0 {
+		hreq.Header.Set("Range", "bytes="+strconv.FormatInt(req.Offset, 10)+"-"+strconv.FormatInt(req.Offset+req.Length-1, 10))
+		if ir := val.ifRange(); ir != "" {
+			hreq.Header.Set("If-Range", ir)
+		}
+	} else if req.Offset > 0 {
 		hreq.Header.Set("Range", "bytes="+strconv.FormatInt(req.Offset, 10)+"-")
 		if ir := val.ifRange(); ir != "" {
 			hreq.Header.Set("If-Range", ir)
@@ -290,6 +296,9 @@ func (h *HTTP) try(ctx context.Context, req Request, loc string) (_ *Response, s
 		return fail(final, fmt.Errorf("%w: HTTP %s", ErrBadResponse, resp.Status))
 	}
 
+	if req.Length > 0 && status != http.StatusPartialContent {
+		return fail(final, fmt.Errorf("%w: HTTP %s to a Range request", ErrNoRange, resp.Status))
+	}
 	start, size := int64(0), resp.ContentLength
 	if status == http.StatusPartialContent {
 		first, last, total, ok := parseContentRange(resp.Header.Get("Content-Range"))
@@ -304,7 +313,12 @@ func (h *HTTP) try(ctx context.Context, req Request, loc string) (_ *Response, s
 		start, size = first, total
 	}
 	limit := int64(-1)
-	if req.Max > 0 {
+	if req.Length > 0 {
+		limit = req.Length
+		if resp.ContentLength > limit {
+			return fail(final, fmt.Errorf("%w: the server sends %d bytes, %d asked for", ErrTooLarge, resp.ContentLength, limit))
+		}
+	} else if req.Max > 0 {
 		end := req.Offset + req.Max // the body may not go past this byte of the file
 		limit = end - start
 		if resp.ContentLength > limit || size > end {

@@ -31,6 +31,13 @@ type Request struct {
 	// byte Offset+Max of the file, whatever the server declares. 0 means no limit;
 	// callers fetching untrusted data always set one.
 	Max int64
+	// Length, when > 0, asks for the Length bytes from Offset only (fewer where the
+	// file ends first): the HTTP source sends a bounded Range request
+	// ("bytes=Offset-(Offset+Length-1)"), also at Offset 0, and a server that answers
+	// with anything but that part fails with ErrNoRange rather than sending the whole
+	// file. It is how one entry of a large archive is read alone. Max does not apply;
+	// Validator, when set, makes the request fail with ErrNoRange if the file changed.
+	Length int64
 	// Validator is the Validator of an earlier Response for the same Name, or "".
 	// With Offset 0 it makes the request conditional: an unchanged file gives a
 	// Response with NotModified set and no body. With Offset > 0 it guards the resume:
@@ -88,6 +95,10 @@ var (
 	// HTTP status, a partial answer that does not start at the requested offset, a
 	// 304 to an unconditional request.
 	ErrBadResponse = errors.New("source: unusable response")
+	// ErrNoRange is returned for a request with Request.Length that the source could
+	// not answer with that part alone: a server that ignores Range requests (or whose
+	// file changed, with Request.Validator).
+	ErrNoRange = errors.New("source: part of a file not served")
 )
 
 // Error is the error returned by sources and their bodies: it names the file, where it
