@@ -104,15 +104,14 @@ func (w *statusWriter) WriteHeader(s int) { w.status = s; w.ResponseWriter.Write
 // with a delta from 1.0.0, served by a recorder.
 type deltaEnv struct {
 	*env
-	rec           *recorder
-	v2            map[string]string
-	full, delta   string // the 1.1.0 pack's and delta's file names
-	fullSize      int64
-	deltaSize     int64
-	eng           *update.Engine
-	events        []update.Event
-	mu            sync.Mutex
-	publishOption []publish.Option
+	rec         *recorder
+	v2          map[string]string
+	full, delta string // the 1.1.0 pack's and delta's file names
+	fullSize    int64
+	deltaSize   int64
+	eng         *update.Engine
+	events      []update.Event
+	mu          sync.Mutex
 }
 
 func newDeltaEnv(t *testing.T, strategy update.Strategy, noRange bool) *deltaEnv {
