@@ -63,6 +63,14 @@ type Agent struct {
 	check   *opState // the running check, if any
 	seen    seen
 	subs    map[*subscriber]struct{}
+
+	// snap is the last status read of each module from the engine's state dir; Modules
+	// serves views from it. A module is read again when it is missing or stale: an
+	// operation on it ended, or its engine step changed.
+	snap       map[string]*update.ModuleStatus
+	stale      map[string]uint64 // generation of each module's staleness; 0: fresh
+	snapAt     time.Time         // when every module was last read
+	refreshing bool              // a background re-read of every module runs
 }
 
 // moduleState is the queue of one module's operations.
@@ -73,6 +81,7 @@ type moduleState struct {
 	install  *opState // the install not ended yet (running or queued)
 	rollback *opState // the rollback not ended yet
 	active   *opState // the operation holding sem: engine events of the module go to it
+	lastStep update.Step
 }
 
 // opState is an operation under way.
@@ -158,6 +167,8 @@ func New(cfg *Config, eng *update.Engine, opts ...Option) (*Agent, error) {
 		mods:       map[string]*moduleState{},
 		subs:       map[*subscriber]struct{}{},
 		stopCh:     make(chan struct{}),
+		snap:       map[string]*update.ModuleStatus{},
+		stale:      map[string]uint64{},
 	}
 	for _, o := range opts {
 		if err := o(a); err != nil {
@@ -261,6 +272,9 @@ func (a *Agent) recover(ctx context.Context) error {
 		}
 	}
 	res, err := a.eng.Recover(ctx)
+	a.mu.Lock()
+	a.markStale("")
+	a.mu.Unlock()
 	for _, r := range res {
 		if r.Action != update.RecoverNone {
 			a.log.Info("recovered", "module", r.Module, "action", r.Action, "version", r.Version, "detail", r.Detail)
@@ -336,6 +350,7 @@ func (a *Agent) endOp(st *opState, err error) {
 	if err := a.oplog.append(*op); err != nil {
 		a.log.Error("operations log", "err", err)
 	}
+	a.markStale(op.Module)
 	if ms := a.mods[op.Module]; ms != nil {
 		if ms.install == st {
 			ms.install = nil
@@ -605,6 +620,7 @@ func (a *Agent) runCheck(ctx context.Context, st *opState) ([]string, error) {
 func (a *Agent) recordCheck(rep *update.CheckReport, err error) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
+	a.markStale("")
 	reachable := err == nil || update.CodeOf(err) != update.CodeUnreachable
 	a.seen.reachable = &reachable
 	if rep != nil && rep.Manifest != nil {
@@ -649,6 +665,11 @@ func (a *Agent) onEngineEvent(ev update.Event) {
 	var st *opState
 	if ms := a.mods[ev.Module]; ms != nil {
 		st = ms.active
+		if ms.lastStep != ev.Step {
+			// A new step may have written the module's state (maintenance, status).
+			ms.lastStep = ev.Step
+			a.markStale(ev.Module)
+		}
 	} else if ev.Module == "" {
 		st = a.check
 	}
@@ -732,19 +753,106 @@ func (a *Agent) runningOp(id string) *opState {
 }
 
 // Modules returns every configured module as the portal shows it: the engine's status
-// with the running operation and what the last check saw.
+// with the running operation and what the last check saw. Statuses come from memory:
+// a module is read from the state dir only the first time, after an operation on it
+// or a step of the engine changed it, and every SnapshotMaxAge in the background (to
+// see what another process, such as the upkeep command, changed).
 func (a *Agent) Modules(ctx context.Context) ([]ModuleView, error) {
-	sts, err := a.eng.Status(ctx)
-	if err != nil && len(sts) == 0 {
+	if err := ctx.Err(); err != nil {
 		return nil, err
+	}
+	mods := a.eng.Config().Modules
+	a.mu.Lock()
+	var need []string
+	for _, m := range mods {
+		if a.snap[m.Name] == nil || a.stale[m.Name] != 0 {
+			need = append(need, m.Name)
+		}
+	}
+	if len(need) == 0 && !a.refreshing && !a.stopped && time.Since(a.snapAt) > SnapshotMaxAge {
+		a.refreshing = true
+		a.opWG.Add(1)
+		go func() {
+			defer a.opWG.Done()
+			a.refresh(a.base, nil)
+			a.mu.Lock()
+			a.refreshing = false
+			a.mu.Unlock()
+		}()
+	}
+	a.mu.Unlock()
+	if len(need) > 0 {
+		if err := a.refresh(ctx, need); err != nil {
+			return nil, err
+		}
 	}
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	out := make([]ModuleView, 0, len(sts))
-	for _, s := range sts {
-		out = append(out, a.view(s))
+	out := make([]ModuleView, 0, len(mods))
+	for _, m := range mods {
+		s := a.snap[m.Name]
+		if s == nil {
+			s = &update.ModuleStatus{Name: m.Name}
+		}
+		out = append(out, a.view(*s))
 	}
 	return out, nil
+}
+
+// SnapshotMaxAge is how old the statuses Modules serves from memory may grow before
+// they are read again from the state dir in the background.
+const SnapshotMaxAge = 10 * time.Second
+
+// refresh reads the status of names (nil: every module) from the state dir into the
+// snapshot. A module marked stale while it was read stays stale.
+func (a *Agent) refresh(ctx context.Context, names []string) error {
+	all := names == nil || len(names) == len(a.eng.Config().Modules)
+	if names == nil {
+		for _, m := range a.eng.Config().Modules {
+			names = append(names, m.Name)
+		}
+	}
+	a.mu.Lock()
+	gens := make([]uint64, len(names))
+	for i, n := range names {
+		gens[i] = a.stale[n]
+	}
+	a.mu.Unlock()
+	sts := make([]*update.ModuleStatus, len(names))
+	for i, n := range names {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		s, err := a.eng.ModuleStatus(ctx, n)
+		if err != nil {
+			s = &update.ModuleStatus{Name: n, LastError: err.Error()}
+		}
+		sts[i] = s
+	}
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	for i, n := range names {
+		a.snap[n] = sts[i]
+		if a.stale[n] == gens[i] {
+			a.stale[n] = 0
+		}
+	}
+	if all {
+		a.snapAt = time.Now()
+	}
+	return nil
+}
+
+// markStale marks module ("": every module) to be read again from the state dir.
+// The caller holds a.mu.
+func (a *Agent) markStale(module string) {
+	if module != "" {
+		a.stale[module]++
+		return
+	}
+	for _, m := range a.eng.Config().Modules {
+		a.stale[m.Name]++
+	}
 }
 
 // view builds the view of one module. The caller holds a.mu.

@@ -328,3 +328,31 @@ func (g *gate) hook(ctx context.Context) error {
 }
 
 func (g *gate) open() { g.once.Do(func() { close(g.release) }) }
+
+// newAgent returns the real agent over cfg (not running its schedule: the tests ask
+// for checks), stopped at the end of the test.
+func newAgent(t testing.TB, cfg update.Config, opts ...agent.Option) *agent.Agent {
+	t.Helper()
+	acfg := &agent.Config{Config: cfg}
+	if err := acfg.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	eng, err := update.New(acfg.Config, update.WithoutSync())
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, err := agent.New(acfg, eng, append([]agent.Option{agent.WithoutSync(), agent.WithFirstCheck(time.Hour), agent.WithInterval(time.Hour)}, opts...)...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- a.Run(ctx) }()
+	t.Cleanup(func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Error(err)
+		}
+	})
+	return a
+}
