@@ -48,6 +48,7 @@ type Agent struct {
 	afterInstall func(context.Context, *update.InstallResult) error
 	logLimit     int64
 	noSync       bool
+	openDB       DatabaseOpener
 
 	base   context.Context // operations run under it; cancelled when Run stops
 	cancel context.CancelCauseFunc
@@ -71,6 +72,7 @@ type Agent struct {
 	stale      map[string]uint64 // generation of each module's staleness; 0: fresh
 	snapAt     time.Time         // when every module was last read
 	refreshing bool              // a background re-read of every module runs
+	dbViews    map[string]*DatabaseView
 }
 
 // moduleState is the queue of one module's operations.
@@ -80,6 +82,9 @@ type moduleState struct {
 	sem      chan struct{}
 	install  *opState // the install not ended yet (running or queued)
 	rollback *opState // the rollback not ended yet
+	script   *opState // the database script operation not ended yet
+	cfg      update.ModuleConfig
+	db       DatabaseModule
 	active   *opState // the operation holding sem: engine events of the module go to it
 	lastStep update.Step
 }
@@ -169,6 +174,7 @@ func New(cfg *Config, eng *update.Engine, opts ...Option) (*Agent, error) {
 		stopCh:     make(chan struct{}),
 		snap:       map[string]*update.ModuleStatus{},
 		stale:      map[string]uint64{},
+		dbViews:    map[string]*DatabaseView{},
 	}
 	for _, o := range opts {
 		if err := o(a); err != nil {
@@ -189,7 +195,7 @@ func New(cfg *Config, eng *update.Engine, opts ...Option) (*Agent, error) {
 	}
 	a.eng = eng
 	for _, m := range eng.Config().Modules {
-		a.mods[m.Name] = &moduleState{sem: make(chan struct{}, 1)}
+		a.mods[m.Name] = &moduleState{sem: make(chan struct{}, 1), cfg: m}
 	}
 	dir := filepath.Join(eng.Config().StateDir, "agent")
 	l, bad, err := openLog(dir, a.logLimit, a.noSync)
@@ -234,6 +240,11 @@ func (a *Agent) Run(ctx context.Context) error {
 	if err := a.recover(ctx); err != nil {
 		return nil // stopped while waiting for the modules
 	}
+	a.opWG.Add(1)
+	go func() {
+		defer a.opWG.Done()
+		a.refreshDatabases(a.base)
+	}()
 	t := time.NewTimer(a.firstCheck)
 	defer t.Stop()
 	for {
@@ -358,6 +369,9 @@ func (a *Agent) endOp(st *opState, err error) {
 		if ms.rollback == st {
 			ms.rollback = nil
 		}
+		if ms.script == st {
+			ms.script = nil
+		}
 	}
 	if a.check == st {
 		a.check = nil
@@ -441,6 +455,7 @@ func (a *Agent) startInstall(ctx context.Context, module, version string, unatte
 		}
 		defer a.release(ms)
 		res, err := a.eng.Install(ctx, module, update.InstallOptions{Version: version, Unattended: unattended})
+		a.afterDatabaseChange(ctx, module)
 		if errors.Is(err, update.ErrNoUpdate) {
 			// Nothing to do is not a failure: the module is where it should be.
 			a.setTo(st, st.op.From)
@@ -520,6 +535,7 @@ func (a *Agent) Rollback(ctx context.Context, module string) (string, error) {
 		}
 		defer a.release(ms)
 		res, err := a.eng.Rollback(ctx, module, update.RollbackOptions{})
+		a.afterDatabaseChange(ctx, module)
 		if res != nil && len(res.Installed) > 0 {
 			a.mu.Lock()
 			st.op.From, st.op.To = res.From, res.Installed[0]
@@ -743,7 +759,7 @@ func (a *Agent) runningOp(id string) *opState {
 		return a.check
 	}
 	for _, ms := range a.mods {
-		for _, st := range []*opState{ms.install, ms.rollback} {
+		for _, st := range []*opState{ms.install, ms.rollback, ms.script} {
 			if st != nil && st.op.ID == id {
 				return st
 			}
@@ -903,6 +919,8 @@ func (a *Agent) view(s update.ModuleStatus) ModuleView {
 			running = ms.install
 		case ms.rollback != nil:
 			running = ms.rollback
+		case ms.script != nil:
+			running = ms.script
 		case ms.active != nil:
 			download = ms.active // a background download: the state stays what it is
 		}
@@ -929,6 +947,13 @@ func (a *Agent) view(s update.ModuleStatus) ModuleView {
 		v.Status = "up-to-date"
 	default:
 		v.Status = "unknown"
+	}
+	if ms != nil && ms.cfg.Kind == update.KindDatabase {
+		v.Database = a.dbViews[s.Name]
+		if v.Database == nil {
+			v.Database = &DatabaseView{State: DatabaseUnknown, Error: "not read yet", Pending: []PendingScript{},
+				Drift: Drift{Added: []string{}, Removed: []string{}, Changed: []string{}}}
+		}
 	}
 	if download != nil {
 		v.Operation = &RunningOp{ID: download.op.ID, Kind: download.op.Kind, Step: download.prog.Step, Done: download.prog.Done, Total: download.prog.Total}

@@ -13,6 +13,7 @@ import (
 	"github.com/upkeep-go/upkeep/manifest"
 	"github.com/upkeep-go/upkeep/update"
 	"github.com/upkeep-go/upkeep/update/agent"
+	"github.com/upkeep-go/upkeep/update/dbscript/dbagent"
 	"github.com/upkeep-go/upkeep/update/portal"
 	"github.com/upkeep-go/upkeep/update/updatetest"
 )
@@ -337,11 +338,13 @@ func newAgent(t testing.TB, cfg update.Config, opts ...agent.Option) *agent.Agen
 	if err := acfg.Validate(); err != nil {
 		t.Fatal(err)
 	}
-	eng, err := update.New(acfg.Config, update.WithoutSync())
+	// Database modules are served as the upkeep command serves them.
+	eng, err := update.New(acfg.Config, update.WithoutSync(), update.WithApplier(update.KindDatabase, dbagent.NewApplier))
 	if err != nil {
 		t.Fatal(err)
 	}
-	a, err := agent.New(acfg, eng, append([]agent.Option{agent.WithoutSync(), agent.WithFirstCheck(time.Hour), agent.WithInterval(time.Hour)}, opts...)...)
+	a, err := agent.New(acfg, eng, append([]agent.Option{agent.WithoutSync(), agent.WithFirstCheck(time.Hour),
+		agent.WithInterval(time.Hour), agent.WithDatabase(dbagent.Opener(eng))}, opts...)...)
 	if err != nil {
 		t.Fatal(err)
 	}
