@@ -18,6 +18,8 @@ import (
 	"github.com/upkeep-go/upkeep/update"
 	"github.com/upkeep-go/upkeep/update/agent"
 	"github.com/upkeep-go/upkeep/update/agent/service"
+	"github.com/upkeep-go/upkeep/update/dbscript"
+	"github.com/upkeep-go/upkeep/update/dbscript/dbagent"
 	"github.com/upkeep-go/upkeep/update/fleet"
 	"github.com/upkeep-go/upkeep/update/portal"
 )
@@ -98,7 +100,7 @@ func runAgent(ctx context.Context, cl *cli, args []string) error {
 // running operations end (an interrupted install is undone by the engine) and the
 // server drains.
 func serveAgent(ctx context.Context, cl *cli, cfg *agent.Config, eng *update.Engine, addr, secret string, log *slog.Logger) error {
-	a, err := agent.New(cfg, eng, agent.WithLogger(log))
+	a, err := agent.New(cfg, eng, agent.WithLogger(log), agent.WithDatabase(dbagent.Opener(eng, dbscript.WithLogger(log))))
 	if err != nil {
 		return err
 	}

@@ -17,6 +17,7 @@ import (
 	"github.com/upkeep-go/upkeep/update"
 	"github.com/upkeep-go/upkeep/update/agent"
 	"github.com/upkeep-go/upkeep/update/dbscript"
+	"github.com/upkeep-go/upkeep/update/dbscript/dbagent"
 )
 
 func init() {
@@ -498,37 +499,7 @@ func runDBMarkApplied(ctx context.Context, cl *cli, args []string) error {
 	return nil
 }
 
-// dbApplier applies a database module's scripts for the engine's install: pending
-// scripts run when the database is standard; a customised one fails with
-// schema_drift and is left to a person (db status, db apply-next).
-type dbApplier struct{ m update.ModuleConfig }
-
-func newDBApplier(m update.ModuleConfig) (update.Applier, error) {
-	if m.Database == nil {
-		return nil, fmt.Errorf("module %s: database: missing", m.Name)
-	}
-	return &dbApplier{m: m}, nil
-}
-
-// Apply runs the staged pack's pending scripts.
-func (a *dbApplier) Apply(ctx context.Context, stage fs.FS, from, to string) error {
-	dsn := a.m.Database.DSN
-	if a.m.Database.DSNFile != "" {
-		b, err := limited.ReadFile(a.m.Database.DSNFile, 64<<10)
-		if err != nil {
-			return fmt.Errorf("module %s: dsn_file: %w", a.m.Name, err)
-		}
-		dsn = strings.TrimSpace(string(b))
-	}
-	p, err := dbscript.Load(stage)
-	if err != nil {
-		return err
-	}
-	r, db, err := openRunner(a.m.Database.Driver, dsn, a.m.Database.Schema)
-	if err != nil {
-		return err
-	}
-	defer db.Close()
-	_, err = r.Apply(ctx, p)
-	return err
-}
+// newDBApplier is the engine's applier of database modules: pending scripts run when
+// the database is standard; a customised one fails with schema_drift and is left to
+// a person (db status, db apply-next, or the agent's portal).
+func newDBApplier(m update.ModuleConfig) (update.Applier, error) { return dbagent.NewApplier(m) }

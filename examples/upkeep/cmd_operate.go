@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/upkeep-go/upkeep/update"
 	"github.com/upkeep-go/upkeep/update/agent"
@@ -22,8 +23,9 @@ func init() {
 	register(&command{name: "status", summary: "per module: installed, latest, maintenance, last result", run: runStatus})
 }
 
-// engine loads a configuration and builds its engine, with a logger on stderr and,
-// on a terminal, a progress bar.
+// engine loads a configuration and builds its engine, with a logger on stderr and
+// the progress of each step: a bar on a terminal, plain lines otherwise (a log file,
+// a CI job, a pipe).
 func (cl *cli) engine(path string) (*update.Engine, error) {
 	if path == "" {
 		return nil, usagef("--config is required")
@@ -36,6 +38,8 @@ func (cl *cli) engine(path string) (*update.Engine, error) {
 	opts := []update.Option{update.WithLogger(log), update.WithApplier(update.KindDatabase, newDBApplier)}
 	if cl.terminal {
 		opts = append(opts, update.WithEvents(newProgressBar(cl.stderr).event))
+	} else {
+		opts = append(opts, update.WithEvents(newProgressLines(cl.stderr).event))
 	}
 	return update.New(cfg.Config, opts...)
 }
@@ -267,4 +271,79 @@ func (p *progressBar) event(ev update.Event) {
 			p.last = ""
 		}
 	}
+}
+
+// progressLines writes one plain line per step of a module's install to a stream
+// that is not a terminal: no \r, no redrawing, so that a log keeps every line.
+type progressLines struct {
+	mu      sync.Mutex
+	w       io.Writer
+	step    update.Step
+	module  string
+	started time.Time
+	now     func() time.Time
+}
+
+func newProgressLines(w io.Writer) *progressLines {
+	return &progressLines{w: w, now: time.Now}
+}
+
+func (p *progressLines) event(ev update.Event) {
+	if ev.Module == "" {
+		return // a check's own steps: the command prints its result
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	first := ev.Step != p.step || ev.Module != p.module
+	p.step, p.module = ev.Step, ev.Module
+	what := string(ev.Step) + " " + ev.Module
+	if ev.Version != "" {
+		what += " " + ev.Version
+	}
+	switch ev.Step {
+	case update.StepDownload, update.StepExtract:
+		if ev.Message != "" {
+			fmt.Fprintf(p.w, "%s: %s (%s)\n", what, ev.Message, humanSize(ev.Total))
+			p.step = ""
+			return
+		}
+		if first {
+			p.started = p.now()
+			size := "size unknown"
+			if ev.Total > 0 {
+				size = humanSize(ev.Total)
+			}
+			fmt.Fprintf(p.w, "%s: started (%s)\n", what, size)
+		}
+		if ev.Total > 0 && ev.Done >= ev.Total {
+			line := fmt.Sprintf("%s: finished, %s in %s", what, humanSize(ev.Done), p.now().Sub(p.started).Round(time.Millisecond))
+			if ev.Rate > 0 {
+				line += fmt.Sprintf(" (%.1f MB/s)", ev.Rate/1e6)
+			}
+			fmt.Fprintln(p.w, line)
+			p.step = "" // a next download or extraction starts a new line
+		}
+	case update.StepHook:
+		fmt.Fprintf(p.w, "%s: %s\n", what, ev.Phase)
+	default:
+		if ev.Message != "" {
+			fmt.Fprintf(p.w, "%s: %s\n", what, ev.Message)
+		} else {
+			fmt.Fprintln(p.w, what)
+		}
+	}
+}
+
+// humanSize writes n bytes in binary units.
+func humanSize(n int64) string {
+	units := []string{"B", "KiB", "MiB", "GiB", "TiB"}
+	f, i := float64(n), 0
+	for f >= 1024 && i < len(units)-1 {
+		f /= 1024
+		i++
+	}
+	if i == 0 {
+		return fmt.Sprintf("%d B", n)
+	}
+	return fmt.Sprintf("%.1f %s", f, units[i])
 }

@@ -58,3 +58,26 @@ func TestExtractProgressOnPTY(t *testing.T) {
 	<-done
 	require.Contains(t, got.String(), "MiB / 3.0 MiB")
 }
+
+// TestInstallProgressOnPTY runs `upkeep install` with stderr on a pseudo-terminal:
+// the progress bar, redrawn with \r, and none of the plain lines.
+func TestInstallProgressOnPTY(t *testing.T) {
+	t.Parallel()
+	config := installConfig(t)
+	ptmx, pts := openPTY(t)
+	var got bytes.Buffer
+	done := make(chan struct{})
+	go func() {
+		io.Copy(&got, ptmx)
+		close(done)
+	}()
+	cmd := exec.Command(os.Args[0], "install", "--config", config, "web")
+	cmd.Env, cmd.Stderr = commandEnv(), pts
+	_, err := cmd.Output()
+	require.NoError(t, err)
+	pts.Close()
+	<-done
+	require.Contains(t, got.String(), "\r")
+	require.Contains(t, got.String(), "[####################] 100.0%")
+	require.NotContains(t, got.String(), "download web 1.0.0: started")
+}

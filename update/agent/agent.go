@@ -48,6 +48,7 @@ type Agent struct {
 	afterInstall func(context.Context, *update.InstallResult) error
 	logLimit     int64
 	noSync       bool
+	openDB       DatabaseOpener
 
 	base   context.Context // operations run under it; cancelled when Run stops
 	cancel context.CancelCauseFunc
@@ -63,6 +64,15 @@ type Agent struct {
 	check   *opState // the running check, if any
 	seen    seen
 	subs    map[*subscriber]struct{}
+
+	// snap is the last status read of each module from the engine's state dir; Modules
+	// serves views from it. A module is read again when it is missing or stale: an
+	// operation on it ended, or its engine step changed.
+	snap       map[string]*update.ModuleStatus
+	stale      map[string]uint64 // generation of each module's staleness; 0: fresh
+	snapAt     time.Time         // when every module was last read
+	refreshing bool              // a background re-read of every module runs
+	dbViews    map[string]*DatabaseView
 }
 
 // moduleState is the queue of one module's operations.
@@ -72,7 +82,11 @@ type moduleState struct {
 	sem      chan struct{}
 	install  *opState // the install not ended yet (running or queued)
 	rollback *opState // the rollback not ended yet
+	script   *opState // the database script operation not ended yet
+	cfg      update.ModuleConfig
+	db       DatabaseModule
 	active   *opState // the operation holding sem: engine events of the module go to it
+	lastStep update.Step
 }
 
 // opState is an operation under way.
@@ -158,6 +172,9 @@ func New(cfg *Config, eng *update.Engine, opts ...Option) (*Agent, error) {
 		mods:       map[string]*moduleState{},
 		subs:       map[*subscriber]struct{}{},
 		stopCh:     make(chan struct{}),
+		snap:       map[string]*update.ModuleStatus{},
+		stale:      map[string]uint64{},
+		dbViews:    map[string]*DatabaseView{},
 	}
 	for _, o := range opts {
 		if err := o(a); err != nil {
@@ -178,7 +195,7 @@ func New(cfg *Config, eng *update.Engine, opts ...Option) (*Agent, error) {
 	}
 	a.eng = eng
 	for _, m := range eng.Config().Modules {
-		a.mods[m.Name] = &moduleState{sem: make(chan struct{}, 1)}
+		a.mods[m.Name] = &moduleState{sem: make(chan struct{}, 1), cfg: m}
 	}
 	dir := filepath.Join(eng.Config().StateDir, "agent")
 	l, bad, err := openLog(dir, a.logLimit, a.noSync)
@@ -223,6 +240,11 @@ func (a *Agent) Run(ctx context.Context) error {
 	if err := a.recover(ctx); err != nil {
 		return nil // stopped while waiting for the modules
 	}
+	a.opWG.Add(1)
+	go func() {
+		defer a.opWG.Done()
+		a.refreshDatabases(a.base)
+	}()
 	t := time.NewTimer(a.firstCheck)
 	defer t.Stop()
 	for {
@@ -261,6 +283,9 @@ func (a *Agent) recover(ctx context.Context) error {
 		}
 	}
 	res, err := a.eng.Recover(ctx)
+	a.mu.Lock()
+	a.markStale("")
+	a.mu.Unlock()
 	for _, r := range res {
 		if r.Action != update.RecoverNone {
 			a.log.Info("recovered", "module", r.Module, "action", r.Action, "version", r.Version, "detail", r.Detail)
@@ -336,12 +361,16 @@ func (a *Agent) endOp(st *opState, err error) {
 	if err := a.oplog.append(*op); err != nil {
 		a.log.Error("operations log", "err", err)
 	}
+	a.markStale(op.Module)
 	if ms := a.mods[op.Module]; ms != nil {
 		if ms.install == st {
 			ms.install = nil
 		}
 		if ms.rollback == st {
 			ms.rollback = nil
+		}
+		if ms.script == st {
+			ms.script = nil
 		}
 	}
 	if a.check == st {
@@ -426,6 +455,7 @@ func (a *Agent) startInstall(ctx context.Context, module, version string, unatte
 		}
 		defer a.release(ms)
 		res, err := a.eng.Install(ctx, module, update.InstallOptions{Version: version, Unattended: unattended})
+		a.afterDatabaseChange(ctx, module)
 		if errors.Is(err, update.ErrNoUpdate) {
 			// Nothing to do is not a failure: the module is where it should be.
 			a.setTo(st, st.op.From)
@@ -505,6 +535,7 @@ func (a *Agent) Rollback(ctx context.Context, module string) (string, error) {
 		}
 		defer a.release(ms)
 		res, err := a.eng.Rollback(ctx, module, update.RollbackOptions{})
+		a.afterDatabaseChange(ctx, module)
 		if res != nil && len(res.Installed) > 0 {
 			a.mu.Lock()
 			st.op.From, st.op.To = res.From, res.Installed[0]
@@ -605,6 +636,7 @@ func (a *Agent) runCheck(ctx context.Context, st *opState) ([]string, error) {
 func (a *Agent) recordCheck(rep *update.CheckReport, err error) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
+	a.markStale("")
 	reachable := err == nil || update.CodeOf(err) != update.CodeUnreachable
 	a.seen.reachable = &reachable
 	if rep != nil && rep.Manifest != nil {
@@ -649,6 +681,11 @@ func (a *Agent) onEngineEvent(ev update.Event) {
 	var st *opState
 	if ms := a.mods[ev.Module]; ms != nil {
 		st = ms.active
+		if ms.lastStep != ev.Step {
+			// A new step may have written the module's state (maintenance, status).
+			ms.lastStep = ev.Step
+			a.markStale(ev.Module)
+		}
 	} else if ev.Module == "" {
 		st = a.check
 	}
@@ -722,7 +759,7 @@ func (a *Agent) runningOp(id string) *opState {
 		return a.check
 	}
 	for _, ms := range a.mods {
-		for _, st := range []*opState{ms.install, ms.rollback} {
+		for _, st := range []*opState{ms.install, ms.rollback, ms.script} {
 			if st != nil && st.op.ID == id {
 				return st
 			}
@@ -732,19 +769,106 @@ func (a *Agent) runningOp(id string) *opState {
 }
 
 // Modules returns every configured module as the portal shows it: the engine's status
-// with the running operation and what the last check saw.
+// with the running operation and what the last check saw. Statuses come from memory:
+// a module is read from the state dir only the first time, after an operation on it
+// or a step of the engine changed it, and every SnapshotMaxAge in the background (to
+// see what another process, such as the upkeep command, changed).
 func (a *Agent) Modules(ctx context.Context) ([]ModuleView, error) {
-	sts, err := a.eng.Status(ctx)
-	if err != nil && len(sts) == 0 {
+	if err := ctx.Err(); err != nil {
 		return nil, err
+	}
+	mods := a.eng.Config().Modules
+	a.mu.Lock()
+	var need []string
+	for _, m := range mods {
+		if a.snap[m.Name] == nil || a.stale[m.Name] != 0 {
+			need = append(need, m.Name)
+		}
+	}
+	if len(need) == 0 && !a.refreshing && !a.stopped && time.Since(a.snapAt) > SnapshotMaxAge {
+		a.refreshing = true
+		a.opWG.Add(1)
+		go func() {
+			defer a.opWG.Done()
+			a.refresh(a.base, nil)
+			a.mu.Lock()
+			a.refreshing = false
+			a.mu.Unlock()
+		}()
+	}
+	a.mu.Unlock()
+	if len(need) > 0 {
+		if err := a.refresh(ctx, need); err != nil {
+			return nil, err
+		}
 	}
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	out := make([]ModuleView, 0, len(sts))
-	for _, s := range sts {
-		out = append(out, a.view(s))
+	out := make([]ModuleView, 0, len(mods))
+	for _, m := range mods {
+		s := a.snap[m.Name]
+		if s == nil {
+			s = &update.ModuleStatus{Name: m.Name}
+		}
+		out = append(out, a.view(*s))
 	}
 	return out, nil
+}
+
+// SnapshotMaxAge is how old the statuses Modules serves from memory may grow before
+// they are read again from the state dir in the background.
+const SnapshotMaxAge = 10 * time.Second
+
+// refresh reads the status of names (nil: every module) from the state dir into the
+// snapshot. A module marked stale while it was read stays stale.
+func (a *Agent) refresh(ctx context.Context, names []string) error {
+	all := names == nil || len(names) == len(a.eng.Config().Modules)
+	if names == nil {
+		for _, m := range a.eng.Config().Modules {
+			names = append(names, m.Name)
+		}
+	}
+	a.mu.Lock()
+	gens := make([]uint64, len(names))
+	for i, n := range names {
+		gens[i] = a.stale[n]
+	}
+	a.mu.Unlock()
+	sts := make([]*update.ModuleStatus, len(names))
+	for i, n := range names {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		s, err := a.eng.ModuleStatus(ctx, n)
+		if err != nil {
+			s = &update.ModuleStatus{Name: n, LastError: err.Error()}
+		}
+		sts[i] = s
+	}
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	for i, n := range names {
+		a.snap[n] = sts[i]
+		if a.stale[n] == gens[i] {
+			a.stale[n] = 0
+		}
+	}
+	if all {
+		a.snapAt = time.Now()
+	}
+	return nil
+}
+
+// markStale marks module ("": every module) to be read again from the state dir.
+// The caller holds a.mu.
+func (a *Agent) markStale(module string) {
+	if module != "" {
+		a.stale[module]++
+		return
+	}
+	for _, m := range a.eng.Config().Modules {
+		a.stale[m.Name]++
+	}
 }
 
 // view builds the view of one module. The caller holds a.mu.
@@ -795,6 +919,8 @@ func (a *Agent) view(s update.ModuleStatus) ModuleView {
 			running = ms.install
 		case ms.rollback != nil:
 			running = ms.rollback
+		case ms.script != nil:
+			running = ms.script
 		case ms.active != nil:
 			download = ms.active // a background download: the state stays what it is
 		}
@@ -821,6 +947,13 @@ func (a *Agent) view(s update.ModuleStatus) ModuleView {
 		v.Status = "up-to-date"
 	default:
 		v.Status = "unknown"
+	}
+	if ms != nil && ms.cfg.Kind == update.KindDatabase {
+		v.Database = a.dbViews[s.Name]
+		if v.Database == nil {
+			v.Database = &DatabaseView{State: DatabaseUnknown, Error: "not read yet", Pending: []PendingScript{},
+				Drift: Drift{Added: []string{}, Removed: []string{}, Changed: []string{}}}
+		}
 	}
 	if download != nil {
 		v.Operation = &RunningOp{ID: download.op.ID, Kind: download.op.Kind, Step: download.prog.Step, Done: download.prog.Done, Total: download.prog.Total}

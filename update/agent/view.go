@@ -85,6 +85,8 @@ type ModuleView struct {
 	Backups     []string   `json:"backups"`
 	// Diagnostics answers "why is no version found": what the last check saw.
 	Diagnostics Diagnostics `json:"diagnostics"`
+	// Database is the database part of a module of kind database, nil for others.
+	Database *DatabaseView `json:"database"`
 }
 
 // Diagnostics is what the last check saw of the source and the manifest, and the

@@ -28,6 +28,10 @@ func (p *Portal) routes() {
 	m.HandleFunc("POST /api/modules/{name}/install", p.postInstall)
 	m.HandleFunc("POST /api/modules/{name}/rollback", p.postRollback)
 	m.HandleFunc("POST /api/check", p.postCheck)
+	m.HandleFunc("GET /api/modules/{name}/db", p.getDatabase)
+	m.HandleFunc("GET /api/modules/{name}/db/scripts/{n}", p.getScript)
+	m.HandleFunc("POST /api/modules/{name}/db/apply-next", p.postApplyNext)
+	m.HandleFunc("POST /api/modules/{name}/db/mark-applied", p.postMarkApplied)
 	m.HandleFunc("GET /api/operations", p.getOperations)
 	m.HandleFunc("GET /api/operations/{id}", p.getOperation)
 	m.HandleFunc("GET /api/events", p.serveEvents)
@@ -51,7 +55,8 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 func (p *Portal) fail(w http.ResponseWriter, r *http.Request, err error) {
 	status := http.StatusInternalServerError
 	switch {
-	case errors.Is(err, update.ErrUnknownModule), errors.Is(err, agent.ErrNoOperation):
+	case errors.Is(err, update.ErrUnknownModule), errors.Is(err, agent.ErrNoOperation),
+		errors.Is(err, agent.ErrNoDatabase), errors.Is(err, agent.ErrNoScript):
 		status = http.StatusNotFound
 	case errors.Is(err, update.ErrNoUpdate), errors.Is(err, update.ErrNoBackup),
 		errors.Is(err, update.ErrDowngrade), errors.Is(err, update.ErrBusy),
@@ -89,22 +94,36 @@ type started struct {
 	Operation string `json:"operation"`
 }
 
+// readBody decodes a small JSON body into v; an empty body leaves v as it is unless
+// required. It answers the request itself and returns false when the body is bad.
+func readBody(w http.ResponseWriter, r *http.Request, v any, want string, required bool) bool {
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, MaxBody))
+	if err != nil {
+		writeJSON(w, http.StatusRequestEntityTooLarge, errorBody{Error: fmt.Sprintf("request body: more than %d bytes", MaxBody)})
+		return false
+	}
+	if len(strings.TrimSpace(string(body))) == 0 {
+		if required {
+			writeJSON(w, http.StatusBadRequest, errorBody{Error: "request body: empty (want " + want + ")"})
+			return false
+		}
+		return true
+	}
+	dec := json.NewDecoder(strings.NewReader(string(body)))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		writeJSON(w, http.StatusBadRequest, errorBody{Error: "request body: " + err.Error() + " (want " + want + ")"})
+		return false
+	}
+	return true
+}
+
 func (p *Portal) postInstall(w http.ResponseWriter, r *http.Request) {
 	var req struct {
 		Version string `json:"version"`
 	}
-	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, MaxBody))
-	if err != nil {
-		writeJSON(w, http.StatusRequestEntityTooLarge, errorBody{Error: fmt.Sprintf("request body: more than %d bytes", MaxBody)})
+	if !readBody(w, r, &req, `{"version":"…"} or nothing`, false) {
 		return
-	}
-	if len(strings.TrimSpace(string(body))) > 0 {
-		dec := json.NewDecoder(strings.NewReader(string(body)))
-		dec.DisallowUnknownFields()
-		if err := dec.Decode(&req); err != nil {
-			writeJSON(w, http.StatusBadRequest, errorBody{Error: "request body: " + err.Error() + ` (want {"version":"…"} or nothing)`})
-			return
-		}
 	}
 	id, err := p.b.Install(r.Context(), r.PathValue("name"), req.Version)
 	if err != nil {
@@ -233,4 +252,97 @@ func (p *Portal) send(w io.Writer, event string, v any) error {
 	}
 	_, err = fmt.Fprintf(w, "event: %s\ndata: %s\n\n", event, b)
 	return err
+}
+
+// DatabaseBackend is what a Backend also implements to serve database modules (the
+// agent does): without it, the /api/modules/NAME/db routes answer 404.
+type DatabaseBackend interface {
+	// Database reads the database of module now: state, drift, pending scripts.
+	Database(ctx context.Context, module string) (*agent.DatabaseView, error)
+	// Script returns one script of the module's pack, with its text; an error
+	// matching agent.ErrNoScript when the pack has none of that number.
+	Script(ctx context.Context, module string, number int) (*agent.ScriptView, error)
+	// ApplyNext starts running the next pending script and returns the operation's
+	// ID at once.
+	ApplyNext(ctx context.Context, module string) (opID string, err error)
+	// MarkApplied starts recording that a person ran script number by hand.
+	MarkApplied(ctx context.Context, module string, number int) (opID string, err error)
+}
+
+// database returns the backend's DatabaseBackend, or answers 404.
+func (p *Portal) database(w http.ResponseWriter, r *http.Request) DatabaseBackend {
+	db, ok := p.b.(DatabaseBackend)
+	if !ok {
+		writeJSON(w, http.StatusNotFound, errorBody{Error: "this portal serves no database module"})
+	}
+	return db
+}
+
+func (p *Portal) getDatabase(w http.ResponseWriter, r *http.Request) {
+	db := p.database(w, r)
+	if db == nil {
+		return
+	}
+	v, err := db.Database(r.Context(), r.PathValue("name"))
+	if err != nil {
+		p.fail(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, v)
+}
+
+func (p *Portal) getScript(w http.ResponseWriter, r *http.Request) {
+	db := p.database(w, r)
+	if db == nil {
+		return
+	}
+	s := r.PathValue("n")
+	n, err := strconv.Atoi(s)
+	if err != nil || n < 1 {
+		writeJSON(w, http.StatusBadRequest, errorBody{Error: fmt.Sprintf("script number %q: want a number from 1", s)})
+		return
+	}
+	v, err := db.Script(r.Context(), r.PathValue("name"), n)
+	if err != nil {
+		p.fail(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, v)
+}
+
+func (p *Portal) postApplyNext(w http.ResponseWriter, r *http.Request) {
+	db := p.database(w, r)
+	if db == nil {
+		return
+	}
+	id, err := db.ApplyNext(r.Context(), r.PathValue("name"))
+	if err != nil {
+		p.fail(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusAccepted, started{id})
+}
+
+func (p *Portal) postMarkApplied(w http.ResponseWriter, r *http.Request) {
+	db := p.database(w, r)
+	if db == nil {
+		return
+	}
+	var req struct {
+		Number *int `json:"number"`
+	}
+	const want = `{"number":N}`
+	if !readBody(w, r, &req, want, true) {
+		return
+	}
+	if req.Number == nil || *req.Number < 1 {
+		writeJSON(w, http.StatusBadRequest, errorBody{Error: "request body: number: want a script number from 1 " + want})
+		return
+	}
+	id, err := db.MarkApplied(r.Context(), r.PathValue("name"), *req.Number)
+	if err != nil {
+		p.fail(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusAccepted, started{id})
 }

@@ -13,6 +13,7 @@ import (
 	"github.com/upkeep-go/upkeep/manifest"
 	"github.com/upkeep-go/upkeep/update"
 	"github.com/upkeep-go/upkeep/update/agent"
+	"github.com/upkeep-go/upkeep/update/dbscript/dbagent"
 	"github.com/upkeep-go/upkeep/update/portal"
 	"github.com/upkeep-go/upkeep/update/updatetest"
 )
@@ -328,3 +329,33 @@ func (g *gate) hook(ctx context.Context) error {
 }
 
 func (g *gate) open() { g.once.Do(func() { close(g.release) }) }
+
+// newAgent returns the real agent over cfg (not running its schedule: the tests ask
+// for checks), stopped at the end of the test.
+func newAgent(t testing.TB, cfg update.Config, opts ...agent.Option) *agent.Agent {
+	t.Helper()
+	acfg := &agent.Config{Config: cfg}
+	if err := acfg.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	// Database modules are served as the upkeep command serves them.
+	eng, err := update.New(acfg.Config, update.WithoutSync(), update.WithApplier(update.KindDatabase, dbagent.NewApplier))
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, err := agent.New(acfg, eng, append([]agent.Option{agent.WithoutSync(), agent.WithFirstCheck(time.Hour),
+		agent.WithInterval(time.Hour), agent.WithDatabase(dbagent.Opener(eng))}, opts...)...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- a.Run(ctx) }()
+	t.Cleanup(func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Error(err)
+		}
+	})
+	return a
+}

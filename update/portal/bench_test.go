@@ -9,17 +9,27 @@ import (
 	"testing"
 	"time"
 
+	"github.com/upkeep-go/upkeep/update"
 	"github.com/upkeep-go/upkeep/update/agent"
+	"github.com/upkeep-go/upkeep/update/portal"
 )
 
 // BenchmarkModules measures GET /api/modules over HTTP on 127.0.0.1 with 50 checked
-// modules, read from the engine's state dir at every request, and reports the
-// latency percentiles. "idle" is the baseline; in "install-running" one module is
-// installed and rolled back in a loop for the whole run (a 4 MiB pack each way).
-// "backend" times the Backend's Modules alone, "http" the whole request.
+// modules and reports the latency percentiles. "disk" is the baseline, a Backend
+// that reads every module's status files from the engine's state dir at every
+// request; "agent" is the real agent. "idle" has nothing running; in
+// "install-running" one module is installed and rolled back in a loop for the whole
+// run (a 4 MiB pack each way). "backend" times the Backend's Modules alone, "http"
+// the whole request.
 //
 //	go test -run '^$' -bench BenchmarkModules -benchtime 2000x ./update/portal/
 func BenchmarkModules(b *testing.B) {
+	for _, kind := range []string{"disk", "agent"} {
+		b.Run(kind, func(b *testing.B) { benchModules(b, kind) })
+	}
+}
+
+func benchModules(b *testing.B, kind string) {
 	names := make([]string, 50)
 	for i := range names {
 		names[i] = fmt.Sprintf("m%02d", i)
@@ -29,7 +39,15 @@ func BenchmarkModules(b *testing.B) {
 		f.repo.Publish(n, "1.0.0", platform, map[string]string{"index.html": n + " v1"})
 	}
 	f.repo.Publish("m00", "1.1.0", platform, map[string]string{"index.html": "v2", "big.bin": randomHex(b, 4<<20)})
-	be := newEngineBackend(b, f.cfg)
+	var be churnBackend
+	var eng *update.Engine
+	if kind == "disk" {
+		eb := newEngineBackend(b, f.cfg)
+		be, eng = eb, eb.eng
+	} else {
+		a := newAgent(b, f.cfg)
+		be, eng = a, a.Engine()
+	}
 	ctx := b.Context()
 	id, err := be.Install(ctx, "m00", "1.0.0")
 	waitOp(b, be, id, err)
@@ -69,7 +87,7 @@ func BenchmarkModules(b *testing.B) {
 				done := make(chan error, 1)
 				ops := 0
 				if busy {
-					go func() { done <- churn(b.Context(), be, stop, &ops) }()
+					go func() { done <- churn(b.Context(), be, eng, stop, &ops) }()
 				}
 				lat := make([]time.Duration, 0, b.N)
 				b.ReportAllocs()
@@ -103,9 +121,12 @@ func BenchmarkModules(b *testing.B) {
 	}
 }
 
+// churnBackend is a Backend that installs and rolls back.
+type churnBackend = portal.Backend
+
 // churn installs and rolls back m00 until stop is closed, counting the operations
 // that ended in *ops.
-func churn(ctx context.Context, be *engineBackend, stop chan struct{}, ops *int) error {
+func churn(ctx context.Context, be churnBackend, eng *update.Engine, stop chan struct{}, ops *int) error {
 	for {
 		select {
 		case <-stop:
@@ -114,7 +135,7 @@ func churn(ctx context.Context, be *engineBackend, stop chan struct{}, ops *int)
 		}
 		var id string
 		var err error
-		st, err := be.eng.ModuleStatus(ctx, "m00")
+		st, err := eng.ModuleStatus(ctx, "m00")
 		if err != nil {
 			return err
 		}

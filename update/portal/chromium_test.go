@@ -21,6 +21,7 @@ import (
 
 	"github.com/upkeep-go/upkeep/internal/testenv"
 	"github.com/upkeep-go/upkeep/update/agent"
+	"github.com/upkeep-go/upkeep/update/portal"
 	"github.com/upkeep-go/upkeep/update/publish"
 	"github.com/upkeep-go/upkeep/update/updatetest"
 )
@@ -96,7 +97,7 @@ func randomHex(t testing.TB, n int) string {
 }
 
 // waitOp waits for an operation of the backend to end and requires its success.
-func waitOp(t testing.TB, b *engineBackend, id string, err error) {
+func waitOp(t testing.TB, b portal.Backend, id string, err error) {
 	t.Helper()
 	require.NoError(t, err)
 	for {

@@ -32,6 +32,7 @@ var (
 		"iso":         func(t time.Time) string { return t.UTC().Format(time.RFC3339) },
 		"stamp":       func(t time.Time) string { return t.UTC().Format("2006-01-02 15:04:05 UTC") },
 		"resultClass": resultClass,
+		"join":        strings.Join,
 		"versions": func(from, to string) string {
 			if from == "" && to == "" {
 				return ""
@@ -101,6 +102,7 @@ var (
 		"": "Starting", "check": "Checking", "download": "Downloading", "extract": "Extracting",
 		"hook": "Running a hook", "maintenance": "Maintenance on", "backup": "Keeping a backup",
 		"install": "Swapping in", "rollback": "Rolling back", "done": "Finishing",
+		"script": "Running the script",
 	}
 )
 
@@ -118,6 +120,42 @@ type moduleData struct {
 	ProgressMax, ProgressValue int64
 	SourceText, SerialText     string
 	BackupsText                string
+	DB                         *dbData
+}
+
+// dbData is the database part of a module with what the page shows of it.
+type dbData struct {
+	agent.DatabaseView
+	StateLabel, StateClass string
+	AppliedText, DriftText string
+	DriftCount             int
+	NoNext                 bool
+}
+
+// dbStates are the page's words for database states; portal.js has the same.
+var dbStates = map[string][2]string{
+	"standard":   {"Standard", "ok"},
+	"customised": {"Customised", "warn"},
+	"empty":      {"Empty", ""},
+	"unknown":    {"Unknown", ""},
+}
+
+func newDBData(v *agent.DatabaseView, busy bool) *dbData {
+	d := &dbData{DatabaseView: *v}
+	st, ok := dbStates[v.State]
+	if !ok {
+		st = [2]string{v.State, ""}
+	}
+	d.StateLabel, d.StateClass = st[0], st[1]
+	if v.Applied > 0 {
+		d.AppliedText = fmt.Sprintf("script %d applied", v.Applied)
+	} else if v.State != "unknown" {
+		d.AppliedText = "no script applied"
+	}
+	d.DriftCount = len(v.Drift.Added) + len(v.Drift.Removed) + len(v.Drift.Changed)
+	d.DriftText = fmt.Sprintf("%d added, %d removed, %d changed", len(v.Drift.Added), len(v.Drift.Removed), len(v.Drift.Changed))
+	d.NoNext = busy || len(v.Pending) == 0
+	return d
 }
 
 func newModuleData(m agent.ModuleView) moduleData {
@@ -186,6 +224,9 @@ func newModuleData(m agent.ModuleView) moduleData {
 	d.SerialText = "—"
 	if s := m.Diagnostics.ManifestSerial; s != nil {
 		d.SerialText = strconv.FormatUint(*s, 10)
+	}
+	if m.Database != nil {
+		d.DB = newDBData(m.Database, m.Operation != nil)
 	}
 	d.BackupsText = "none"
 	if len(m.Backups) > 0 {

@@ -14,7 +14,11 @@
   var steps = {
     '': 'Starting', check: 'Checking', download: 'Downloading', extract: 'Extracting',
     hook: 'Running a hook', maintenance: 'Maintenance on', backup: 'Keeping a backup',
-    install: 'Swapping in', rollback: 'Rolling back', done: 'Finishing'
+    install: 'Swapping in', rollback: 'Rolling back', done: 'Finishing', script: 'Running the script'
+  };
+
+  var dbStates = {
+    standard: ['Standard', 'ok'], customised: ['Customised', 'warn'], empty: ['Empty', ''], unknown: ['Unknown', '']
   };
 
   function flash(msg) {
@@ -110,11 +114,87 @@
     field(el, 'problem').textContent = d.problem || 'no problem found';
     field(el, 'backups').textContent = (m.backups || []).length ? m.backups.join(', ') : 'none';
 
+    if (m.database) renderDB(el, m.database, !!m.operation);
+
     if (m.operation) {
       showProgress(el, m.operation.kind, m.operation.step, m.operation.done, m.operation.total);
     } else {
       field(el, 'progress').hidden = true;
     }
+  }
+
+  function renderDB(el, d, busy) {
+    var box = field(el, 'database');
+    if (!box) return;
+    box.dataset.dbState = d.state;
+    var st = dbStates[d.state] || [d.state, ''];
+    var badge = field(box, 'db-state');
+    badge.textContent = st[0];
+    badge.className = 'badge ' + st[1];
+    field(box, 'db-applied').textContent = d.applied > 0 ? 'script ' + d.applied + ' applied' : (d.state !== 'unknown' ? 'no script applied' : '');
+    field(box, 'db-error').hidden = !d.error;
+    field(box, 'db-error-text').textContent = d.error || '';
+    var code = field(box, 'db-code');
+    code.textContent = d.code || '';
+    code.hidden = !d.code;
+    field(box, 'db-manual').hidden = d.state !== 'customised';
+    var drift = d.drift || { added: [], removed: [], changed: [] };
+    var n = drift.added.length + drift.removed.length + drift.changed.length;
+    field(box, 'db-drift-box').hidden = !n;
+    field(box, 'db-drift-summary').textContent = drift.added.length + ' added, ' + drift.removed.length + ' removed, ' + drift.changed.length + ' changed';
+    var list = field(box, 'db-drift');
+    list.textContent = '';
+    ['added', 'removed', 'changed'].forEach(function (k) {
+      drift[k].forEach(function (name) {
+        var li = document.createElement('li'), tag = document.createElement('span');
+        tag.className = 'tag ' + k;
+        tag.textContent = k;
+        li.appendChild(tag);
+        li.appendChild(document.createTextNode(' ' + name));
+        list.appendChild(li);
+      });
+    });
+    field(box, 'db-pending-count').textContent = String(d.pending.length);
+    var ol = field(box, 'db-pending');
+    ol.textContent = '';
+    d.pending.forEach(function (p) {
+      var li = document.createElement('li'), b = document.createElement('button');
+      li.dataset.script = p.number;
+      b.type = 'button';
+      b.className = 'link';
+      b.dataset.action = 'view-script';
+      b.dataset.number = p.number;
+      b.textContent = p.name;
+      li.appendChild(b);
+      if (p.touches && p.touches.length) {
+        var t = document.createElement('span');
+        t.className = 'touches';
+        t.textContent = 'touches ' + p.touches.join(', ');
+        li.appendChild(document.createTextNode(' '));
+        li.appendChild(t);
+      }
+      ol.appendChild(li);
+    });
+    var pre = field(box, 'db-script');
+    if (pre.dataset.number && !d.pending.some(function (p) { return String(p.number) === pre.dataset.number; })) {
+      pre.hidden = true;
+      pre.dataset.number = '';
+    }
+    box.dataset.next = d.pending.length ? d.pending[0].number : '';
+    box.dataset.nextName = d.pending.length ? d.pending[0].name : '';
+    box.querySelectorAll('button[data-action="apply-next"], button[data-action="mark-applied"]').forEach(function (b) {
+      b.disabled = busy || !d.pending.length;
+    });
+  }
+
+  function viewScript(el, number) {
+    var name = el.dataset.module, pre = field(el, 'db-script');
+    if (pre.dataset.number === String(number) && !pre.hidden) { pre.hidden = true; return; }
+    getJSON('api/modules/' + encodeURIComponent(name) + '/db/scripts/' + number).then(function (s) {
+      pre.textContent = s.text;
+      pre.dataset.number = String(number);
+      pre.hidden = false;
+    }).catch(function (e) { flash(e.message); });
   }
 
   function getJSON(url) {
@@ -192,8 +272,21 @@
     var b = ev.target.closest('button[data-action]');
     if (!b || b.disabled) return;
     var action = b.dataset.action, req;
+    if (action === 'view-script') {
+      viewScript(b.closest('[data-module]'), b.dataset.number);
+      return;
+    }
     if (action === 'check') {
       req = post('api/check');
+    } else if (action === 'apply-next' || action === 'mark-applied') {
+      var mel = b.closest('[data-module]'), box = field(mel, 'database'), mod = mel.dataset.module;
+      var next = box.dataset.next, nextName = box.dataset.nextName;
+      if (!next) return;
+      var q = action === 'apply-next' ? 'Run ' + nextName + ' on ' + mod + ' now?' : 'Record ' + nextName + ' as run by hand on ' + mod + '?';
+      if (!window.confirm(q)) return;
+      req = post('api/modules/' + encodeURIComponent(mod) + '/db/' + action, action === 'mark-applied' ? { number: Number(next) } : null);
+      showProgress(mel, 'script', 'script', 0, 0);
+      box.querySelectorAll('button[data-action="apply-next"], button[data-action="mark-applied"]').forEach(function (x) { x.disabled = true; });
     } else {
       var el = b.closest('[data-module]'), name = el.dataset.module;
       if (action === 'rollback' && !window.confirm('Put ' + name + ' back to its previous version?')) return;

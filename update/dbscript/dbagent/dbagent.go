@@ -1,0 +1,197 @@
+// Package dbagent connects database modules to the agent: it implements
+// agent.DatabaseModule over package update/dbscript, reading the scripts from the
+// pack the engine installed or tried last (update.Engine.AppliedPack).
+//
+//	a, err := agent.New(cfg, eng, agent.WithDatabase(dbagent.Opener(eng)))
+package dbagent
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"io/fs"
+	"os"
+	"strings"
+
+	"github.com/upkeep-go/upkeep/internal/limited"
+	"github.com/upkeep-go/upkeep/update"
+	"github.com/upkeep-go/upkeep/update/agent"
+	"github.com/upkeep-go/upkeep/update/dbscript"
+)
+
+// MaxDSNFile bounds the size of a module's dsn_file.
+const MaxDSNFile = 64 << 10
+
+// Opener returns the agent's opener of database modules over eng: each module's
+// scripts come from eng.AppliedPack, its database from its configuration (driver,
+// dsn or dsn_file, schema). opts are passed to every dbscript.Runner.
+func Opener(eng *update.Engine, opts ...dbscript.Option) agent.DatabaseOpener {
+	return func(m update.ModuleConfig) (agent.DatabaseModule, error) {
+		if m.Kind != update.KindDatabase || m.Database == nil {
+			return nil, fmt.Errorf("dbagent: module %s: not a database module", m.Name)
+		}
+		if _, err := dbscript.ParseDriver(m.Database.Driver); err != nil {
+			return nil, fmt.Errorf("dbagent: module %s: %w", m.Name, err)
+		}
+		return &module{eng: eng, m: m, opts: opts}, nil
+	}
+}
+
+// Open opens the database of module m and its runner; the caller closes the *sql.DB.
+func Open(m update.ModuleConfig, opts ...dbscript.Option) (*dbscript.Runner, *sql.DB, error) {
+	if m.Database == nil {
+		return nil, nil, fmt.Errorf("module %s: database: missing", m.Name)
+	}
+	d, err := dbscript.ParseDriver(m.Database.Driver)
+	if err != nil {
+		return nil, nil, fmt.Errorf("module %s: %w", m.Name, err)
+	}
+	dsn := m.Database.DSN
+	if m.Database.DSNFile != "" {
+		b, err := limited.ReadFile(m.Database.DSNFile, MaxDSNFile)
+		if err != nil {
+			return nil, nil, fmt.Errorf("module %s: dsn_file: %w", m.Name, err)
+		}
+		dsn = strings.TrimSpace(string(b))
+	}
+	db, err := dbscript.Open(d, dsn)
+	if err != nil {
+		return nil, nil, fmt.Errorf("module %s: %w", m.Name, err)
+	}
+	if m.Database.Schema != "" {
+		opts = append([]dbscript.Option{dbscript.WithSchema(m.Database.Schema)}, opts...)
+	}
+	r, err := dbscript.New(db, d, opts...)
+	if err != nil {
+		db.Close()
+		return nil, nil, fmt.Errorf("module %s: %w", m.Name, err)
+	}
+	return r, db, nil
+}
+
+// module is one database module; each call opens the database and reads the pack
+// again, so that a new install's pack and a changed dsn_file are seen.
+type module struct {
+	eng  *update.Engine
+	m    update.ModuleConfig
+	opts []dbscript.Option
+}
+
+// with runs f with the module's runner and pack.
+func (d *module) with(ctx context.Context, f func(*dbscript.Runner, *dbscript.Pack) error) error {
+	dir, err := d.eng.AppliedPack(ctx, d.m.Name)
+	if err != nil {
+		return fmt.Errorf("%w; install the module first", err)
+	}
+	p, err := dbscript.Load(os.DirFS(dir))
+	if err != nil {
+		return fmt.Errorf("%s: %w", dir, err)
+	}
+	r, db, err := Open(d.m, d.opts...)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	return f(r, p)
+}
+
+// Status reads the history and the live schema against the pack.
+func (d *module) Status(ctx context.Context) (*agent.DatabaseView, error) {
+	var v *agent.DatabaseView
+	err := d.with(ctx, func(r *dbscript.Runner, p *dbscript.Pack) error {
+		st, err := r.Status(ctx, p)
+		if err != nil {
+			return err
+		}
+		v = &agent.DatabaseView{State: string(st.State), Applied: st.Applied,
+			Fingerprint: st.Fingerprint, Expected: st.Expected, Pending: []agent.PendingScript{}}
+		if st.Drift != nil {
+			v.Drift = agent.Drift{Added: st.Drift.Added, Removed: st.Drift.Removed, Changed: st.Drift.Changed}
+		}
+		for _, s := range st.Pending {
+			v.Pending = append(v.Pending, agent.PendingScript{Number: s.Number, Name: s.Name,
+				Checksum: s.Checksum, Touches: st.Touches[s.Number]})
+		}
+		return nil
+	})
+	return v, err
+}
+
+// Script returns one script of the pack.
+func (d *module) Script(ctx context.Context, n int) (*agent.ScriptView, error) {
+	var v *agent.ScriptView
+	err := d.with(ctx, func(r *dbscript.Runner, p *dbscript.Pack) error {
+		s, ok := p.Script(n)
+		if !ok {
+			return fmt.Errorf("%w: module %s: the pack has no script %d", agent.ErrNoScript, d.m.Name, n)
+		}
+		h, err := r.History(ctx)
+		if err != nil {
+			return err
+		}
+		v = &agent.ScriptView{Number: s.Number, Name: s.Name, Checksum: s.Checksum, Text: s.Text}
+		for _, a := range h {
+			v.Applied = v.Applied || a.Number == n
+		}
+		return nil
+	})
+	return v, err
+}
+
+// ApplyNext runs the next pending script.
+func (d *module) ApplyNext(ctx context.Context) (*agent.AppliedScript, error) {
+	var out *agent.AppliedScript
+	err := d.with(ctx, func(r *dbscript.Runner, p *dbscript.Pack) error {
+		a, err := r.ApplyNext(ctx, p)
+		if a != nil {
+			out = applied(a)
+		}
+		return err
+	})
+	return out, err
+}
+
+// MarkApplied records script n as run by hand.
+func (d *module) MarkApplied(ctx context.Context, n int) (*agent.AppliedScript, error) {
+	var out *agent.AppliedScript
+	err := d.with(ctx, func(r *dbscript.Runner, p *dbscript.Pack) error {
+		a, err := r.MarkApplied(ctx, p, n)
+		if a != nil {
+			out = applied(a)
+		}
+		return err
+	})
+	return out, err
+}
+
+func applied(a *dbscript.Applied) *agent.AppliedScript {
+	return &agent.AppliedScript{Number: a.Number, Name: a.Name, Mode: string(a.Mode), After: a.After}
+}
+
+// NewApplier returns the engine's applier of database modules (for
+// update.WithApplier(update.KindDatabase, dbagent.NewApplier)): an install runs the
+// staged pack's pending scripts when the database is standard and fails with
+// schema_drift, running nothing, when it is customised.
+func NewApplier(m update.ModuleConfig) (update.Applier, error) {
+	if m.Database == nil {
+		return nil, fmt.Errorf("module %s: database: missing", m.Name)
+	}
+	return applier{m: m}, nil
+}
+
+type applier struct{ m update.ModuleConfig }
+
+// Apply runs the staged pack's pending scripts.
+func (a applier) Apply(ctx context.Context, stage fs.FS, from, to string) error {
+	p, err := dbscript.Load(stage)
+	if err != nil {
+		return err
+	}
+	r, db, err := Open(a.m)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	_, err = r.Apply(ctx, p)
+	return err
+}
