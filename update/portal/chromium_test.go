@@ -160,10 +160,11 @@ func TestChromium(t *testing.T) {
 
 	s := serve(t, b)
 	opts := append(chromedp.DefaultExecAllocatorOptions[:],
-		chromedp.ExecPath(chrome), chromedp.WindowSize(1280, 900), chromedp.Flag("lang", "en-US"))
-	if os.Geteuid() == 0 {
-		opts = append(opts, chromedp.NoSandbox)
-	}
+		chromedp.ExecPath(chrome), chromedp.WindowSize(1280, 900), chromedp.Flag("lang", "en-US"),
+		// A test browser that loads only this loopback page: CI machines and containers
+		// often lack what Chromium's sandbox needs (root, or no user namespaces), and
+		// have a small /dev/shm.
+		chromedp.NoSandbox, chromedp.Flag("disable-dev-shm-usage", true))
 	var mu sync.Mutex
 	var problems []string
 	listen := func(ev any) {
