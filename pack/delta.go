@@ -13,7 +13,9 @@ import (
 	"math/bits"
 	"os"
 	"path"
+	"runtime"
 	"strings"
+	"sync"
 
 	"github.com/klauspost/compress/zip"
 	"github.com/klauspost/compress/zstd"
@@ -141,8 +143,10 @@ func BuildDeltaDir(ctx context.Context, w io.Writer, oldDir, newDir string, opts
 // [MaxDeltaDict] bytes, whose old version is at most as large and not of an
 // already-compressed type, is held as a zstd frame with the old file as raw
 // dictionary, when that frame is smaller than the file compressed alone; every other
-// file is held whole, zstd-compressed. The same trees give the same bytes. Only
-// changed files up to [MaxDeltaDict] are held in memory (with their old version).
+// file is held whole, zstd-compressed. Files are hashed and patched by
+// runtime.GOMAXPROCS(0) workers and written in order: the same trees give the same
+// bytes. Only changed files up to [MaxDeltaDict] are held in memory (with their old
+// version), at most two per worker.
 // [WithMethod] is ignored.
 func BuildDelta(ctx context.Context, w io.Writer, oldFS, newFS fs.FS, opts ...BuildOption) error {
 	o := &buildOptions{method: Zstd}
@@ -170,27 +174,14 @@ func BuildDelta(ctx context.Context, w io.Writer, oldFS, newFS fs.FS, opts ...Bu
 		b.whole.Reset(w)
 		return b.whole, nil
 	})
-	list := deltaListing{Format: DeltaFormat, Entries: make([]deltaListItem, 0, len(entries))}
-	for _, e := range entries {
-		if err := ctx.Err(); err != nil {
-			return err
+	defer func() {
+		if b.whole != nil {
+			b.whole.Close()
 		}
-		it := deltaListItem{Path: e.path, Mode: uint32(e.mode.Perm()), MTime: e.modTime.Unix()}
-		switch e.kind {
-		case kindDir:
-			it.Type = "dir"
-			if e.mode&fs.ModeSticky != 0 {
-				it.Mode |= 0o1000
-			}
-		case kindLink:
-			it.Type, it.Target, it.Mode = "link", e.link, 0o777
-		default:
-			it.Type, it.Size = "file", e.size
-			if err := b.file(ctx, e, &it); err != nil {
-				return err
-			}
-		}
-		list.Entries = append(list.Entries, it)
+	}()
+	list := deltaListing{Format: DeltaFormat, Entries: make([]deltaListItem, len(entries))}
+	if err := b.files(ctx, entries, list.Entries); err != nil {
+		return err
 	}
 	js, err := json.Marshal(&list)
 	if err != nil {
@@ -213,10 +204,110 @@ type deltaBuilder struct {
 	buf          []byte
 }
 
-// file decides how the file e is held, fills it.Op, it.SHA256 (and the base fields)
-// and writes its zip entry, if any.
-func (b *deltaBuilder) file(ctx context.Context, e *buildEntry, it *deltaListItem) error {
-	newSum, err := hashFile(ctx, b.newFS, e.path, b.buf)
+// deltaResult is what a worker decided for one entry; the writer turns it into a zip
+// entry, in the listing's order.
+type deltaResult struct {
+	done  chan struct{}
+	err   error
+	frame []byte // DeltaPatch: the frame
+	cur   []byte // DeltaWhole: the content when it was read whole, else nil
+}
+
+// deltaBuildWorker is one worker's reusable state.
+type deltaBuildWorker struct {
+	buf   []byte
+	alone *zstd.Encoder // for the size of a file compressed alone
+}
+
+// files fills items (one per entry) and writes the zip entries of the changed files.
+// Files are hashed, compared and patched by GOMAXPROCS workers; their entries are
+// written in the listing's order, so the same trees still give the same bytes. At
+// most 2 × workers files are in flight: memory stays bounded by that many changed
+// files of up to [MaxDeltaDict] bytes (with their old versions while patched).
+func (b *deltaBuilder) files(ctx context.Context, entries []*buildEntry, items []deltaListItem) error {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	results := make([]deltaResult, len(entries))
+	var files []int
+	for i, e := range entries {
+		it := &items[i]
+		*it = deltaListItem{Path: e.path, Mode: uint32(e.mode.Perm()), MTime: e.modTime.Unix()}
+		switch e.kind {
+		case kindDir:
+			it.Type = "dir"
+			if e.mode&fs.ModeSticky != 0 {
+				it.Mode |= 0o1000
+			}
+		case kindLink:
+			it.Type, it.Target, it.Mode = "link", e.link, 0o777
+		default:
+			it.Type, it.Size = "file", e.size
+			results[i].done = make(chan struct{})
+			files = append(files, i)
+		}
+	}
+	workers := runtime.GOMAXPROCS(0)
+	jobs := make(chan int)
+	slots := make(chan struct{}, 2*workers)
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	defer cancel() // before wg.Wait: stops the dispatcher, and so the workers
+	wg.Go(func() {
+		defer close(jobs)
+		for _, i := range files {
+			select {
+			case slots <- struct{}{}:
+			case <-ctx.Done():
+				return
+			}
+			select {
+			case jobs <- i:
+			case <-ctx.Done():
+				return
+			}
+		}
+	})
+	for range workers {
+		wg.Go(func() {
+			w := &deltaBuildWorker{buf: make([]byte, copyBufSize)}
+			defer func() {
+				if w.alone != nil {
+					w.alone.Close()
+				}
+			}()
+			for i := range jobs {
+				r := &results[i]
+				if r.err = ctx.Err(); r.err == nil {
+					r.err = b.file(ctx, w, entries[i], &items[i], r)
+				}
+				close(r.done)
+			}
+		})
+	}
+	for _, i := range files {
+		r := &results[i]
+		select {
+		case <-r.done:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+		if r.err != nil {
+			return r.err
+		}
+		err := b.emit(ctx, entries[i], &items[i], r)
+		*r = deltaResult{}
+		<-slots
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// file decides how the file e is held and fills it.Op, it.SHA256 (and the base
+// fields), and r with what the writer needs.
+func (b *deltaBuilder) file(ctx context.Context, w *deltaBuildWorker, e *buildEntry, it *deltaListItem, r *deltaResult) error {
+	newSum, err := hashFile(ctx, b.newFS, e.path, w.buf)
 	if err != nil {
 		return &EntryError{Entry: e.path, Rule: RuleRead, Err: err}
 	}
@@ -224,10 +315,10 @@ func (b *deltaBuilder) file(ctx context.Context, e *buildEntry, it *deltaListIte
 	old, err := fs.Lstat(b.oldFS, e.path)
 	if err != nil || !old.Mode().IsRegular() {
 		it.Op = DeltaWhole
-		return b.addFile(ctx, e)
+		return nil
 	}
 	if old.Size() == e.size {
-		oldSum, err := hashFile(ctx, b.oldFS, e.path, b.buf)
+		oldSum, err := hashFile(ctx, b.oldFS, e.path, w.buf)
 		if err != nil {
 			return &EntryError{Entry: e.path, Rule: RuleRead, Err: err}
 		}
@@ -239,7 +330,7 @@ func (b *deltaBuilder) file(ctx context.Context, e *buildEntry, it *deltaListIte
 	if old.Size() == 0 || old.Size() > MaxDeltaDict || e.size > MaxDeltaDict ||
 		compressedExts[strings.ToLower(path.Ext(e.path))] {
 		it.Op = DeltaWhole
-		return b.addFile(ctx, e)
+		return nil
 	}
 	dict, err := fs.ReadFile(b.oldFS, e.path)
 	if err != nil {
@@ -258,20 +349,34 @@ func (b *deltaBuilder) file(ctx context.Context, e *buildEntry, it *deltaListIte
 	}
 	// Does the patch pay? Compare with the file compressed alone (cheaply: fastest level
 	// underestimates the whole entry's cost only slightly, and only small frames pass).
-	alone, err := zstd.NewWriter(nil, zstd.WithEncoderConcurrency(1), zstd.WithEncoderLevel(zstd.SpeedDefault),
-		zstd.WithWindowSize(8<<20))
-	if err != nil {
-		return &EntryError{Entry: e.path, Rule: RuleWrite, Err: err}
+	if w.alone == nil {
+		if w.alone, err = zstd.NewWriter(nil, zstd.WithEncoderConcurrency(1), zstd.WithEncoderLevel(zstd.SpeedDefault),
+			zstd.WithWindowSize(8<<20)); err != nil {
+			return &EntryError{Entry: e.path, Rule: RuleWrite, Err: err}
+		}
 	}
-	wholeLen := len(alone.EncodeAll(cur, nil))
-	alone.Close()
+	wholeLen := len(w.alone.EncodeAll(cur, nil))
 	if len(frame) >= wholeLen {
-		it.Op = DeltaWhole
-		return b.add(deltaFileDir+e.path, Zstd, bytes.NewReader(cur))
+		it.Op, r.cur = DeltaWhole, cur
+		return nil
 	}
 	oldSum := sha256.Sum256(dict)
 	it.Op, it.BaseSize, it.BaseSHA256 = DeltaPatch, int64(len(dict)), hex.EncodeToString(oldSum[:])
-	return b.add(deltaPatchDir+e.path, Store, bytes.NewReader(frame))
+	r.frame = frame
+	return nil
+}
+
+// emit writes the zip entry of the file e, if it has one.
+func (b *deltaBuilder) emit(ctx context.Context, e *buildEntry, it *deltaListItem, r *deltaResult) error {
+	switch {
+	case it.Op == DeltaPatch:
+		return b.add(deltaPatchDir+e.path, Store, bytes.NewReader(r.frame))
+	case it.Op == DeltaWhole && r.cur != nil:
+		return b.add(deltaFileDir+e.path, Zstd, bytes.NewReader(r.cur))
+	case it.Op == DeltaWhole:
+		return b.addFile(ctx, e)
+	}
+	return nil
 }
 
 // encodePatch compresses cur with dict as raw dictionary, in one frame whose window

@@ -15,6 +15,7 @@ import (
 	"slices"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/klauspost/compress/zstd"
@@ -48,9 +49,10 @@ type DeltaReport struct {
 }
 
 // ApplyDelta rebuilds into dest the new tree of the delta held in r (size bytes) from
-// the tree at baseDir, which is only read, through an [os.Root] that follows no link
-// out of it and no link at a file's own name. dest must not exist or be an empty
-// folder.
+// the tree at baseDir, which is only read, through an [os.Root] (on Linux, one
+// openat2(2) per file with the same guarantee) that follows no link out of it and no
+// link at a file's own name, and never waits on a FIFO. dest must not exist or be an
+// empty folder.
 //
 // The delta is checked first as [ReadDeltaInfo] does (every [Limits] bound applies to
 // the rebuilt tree, and a patch's dictionary counts with its frame for
@@ -97,6 +99,9 @@ func ApplyDelta(ctx context.Context, r io.ReaderAt, size int64, baseDir, dest st
 	x := &extraction{a: &archive{r: r, size: size, files: d.files}, o: o, tmp: tmp}
 	x.umask, x.umaskKnown = processUmask()
 	ap := &applier{x: x, d: d, base: base, items: make(map[*file]int, len(d.files))}
+	if ap.baseDir, err = base.Open("."); err == nil {
+		defer ap.baseDir.Close()
+	}
 	for i, f := range d.files {
 		ap.items[f] = i
 	}
@@ -119,10 +124,14 @@ func ApplyDelta(ctx context.Context, r io.ReaderAt, size int64, baseDir, dest st
 
 // applier writes the files of one ApplyDelta call.
 type applier struct {
-	x     *extraction
-	d     *delta
-	base  *os.Root
-	items map[*file]int // index in d.files
+	x    *extraction
+	d    *delta
+	base *os.Root
+	// baseDir is the base's folder opened through base, for openBeneath; baseSlow
+	// says openBeneath is not available.
+	baseDir  *os.File
+	baseSlow atomic.Bool
+	items    map[*file]int // index in d.files
 
 	same, patched, whole atomic.Int64
 	mu                   sync.Mutex
@@ -267,14 +276,8 @@ func (ap *applier) produce(ctx context.Context, w *deltaWorker, e *DeltaEntry, z
 			return err
 		}
 		defer in.Close()
-		if _, err := io.CopyBuffer(cw, &ctxReader{ctx: ctx, r: in}, w.buf); err != nil {
-			if cw.err != nil {
-				return cw.err
-			}
-			if cerr := ctx.Err(); cerr != nil {
-				return cerr
-			}
-			return &errBaseMismatch{"reading the base file: " + err.Error()}
+		if err := copyBase(ctx, cw, in, w.buf[:sameBufSize]); err != nil {
+			return err
 		}
 		if err := cw.done(); err != nil {
 			if errors.Is(err, ErrChecksum) || errors.Is(err, ErrFormat) {
@@ -318,6 +321,35 @@ func (ap *applier) produce(ctx context.Context, w *deltaWorker, e *DeltaEntry, z
 	}
 }
 
+// sameBufSize is the chunk in which an unchanged file is read, hashed and written:
+// small enough to stay in the CPU's cache between the three (64 KiB measured
+// faster than 32 KiB and 256 KiB on a 500 MB tree in tmpfs).
+const sameBufSize = 64 << 10
+
+// copyBase copies the base file in to cw through buf, reading each byte once.
+func copyBase(ctx context.Context, cw *checkWriter, in io.Reader, buf []byte) error {
+	for {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		k, rerr := in.Read(buf)
+		if k > 0 {
+			if _, err := cw.Write(buf[:k]); err != nil {
+				if cw.err != nil {
+					return cw.err
+				}
+				return &errBaseMismatch{"reading the base file: " + err.Error()}
+			}
+		}
+		if rerr == io.EOF {
+			return nil
+		}
+		if rerr != nil {
+			return &errBaseMismatch{"reading the base file: " + rerr.Error()}
+		}
+	}
+}
+
 // decodeInto copies the decoded data of zf into cw and checks it.
 func (ap *applier) decodeInto(ctx context.Context, w *deltaWorker, cw *checkWriter, src io.Reader, zf *file) error {
 	for {
@@ -340,25 +372,51 @@ func (ap *applier) decodeInto(ctx context.Context, w *deltaWorker, cw *checkWrit
 	return cw.done()
 }
 
-// openBase opens the base file name, which must be a regular file of size bytes.
-func (ap *applier) openBase(name string, size int64) (*os.File, error) {
-	in, err := ap.base.OpenFile(name, os.O_RDONLY|oNoFollow, 0)
+// openBase opens the base file name, which must be a regular file of size bytes. On
+// Linux one openat2(2) below the base's handle replaces the walk of os.Root.
+func (ap *applier) openBase(name string, size int64) (io.ReadCloser, error) {
+	var in io.ReadCloser
+	var regular bool
+	var got int64
+	var err error
+	ok := false
+	if ap.baseDir != nil && !ap.baseSlow.Load() {
+		in, regular, got, ok, err = openBeneath(ap.baseDir, name)
+		if !ok {
+			ap.baseSlow.Store(true)
+		} else if errors.Is(err, syscall.ENAMETOOLONG) {
+			ok = false // a name too long for one call is walked by os.Root
+		}
+	}
+	if !ok {
+		in, regular, got, err = ap.openBaseRoot(name)
+	}
 	if err != nil {
 		return nil, &errBaseMismatch{"opening the base file: " + err.Error()}
 	}
-	fi, err := in.Stat()
 	switch {
-	case err != nil:
-		in.Close()
-		return nil, &errBaseMismatch{"reading the base file: " + err.Error()}
-	case !fi.Mode().IsRegular():
+	case !regular:
 		in.Close()
 		return nil, &errBaseMismatch{"the base file is not a regular file"}
-	case fi.Size() != size:
+	case got != size:
 		in.Close()
-		return nil, &errBaseMismatch{fmt.Sprintf("the base file has %d bytes, the delta expects %d", fi.Size(), size)}
+		return nil, &errBaseMismatch{fmt.Sprintf("the base file has %d bytes, the delta expects %d", got, size)}
 	}
 	return in, nil
+}
+
+// openBaseRoot opens the base file name through os.Root, without blocking on a FIFO.
+func (ap *applier) openBaseRoot(name string) (io.ReadCloser, bool, int64, error) {
+	in, err := ap.base.OpenFile(name, os.O_RDONLY|oNoFollow|oNonBlock, 0)
+	if err != nil {
+		return nil, false, 0, err
+	}
+	fi, err := in.Stat()
+	if err != nil {
+		in.Close()
+		return nil, false, 0, err
+	}
+	return in, fi.Mode().IsRegular(), fi.Size(), nil
 }
 
 // readDict reads e's base file into w.dict and checks its SHA-256.

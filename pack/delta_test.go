@@ -444,3 +444,39 @@ func TestDeltaModes(t *testing.T) {
 		t.Errorf("got\n%s\nwant\n%s", got, want)
 	}
 }
+
+// BuildDelta's workers stop on cancellation, and the first failing file in the
+// listing's order is the one named, whichever worker failed first.
+func TestDeltaBuildCancelAndError(t *testing.T) {
+	t.Parallel()
+	oldDir, newDir := t.TempDir(), t.TempDir()
+	writeDeltaTree(t, oldDir, deltaOld)
+	writeDeltaTree(t, newDir, deltaNew)
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if err := BuildDeltaDir(ctx, io.Discard, oldDir, newDir); !errors.Is(err, context.Canceled) {
+		t.Errorf("canceled: err = %v", err)
+	}
+	bad := failOpenFS{FS: os.DirFS(newDir), bad: map[string]bool{"lib/big.txt": true, "lib/same.txt": true}}
+	err := BuildDelta(context.Background(), io.Discard, os.DirFS(oldDir), bad)
+	if ee := new(EntryError); !errors.As(err, &ee) || ee.Entry != "lib/big.txt" {
+		t.Errorf("unreadable files: err = %v, want lib/big.txt named", err)
+	}
+}
+
+// failOpenFS fails to open the files named in bad.
+type failOpenFS struct {
+	fs.FS
+	bad map[string]bool
+}
+
+func (f failOpenFS) Open(name string) (fs.File, error) {
+	if f.bad[name] {
+		return nil, &fs.PathError{Op: "open", Path: name, Err: fs.ErrPermission}
+	}
+	return f.FS.Open(name)
+}
+
+func (f failOpenFS) ReadLink(name string) (string, error) { return fs.ReadLink(f.FS, name) }
+
+func (f failOpenFS) Lstat(name string) (fs.FileInfo, error) { return fs.Lstat(f.FS, name) }

@@ -2,6 +2,7 @@ package pack
 
 import (
 	"bytes"
+	"io"
 	"io/fs"
 	"os"
 	"strconv"
@@ -114,3 +115,59 @@ func processUmask() (fs.FileMode, bool) {
 	}
 	return fs.FileMode(v), true
 }
+
+// openBeneath opens name below the folder dir for reading with one openat2(2) that
+// refuses any escape from dir (RESOLVE_BENEATH: the guarantee of os.Root, links
+// inside dir followed as os.Root follows them) and a link at name itself
+// (O_NOFOLLOW), without blocking on a FIFO (O_NONBLOCK). It returns the file as a
+// bare descriptor, whether it is a regular file, and its size. It reports false when
+// the kernel lacks openat2, and the caller uses os.Root.
+func openBeneath(dir *os.File, name string) (f io.ReadCloser, regular bool, size int64, ok bool, err error) {
+	how := &unix.OpenHow{
+		Flags:   unix.O_RDONLY | unix.O_NOFOLLOW | unix.O_NONBLOCK | unix.O_CLOEXEC,
+		Resolve: unix.RESOLVE_BENEATH,
+	}
+	var fd int
+	for {
+		fd, err = unix.Openat2(int(dir.Fd()), name, how)
+		if err != unix.EINTR && err != unix.EAGAIN {
+			break
+		}
+	}
+	if err == unix.ENOSYS {
+		return nil, false, 0, false, nil
+	}
+	if err != nil {
+		return nil, false, 0, true, &os.PathError{Op: "openat2", Path: name, Err: err}
+	}
+	var st unix.Stat_t
+	if err := unix.Fstat(fd, &st); err != nil {
+		unix.Close(fd)
+		return nil, false, 0, true, &os.PathError{Op: "fstat", Path: name, Err: err}
+	}
+	return &fdReader{fd: fd, name: name}, st.Mode&unix.S_IFMT == unix.S_IFREG, st.Size, true, nil
+}
+
+// fdReader reads a base file through a bare descriptor.
+type fdReader struct {
+	fd   int
+	name string
+}
+
+func (r *fdReader) Read(b []byte) (int, error) {
+	for {
+		n, err := unix.Read(r.fd, b)
+		if err == unix.EINTR {
+			continue
+		}
+		if err != nil {
+			return 0, &os.PathError{Op: "read", Path: r.name, Err: err}
+		}
+		if n == 0 && len(b) > 0 {
+			return 0, io.EOF
+		}
+		return n, nil
+	}
+}
+
+func (r *fdReader) Close() error { return pathErr("close", r.name, unix.Close(r.fd)) }

@@ -4,6 +4,7 @@ package pack
 
 import (
 	"errors"
+	"io"
 	"io/fs"
 	"os"
 )
@@ -23,3 +24,8 @@ func createBeneath(dir *os.File, name string, perm os.FileMode) (outFile, bool, 
 
 // processUmask reports false: the umask is not read, files are always chmod-ed.
 func processUmask() (fs.FileMode, bool) { return 0, false }
+
+// openBeneath reports false: only Linux has openat2, elsewhere os.Root is used.
+func openBeneath(dir *os.File, name string) (f io.ReadCloser, regular bool, size int64, ok bool, err error) {
+	return nil, false, 0, false, nil
+}

@@ -12,6 +12,9 @@ import (
 // oNoFollow keeps OpenFile from following a link in the last path element.
 const oNoFollow = unix.O_NOFOLLOW
 
+// oNonBlock keeps OpenFile from blocking on a FIFO.
+const oNonBlock = unix.O_NONBLOCK
+
 // syncDirIn fsyncs the folder name of root.
 func syncDirIn(root *os.Root, name string) error {
 	d, err := root.Open(name)

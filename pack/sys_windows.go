@@ -8,6 +8,9 @@ import (
 // oNoFollow is zero on Windows: O_EXCL already refuses an existing link.
 const oNoFollow = 0
 
+// oNonBlock is zero on Windows, which has no FIFOs in the filesystem.
+const oNonBlock = 0
+
 // syncDirIn does nothing on Windows, where folders cannot be opened for fsync; NTFS
 // journals its metadata.
 func syncDirIn(root *os.Root, name string) error { return nil }
