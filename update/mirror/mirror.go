@@ -152,12 +152,20 @@ func Mirror(ctx context.Context, src source.Source, dir string, o Options) (*Rep
 				continue
 			}
 			seen[p.File] = true
-			if err := m.pack(ctx, kr, r, p); err != nil {
-				if ctx.Err() != nil {
-					return m.rep, context.Cause(ctx)
+			items := []item{{file: p.File, sigName: p.SignatureFile(), sha: p.SHA256, size: p.Size,
+				bind: signature.Binding{File: p.File, Module: r.Module, Version: r.Version, Platform: p.Platform}}}
+			for _, d := range p.Deltas {
+				items = append(items, item{file: d.File, sigName: d.SignatureFile(), sha: d.SHA256, size: d.Size,
+					bind: signature.Binding{File: d.File, Module: r.Module, Version: r.Version, Platform: p.Platform, From: d.From}})
+			}
+			for _, it := range items {
+				if err := m.pack(ctx, kr, it); err != nil {
+					if ctx.Err() != nil {
+						return m.rep, context.Cause(ctx)
+					}
+					o.Log.Warn("mirror: not copied", slog.String("file", it.file), slog.String("error", err.Error()))
+					m.rep.Failed = append(m.rep.Failed, Failure{File: it.file, Err: err})
 				}
-				o.Log.Warn("mirror: not copied", slog.String("file", p.File), slog.String("error", err.Error()))
-				m.rep.Failed = append(m.rep.Failed, Failure{File: p.File, Err: err})
 			}
 		}
 	}
@@ -294,59 +302,66 @@ func (c *check) Write(p []byte) (int, error) {
 	return len(p), nil
 }
 
+// item is a file the manifest lists with its size, SHA-256 and signature binding: a
+// pack, or a delta (whose binding adds from=V).
+type item struct {
+	file, sigName, sha string
+	size               int64
+	bind               signature.Binding
+}
+
 // verdict checks size, SHA-256, signature and binding.
-func (c *check) verdict(r *manifest.Release, p *manifest.Pack) error {
-	if c.n != p.Size {
-		return fmt.Errorf("pack %s has %d bytes, the manifest says %d", p.File, c.n, p.Size)
+func (c *check) verdict(it item) error {
+	if c.n != it.size {
+		return fmt.Errorf("pack %s has %d bytes, the manifest says %d", it.file, c.n, it.size)
 	}
-	if got := hex.EncodeToString(c.sha.Sum(nil)); got != p.SHA256 {
-		return fmt.Errorf("pack %s: sha256 is %s, the manifest says %s", p.File, got, p.SHA256)
+	if got := hex.EncodeToString(c.sha.Sum(nil)); got != it.sha {
+		return fmt.Errorf("pack %s: sha256 is %s, the manifest says %s", it.file, got, it.sha)
 	}
 	v, err := c.v.Verify()
 	if err != nil {
-		return fmt.Errorf("pack %s: %w", p.File, err)
+		return fmt.Errorf("pack %s: %w", it.file, err)
 	}
-	b := signature.Binding{File: p.File, Module: r.Module, Version: r.Version, Platform: p.Platform}
-	if err := b.Check(v); err != nil {
-		return fmt.Errorf("pack %s: %w", p.File, err)
+	if err := it.bind.Check(v); err != nil {
+		return fmt.Errorf("pack %s: %w", it.file, err)
 	}
 	return nil
 }
 
-// pack copies one pack and its signature, or keeps the copy held when it is the
-// manifest's.
-func (m *mirror) pack(ctx context.Context, kr *signature.Keyring, r *manifest.Release, p *manifest.Pack) error {
-	if !fs.ValidPath(p.File) || strings.HasPrefix(p.File, PartDir) || strings.ContainsAny(p.File, `\:`) {
-		return fmt.Errorf("pack %q: not a plain relative file name", p.File)
+// pack copies one pack (or delta) and its signature, or keeps the copy held when it
+// is the manifest's.
+func (m *mirror) pack(ctx context.Context, kr *signature.Keyring, it item) error {
+	if !fs.ValidPath(it.file) || strings.HasPrefix(it.file, PartDir) || strings.ContainsAny(it.file, `\:`) {
+		return fmt.Errorf("pack %q: not a plain relative file name", it.file)
 	}
-	sigName := p.SignatureFile()
+	sigName := it.sigName
 	sig, err := m.fetchSmall(ctx, sigName, signature.MaxSignatureFileSize)
 	if err != nil {
-		return fmt.Errorf("pack %s: signature: %w", p.File, err)
+		return fmt.Errorf("pack %s: signature: %w", it.file, err)
 	}
 	newCheck := func() (*check, error) {
-		v, err := kr.NewVerifier(p.File, sig)
+		v, err := kr.NewVerifier(it.file, sig)
 		if err != nil {
-			return nil, fmt.Errorf("pack %s: %w", p.File, err)
+			return nil, fmt.Errorf("pack %s: %w", it.file, err)
 		}
 		return &check{sha: sha256.New(), v: v}, nil
 	}
-	final := filepath.Join(m.dir, filepath.FromSlash(p.File))
+	final := filepath.Join(m.dir, filepath.FromSlash(it.file))
 	sigPath := filepath.Join(m.dir, filepath.FromSlash(sigName))
-	if fi, err := os.Lstat(final); err == nil && fi.Mode().IsRegular() && fi.Size() == p.Size {
+	if fi, err := os.Lstat(final); err == nil && fi.Mode().IsRegular() && fi.Size() == it.size {
 		c, err := newCheck()
 		if err != nil {
 			return err
 		}
-		if err := hashFile(final, c); err == nil && c.n == p.Size && hex.EncodeToString(c.sha.Sum(nil)) == p.SHA256 {
-			if err := c.verdict(r, p); err != nil {
+		if err := hashFile(final, c); err == nil && c.n == it.size && hex.EncodeToString(c.sha.Sum(nil)) == it.sha {
+			if err := c.verdict(it); err != nil {
 				return err
 			}
-			m.rep.Kept = append(m.rep.Kept, p.File)
+			m.rep.Kept = append(m.rep.Kept, it.file)
 			return m.writeSig(sigPath, sig)
 		}
 	}
-	part := filepath.Join(m.dir, PartDir, p.SHA256+".part")
+	part := filepath.Join(m.dir, PartDir, it.sha+".part")
 	c, err := newCheck()
 	if err != nil {
 		return err
@@ -360,7 +375,7 @@ func (m *mirror) pack(ctx context.Context, kr *signature.Keyring, r *manifest.Re
 	if err != nil {
 		return err
 	}
-	if have > p.Size {
+	if have > it.size {
 		if err := restart(f); err != nil {
 			return err
 		}
@@ -369,14 +384,14 @@ func (m *mirror) pack(ctx context.Context, kr *signature.Keyring, r *manifest.Re
 		}
 		have = 0
 	}
-	if have < p.Size {
-		resp, err := m.src.Fetch(ctx, source.Request{Name: p.File, Offset: have, Max: p.Size - have})
+	if have < it.size {
+		resp, err := m.src.Fetch(ctx, source.Request{Name: it.file, Offset: have, Max: it.size - have})
 		if err != nil {
-			return fmt.Errorf("pack %s: %w", p.File, err)
+			return fmt.Errorf("pack %s: %w", it.file, err)
 		}
 		defer resp.Body.Close()
 		if resp.Offset != have && resp.Offset != 0 {
-			return fmt.Errorf("pack %s: asked for offset %d, got %d", p.File, have, resp.Offset)
+			return fmt.Errorf("pack %s: asked for offset %d, got %d", it.file, have, resp.Offset)
 		}
 		if resp.Offset != have {
 			// The server sent the whole file: start again.
@@ -391,10 +406,10 @@ func (m *mirror) pack(ctx context.Context, kr *signature.Keyring, r *manifest.Re
 		m.rep.Fetched += n
 		if err != nil {
 			f.Sync()
-			return fmt.Errorf("pack %s: %w", p.File, err)
+			return fmt.Errorf("pack %s: %w", it.file, err)
 		}
 	}
-	if err := c.verdict(r, p); err != nil {
+	if err := c.verdict(it); err != nil {
 		f.Close()
 		os.Remove(part)
 		return err
@@ -414,8 +429,8 @@ func (m *mirror) pack(ctx context.Context, kr *signature.Keyring, r *manifest.Re
 	if err := os.Rename(part, final); err != nil {
 		return err
 	}
-	m.o.Log.Info("mirror: copied", slog.String("file", p.File))
-	m.rep.Copied = append(m.rep.Copied, p.File)
+	m.o.Log.Info("mirror: copied", slog.String("file", it.file))
+	m.rep.Copied = append(m.rep.Copied, it.file)
 	return nil
 }
 

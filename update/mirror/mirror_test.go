@@ -259,3 +259,50 @@ func TestMirrorCoSigned(t *testing.T) {
 	_, err = mirror.Mirror(context.Background(), serve(t, newCounter(repo.Dir)), dir, mirror.Options{Keyring: keyring(t, repo.PubFile), Sign: &opSec})
 	require.NoError(t, err, "the same serial again is fine")
 }
+
+// TestMirrorDeltas: the deltas a pack entry lists are copied with their signatures
+// after the same checks as packs (their binding says from=V); a tampered delta is
+// named and not copied, and the pack is still copied.
+func TestMirrorDeltas(t *testing.T) {
+	t.Parallel()
+	repo := updatetest.NewRepo(t)
+	repo.Publish("web", "1.0.0", platform, map[string]string{"index.html": "v1", "a.txt": strings.Repeat("a", 4096)})
+	repo.Publish("web", "1.1.0", platform, map[string]string{"index.html": "v2", "a.txt": strings.Repeat("a", 4096)}, publish.WithDeltas(1))
+	var pk *manifest.Pack
+	m, err := manifest.Parse(mustRead(t, filepath.Join(repo.Dir, manifest.FileName)))
+	require.NoError(t, err)
+	for i := range m.Releases {
+		if m.Releases[i].Version == "1.1.0" {
+			pk = &m.Releases[i].Packs[0]
+		}
+	}
+	require.NotNil(t, pk)
+	require.Len(t, pk.Deltas, 1)
+	d := pk.Deltas[0]
+
+	dir := filepath.Join(t.TempDir(), "mirror")
+	rep, err := mirror.Mirror(context.Background(), serve(t, newCounter(repo.Dir)), dir, mirror.Options{Keyring: keyring(t, repo.PubFile)})
+	require.NoError(t, err)
+	require.Contains(t, rep.Copied, d.File)
+	require.FileExists(t, filepath.Join(dir, d.File))
+	require.FileExists(t, filepath.Join(dir, d.SignatureFile()))
+
+	b := mustRead(t, filepath.Join(repo.Dir, d.File))
+	b[len(b)/2] ^= 1
+	require.NoError(t, os.WriteFile(filepath.Join(repo.Dir, d.File), b, 0o644))
+	dir2 := filepath.Join(t.TempDir(), "mirror")
+	_, err = mirror.Mirror(context.Background(), serve(t, newCounter(repo.Dir)), dir2, mirror.Options{Keyring: keyring(t, repo.PubFile)})
+	var me *mirror.Error
+	require.ErrorAs(t, err, &me)
+	require.Len(t, me.Failed, 1)
+	require.Equal(t, d.File, me.Failed[0].File)
+	require.NoFileExists(t, filepath.Join(dir2, d.File))
+	require.FileExists(t, filepath.Join(dir2, pk.File))
+}
+
+func mustRead(t *testing.T, name string) []byte {
+	t.Helper()
+	b, err := os.ReadFile(name)
+	require.NoError(t, err)
+	return b
+}
