@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync"
 	"time"
 
 	_ "modernc.org/sqlite" // the embedded store's driver, "sqlite"
@@ -15,6 +16,9 @@ import (
 // SQLiteStore is a Store in one SQLite file (modernc.org/sqlite, no cgo).
 type SQLiteStore struct {
 	db *sql.DB
+
+	mu    sync.Mutex
+	stmts map[string]*sql.Stmt // prepared once: SQLite compiling a query costs more than running it
 }
 
 var _ Store = (*SQLiteStore)(nil)
@@ -43,6 +47,22 @@ CREATE TABLE IF NOT EXISTS events (
 CREATE INDEX IF NOT EXISTS events_op ON events (op, id);
 `
 
+// Queries run inside transactions, prepared before the transaction begins (with
+// one connection, preparing inside it would wait for itself).
+const (
+	qUpdateSum    = `SELECT sha256 FROM updates WHERE name = ?`
+	qTaskState    = `SELECT o.kind, t.state FROM tasks t JOIN operations o ON o.id = t.op WHERE t.op = ? AND t.server = ?`
+	qInsertUpdate = `INSERT INTO updates (name, module, version, platform, file, size, sha256, sig, mirror, added)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
+	qInsertOp = `INSERT INTO operations (id, kind, update_name, started, ended, expires, wave, max_failures)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?)`
+	qInsertTask = `INSERT INTO tasks (op, server, seq, wave, released, state, code, reason, version, updated)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
+	qSetTask     = `UPDATE tasks SET state = ?, code = ?, reason = ?, version = CASE WHEN ? = '' THEN version ELSE ? END, updated = ? WHERE op = ? AND server = ?`
+	qInsertEvent = `INSERT INTO events (at, op, server, kind, state, module, version, code, reason, duration_ms, output)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
+)
+
 // OpenSQLite opens (creating it if needed) the store in the SQLite file path.
 func OpenSQLite(ctx context.Context, path string) (*SQLiteStore, error) {
 	dsn := "file:" + path + "?_pragma=journal_mode(WAL)&_pragma=busy_timeout(10000)&_pragma=synchronous(NORMAL)&_txlock=immediate"
@@ -57,8 +77,96 @@ func OpenSQLite(ctx context.Context, path string) (*SQLiteStore, error) {
 		db.Close()
 		return nil, fmt.Errorf("fleet: open store %s: %w", path, err)
 	}
-	return &SQLiteStore{db: db}, nil
+	return &SQLiteStore{db: db, stmts: map[string]*sql.Stmt{}}, nil
 }
+
+// stmt returns the prepared statement of q, preparing it the first time.
+func (s *SQLiteStore) stmt(ctx context.Context, q string) (*sql.Stmt, error) {
+	if st := s.prepared(q); st != nil {
+		return st, nil
+	}
+	// Not under mu: preparing waits for the connection, which a transaction may hold
+	// while it looks up its own statements.
+	st, err := s.db.PrepareContext(ctx, q)
+	if err != nil {
+		return nil, err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.stmts == nil {
+		st.Close()
+		return nil, errors.New("store closed")
+	}
+	if have, ok := s.stmts[q]; ok {
+		st.Close()
+		return have, nil
+	}
+	s.stmts[q] = st
+	return st, nil
+}
+
+func (s *SQLiteStore) exec(ctx context.Context, q string, args ...any) (sql.Result, error) {
+	st, err := s.stmt(ctx, q)
+	if err != nil {
+		return nil, err
+	}
+	return st.ExecContext(ctx, args...)
+}
+
+func (s *SQLiteStore) query(ctx context.Context, q string, args ...any) (*sql.Rows, error) {
+	st, err := s.stmt(ctx, q)
+	if err != nil {
+		return nil, err
+	}
+	return st.QueryContext(ctx, args...)
+}
+
+// queryRow is QueryRowContext over a prepared statement.
+func (s *SQLiteStore) queryRow(ctx context.Context, q string, args ...any) rowScanner {
+	st, err := s.stmt(ctx, q)
+	if err != nil {
+		return errRow{err}
+	}
+	return st.QueryRowContext(ctx, args...)
+}
+
+// txExec runs q in tx over its prepared statement.
+func (s *SQLiteStore) txExec(ctx context.Context, tx *sql.Tx, q string, args ...any) (sql.Result, error) {
+	if st := s.prepared(q); st != nil {
+		return tx.StmtContext(ctx, st).ExecContext(ctx, args...)
+	}
+	return tx.ExecContext(ctx, q, args...)
+}
+
+func (s *SQLiteStore) txQueryRow(ctx context.Context, tx *sql.Tx, q string, args ...any) rowScanner {
+	if st := s.prepared(q); st != nil {
+		return tx.StmtContext(ctx, st).QueryRowContext(ctx, args...)
+	}
+	return tx.QueryRowContext(ctx, q, args...)
+}
+
+// prepared returns q's statement if it is prepared already.
+func (s *SQLiteStore) prepared(q string) *sql.Stmt {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.stmts[q]
+}
+
+// begin prepares the queries a transaction will run, then begins it.
+func (s *SQLiteStore) begin(ctx context.Context, qs ...string) (*sql.Tx, error) {
+	for _, q := range qs {
+		if _, err := s.stmt(ctx, q); err != nil {
+			return nil, err
+		}
+	}
+	return s.db.BeginTx(ctx, nil)
+}
+
+type rowScanner interface{ Scan(...any) error }
+
+type errRow struct{ err error }
+
+func (r errRow) Scan(...any) error { return r.err }
 
 // OpenStore opens the store a configuration names ("sqlite:PATH").
 func OpenStore(ctx context.Context, spec string) (Store, error) {
@@ -69,7 +177,15 @@ func OpenStore(ctx context.Context, spec string) (Store, error) {
 }
 
 // Close closes the database.
-func (s *SQLiteStore) Close() error { return s.db.Close() }
+func (s *SQLiteStore) Close() error {
+	s.mu.Lock()
+	for _, st := range s.stmts {
+		st.Close()
+	}
+	s.stmts = nil
+	s.mu.Unlock()
+	return s.db.Close()
+}
 
 func ms(t time.Time) int64 {
 	if t.IsZero() {
@@ -88,7 +204,7 @@ func fromMS(v int64) time.Time {
 // PutServer implements Store.
 func (s *SQLiteStore) PutServer(ctx context.Context, r ServerRecord) error {
 	v, _ := json.Marshal(r.Versions)
-	_, err := s.db.ExecContext(ctx, `INSERT INTO servers (name, role, mode, url, secret_hash, interval_ms, last_seen, versions)
+	_, err := s.exec(ctx, `INSERT INTO servers (name, role, mode, url, secret_hash, interval_ms, last_seen, versions)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (name) DO UPDATE SET role=excluded.role, mode=excluded.mode,
 		url=excluded.url, secret_hash=excluded.secret_hash, interval_ms=excluded.interval_ms,
 		last_seen=excluded.last_seen, versions=excluded.versions`,
@@ -99,7 +215,7 @@ func (s *SQLiteStore) PutServer(ctx context.Context, r ServerRecord) error {
 // Touch implements Store.
 func (s *SQLiteStore) Touch(ctx context.Context, name string, at time.Time, versions map[string]string) error {
 	v, _ := json.Marshal(versions)
-	res, err := s.db.ExecContext(ctx, `UPDATE servers SET last_seen = ?, versions = ? WHERE name = ?`, ms(at), string(v), name)
+	res, err := s.exec(ctx, `UPDATE servers SET last_seen = ?, versions = ? WHERE name = ?`, ms(at), string(v), name)
 	if err != nil {
 		return storeErr("touch "+name, err)
 	}
@@ -111,7 +227,7 @@ func (s *SQLiteStore) Touch(ctx context.Context, name string, at time.Time, vers
 
 const serverCols = `name, role, mode, url, secret_hash, interval_ms, last_seen, versions`
 
-func scanServer(sc interface{ Scan(...any) error }) (*ServerRecord, error) {
+func scanServer(sc rowScanner) (*ServerRecord, error) {
 	var r ServerRecord
 	var role, mode, versions string
 	var interval, seen int64
@@ -127,7 +243,7 @@ func scanServer(sc interface{ Scan(...any) error }) (*ServerRecord, error) {
 
 // Server implements Store.
 func (s *SQLiteStore) Server(ctx context.Context, name string) (*ServerRecord, error) {
-	r, err := scanServer(s.db.QueryRowContext(ctx, `SELECT `+serverCols+` FROM servers WHERE name = ?`, name))
+	r, err := scanServer(s.queryRow(ctx, `SELECT `+serverCols+` FROM servers WHERE name = ?`, name))
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, fmt.Errorf("fleet: server %q: %w", name, ErrNotFound)
 	}
@@ -136,7 +252,7 @@ func (s *SQLiteStore) Server(ctx context.Context, name string) (*ServerRecord, e
 
 // Servers implements Store.
 func (s *SQLiteStore) Servers(ctx context.Context) ([]ServerRecord, error) {
-	rows, err := s.db.QueryContext(ctx, `SELECT `+serverCols+` FROM servers ORDER BY name`)
+	rows, err := s.query(ctx, `SELECT `+serverCols+` FROM servers ORDER BY name`)
 	if err != nil {
 		return nil, storeErr("servers", err)
 	}
@@ -154,13 +270,13 @@ func (s *SQLiteStore) Servers(ctx context.Context) ([]ServerRecord, error) {
 
 // PutUpdate implements Store.
 func (s *SQLiteStore) PutUpdate(ctx context.Context, u Update) error {
-	tx, err := s.db.BeginTx(ctx, nil)
+	tx, err := s.begin(ctx, qUpdateSum, qInsertUpdate)
 	if err != nil {
 		return storeErr("put update", err)
 	}
 	defer tx.Rollback()
 	var sum string
-	err = tx.QueryRowContext(ctx, `SELECT sha256 FROM updates WHERE name = ?`, u.Name).Scan(&sum)
+	err = s.txQueryRow(ctx, tx, qUpdateSum, u.Name).Scan(&sum)
 	switch {
 	case err == nil && sum == u.SHA256:
 		return nil
@@ -169,8 +285,7 @@ func (s *SQLiteStore) PutUpdate(ctx context.Context, u Update) error {
 	case !errors.Is(err, sql.ErrNoRows):
 		return storeErr("put update", err)
 	}
-	if _, err := tx.ExecContext(ctx, `INSERT INTO updates (name, module, version, platform, file, size, sha256, sig, mirror, added)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`, u.Name, u.Module, u.Version, u.Platform, u.File, u.Size, u.SHA256, u.Sig, u.Mirror, ms(u.Added)); err != nil {
+	if _, err := s.txExec(ctx, tx, qInsertUpdate, u.Name, u.Module, u.Version, u.Platform, u.File, u.Size, u.SHA256, u.Sig, u.Mirror, ms(u.Added)); err != nil {
 		return storeErr("put update", err)
 	}
 	return storeErr("put update", tx.Commit())
@@ -183,7 +298,7 @@ var ErrExists = errors.New("fleet: name taken")
 func (s *SQLiteStore) Update(ctx context.Context, name string) (*Update, error) {
 	var u Update
 	var added int64
-	err := s.db.QueryRowContext(ctx, `SELECT name, module, version, platform, file, size, sha256, sig, mirror, added FROM updates WHERE name = ?`, name).
+	err := s.queryRow(ctx, `SELECT name, module, version, platform, file, size, sha256, sig, mirror, added FROM updates WHERE name = ?`, name).
 		Scan(&u.Name, &u.Module, &u.Version, &u.Platform, &u.File, &u.Size, &u.SHA256, &u.Sig, &u.Mirror, &added)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, fmt.Errorf("fleet: update %q: %w", name, ErrNotFound)
@@ -194,22 +309,20 @@ func (s *SQLiteStore) Update(ctx context.Context, name string) (*Update, error) 
 
 // CreateOperation implements Store.
 func (s *SQLiteStore) CreateOperation(ctx context.Context, op Operation, tasks []Task) error {
-	tx, err := s.db.BeginTx(ctx, nil)
+	tx, err := s.begin(ctx, qInsertOp, qInsertTask, qInsertEvent)
 	if err != nil {
 		return storeErr("create operation", err)
 	}
 	defer tx.Rollback()
-	if _, err := tx.ExecContext(ctx, `INSERT INTO operations (id, kind, update_name, started, ended, expires, wave, max_failures)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?)`, op.ID, string(op.Kind), op.Update, ms(op.Started), ms(op.Ended), ms(op.Expires), op.Wave, op.MaxFailures); err != nil {
+	if _, err := s.txExec(ctx, tx, qInsertOp, op.ID, string(op.Kind), op.Update, ms(op.Started), ms(op.Ended), ms(op.Expires), op.Wave, op.MaxFailures); err != nil {
 		return storeErr("create operation", err)
 	}
 	for _, t := range tasks {
-		if _, err := tx.ExecContext(ctx, `INSERT INTO tasks (op, server, seq, wave, released, state, code, reason, version, updated)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`, op.ID, t.Server, t.Seq, t.Wave, t.Released, string(t.State), t.Code, t.Reason, t.Version, ms(op.Started)); err != nil {
+		if _, err := s.txExec(ctx, tx, qInsertTask, op.ID, t.Server, t.Seq, t.Wave, t.Released, string(t.State), t.Code, t.Reason, t.Version, ms(op.Started)); err != nil {
 			return storeErr("create operation", err)
 		}
 	}
-	if err := appendTx(ctx, tx, Event{At: op.Started, Op: op.ID, Kind: "created", Reason: string(op.Kind) + " " + op.Update}); err != nil {
+	if err := s.appendTx(ctx, tx, Event{At: op.Started, Op: op.ID, Kind: "created", Reason: string(op.Kind) + " " + op.Update}); err != nil {
 		return err
 	}
 	return storeErr("create operation", tx.Commit())
@@ -217,7 +330,7 @@ func (s *SQLiteStore) CreateOperation(ctx context.Context, op Operation, tasks [
 
 const opCols = `id, kind, update_name, started, ended, expires, wave, max_failures`
 
-func scanOp(sc interface{ Scan(...any) error }) (*Operation, error) {
+func scanOp(sc rowScanner) (*Operation, error) {
 	var op Operation
 	var kind string
 	var started, ended, expires int64
@@ -230,7 +343,7 @@ func scanOp(sc interface{ Scan(...any) error }) (*Operation, error) {
 
 // Operation implements Store.
 func (s *SQLiteStore) Operation(ctx context.Context, id string) (*Operation, []Task, error) {
-	op, err := scanOp(s.db.QueryRowContext(ctx, `SELECT `+opCols+` FROM operations WHERE id = ?`, id))
+	op, err := scanOp(s.queryRow(ctx, `SELECT `+opCols+` FROM operations WHERE id = ?`, id))
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, nil, fmt.Errorf("fleet: operation %q: %w", id, ErrNotFound)
 	}
@@ -241,10 +354,39 @@ func (s *SQLiteStore) Operation(ctx context.Context, id string) (*Operation, []T
 	return op, tasks, err
 }
 
+// OperationHeader implements Store.
+func (s *SQLiteStore) OperationHeader(ctx context.Context, id string) (*Operation, error) {
+	op, err := scanOp(s.queryRow(ctx, `SELECT `+opCols+` FROM operations WHERE id = ?`, id))
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, fmt.Errorf("fleet: operation %q: %w", id, ErrNotFound)
+	}
+	return op, storeErr("operation "+id, err)
+}
+
+// Tally implements Store.
+func (s *SQLiteStore) Tally(ctx context.Context, id string) ([]TaskCount, error) {
+	rows, err := s.query(ctx, `SELECT wave, released, state, count(*) FROM tasks WHERE op = ? GROUP BY wave, released, state`, id)
+	if err != nil {
+		return nil, storeErr("tally "+id, err)
+	}
+	defer rows.Close()
+	var out []TaskCount
+	for rows.Next() {
+		var c TaskCount
+		var state string
+		if err := rows.Scan(&c.Wave, &c.Released, &state, &c.N); err != nil {
+			return nil, storeErr("tally "+id, err)
+		}
+		c.State = State(state)
+		out = append(out, c)
+	}
+	return out, storeErr("tally "+id, rows.Err())
+}
+
 const taskCols = `op, server, seq, wave, released, state, code, reason, version, updated`
 
 func (s *SQLiteStore) tasks(ctx context.Context, q string, args ...any) ([]Task, error) {
-	rows, err := s.db.QueryContext(ctx, q, args...)
+	rows, err := s.query(ctx, q, args...)
 	if err != nil {
 		return nil, storeErr("tasks", err)
 	}
@@ -265,7 +407,7 @@ func (s *SQLiteStore) tasks(ctx context.Context, q string, args ...any) ([]Task,
 
 // Operations implements Store.
 func (s *SQLiteStore) Operations(ctx context.Context, limit int) ([]Operation, error) {
-	rows, err := s.db.QueryContext(ctx, `SELECT `+opCols+` FROM operations ORDER BY started DESC, rowid DESC LIMIT ?`, limit)
+	rows, err := s.query(ctx, `SELECT `+opCols+` FROM operations ORDER BY started DESC, rowid DESC LIMIT ?`, limit)
 	if err != nil {
 		return nil, storeErr("operations", err)
 	}
@@ -283,13 +425,13 @@ func (s *SQLiteStore) Operations(ctx context.Context, limit int) ([]Operation, e
 
 // EndOperation implements Store.
 func (s *SQLiteStore) EndOperation(ctx context.Context, id string, at time.Time) error {
-	_, err := s.db.ExecContext(ctx, `UPDATE operations SET ended = ? WHERE id = ? AND ended = 0`, ms(at), id)
+	_, err := s.exec(ctx, `UPDATE operations SET ended = ? WHERE id = ? AND ended = 0`, ms(at), id)
 	return storeErr("end operation "+id, err)
 }
 
 // Release implements Store.
 func (s *SQLiteStore) Release(ctx context.Context, op string, wave int) error {
-	_, err := s.db.ExecContext(ctx, `UPDATE tasks SET released = 1 WHERE op = ? AND wave = ?`, op, wave)
+	_, err := s.exec(ctx, `UPDATE tasks SET released = 1 WHERE op = ? AND wave = ?`, op, wave)
 	return storeErr("release "+op, err)
 }
 
@@ -304,17 +446,17 @@ func (s *SQLiteStore) OpenTasks(ctx context.Context, server string, now time.Tim
 
 // Append implements Store.
 func (s *SQLiteStore) Append(ctx context.Context, ev Event) error {
-	tx, err := s.db.BeginTx(ctx, nil)
+	tx, err := s.begin(ctx, qInsertEvent, qTaskState, qSetTask)
 	if err != nil {
 		return storeErr("append", err)
 	}
 	defer tx.Rollback()
-	if err := appendTx(ctx, tx, ev); err != nil {
+	if err := s.appendTx(ctx, tx, ev); err != nil {
 		return err
 	}
 	if ev.State != "" {
 		var kind, state string
-		err := tx.QueryRowContext(ctx, `SELECT o.kind, t.state FROM tasks t JOIN operations o ON o.id = t.op WHERE t.op = ? AND t.server = ?`, ev.Op, ev.Server).Scan(&kind, &state)
+		err := s.txQueryRow(ctx, tx, qTaskState, ev.Op, ev.Server).Scan(&kind, &state)
 		if errors.Is(err, sql.ErrNoRows) {
 			return fmt.Errorf("fleet: operation %q has no server %q: %w", ev.Op, ev.Server, ErrNotFound)
 		}
@@ -322,7 +464,7 @@ func (s *SQLiteStore) Append(ctx context.Context, ev Event) error {
 			return storeErr("append", err)
 		}
 		if !final(Kind(kind), State(state)) {
-			if _, err := tx.ExecContext(ctx, `UPDATE tasks SET state = ?, code = ?, reason = ?, version = CASE WHEN ? = '' THEN version ELSE ? END, updated = ? WHERE op = ? AND server = ?`,
+			if _, err := s.txExec(ctx, tx, qSetTask,
 				string(ev.State), ev.Code, ev.Reason, ev.Version, ev.Version, ms(ev.At), ev.Op, ev.Server); err != nil {
 				return storeErr("append", err)
 			}
@@ -331,16 +473,15 @@ func (s *SQLiteStore) Append(ctx context.Context, ev Event) error {
 	return storeErr("append", tx.Commit())
 }
 
-func appendTx(ctx context.Context, tx *sql.Tx, ev Event) error {
-	_, err := tx.ExecContext(ctx, `INSERT INTO events (at, op, server, kind, state, module, version, code, reason, duration_ms, output)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`, ms(ev.At), ev.Op, ev.Server, ev.Kind, string(ev.State), ev.Module, ev.Version,
+func (s *SQLiteStore) appendTx(ctx context.Context, tx *sql.Tx, ev Event) error {
+	_, err := s.txExec(ctx, tx, qInsertEvent, ms(ev.At), ev.Op, ev.Server, ev.Kind, string(ev.State), ev.Module, ev.Version,
 		ev.Code, bound(ev.Reason), ev.Duration.Milliseconds(), bound(ev.Output))
 	return storeErr("append", err)
 }
 
 // Events implements Store.
 func (s *SQLiteStore) Events(ctx context.Context, op string) ([]Event, error) {
-	rows, err := s.db.QueryContext(ctx, `SELECT id, at, op, server, kind, state, module, version, code, reason, duration_ms, output
+	rows, err := s.query(ctx, `SELECT id, at, op, server, kind, state, module, version, code, reason, duration_ms, output
 		FROM events WHERE ? = '' OR op = ? ORDER BY id`, op, op)
 	if err != nil {
 		return nil, storeErr("events", err)
