@@ -448,6 +448,9 @@ func (m *Master) handlePack(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	f, err := os.Open(m.packPath(u))
+	if errors.Is(err, os.ErrNotExist) {
+		f, err = m.fetchPack(r.Context(), u)
+	}
 	if err != nil {
 		m.fail(w, r, err)
 		return
@@ -455,6 +458,40 @@ func (m *Master) handlePack(w http.ResponseWriter, r *http.Request) {
 	defer f.Close()
 	w.Header().Set("Content-Type", "application/zip")
 	http.ServeContent(w, r, u.File, u.Added, f)
+}
+
+// fetchPack copies into the pack folder a pack that another master sharing the store
+// accepted, checks its SHA-256 and opens it.
+func (m *Master) fetchPack(ctx context.Context, u *Update) (*os.File, error) {
+	ps, ok := m.store.(PackStore)
+	if !ok {
+		return nil, fmt.Errorf("fleet: pack of %q: %w", u.Name, ErrNotFound)
+	}
+	tmp, err := os.CreateTemp(m.opts.PackDir, ".fetch-*")
+	if err != nil {
+		return nil, err
+	}
+	defer func() {
+		tmp.Close()
+		os.Remove(tmp.Name())
+	}()
+	h := sha256.New()
+	if err := ps.CopyPack(ctx, u.SHA256, io.MultiWriter(tmp, h)); err != nil {
+		if errors.Is(err, errNoPackStore) {
+			err = fmt.Errorf("fleet: pack of %q: %w", u.Name, ErrNotFound)
+		}
+		return nil, err
+	}
+	if got := hex.EncodeToString(h.Sum(nil)); got != u.SHA256 {
+		return nil, fmt.Errorf("fleet: pack of %q from the store: sha256 %s, want %s", u.Name, got, u.SHA256)
+	}
+	if err := tmp.Sync(); err != nil {
+		return nil, err
+	}
+	if err := os.Rename(tmp.Name(), m.packPath(u)); err != nil {
+		return nil, err
+	}
+	return os.Open(m.packPath(u))
 }
 
 // notSecure is the refusal of a pack the master's keyring does not verify.
@@ -543,6 +580,18 @@ func (m *Master) addUpdate(r *http.Request) (*Update, error) {
 		return nil, err
 	}
 	tmp = nil
+	if ps, ok := m.store.(PackStore); ok {
+		// Masters sharing the store serve the pack from there.
+		f, err := os.Open(m.packPath(u))
+		if err != nil {
+			return nil, err
+		}
+		err = ps.PutPack(r.Context(), u.SHA256, f)
+		f.Close()
+		if err != nil && !errors.Is(err, errNoPackStore) {
+			return nil, err
+		}
+	}
 	if err := m.store.PutUpdate(r.Context(), *u); err != nil {
 		return nil, err
 	}

@@ -438,6 +438,9 @@ func BenchmarkScale(b *testing.B) {
 				runScale(b, n, useTLS, "", idle)
 			})
 		}
+		b.Run(fmt.Sprintf("slaves=%d/http/postgres", n), func(b *testing.B) {
+			runScale(b, n, false, pgURL(pgServer.CreateDB(b)), idle)
+		})
 	}
 }
 

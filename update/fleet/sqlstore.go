@@ -13,15 +13,18 @@ import (
 	_ "modernc.org/sqlite" // the embedded store's driver, "sqlite"
 )
 
-// SQLiteStore is a Store in one SQLite file (modernc.org/sqlite, no cgo).
-type SQLiteStore struct {
-	db *sql.DB
+// SQLStore is a Store in a SQL database: one SQLite file (OpenSQLite,
+// modernc.org/sqlite, no cgo) or a PostgreSQL database (OpenPostgres) that several
+// masters may share.
+type SQLStore struct {
+	db       *sql.DB
+	postgres bool
 
 	mu    sync.Mutex
 	stmts map[string]*sql.Stmt // prepared once: SQLite compiling a query costs more than running it
 }
 
-var _ Store = (*SQLiteStore)(nil)
+var _ Store = (*SQLStore)(nil)
 
 const schema = `
 CREATE TABLE IF NOT EXISTS servers (
@@ -50,9 +53,10 @@ CREATE INDEX IF NOT EXISTS events_op ON events (op, id);
 // Queries run inside transactions, prepared before the transaction begins (with
 // one connection, preparing inside it would wait for itself).
 const (
-	qUpdateSum    = `SELECT sha256 FROM updates WHERE name = ?`
-	qTaskState    = `SELECT o.kind, t.state FROM tasks t JOIN operations o ON o.id = t.op WHERE t.op = ? AND t.server = ?`
-	qInsertUpdate = `INSERT INTO updates (name, module, version, platform, file, size, sha256, sig, mirror, added)
+	qUpdateSum          = `SELECT sha256 FROM updates WHERE name = ?`
+	qTaskState          = `SELECT o.kind, t.state FROM tasks t JOIN operations o ON o.id = t.op WHERE t.op = ? AND t.server = ?`
+	qTaskStateForUpdate = qTaskState + ` FOR UPDATE OF t`
+	qInsertUpdate       = `INSERT INTO updates (name, module, version, platform, file, size, sha256, sig, mirror, added)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
 	qInsertOp = `INSERT INTO operations (id, kind, update_name, started, ended, expires, wave, max_failures)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?)`
@@ -64,7 +68,7 @@ const (
 )
 
 // OpenSQLite opens (creating it if needed) the store in the SQLite file path.
-func OpenSQLite(ctx context.Context, path string) (*SQLiteStore, error) {
+func OpenSQLite(ctx context.Context, path string) (*SQLStore, error) {
 	dsn := "file:" + path + "?_pragma=journal_mode(WAL)&_pragma=busy_timeout(10000)&_pragma=synchronous(NORMAL)&_txlock=immediate"
 	db, err := sql.Open("sqlite", dsn)
 	if err != nil {
@@ -77,17 +81,35 @@ func OpenSQLite(ctx context.Context, path string) (*SQLiteStore, error) {
 		db.Close()
 		return nil, fmt.Errorf("fleet: open store %s: %w", path, err)
 	}
-	return &SQLiteStore{db: db, stmts: map[string]*sql.Stmt{}}, nil
+	return &SQLStore{db: db, stmts: map[string]*sql.Stmt{}}, nil
+}
+
+// rebind writes q in the database's dialect: PostgreSQL numbers its parameters.
+func (s *SQLStore) rebind(q string) string {
+	if !s.postgres || !strings.Contains(q, "?") {
+		return q
+	}
+	var b strings.Builder
+	n := 0
+	for _, r := range q {
+		if r == '?' {
+			n++
+			fmt.Fprintf(&b, "$%d", n)
+			continue
+		}
+		b.WriteRune(r)
+	}
+	return b.String()
 }
 
 // stmt returns the prepared statement of q, preparing it the first time.
-func (s *SQLiteStore) stmt(ctx context.Context, q string) (*sql.Stmt, error) {
+func (s *SQLStore) stmt(ctx context.Context, q string) (*sql.Stmt, error) {
 	if st := s.prepared(q); st != nil {
 		return st, nil
 	}
 	// Not under mu: preparing waits for the connection, which a transaction may hold
 	// while it looks up its own statements.
-	st, err := s.db.PrepareContext(ctx, q)
+	st, err := s.db.PrepareContext(ctx, s.rebind(q))
 	if err != nil {
 		return nil, err
 	}
@@ -105,7 +127,7 @@ func (s *SQLiteStore) stmt(ctx context.Context, q string) (*sql.Stmt, error) {
 	return st, nil
 }
 
-func (s *SQLiteStore) exec(ctx context.Context, q string, args ...any) (sql.Result, error) {
+func (s *SQLStore) exec(ctx context.Context, q string, args ...any) (sql.Result, error) {
 	st, err := s.stmt(ctx, q)
 	if err != nil {
 		return nil, err
@@ -113,7 +135,7 @@ func (s *SQLiteStore) exec(ctx context.Context, q string, args ...any) (sql.Resu
 	return st.ExecContext(ctx, args...)
 }
 
-func (s *SQLiteStore) query(ctx context.Context, q string, args ...any) (*sql.Rows, error) {
+func (s *SQLStore) query(ctx context.Context, q string, args ...any) (*sql.Rows, error) {
 	st, err := s.stmt(ctx, q)
 	if err != nil {
 		return nil, err
@@ -122,7 +144,7 @@ func (s *SQLiteStore) query(ctx context.Context, q string, args ...any) (*sql.Ro
 }
 
 // queryRow is QueryRowContext over a prepared statement.
-func (s *SQLiteStore) queryRow(ctx context.Context, q string, args ...any) rowScanner {
+func (s *SQLStore) queryRow(ctx context.Context, q string, args ...any) rowScanner {
 	st, err := s.stmt(ctx, q)
 	if err != nil {
 		return errRow{err}
@@ -131,29 +153,29 @@ func (s *SQLiteStore) queryRow(ctx context.Context, q string, args ...any) rowSc
 }
 
 // txExec runs q in tx over its prepared statement.
-func (s *SQLiteStore) txExec(ctx context.Context, tx *sql.Tx, q string, args ...any) (sql.Result, error) {
+func (s *SQLStore) txExec(ctx context.Context, tx *sql.Tx, q string, args ...any) (sql.Result, error) {
 	if st := s.prepared(q); st != nil {
 		return tx.StmtContext(ctx, st).ExecContext(ctx, args...)
 	}
-	return tx.ExecContext(ctx, q, args...)
+	return tx.ExecContext(ctx, s.rebind(q), args...)
 }
 
-func (s *SQLiteStore) txQueryRow(ctx context.Context, tx *sql.Tx, q string, args ...any) rowScanner {
+func (s *SQLStore) txQueryRow(ctx context.Context, tx *sql.Tx, q string, args ...any) rowScanner {
 	if st := s.prepared(q); st != nil {
 		return tx.StmtContext(ctx, st).QueryRowContext(ctx, args...)
 	}
-	return tx.QueryRowContext(ctx, q, args...)
+	return tx.QueryRowContext(ctx, s.rebind(q), args...)
 }
 
 // prepared returns q's statement if it is prepared already.
-func (s *SQLiteStore) prepared(q string) *sql.Stmt {
+func (s *SQLStore) prepared(q string) *sql.Stmt {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.stmts[q]
 }
 
 // begin prepares the queries a transaction will run, then begins it.
-func (s *SQLiteStore) begin(ctx context.Context, qs ...string) (*sql.Tx, error) {
+func (s *SQLStore) begin(ctx context.Context, qs ...string) (*sql.Tx, error) {
 	for _, q := range qs {
 		if _, err := s.stmt(ctx, q); err != nil {
 			return nil, err
@@ -168,16 +190,27 @@ type errRow struct{ err error }
 
 func (r errRow) Scan(...any) error { return r.err }
 
-// OpenStore opens the store a configuration names ("sqlite:PATH").
+// OpenStore opens the store a configuration names: "sqlite:PATH", or a PostgreSQL
+// URL ("postgres://…").
 func OpenStore(ctx context.Context, spec string) (Store, error) {
 	if p, ok := strings.CutPrefix(spec, "sqlite:"); ok && p != "" {
 		return OpenSQLite(ctx, p)
 	}
-	return nil, fmt.Errorf("fleet: store %q: want \"sqlite:PATH\"", spec)
+	if isPostgres(spec) {
+		return OpenPostgres(ctx, spec)
+	}
+	return nil, fmt.Errorf("fleet: store %q: want \"sqlite:PATH\" or \"postgres://…\"", spec)
+}
+
+func b2i(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
 }
 
 // Close closes the database.
-func (s *SQLiteStore) Close() error {
+func (s *SQLStore) Close() error {
 	s.mu.Lock()
 	for _, st := range s.stmts {
 		st.Close()
@@ -202,7 +235,7 @@ func fromMS(v int64) time.Time {
 }
 
 // PutServer implements Store.
-func (s *SQLiteStore) PutServer(ctx context.Context, r ServerRecord) error {
+func (s *SQLStore) PutServer(ctx context.Context, r ServerRecord) error {
 	v, _ := json.Marshal(r.Versions)
 	_, err := s.exec(ctx, `INSERT INTO servers (name, role, mode, url, secret_hash, interval_ms, last_seen, versions)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (name) DO UPDATE SET role=excluded.role, mode=excluded.mode,
@@ -213,7 +246,7 @@ func (s *SQLiteStore) PutServer(ctx context.Context, r ServerRecord) error {
 }
 
 // Touch implements Store.
-func (s *SQLiteStore) Touch(ctx context.Context, name string, at time.Time, versions map[string]string) error {
+func (s *SQLStore) Touch(ctx context.Context, name string, at time.Time, versions map[string]string) error {
 	v, _ := json.Marshal(versions)
 	res, err := s.exec(ctx, `UPDATE servers SET last_seen = ?, versions = ? WHERE name = ?`, ms(at), string(v), name)
 	if err != nil {
@@ -242,7 +275,7 @@ func scanServer(sc rowScanner) (*ServerRecord, error) {
 }
 
 // Server implements Store.
-func (s *SQLiteStore) Server(ctx context.Context, name string) (*ServerRecord, error) {
+func (s *SQLStore) Server(ctx context.Context, name string) (*ServerRecord, error) {
 	r, err := scanServer(s.queryRow(ctx, `SELECT `+serverCols+` FROM servers WHERE name = ?`, name))
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, fmt.Errorf("fleet: server %q: %w", name, ErrNotFound)
@@ -251,7 +284,7 @@ func (s *SQLiteStore) Server(ctx context.Context, name string) (*ServerRecord, e
 }
 
 // Servers implements Store.
-func (s *SQLiteStore) Servers(ctx context.Context) ([]ServerRecord, error) {
+func (s *SQLStore) Servers(ctx context.Context) ([]ServerRecord, error) {
 	rows, err := s.query(ctx, `SELECT `+serverCols+` FROM servers ORDER BY name`)
 	if err != nil {
 		return nil, storeErr("servers", err)
@@ -269,7 +302,7 @@ func (s *SQLiteStore) Servers(ctx context.Context) ([]ServerRecord, error) {
 }
 
 // PutUpdate implements Store.
-func (s *SQLiteStore) PutUpdate(ctx context.Context, u Update) error {
+func (s *SQLStore) PutUpdate(ctx context.Context, u Update) error {
 	tx, err := s.begin(ctx, qUpdateSum, qInsertUpdate)
 	if err != nil {
 		return storeErr("put update", err)
@@ -295,7 +328,7 @@ func (s *SQLiteStore) PutUpdate(ctx context.Context, u Update) error {
 var ErrExists = errors.New("fleet: name taken")
 
 // Update implements Store.
-func (s *SQLiteStore) Update(ctx context.Context, name string) (*Update, error) {
+func (s *SQLStore) Update(ctx context.Context, name string) (*Update, error) {
 	var u Update
 	var added int64
 	err := s.queryRow(ctx, `SELECT name, module, version, platform, file, size, sha256, sig, mirror, added FROM updates WHERE name = ?`, name).
@@ -308,7 +341,7 @@ func (s *SQLiteStore) Update(ctx context.Context, name string) (*Update, error) 
 }
 
 // CreateOperation implements Store.
-func (s *SQLiteStore) CreateOperation(ctx context.Context, op Operation, tasks []Task) error {
+func (s *SQLStore) CreateOperation(ctx context.Context, op Operation, tasks []Task) error {
 	tx, err := s.begin(ctx, qInsertOp, qInsertTask, qInsertEvent)
 	if err != nil {
 		return storeErr("create operation", err)
@@ -318,7 +351,7 @@ func (s *SQLiteStore) CreateOperation(ctx context.Context, op Operation, tasks [
 		return storeErr("create operation", err)
 	}
 	for _, t := range tasks {
-		if _, err := s.txExec(ctx, tx, qInsertTask, op.ID, t.Server, t.Seq, t.Wave, t.Released, string(t.State), t.Code, t.Reason, t.Version, ms(op.Started)); err != nil {
+		if _, err := s.txExec(ctx, tx, qInsertTask, op.ID, t.Server, t.Seq, t.Wave, b2i(t.Released), string(t.State), t.Code, t.Reason, t.Version, ms(op.Started)); err != nil {
 			return storeErr("create operation", err)
 		}
 	}
@@ -342,7 +375,7 @@ func scanOp(sc rowScanner) (*Operation, error) {
 }
 
 // Operation implements Store.
-func (s *SQLiteStore) Operation(ctx context.Context, id string) (*Operation, []Task, error) {
+func (s *SQLStore) Operation(ctx context.Context, id string) (*Operation, []Task, error) {
 	op, err := scanOp(s.queryRow(ctx, `SELECT `+opCols+` FROM operations WHERE id = ?`, id))
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, nil, fmt.Errorf("fleet: operation %q: %w", id, ErrNotFound)
@@ -355,7 +388,7 @@ func (s *SQLiteStore) Operation(ctx context.Context, id string) (*Operation, []T
 }
 
 // OperationHeader implements Store.
-func (s *SQLiteStore) OperationHeader(ctx context.Context, id string) (*Operation, error) {
+func (s *SQLStore) OperationHeader(ctx context.Context, id string) (*Operation, error) {
 	op, err := scanOp(s.queryRow(ctx, `SELECT `+opCols+` FROM operations WHERE id = ?`, id))
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, fmt.Errorf("fleet: operation %q: %w", id, ErrNotFound)
@@ -364,7 +397,7 @@ func (s *SQLiteStore) OperationHeader(ctx context.Context, id string) (*Operatio
 }
 
 // Tally implements Store.
-func (s *SQLiteStore) Tally(ctx context.Context, id string) ([]TaskCount, error) {
+func (s *SQLStore) Tally(ctx context.Context, id string) ([]TaskCount, error) {
 	rows, err := s.query(ctx, `SELECT wave, released, state, count(*) FROM tasks WHERE op = ? GROUP BY wave, released, state`, id)
 	if err != nil {
 		return nil, storeErr("tally "+id, err)
@@ -385,7 +418,7 @@ func (s *SQLiteStore) Tally(ctx context.Context, id string) ([]TaskCount, error)
 
 const taskCols = `op, server, seq, wave, released, state, code, reason, version, updated`
 
-func (s *SQLiteStore) tasks(ctx context.Context, q string, args ...any) ([]Task, error) {
+func (s *SQLStore) tasks(ctx context.Context, q string, args ...any) ([]Task, error) {
 	rows, err := s.query(ctx, q, args...)
 	if err != nil {
 		return nil, storeErr("tasks", err)
@@ -406,7 +439,7 @@ func (s *SQLiteStore) tasks(ctx context.Context, q string, args ...any) ([]Task,
 }
 
 // Operations implements Store.
-func (s *SQLiteStore) Operations(ctx context.Context, limit int) ([]Operation, error) {
+func (s *SQLStore) Operations(ctx context.Context, limit int) ([]Operation, error) {
 	rows, err := s.query(ctx, `SELECT `+opCols+` FROM operations ORDER BY started DESC, rowid DESC LIMIT ?`, limit)
 	if err != nil {
 		return nil, storeErr("operations", err)
@@ -424,19 +457,19 @@ func (s *SQLiteStore) Operations(ctx context.Context, limit int) ([]Operation, e
 }
 
 // EndOperation implements Store.
-func (s *SQLiteStore) EndOperation(ctx context.Context, id string, at time.Time) error {
+func (s *SQLStore) EndOperation(ctx context.Context, id string, at time.Time) error {
 	_, err := s.exec(ctx, `UPDATE operations SET ended = ? WHERE id = ? AND ended = 0`, ms(at), id)
 	return storeErr("end operation "+id, err)
 }
 
 // Release implements Store.
-func (s *SQLiteStore) Release(ctx context.Context, op string, wave int) error {
+func (s *SQLStore) Release(ctx context.Context, op string, wave int) error {
 	_, err := s.exec(ctx, `UPDATE tasks SET released = 1 WHERE op = ? AND wave = ?`, op, wave)
 	return storeErr("release "+op, err)
 }
 
 // OpenTasks implements Store.
-func (s *SQLiteStore) OpenTasks(ctx context.Context, server string, now time.Time) ([]Task, error) {
+func (s *SQLStore) OpenTasks(ctx context.Context, server string, now time.Time) ([]Task, error) {
 	tasks, err := s.tasks(ctx, `SELECT t.op, t.server, t.seq, t.wave, t.released, t.state, t.code, t.reason, t.version, t.updated
 		FROM tasks t JOIN operations o ON o.id = t.op
 		WHERE t.server = ? AND t.released = 1 AND t.state NOT IN ('installed', 'failed', 'cancelled')
@@ -445,8 +478,12 @@ func (s *SQLiteStore) OpenTasks(ctx context.Context, server string, now time.Tim
 }
 
 // Append implements Store.
-func (s *SQLiteStore) Append(ctx context.Context, ev Event) error {
-	tx, err := s.begin(ctx, qInsertEvent, qTaskState, qSetTask)
+func (s *SQLStore) Append(ctx context.Context, ev Event) error {
+	taskState := qTaskState
+	if s.postgres {
+		taskState = qTaskStateForUpdate // another master may set the same task
+	}
+	tx, err := s.begin(ctx, qInsertEvent, taskState, qSetTask)
 	if err != nil {
 		return storeErr("append", err)
 	}
@@ -456,7 +493,7 @@ func (s *SQLiteStore) Append(ctx context.Context, ev Event) error {
 	}
 	if ev.State != "" {
 		var kind, state string
-		err := s.txQueryRow(ctx, tx, qTaskState, ev.Op, ev.Server).Scan(&kind, &state)
+		err := s.txQueryRow(ctx, tx, taskState, ev.Op, ev.Server).Scan(&kind, &state)
 		if errors.Is(err, sql.ErrNoRows) {
 			return fmt.Errorf("fleet: operation %q has no server %q: %w", ev.Op, ev.Server, ErrNotFound)
 		}
@@ -473,14 +510,14 @@ func (s *SQLiteStore) Append(ctx context.Context, ev Event) error {
 	return storeErr("append", tx.Commit())
 }
 
-func (s *SQLiteStore) appendTx(ctx context.Context, tx *sql.Tx, ev Event) error {
+func (s *SQLStore) appendTx(ctx context.Context, tx *sql.Tx, ev Event) error {
 	_, err := s.txExec(ctx, tx, qInsertEvent, ms(ev.At), ev.Op, ev.Server, ev.Kind, string(ev.State), ev.Module, ev.Version,
 		ev.Code, bound(ev.Reason), ev.Duration.Milliseconds(), bound(ev.Output))
 	return storeErr("append", err)
 }
 
 // Events implements Store.
-func (s *SQLiteStore) Events(ctx context.Context, op string) ([]Event, error) {
+func (s *SQLStore) Events(ctx context.Context, op string) ([]Event, error) {
 	rows, err := s.query(ctx, `SELECT id, at, op, server, kind, state, module, version, code, reason, duration_ms, output
 		FROM events WHERE ? = '' OR op = ? ORDER BY id`, op, op)
 	if err != nil {
