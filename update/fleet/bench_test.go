@@ -3,51 +3,52 @@ package fleet_test
 import (
 	"context"
 	"fmt"
-	"path/filepath"
 	"testing"
 	"time"
 
 	"github.com/upkeep-go/upkeep/update/fleet"
 )
 
-// BenchmarkStoreAppend measures the events/s the SQLite store ingests: an event that
+// BenchmarkStoreAppend measures the events/s each store (SQLite, PostgreSQL) ingests: an event that
 // sets a task's state (the log and the view in one transaction) beside the baseline
 // of an event that only goes to the log.
 func BenchmarkStoreAppend(b *testing.B) {
 	ctx := context.Background()
-	for _, withState := range []bool{false, true} {
-		name := "log-only"
-		if withState {
-			name = "log+task-state"
-		}
-		b.Run(name, func(b *testing.B) {
-			st, err := fleet.OpenSQLite(ctx, filepath.Join(b.TempDir(), "fleet.db"))
-			if err != nil {
-				b.Fatal(err)
+	for _, sc := range stores {
+		for _, withState := range []bool{false, true} {
+			name := sc.name + "/log-only"
+			if withState {
+				name = sc.name + "/log+task-state"
 			}
-			defer st.Close()
-			now := time.Now()
-			tasks := make([]fleet.Task, 100)
-			for i := range tasks {
-				tasks[i] = fleet.Task{Server: fmt.Sprintf("s%03d", i), Seq: i, Released: true, State: fleet.StatePending}
-			}
-			if err := st.CreateOperation(ctx, fleet.Operation{ID: "op", Kind: fleet.KindApply, Update: "u", Started: now, Expires: now.Add(time.Hour), MaxFailures: -1}, tasks); err != nil {
-				b.Fatal(err)
-			}
-			b.ReportAllocs()
-			i := 0
-			for b.Loop() {
-				ev := fleet.Event{At: now, Op: "op", Server: tasks[i%100].Server, Kind: "installing", Module: "app", Version: "2.0.0"}
-				if withState {
-					ev.State = fleet.StateInstalling
-				}
-				if err := st.Append(ctx, ev); err != nil {
+			b.Run(name, func(b *testing.B) {
+				st, err := fleet.OpenStore(ctx, sc.spec(b))
+				if err != nil {
 					b.Fatal(err)
 				}
-				i++
-			}
-			b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "events/s")
-		})
+				defer st.Close()
+				now := time.Now()
+				tasks := make([]fleet.Task, 100)
+				for i := range tasks {
+					tasks[i] = fleet.Task{Server: fmt.Sprintf("s%03d", i), Seq: i, Released: true, State: fleet.StatePending}
+				}
+				if err := st.CreateOperation(ctx, fleet.Operation{ID: "op", Kind: fleet.KindApply, Update: "u", Started: now, Expires: now.Add(time.Hour), MaxFailures: -1}, tasks); err != nil {
+					b.Fatal(err)
+				}
+				b.ReportAllocs()
+				i := 0
+				for b.Loop() {
+					ev := fleet.Event{At: now, Op: "op", Server: tasks[i%100].Server, Kind: "installing", Module: "app", Version: "2.0.0"}
+					if withState {
+						ev.State = fleet.StateInstalling
+					}
+					if err := st.Append(ctx, ev); err != nil {
+						b.Fatal(err)
+					}
+					i++
+				}
+				b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "events/s")
+			})
+		}
 	}
 }
 

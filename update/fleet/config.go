@@ -48,7 +48,8 @@ type Config struct {
 	// Listen is the address served: the fleet API on a master, the wake-up endpoint
 	// of a push slave.
 	Listen string `json:"listen,omitempty"`
-	// Store is "sqlite:PATH" (master).
+	// Store is "sqlite:PATH", or a PostgreSQL URL "postgres://…" that several masters
+	// may share (master).
 	Store string `json:"store,omitempty"`
 	// EnrolTokenFile holds the shared enrolment token (master and slave).
 	EnrolTokenFile string `json:"enrol_token_file,omitempty"`
@@ -149,10 +150,10 @@ func (c *Config) Validate() error {
 			return cfgErr("listen", "missing: the master's address, such as \"127.0.0.1:8443\"")
 		}
 		if c.Store == "" {
-			return cfgErr("store", `missing: "sqlite:PATH"`)
+			return cfgErr("store", `missing: "sqlite:PATH" or "postgres://…"`)
 		}
-		if !strings.HasPrefix(c.Store, "sqlite:") || len(c.Store) == len("sqlite:") {
-			return cfgErr("store", "%q: want \"sqlite:PATH\" (the only store this build has)", c.Store)
+		if (!strings.HasPrefix(c.Store, "sqlite:") || len(c.Store) == len("sqlite:")) && !isPostgres(c.Store) {
+			return cfgErr("store", "%q: want \"sqlite:PATH\" or \"postgres://…\"", c.Store)
 		}
 		if c.EnrolTokenFile == "" {
 			return cfgErr("enrol_token_file", "missing")

@@ -2,7 +2,8 @@
 // slaves) and applies them there, with a report per server: Watchdoc's "propagate the
 // update of the master to the slaves".
 //
-// A [Master] is an http.Handler over a [Store] (SQLite by default): it takes updates
+// A [Master] is an http.Handler over a [Store] (SQLite by default, or PostgreSQL
+// shared by several masters behind a load balancer: see [OpenPostgres]): it takes updates
 // (a pack and its signature, verified with the master's keyring before they are
 // accepted), enrols slaves, hands out work and records every event the slaves send in
 // an append-only log. Reports, the servers list and convergence are views over that log.
@@ -25,6 +26,16 @@
 // servers in batches, in the order given, and cancels what is left once failures
 // exceed the allowed percentage of the servers finished. Work expires: a slave that
 // comes back before the expiry picks up what is still valid.
+//
+// # Several masters
+//
+// Masters sharing a PostgreSQL store see the same servers, updates, operations and
+// log: an operation started on one is reported by any, and a slave polling any of them
+// gets its work. The pack bytes are kept in the database too ([PackStore], in rows of
+// [PackChunkSize]), so a master serves a pack another one accepted, copying it to its
+// pack folder the first time; a mirror URL still spares them the bytes. A master wakes
+// the long polls it holds when it creates work; a slave polling another master gets
+// that work at its next poll (at most its poll interval later).
 //
 // # Limits
 //

@@ -60,10 +60,18 @@ func newDomain(t testing.TB) *domain { return newDomainTLS(t, false) }
 
 // newDomainTLS is newDomain with the master on https when tls is set; d.caFile then
 // holds its certificate, which slaves pin.
-func newDomainTLS(t testing.TB, tls bool) *domain {
+func newDomainTLS(t testing.TB, tls bool) *domain { return newDomainWith(t, tls, "") }
+
+// newDomainStore is newDomain over the store spec names.
+func newDomainStore(t testing.TB, spec string) *domain { return newDomainWith(t, false, spec) }
+
+func newDomainWith(t testing.TB, tls bool, store string) *domain {
 	t.Helper()
 	d := &domain{t: t, dir: t.TempDir(), repo: updatetest.NewRepo(t)}
-	d.cfg = &fleet.Config{Role: fleet.RoleMaster, Listen: "127.0.0.1:0", Store: "sqlite:" + filepath.Join(d.dir, "fleet.db"),
+	if store == "" {
+		store = "sqlite:" + filepath.Join(d.dir, "fleet.db")
+	}
+	d.cfg = &fleet.Config{Role: fleet.RoleMaster, Listen: "127.0.0.1:0", Store: store,
 		EnrolTokenFile: writeFile(t, filepath.Join(d.dir, "enrol.token"), enrolToken+"\n"),
 		AdminTokenFile: writeFile(t, filepath.Join(d.dir, "admin.token"), adminToken+"\n")}
 	if err := d.cfg.Validate(); err != nil {

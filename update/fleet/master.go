@@ -356,7 +356,11 @@ func (m *Master) handlePoll(w http.ResponseWriter, r *http.Request) {
 		select {
 		case <-ch:
 		case <-timer:
-			wait = 0
+			// No query at the end of an idle wait: the slave polls again at once,
+			// and that poll reads the store (work that another master sharing it
+			// created arrives then).
+			writeJSON(w, http.StatusOK, pollResponse{Tasks: []WireTask{}})
+			return
 		case <-ctx.Done():
 			return
 		}
@@ -372,7 +376,7 @@ func (m *Master) openTasks(ctx context.Context, server string) ([]WireTask, erro
 	}
 	out := []WireTask{}
 	for _, t := range tasks {
-		op, _, err := m.store.Operation(ctx, t.Op)
+		op, err := m.store.OperationHeader(ctx, t.Op)
 		if err != nil {
 			return nil, err
 		}
@@ -444,6 +448,9 @@ func (m *Master) handlePack(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	f, err := os.Open(m.packPath(u))
+	if errors.Is(err, os.ErrNotExist) {
+		f, err = m.fetchPack(r.Context(), u)
+	}
 	if err != nil {
 		m.fail(w, r, err)
 		return
@@ -451,6 +458,40 @@ func (m *Master) handlePack(w http.ResponseWriter, r *http.Request) {
 	defer f.Close()
 	w.Header().Set("Content-Type", "application/zip")
 	http.ServeContent(w, r, u.File, u.Added, f)
+}
+
+// fetchPack copies into the pack folder a pack that another master sharing the store
+// accepted, checks its SHA-256 and opens it.
+func (m *Master) fetchPack(ctx context.Context, u *Update) (*os.File, error) {
+	ps, ok := m.store.(PackStore)
+	if !ok {
+		return nil, fmt.Errorf("fleet: pack of %q: %w", u.Name, ErrNotFound)
+	}
+	tmp, err := os.CreateTemp(m.opts.PackDir, ".fetch-*")
+	if err != nil {
+		return nil, err
+	}
+	defer func() {
+		tmp.Close()
+		os.Remove(tmp.Name())
+	}()
+	h := sha256.New()
+	if err := ps.CopyPack(ctx, u.SHA256, io.MultiWriter(tmp, h)); err != nil {
+		if errors.Is(err, errNoPackStore) {
+			err = fmt.Errorf("fleet: pack of %q: %w", u.Name, ErrNotFound)
+		}
+		return nil, err
+	}
+	if got := hex.EncodeToString(h.Sum(nil)); got != u.SHA256 {
+		return nil, fmt.Errorf("fleet: pack of %q from the store: sha256 %s, want %s", u.Name, got, u.SHA256)
+	}
+	if err := tmp.Sync(); err != nil {
+		return nil, err
+	}
+	if err := os.Rename(tmp.Name(), m.packPath(u)); err != nil {
+		return nil, err
+	}
+	return os.Open(m.packPath(u))
 }
 
 // notSecure is the refusal of a pack the master's keyring does not verify.
@@ -539,6 +580,18 @@ func (m *Master) addUpdate(r *http.Request) (*Update, error) {
 		return nil, err
 	}
 	tmp = nil
+	if ps, ok := m.store.(PackStore); ok {
+		// Masters sharing the store serve the pack from there.
+		f, err := os.Open(m.packPath(u))
+		if err != nil {
+			return nil, err
+		}
+		err = ps.PutPack(r.Context(), u.SHA256, f)
+		f.Close()
+		if err != nil && !errors.Is(err, errNoPackStore) {
+			return nil, err
+		}
+	}
 	if err := m.store.PutUpdate(r.Context(), *u); err != nil {
 		return nil, err
 	}
@@ -707,24 +760,52 @@ func (m *Master) staged(ctx context.Context, server, update string) (bool, error
 // wake tells the servers of released tasks that they have work: a long poll returns,
 // a push slave is called.
 func (m *Master) wake(op string, tasks []Task) {
+	var released []string
 	for _, t := range tasks {
-		if !t.Released {
+		if t.Released {
+			m.notify(t.Server)
+			released = append(released, t.Server)
+		}
+	}
+	if len(released) > 0 {
+		go m.pushAll(op, released)
+	}
+}
+
+// pushAll calls the push slaves among servers, with one read of the servers list
+// rather than one per server (mailbox slaves, however many, cost nothing here).
+func (m *Master) pushAll(op string, servers []string) {
+	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+	defer cancel()
+	recs, err := m.store.Servers(ctx)
+	if err != nil {
+		m.log.Warn("fleet push: servers", "err", err)
+		return
+	}
+	want := make(map[string]bool, len(servers))
+	for _, s := range servers {
+		want[s] = true
+	}
+	var wg sync.WaitGroup
+	sem := make(chan struct{}, 32)
+	for _, r := range recs {
+		if !want[r.Name] || r.Mode != ModePush || r.URL == "" {
 			continue
 		}
-		m.notify(t.Server)
-		go m.push(op, t.Server)
+		wg.Add(1)
+		sem <- struct{}{}
+		go func() {
+			defer func() { <-sem; wg.Done() }()
+			m.push(ctx, op, r)
+		}()
 	}
+	wg.Wait()
 }
 
 // push calls a push slave's wake-up URL; a failure marks its task unreachable (the
 // slave may still poll and take it).
-func (m *Master) push(op, server string) {
-	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
-	defer cancel()
-	rec, err := m.store.Server(ctx, server)
-	if err != nil || rec.Mode != ModePush || rec.URL == "" {
-		return
-	}
+func (m *Master) push(ctx context.Context, op string, rec ServerRecord) {
+	server := rec.Name
 	req, _ := http.NewRequestWithContext(ctx, http.MethodPost, strings.TrimSuffix(rec.URL, "/")+"/fleet/v1/wake", nil)
 	resp, err := m.opts.Client.Do(req)
 	if err == nil {
@@ -751,30 +832,47 @@ func (m *Master) push(op, server string) {
 func (m *Master) advance(ctx context.Context, id string) error {
 	m.opMu.Lock()
 	defer m.opMu.Unlock()
-	op, tasks, err := m.store.Operation(ctx, id)
+	op, err := m.store.OperationHeader(ctx, id)
 	if err != nil || !op.Ended.IsZero() {
+		return err
+	}
+	// The counts decide; the tasks themselves are read only when a decision is
+	// taken, so that an event costs the same with 10 servers or 10,000.
+	counts, err := m.store.Tally(ctx, id)
+	if err != nil {
 		return err
 	}
 	finished, failed, open := 0, 0, 0
 	next := -1
-	for _, t := range tasks {
+	for _, c := range counts {
 		switch {
-		case t.State == StateInstalled || t.State == StateStaged && op.Kind == KindPropagate:
-			finished++
-		case t.State == StateFailed:
-			finished++
-			failed++
-		case t.State == StateCancelled:
+		case c.State == StateInstalled || c.State == StateStaged && op.Kind == KindPropagate:
+			finished += c.N
+		case c.State == StateFailed:
+			finished += c.N
+			failed += c.N
+		case c.State == StateCancelled:
 		default:
-			if t.Released {
-				open++
-			} else if next < 0 || t.Wave < next {
-				next = t.Wave
+			if c.Released {
+				open += c.N
+			} else if next < 0 || c.Wave < next {
+				next = c.Wave
 			}
 		}
 	}
 	now := m.now()
-	if op.Kind == KindApply && op.MaxFailures >= 0 && failed > 0 && failed*100 > op.MaxFailures*finished {
+	halt := op.Kind == KindApply && op.MaxFailures >= 0 && failed > 0 && failed*100 > op.MaxFailures*finished
+	if open == 0 && next < 0 && !halt {
+		return m.store.EndOperation(ctx, id, now)
+	}
+	if open > 0 && !halt {
+		return nil
+	}
+	_, tasks, err := m.store.Operation(ctx, id)
+	if err != nil {
+		return err
+	}
+	if halt {
 		for _, t := range tasks {
 			if t.State == StatePending || t.State == StateUnreachable || !t.Released && !final(op.Kind, t.State) {
 				reason := fmt.Sprintf("halted: %d of %d servers finished failed, more than %d%%", failed, finished, op.MaxFailures)

@@ -67,6 +67,9 @@ type slaveState struct {
 	Name   string                `json:"name"`
 	Secret string                `json:"secret"`
 	Done   map[string]doneRecord `json:"done"` // operation → its last event
+	// Installing is the apply under way, written before the engine installs: a
+	// slave killed meanwhile finds it at its next start (see recoverInstall).
+	Installing *Event `json:"installing,omitempty"`
 }
 
 type doneRecord struct {
@@ -165,6 +168,9 @@ func (s *Slave) Run(ctx context.Context) error {
 		if s.opts.OnListen != nil {
 			s.opts.OnListen(ln.Addr().String())
 		}
+	}
+	if err := s.recoverInstall(ctx); err != nil {
+		s.log.Error("fleet: recovering an interrupted install", "err", err)
 	}
 	interval := time.Duration(s.cfg.PollInterval)
 	backoff := time.Second
@@ -369,6 +375,9 @@ func (s *Slave) flush(ctx context.Context) error {
 func (s *Slave) finish(ev Event) {
 	s.report(ev)
 	s.mu.Lock()
+	if s.state.Installing != nil && s.state.Installing.Op == ev.Op {
+		s.state.Installing = nil
+	}
 	s.state.Done[ev.Op] = doneRecord{Event: ev, At: time.Now()}
 	if len(s.state.Done) > maxDone {
 		var oldest string
@@ -422,10 +431,18 @@ func (s *Slave) do(ctx context.Context, t WireTask) {
 			failed(codeOf(err), err)
 			return
 		}
+		mark := ev("installing")
+		s.mu.Lock()
+		s.state.Installing = &mark
+		s.mu.Unlock()
+		if err := s.save(); err != nil {
+			failed("error", err)
+			return
+		}
 		res, err := s.eng.Install(ctx, u.Module, update.InstallOptions{PackFile: packFile, SigFile: packFile + ".minisig"})
 		if err != nil && !errors.Is(err, update.ErrNoUpdate) {
 			if ctx.Err() != nil {
-				return // stopped: the work stays open, the next run takes it again
+				return // stopped: the next start recovers and reports (recoverInstall)
 			}
 			failed(string(update.CodeOf(err)), err)
 			return
@@ -440,6 +457,44 @@ func (s *Slave) do(ctx context.Context, t WireTask) {
 	default:
 		failed("bad_request", fmt.Errorf("fleet: work of kind %q unknown", t.Kind))
 	}
+}
+
+// recoverInstall runs the engine's Recover when this slave stopped during an apply
+// (killed, or the machine went down): the engine completes the install or restores the
+// previous version, and the operation's final event says which: installed, or failed
+// with CodeInterrupted. The work is then answered from Done, not done again.
+func (s *Slave) recoverInstall(ctx context.Context) error {
+	s.mu.Lock()
+	mark := s.state.Installing
+	s.mu.Unlock()
+	if mark == nil {
+		return nil
+	}
+	results, rerr := s.eng.Recover(ctx)
+	action := update.RecoverNone
+	for _, r := range results {
+		if r.Module == mark.Module {
+			action = r.Action
+		}
+	}
+	now := ""
+	if st, err := s.eng.ModuleStatus(ctx, mark.Module); err == nil && st.Installed != nil {
+		now = *st.Installed
+	}
+	e := *mark
+	e.Duration = 0
+	if rerr == nil && now == mark.Version {
+		e.Kind, e.Reason = "installed", fmt.Sprintf("this server stopped during the install; recovery at its restart: %s", action)
+	} else {
+		e.Kind, e.Code, e.Version = "failed", CodeInterrupted, now
+		e.Reason = fmt.Sprintf("this server stopped during the install of %s; recovery at its restart: %s, %s runs %q", mark.Version, action, mark.Module, now)
+		if rerr != nil {
+			e.Reason += ": " + rerr.Error()
+		}
+	}
+	s.log.Warn("fleet: an install was interrupted", "operation", mark.Op, "module", mark.Module, "recover", action, "version", now)
+	s.finish(e)
+	return rerr
 }
 
 // codedError carries a stable code.

@@ -28,6 +28,12 @@ type Store interface {
 	CreateOperation(ctx context.Context, op Operation, tasks []Task) error
 	// Operation returns an operation and its tasks (in selection order), or ErrNotFound.
 	Operation(ctx context.Context, id string) (*Operation, []Task, error)
+	// OperationHeader returns an operation without its tasks, or ErrNotFound: what a
+	// poll needs, at a cost that does not grow with the operation's servers.
+	OperationHeader(ctx context.Context, id string) (*Operation, error)
+	// Tally counts an operation's tasks by wave, release and state (the numbers the
+	// wave decisions need), in one query.
+	Tally(ctx context.Context, id string) ([]TaskCount, error)
 	// Operations returns the newest operations first, at most limit.
 	Operations(ctx context.Context, limit int) ([]Operation, error)
 	// EndOperation sets an operation's end time.
@@ -46,4 +52,12 @@ type Store interface {
 
 	// Close releases the store.
 	Close() error
+}
+
+// TaskCount is how many tasks of an operation share a wave, a release and a state.
+type TaskCount struct {
+	Wave     int
+	Released bool
+	State    State
+	N        int
 }

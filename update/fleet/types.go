@@ -50,6 +50,7 @@ const (
 	CodeHalted       = "halted"        // the wave was halted: too many failures
 	CodeNotStaged    = "not_staged"    // apply with RequireStaged, and a server has not staged
 	CodeUnknown      = "unknown_module"
+	CodeInterrupted  = "interrupted" // the server stopped during the install; its recovery restored the previous version
 )
 
 // Update is a pack the master has accepted, under a name.
