@@ -335,3 +335,15 @@ func validityText(k signature.ValidKey) string {
 	}
 	return s
 }
+
+// TrustedKeyring returns the keyring packs are verified with now: the configured
+// keys, or with RootKeys the signing keys of the key set accepted at the last check
+// (an error until a check accepted one). Programs that verify packs beside the
+// engine, such as a fleet's master and slaves, ask for it each time, so that a key
+// rotated or revoked through keys.json is followed.
+func (e *Engine) TrustedKeyring(ctx context.Context) (*signature.Keyring, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	return e.packKeyring()
+}

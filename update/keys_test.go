@@ -2,6 +2,7 @@ package update_test
 
 import (
 	"bytes"
+	"context"
 	"os"
 	"path/filepath"
 	"testing"
@@ -254,4 +255,41 @@ func TestKeysConfig(t *testing.T) {
 	_, err = e.check(t)
 	requireCode(t, update.CodeBadSignature, err)
 	require.ErrorContains(t, err, "keys.json")
+}
+
+// TestTrustedKeyring: programs that verify packs beside the engine (a fleet's master
+// and slaves) get the keys it trusts now: none before a check accepted a key set,
+// then the key set's signing keys, and no longer a key a later key set removed.
+func TestTrustedKeyring(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	root, a, b := newKey(t), newKey(t), newKey(t)
+	e := newKeysEnv(t, root)
+	eng := e.engine(t)
+	_, err := eng.TrustedKeyring(ctx)
+	requireCode(t, update.CodeBadSignature, err)
+	require.ErrorContains(t, err, "run a check first")
+
+	writeKeys(t, e.repo, keySet(1, e.roots, 1, valid(a)), root)
+	writeManifest(t, e.repo, testManifest("shop", 1, "1.0.0"), a, "")
+	_, err = eng.Check(ctx)
+	require.NoError(t, err)
+	signedBy := func(k pubKey) error {
+		data := []byte("pack bytes")
+		sig, err := signature.Sign(k.sec, bytes.NewReader(data), "file=p.zip")
+		require.NoError(t, err)
+		kr, err := eng.TrustedKeyring(ctx)
+		require.NoError(t, err)
+		_, err = kr.Verify("p.zip", sig, bytes.NewReader(data))
+		return err
+	}
+	require.NoError(t, signedBy(a))
+	require.Error(t, signedBy(b))
+
+	writeKeys(t, e.repo, keySet(2, e.roots, 1, valid(b)), root)
+	writeManifest(t, e.repo, testManifest("shop", 2, "1.1.0"), b, "")
+	_, err = eng.Check(ctx)
+	require.NoError(t, err)
+	require.NoError(t, signedBy(b))
+	require.Error(t, signedBy(a), "a removed key is not trusted any more")
 }

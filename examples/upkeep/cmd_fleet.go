@@ -111,9 +111,13 @@ func runFleetRole(ctx context.Context, cl *cli, args []string, role fleet.Role) 
 // runFleetSide runs the fleet role of fc over eng until ctx is done.
 func runFleetSide(ctx context.Context, cl *cli, cfg *agent.Config, fc *fleet.Config, eng *update.Engine, log *slog.Logger) error {
 	if fc.Role == fleet.RoleMaster {
-		kr, err := signature.LoadKeyring(cfg.Keys, signature.WithThreshold(cfg.Threshold))
-		if err != nil {
-			return fmt.Errorf("keys: %w", err)
+		// With root_keys, the engine's keyring (from keys.json) is asked at each upload.
+		var kr *signature.Keyring
+		if len(cfg.RootKeys) == 0 {
+			var err error
+			if kr, err = signature.LoadKeyring(cfg.Keys, signature.WithThreshold(cfg.Threshold)); err != nil {
+				return fmt.Errorf("keys: %w", err)
+			}
 		}
 		store, err := fleet.OpenStore(ctx, fc.Store)
 		if err != nil {

@@ -75,13 +75,18 @@ type Master struct {
 }
 
 // NewMaster returns the master of cfg (role master) over store, accepting updates
-// that kr verifies. It reads the token files now.
+// that kr verifies; with kr nil, the keyring of opts.Engine at each upload
+// (Engine.TrustedKeyring: the signing keys of keys.json when root_keys are
+// configured). It reads the token files now.
 func NewMaster(cfg *Config, store Store, kr *signature.Keyring, opts MasterOptions) (*Master, error) {
 	if cfg.Role != RoleMaster {
 		return nil, cfgErr("role", "%q: NewMaster needs \"master\"", cfg.Role)
 	}
 	if opts.PackDir == "" {
 		return nil, errors.New("fleet: MasterOptions.PackDir is required")
+	}
+	if kr == nil && opts.Engine == nil {
+		return nil, errors.New("fleet: NewMaster needs a keyring, or MasterOptions.Engine to ask for one")
 	}
 	if err := os.MkdirAll(opts.PackDir, 0o700); err != nil {
 		return nil, fmt.Errorf("fleet: pack folder: %w", err)
@@ -525,7 +530,13 @@ func (m *Master) addUpdate(r *http.Request) (*Update, error) {
 	if r.ContentLength > m.opts.MaxPackSize {
 		return nil, &apiError{Status: http.StatusRequestEntityTooLarge, Code: "too_large", Msg: fmt.Sprintf("fleet: %s: %d bytes, more than the %d allowed", file, r.ContentLength, m.opts.MaxPackSize)}
 	}
-	v, err := m.kr.NewVerifier(file, sig)
+	kr := m.kr
+	if kr == nil {
+		if kr, err = m.opts.Engine.TrustedKeyring(r.Context()); err != nil {
+			return nil, notSecure("no trusted signing keys yet: %v", err)
+		}
+	}
+	v, err := kr.NewVerifier(file, sig)
 	if err != nil {
 		return nil, notSecure("%v", err)
 	}

@@ -92,14 +92,19 @@ func NewSlave(cfg *Config, eng *update.Engine, opts SlaveOptions) (*Slave, error
 	}
 	if s.kr == nil {
 		ec := eng.Config()
-		if len(ec.Keys) == 0 {
-			return nil, &ConfigError{Field: "keys", Err: errors.New("a fleet slave verifies packs with the configured keys: none are configured")}
+		switch {
+		case len(ec.RootKeys) > 0:
+			// The signing keys come from the repository's keys.json: the engine's
+			// current keyring is asked for at each verification (trustedKeyring).
+		case len(ec.Keys) == 0:
+			return nil, &ConfigError{Field: "keys", Err: errors.New("a fleet slave verifies packs with the configured keys (or root_keys): none are configured")}
+		default:
+			kr, err := signature.LoadKeyring(ec.Keys, signature.WithThreshold(ec.Threshold))
+			if err != nil {
+				return nil, &ConfigError{Field: "keys", Err: err}
+			}
+			s.kr = kr
 		}
-		kr, err := signature.LoadKeyring(ec.Keys, signature.WithThreshold(ec.Threshold))
-		if err != nil {
-			return nil, &ConfigError{Field: "keys", Err: err}
-		}
-		s.kr = kr
 	}
 	if s.client == nil {
 		c, err := HTTPClient(cfg.Master, cfg.MasterCAFile)
@@ -538,7 +543,7 @@ func (s *Slave) stage(ctx context.Context, u Update) (string, error) {
 	final := filepath.Join(dir, u.File)
 	if _, err := os.Stat(final); err == nil {
 		// Staged before: verified again, since the file sat on disk.
-		if err := s.verify(final, u); err == nil {
+		if err := s.verify(ctx, final, u); err == nil {
 			return final, nil
 		}
 		os.Remove(final)
@@ -553,7 +558,7 @@ func (s *Slave) stage(ctx context.Context, u Update) (string, error) {
 	if err := os.WriteFile(final+".minisig", u.Sig, 0o600); err != nil {
 		return "", err
 	}
-	if err := s.verify(part, u); err != nil {
+	if err := s.verify(ctx, part, u); err != nil {
 		os.Remove(part)
 		return "", err
 	}
@@ -566,14 +571,21 @@ func (s *Slave) stage(ctx context.Context, u Update) (string, error) {
 
 // verify checks a pack file's size and SHA-256 against what the master announced,
 // then its signature with this server's keyring and its binding.
-func (s *Slave) verify(path string, u Update) error {
+func (s *Slave) verify(ctx context.Context, path string, u Update) error {
 	f, err := os.Open(path)
 	if err != nil {
 		return err
 	}
 	defer f.Close()
 	h := sha256.New()
-	v, err := s.kr.NewVerifier(u.File, u.Sig)
+	kr := s.kr
+	if kr == nil {
+		var err error
+		if kr, err = s.eng.TrustedKeyring(ctx); err != nil {
+			return coded(CodeBadSignature, "fleet: this server has no trusted signing keys yet for %s: %w", u.File, err)
+		}
+	}
+	v, err := kr.NewVerifier(u.File, u.Sig)
 	if err != nil {
 		return coded(CodeBadSignature, "fleet: %s: %w", u.File, err)
 	}
