@@ -17,7 +17,7 @@ import (
 	"time"
 )
 
-// The master's pages live under PagesPath, beside the API under /fleet/v1/: one
+// PagesPath is where the master's pages live, beside the API under /fleet/v1/: one
 // prefix that a reverse proxy can route, and that the login cookie is bound to.
 const PagesPath = "/ui/"
 
