@@ -27,6 +27,18 @@
 // exceed the allowed percentage of the servers finished. Work expires: a slave that
 // comes back before the expiry picks up what is still valid.
 //
+// # Pages
+//
+// The master also serves pages under [PagesPath] (/ui/): the servers list, the
+// operations log with each operation's report, Add update (an upload with its
+// progress; a refused pack shows in red with the reason), and Propagate and Apply
+// with a server selection, which the page then follows every second. They need the
+// admin token, as a bearer or through the login form (whose cookie holds an HMAC of
+// the token, not the token), answer only the loopback names, the listen address's
+// host and [MasterOptions].Hosts (421 otherwise), and take a POST only from the same
+// origin with the page's token in [PageTokenHeader] (403 otherwise), as the local
+// portal of update/portal does.
+//
 // # Several masters
 //
 // Masters sharing a PostgreSQL store see the same servers, updates, operations and

@@ -152,6 +152,8 @@ type slaveOpts struct {
 	token   string // default: enrolToken
 	hook    string // a PREINSTALL script body
 	caFile  string // default: the domain's
+	// installed is the version of app the server runs before upkeep came. Default: none.
+	installed string
 }
 
 // slave is one server of the domain with its engine.
@@ -180,7 +182,10 @@ func (d *domain) newSlave(name string, o slaveOpts) *slave {
 	if o.caFile == "" {
 		o.caFile = d.caFile
 	}
-	mc := update.ModuleConfig{Name: "app", Path: filepath.Join(dir, "app")}
+	mc := update.ModuleConfig{Name: "app", Path: filepath.Join(dir, "app"), Installed: o.installed}
+	if o.installed != "" {
+		updatetest.WriteTree(t, mc.Path, map[string]string{"index.html": "v" + o.installed})
+	}
 	if o.hook != "" {
 		mc.Scripts = filepath.Join(dir, "scripts")
 		os.MkdirAll(mc.Scripts, 0o755)

@@ -54,6 +54,10 @@ type MasterOptions struct {
 	Client *http.Client
 	// OnListen is called by Run with the address once it listens. Default: none.
 	OnListen func(addr string)
+	// Hosts are the Host names (a port, if given, is ignored) that the pages under
+	// PagesPath answer besides localhost, 127.0.0.1, [::1] and the host of the
+	// listen address; others get 421. Default: none.
+	Hosts []string
 }
 
 // Master is a fleet's master: an http.Handler serving the fleet API (slaves' and
@@ -123,12 +127,17 @@ func NewMaster(cfg *Config, store Store, kr *signature.Keyring, opts MasterOptio
 	mux.HandleFunc("GET /fleet/v1/admin/servers", m.admin(m.handleServers))
 	mux.HandleFunc("GET /fleet/v1/admin/converged", m.admin(m.handleConverged))
 	mux.HandleFunc("GET /fleet/v1/admin/events", m.admin(m.handleEventsList))
+	pg, err := newPages(m)
+	if err != nil {
+		return nil, err
+	}
+	mux.Handle(PagesPath, pg)
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { io.WriteString(w, "ok") })
 	m.mux = mux
 	return m, nil
 }
 
-// ServeHTTP serves the fleet API.
+// ServeHTTP serves the fleet API, and the pages under PagesPath.
 func (m *Master) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Cache-Control", "no-store")
 	m.mux.ServeHTTP(w, r)
