@@ -614,3 +614,20 @@ func TestTLSPinsMasterCertificate(t *testing.T) {
 		t.Fatal("an admin client pinned to another certificate reached the master")
 	}
 }
+
+// findPack returns the pack of module's version under dir.
+func findPack(tb testing.TB, dir, module, version string) string {
+	tb.Helper()
+	var found string
+	filepath.WalkDir(dir, func(p string, e os.DirEntry, err error) error {
+		base := filepath.Base(p)
+		if err == nil && strings.HasSuffix(base, ".zip") && strings.Contains(base, version) && strings.Contains(base, module) {
+			found = p
+		}
+		return nil
+	})
+	if found == "" {
+		tb.Fatalf("no pack of %s %s in %s", module, version, dir)
+	}
+	return found
+}

@@ -599,19 +599,3 @@ func runScale(b *testing.B, n int, useTLS bool, store string, idle time.Duration
 	b.ReportMetric(float64(packBytes)/float64(v), "master-pack-bytes/op")
 	b.ReportMetric(float64(events)/propagate.Seconds(), "events/s")
 }
-
-func findPack(tb testing.TB, dir, module, version string) string {
-	tb.Helper()
-	var found string
-	filepath.WalkDir(dir, func(p string, e os.DirEntry, err error) error {
-		base := filepath.Base(p)
-		if err == nil && strings.HasSuffix(base, ".zip") && strings.Contains(base, version) && strings.Contains(base, module) {
-			found = p
-		}
-		return nil
-	})
-	if found == "" {
-		tb.Fatalf("no pack of %s %s in %s", module, version, dir)
-	}
-	return found
-}
