@@ -524,3 +524,48 @@ func TestFingerprintStable(t *testing.T) {
 		}
 	})
 }
+
+// TestSQLiteListingCache: the listing a runner keeps cached per table statement is
+// the one a fresh runner reads, after tables were created, altered, renamed and
+// dropped, and after a change that was rolled back.
+func TestSQLiteListingCache(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	db, err := dbscript.Open(dbscript.SQLite, filepath.Join(t.TempDir(), "db.sqlite"))
+	require.NoError(t, err)
+	defer db.Close()
+	warm, err := dbscript.New(db, dbscript.SQLite)
+	require.NoError(t, err)
+	same := func(step string) {
+		t.Helper()
+		a, err := warm.Fingerprint(ctx)
+		require.NoError(t, err)
+		cold, err := dbscript.New(db, dbscript.SQLite)
+		require.NoError(t, err)
+		b, err := cold.Fingerprint(ctx)
+		require.NoError(t, err)
+		require.Equal(t, b.Objects, a.Objects, step)
+		require.Equal(t, b.Fingerprint, a.Fingerprint, step)
+	}
+	exec := func(q string) {
+		t.Helper()
+		_, err := db.Exec(q)
+		require.NoError(t, err)
+	}
+	same("empty")
+	exec(`CREATE TABLE a (id INTEGER PRIMARY KEY, x TEXT UNIQUE)`)
+	exec(`CREATE TABLE b (id INTEGER PRIMARY KEY, a_id INTEGER REFERENCES a(id))`)
+	same("created")
+	exec(`ALTER TABLE a ADD COLUMN y INTEGER NOT NULL DEFAULT 3`)
+	same("column added")
+	exec(`ALTER TABLE a RENAME TO c`)
+	same("renamed, with the foreign key of b rewritten")
+	tx, err := db.Begin()
+	require.NoError(t, err)
+	_, err = tx.Exec(`ALTER TABLE b ADD COLUMN z TEXT`)
+	require.NoError(t, err)
+	require.NoError(t, tx.Rollback())
+	same("rolled back")
+	exec(`DROP TABLE b`)
+	same("dropped")
+}

@@ -66,7 +66,7 @@ type dialect interface {
 func dialectOf(d Driver) (dialect, error) {
 	switch d {
 	case SQLite:
-		return sqliteDialect{}, nil
+		return &sqliteDialect{}, nil
 	case Postgres:
 		return pgDialect{}, nil
 	}

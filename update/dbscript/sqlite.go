@@ -5,21 +5,29 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
+	"sync"
 
 	"modernc.org/sqlite"
 )
 
-type sqliteDialect struct{}
+// sqliteDialect reads and writes SQLite; it caches what the pragmas say of each
+// table (see list), so one belongs to one Runner.
+type sqliteDialect struct {
+	mu    sync.Mutex
+	cache map[string][]Object // table name + "\x00" + CREATE statement → its pragma objects
+	norm  map[string][]Object // CREATE statement of any object → what it says, normalised
+}
 
-func (sqliteDialect) sqlDriver() string { return "sqlite" }
-func (sqliteDialect) ph(int) string     { return "?" }
+func (*sqliteDialect) sqlDriver() string { return "sqlite" }
+func (*sqliteDialect) ph(int) string     { return "?" }
 
-func (sqliteDialect) begin(context.Context, *sql.Tx, string, string) error { return nil }
+func (*sqliteDialect) begin(context.Context, *sql.Tx, string, string) error { return nil }
 
-func (sqliteDialect) qualify(_, table string) string { return quoteIdent(table) }
+func (*sqliteDialect) qualify(_, table string) string { return quoteIdent(table) }
 
-func (sqliteDialect) createHistory(_, table string) string {
+func (*sqliteDialect) createHistory(_, table string) string {
 	return `CREATE TABLE IF NOT EXISTS ` + quoteIdent(table) + ` (
 	number INTEGER PRIMARY KEY,
 	name TEXT NOT NULL,
@@ -31,19 +39,38 @@ func (sqliteDialect) createHistory(_, table string) string {
 )`
 }
 
-func (sqliteDialect) historyExists(ctx context.Context, q querier, _, table string) (bool, error) {
+func (*sqliteDialect) historyExists(ctx context.Context, q querier, _, table string) (bool, error) {
 	found := false
 	err := collect(ctx, q, `SELECT name FROM sqlite_schema WHERE type = 'table' AND name = ?`, []any{table}, 1, func([]string) { found = true })
 	return found, err
 }
 
-// list reads sqlite_schema and the table pragmas, each as one query over all tables.
-func (sqliteDialect) list(ctx context.Context, q querier, _, table string) ([]Object, error) {
+// list reads sqlite_schema, then the pragmas of the tables (columns, keys, foreign
+// keys), each as one query over the tables asked for. What the pragmas say of a table
+// is a function of its CREATE statement, which SQLite rewrites on every change of the
+// table (ALTER TABLE included): it is cached per statement, so that reading the
+// schema after each script costs the pragmas of the tables the script changed only.
+func (d *sqliteDialect) list(ctx context.Context, q querier, _, table string) ([]Object, error) {
 	var objs []Object
-	const tables = `FROM sqlite_schema m WHERE m.type = 'table' AND m.name NOT LIKE 'sqlite\_%' ESCAPE '\' AND m.name <> ?`
-	args := []any{table}
+	creates := map[string]string{} // table → its CREATE statement
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.cache == nil {
+		d.cache, d.norm = map[string][]Object{}, map[string][]Object{}
+	}
 	err := collect(ctx, q, `SELECT type, name, tbl_name, sql FROM sqlite_schema
-		WHERE name NOT LIKE 'sqlite\_%' ESCAPE '\' AND tbl_name <> ? AND sql IS NOT NULL`, args, 4, func(r []string) {
+		WHERE name NOT LIKE 'sqlite\_%' ESCAPE '\' AND tbl_name <> ? AND sql IS NOT NULL`, []any{table}, 4, func(r []string) {
+		if r[0] == "table" {
+			creates[r[1]] = r[3]
+		}
+		// Normalising every statement at every listing is most of its cost: the
+		// objects a statement gives are kept by the statement (and type and names).
+		k := r[0] + "\x00" + r[1] + "\x00" + r[2] + "\x00" + r[3]
+		if got, ok := d.norm[k]; ok {
+			objs = append(objs, got...)
+			return
+		}
+		start := len(objs)
 		switch r[0] {
 		case "table":
 			def, checks := tableParts(r[3])
@@ -59,13 +86,49 @@ func (sqliteDialect) list(ctx context.Context, q querier, _, table string) ([]Ob
 		case "view":
 			objs = append(objs, Object{Kind: r[0], Name: r[1], Definition: normaliseSQL(r[3])})
 		}
+		d.norm[k] = slices.Clone(objs[start:])
 	})
 	if err != nil {
 		return nil, fmt.Errorf("dbscript: read sqlite_schema: %w", err)
 	}
-	err = collect(ctx, q, `SELECT m.name, p.name, p.type, p."notnull", p.dflt_value, p.pk, p.hidden
-		FROM sqlite_schema m JOIN pragma_table_xinfo(m.name) p
-		WHERE m.type = 'table' AND m.name NOT LIKE 'sqlite\_%' ESCAPE '\' AND m.name <> ?`, args, 7, func(r []string) {
+	key := func(name string) string { return name + "\x00" + creates[name] }
+	var missing []string
+	for name := range creates {
+		if _, ok := d.cache[key(name)]; !ok {
+			missing = append(missing, name)
+		}
+	}
+	slices.Sort(missing)
+	for len(missing) > 0 {
+		n := min(len(missing), 500)
+		got, err := sqlitePragmas(ctx, q, missing[:n])
+		if err != nil {
+			return nil, err
+		}
+		for _, name := range missing[:n] {
+			d.cache[key(name)] = got[name]
+		}
+		missing = missing[n:]
+	}
+	for name := range creates {
+		objs = append(objs, d.cache[key(name)]...)
+	}
+	return objs, nil
+}
+
+// sqlitePragmas reads the pragmas of the tables names: their columns, unique and
+// primary keys, and foreign keys, by table.
+func sqlitePragmas(ctx context.Context, q querier, names []string) (map[string][]Object, error) {
+	out := map[string][]Object{}
+	in := strings.TrimSuffix(strings.Repeat("?, ", len(names)), ", ")
+	args := make([]any, len(names))
+	for i, n := range names {
+		args[i] = n
+	}
+	const from = `FROM sqlite_schema m `
+	where := `WHERE m.type = 'table' AND m.name IN (` + in + `)`
+	err := collect(ctx, q, `SELECT m.name, p.name, p.type, p."notnull", p.dflt_value, p.pk, p.hidden
+		`+from+`JOIN pragma_table_xinfo(m.name) p `+where, args, 7, func(r []string) {
 		def := strings.ToUpper(strings.Join(strings.Fields(r[2]), " "))
 		if r[3] == "1" {
 			def += " NOT NULL"
@@ -79,7 +142,7 @@ func (sqliteDialect) list(ctx context.Context, q querier, _, table string) ([]Ob
 		if r[6] != "0" {
 			def += " HIDDEN " + r[6]
 		}
-		objs = append(objs, Object{Kind: "column", Name: r[0] + "." + r[1], Table: r[0], Definition: def})
+		out[r[0]] = append(out[r[0]], Object{Kind: "column", Name: r[0] + "." + r[1], Table: r[0], Definition: def})
 	})
 	if err != nil {
 		return nil, fmt.Errorf("dbscript: read table_xinfo: %w", err)
@@ -89,8 +152,8 @@ func (sqliteDialect) list(ctx context.Context, q querier, _, table string) ([]Ob
 	cons := map[key]*Object{}
 	var order []key
 	err = collect(ctx, q, `SELECT m.name, il.name, il.origin, ii.name
-		`+tables[:strings.Index(tables, "WHERE")]+` JOIN pragma_index_list(m.name) il JOIN pragma_index_info(il.name) ii
-		`+tables[strings.Index(tables, "WHERE"):]+` AND il.origin <> 'c' ORDER BY m.name, il.name, ii.seqno`, args, 4, func(r []string) {
+		`+from+`JOIN pragma_index_list(m.name) il JOIN pragma_index_info(il.name) ii
+		`+where+` AND il.origin <> 'c' ORDER BY m.name, il.name, ii.seqno`, args, 4, func(r []string) {
 		k := key{r[0], r[1]}
 		o := cons[k]
 		if o == nil {
@@ -113,7 +176,7 @@ func (sqliteDialect) list(ctx context.Context, q querier, _, table string) ([]Ob
 		o := cons[k]
 		o.Definition += ")"
 		o.Name = k.table + "." + o.Definition
-		objs = append(objs, *o)
+		out[k.table] = append(out[k.table], *o)
 	}
 	type fk struct {
 		table, id string
@@ -121,8 +184,8 @@ func (sqliteDialect) list(ctx context.Context, q querier, _, table string) ([]Ob
 	fks := map[fk]*[4]string{}
 	var fkOrder []fk
 	err = collect(ctx, q, `SELECT m.name, f.id, f."table", f."from", f."to", f.on_update, f.on_delete, f."match"
-		`+tables[:strings.Index(tables, "WHERE")]+` JOIN pragma_foreign_key_list(m.name) f
-		`+tables[strings.Index(tables, "WHERE"):]+` ORDER BY m.name, f.id, f.seq`, args, 8, func(r []string) {
+		`+from+`JOIN pragma_foreign_key_list(m.name) f
+		`+where+` ORDER BY m.name, f.id, f.seq`, args, 8, func(r []string) {
 		k := fk{r[0], r[1]}
 		v := fks[k]
 		if v == nil {
@@ -142,9 +205,9 @@ func (sqliteDialect) list(ctx context.Context, q querier, _, table string) ([]Ob
 	for _, k := range fkOrder {
 		v := fks[k]
 		def := "FOREIGN KEY (" + v[1] + ") REFERENCES " + v[0] + "(" + v[2] + ")" + v[3]
-		objs = append(objs, Object{Kind: "constraint", Name: k.table + ".FOREIGN KEY (" + v[1] + ") REFERENCES " + v[0], Table: k.table, Definition: def})
+		out[k.table] = append(out[k.table], Object{Kind: "constraint", Name: k.table + ".FOREIGN KEY (" + v[1] + ") REFERENCES " + v[0], Table: k.table, Definition: def})
 	}
-	return objs, nil
+	return out, nil
 }
 
 // tableParts returns what a CREATE TABLE says after its column list (WITHOUT ROWID,
@@ -207,7 +270,7 @@ func safeSlice(s string, i, j int) string {
 	return s[i:j]
 }
 
-func (sqliteDialect) lineOf(err error, _ string) (int, string) {
+func (*sqliteDialect) lineOf(err error, _ string) (int, string) {
 	var se *sqlite.Error
 	if errors.As(err, &se) {
 		return 0, se.Error()
@@ -216,7 +279,7 @@ func (sqliteDialect) lineOf(err error, _ string) (int, string) {
 }
 
 // scratch runs fn on a new in-memory database.
-func (sqliteDialect) scratch(ctx context.Context, _ *sql.DB, fn func(q querier, schema string) error) error {
+func (*sqliteDialect) scratch(ctx context.Context, _ *sql.DB, fn func(q querier, schema string) error) error {
 	db, err := Open(SQLite, ":memory:")
 	if err != nil {
 		return err
