@@ -111,7 +111,7 @@ func TestFleetEndToEnd(t *testing.T) {
 			"enrol_token_file": enrol, "admin_token_file": admin},
 	})
 	master := startProcess(t, true, "fleet", "master", "--config", masterCfg)
-	slaveCfg := func(name, mode string) string {
+	slaveCfg := func(name, mode, source string) string {
 		d := filepath.Join(dir, name)
 		f := map[string]any{"role": "slave", "master": master, "name": name, "mode": mode, "poll_interval": "2s", "enrol_token_file": enrol}
 		if mode == "push" {
@@ -119,10 +119,13 @@ func TestFleetEndToEnd(t *testing.T) {
 			f["poll_interval"] = "1m"
 		}
 		return writeJSONFile(t, filepath.Join(dir, name+".json"), map[string]any{
-			"source": repo.Dir, "keys": []string{repo.PubFile}, "state_dir": filepath.Join(d, "state"), "modules": module(d), "fleet": f})
+			"source": source, "keys": []string{repo.PubFile}, "state_dir": filepath.Join(d, "state"), "modules": module(d), "fleet": f})
 	}
-	startProcess(t, true, "fleet", "slave", "--config", slaveCfg("print-1", "push"))
-	startProcess(t, false, "fleet", "slave", "--config", slaveCfg("print-2", "mailbox"))
+	startProcess(t, true, "fleet", "slave", "--config", slaveCfg("print-1", "push", repo.Dir))
+	// The mailbox slave runs as `upkeep agent`, which runs the fleet role of its
+	// configuration beside the portal. Its own source offers nothing, so that the
+	// agent's scheduled check never holds the module while the fleet applies.
+	startProcess(t, false, "agent", "--config", slaveCfg("print-2", "mailbox", t.TempDir()), "--addr", "127.0.0.1:0")
 
 	mf := []string{"--master", master, "--token-file", admin}
 	fleetCmd := func(args ...string) (int, string, string) {
