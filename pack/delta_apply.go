@@ -238,31 +238,9 @@ func (ap *applier) writeOne(ctx context.Context, w *deltaWorker, f *file) error 
 		return err
 	}
 	x.add(e.Size)
-	if !x.umaskKnown || mode&x.umask != 0 {
-		if err := out.Chmod(mode); err != nil {
-			return writeErr(f.name, err)
-		}
-	}
-	timesSet, err := setTimes(out, f.modTime)
-	if err != nil {
-		return writeErr(f.name, err)
-	}
-	if x.o.sync == syncPerFile {
-		if err := out.Sync(); err != nil {
-			return writeErr(f.name, err)
-		}
-	}
-	cerr := out.Close()
+	o := out
 	out = nil
-	if cerr != nil {
-		return writeErr(f.name, cerr)
-	}
-	if !timesSet {
-		if err := x.root.Chtimes(f.path, f.modTime, f.modTime); err != nil {
-			return writeErr(f.name, err)
-		}
-	}
-	return nil
+	return x.finishFile(f, o, mode)
 }
 
 // produce writes e's content to out: copied from the base, patched, or from the

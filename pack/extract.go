@@ -445,6 +445,20 @@ func (x *extraction) writeFile(ctx context.Context, w *worker, f *file, src io.R
 	if err := x.decode(ctx, w, f, src, out); err != nil {
 		return err
 	}
+	o := out
+	out = nil
+	return x.finishFile(f, o, mode)
+}
+
+// finishFile gives a file whose content is written its mode (only when the umask
+// narrowed it at creation) and its time, syncs it when asked, and closes it, whatever
+// happens.
+func (x *extraction) finishFile(f *file, out outFile, mode fs.FileMode) (err error) {
+	defer func() {
+		if out != nil {
+			out.Close()
+		}
+	}()
 	if !x.umaskKnown || mode&x.umask != 0 {
 		if err := out.Chmod(mode); err != nil {
 			return writeErr(f.name, err)
