@@ -422,21 +422,32 @@ func scriptNumber(s string) (int, error) {
 	return n, nil
 }
 
-func runDBScript(ctx context.Context, cl *cli, args []string) error {
-	fs := cl.newFlags("db script", "upkeep db script --config FILE MODULE NUMBER [--pack PACK]")
+// openDBArgs parses the arguments of a subcommand that works on one configured
+// module (and, with number, one of its scripts) and opens the module.
+func (cl *cli) openDBArgs(ctx context.Context, name, usage string, args []string, number bool) (*dbModule, int, error) {
+	fs := cl.newFlags(name, usage)
 	fl := newDBFlags(fs)
 	pos, err := parse(fs, args)
 	if err != nil {
-		return err
+		return nil, 0, err
 	}
-	if err := exactArgs(pos, 2, "MODULE NUMBER"); err != nil {
-		return err
-	}
-	n, err := scriptNumber(pos[1])
-	if err != nil {
-		return err
+	n := 0
+	if number {
+		if err := exactArgs(pos, 2, "MODULE NUMBER"); err != nil {
+			return nil, 0, err
+		}
+		if n, err = scriptNumber(pos[1]); err != nil {
+			return nil, 0, err
+		}
+	} else if err := exactArgs(pos, 1, "one MODULE"); err != nil {
+		return nil, 0, err
 	}
 	m, err := cl.dbModule(ctx, fl, pos[0])
+	return m, n, err
+}
+
+func runDBScript(ctx context.Context, cl *cli, args []string) error {
+	m, n, err := cl.openDBArgs(ctx, "db script", "upkeep db script --config FILE MODULE NUMBER [--pack PACK]", args, true)
 	if err != nil {
 		return err
 	}
@@ -450,16 +461,7 @@ func runDBScript(ctx context.Context, cl *cli, args []string) error {
 }
 
 func runDBApplyNext(ctx context.Context, cl *cli, args []string) error {
-	fs := cl.newFlags("db apply-next", "upkeep db apply-next --config FILE MODULE [--pack PACK]")
-	fl := newDBFlags(fs)
-	pos, err := parse(fs, args)
-	if err != nil {
-		return err
-	}
-	if err := exactArgs(pos, 1, "one MODULE"); err != nil {
-		return err
-	}
-	m, err := cl.dbModule(ctx, fl, pos[0])
+	m, _, err := cl.openDBArgs(ctx, "db apply-next", "upkeep db apply-next --config FILE MODULE [--pack PACK]", args, false)
 	if err != nil {
 		return err
 	}
@@ -473,20 +475,7 @@ func runDBApplyNext(ctx context.Context, cl *cli, args []string) error {
 }
 
 func runDBMarkApplied(ctx context.Context, cl *cli, args []string) error {
-	fs := cl.newFlags("db mark-applied", "upkeep db mark-applied --config FILE MODULE NUMBER [--pack PACK]")
-	fl := newDBFlags(fs)
-	pos, err := parse(fs, args)
-	if err != nil {
-		return err
-	}
-	if err := exactArgs(pos, 2, "MODULE NUMBER"); err != nil {
-		return err
-	}
-	n, err := scriptNumber(pos[1])
-	if err != nil {
-		return err
-	}
-	m, err := cl.dbModule(ctx, fl, pos[0])
+	m, n, err := cl.openDBArgs(ctx, "db mark-applied", "upkeep db mark-applied --config FILE MODULE NUMBER [--pack PACK]", args, true)
 	if err != nil {
 		return err
 	}
