@@ -332,18 +332,25 @@ func printServerResult(cl *cli, s fleet.ServerResult) {
 	fmt.Fprintln(cl.stdout, line)
 }
 
-func runFleetServers(ctx context.Context, cl *cli, args []string) error {
-	fs := cl.newFlags("fleet servers", "upkeep fleet servers --master URL --token-file F [--json]")
+// fleetListing parses the arguments of a subcommand that lists what the master
+// holds (--master, --token-file, --json) and returns its client.
+func (cl *cli) fleetListing(name string, args []string) (*fleet.Client, *bool, error) {
+	fs := cl.newFlags("fleet "+name, "upkeep fleet "+name+" --master URL --token-file F [--json]")
 	mf := addMasterFlags(fs)
 	asJSON := fs.Bool("json", false, "print JSON")
 	pos, err := parse(fs, args)
 	if err != nil {
-		return err
+		return nil, nil, err
 	}
 	if err := exactArgs(pos, 0, "no positional argument"); err != nil {
-		return err
+		return nil, nil, err
 	}
 	c, err := mf.client()
+	return c, asJSON, err
+}
+
+func runFleetServers(ctx context.Context, cl *cli, args []string) error {
+	c, asJSON, err := cl.fleetListing("servers", args)
 	if err != nil {
 		return err
 	}
@@ -377,17 +384,7 @@ func runFleetServers(ctx context.Context, cl *cli, args []string) error {
 }
 
 func runFleetOps(ctx context.Context, cl *cli, args []string) error {
-	fs := cl.newFlags("fleet ops", "upkeep fleet ops --master URL --token-file F [--json]")
-	mf := addMasterFlags(fs)
-	asJSON := fs.Bool("json", false, "print JSON")
-	pos, err := parse(fs, args)
-	if err != nil {
-		return err
-	}
-	if err := exactArgs(pos, 0, "no positional argument"); err != nil {
-		return err
-	}
-	c, err := mf.client()
+	c, asJSON, err := cl.fleetListing("ops", args)
 	if err != nil {
 		return err
 	}
