@@ -142,9 +142,24 @@ func serveAgent(ctx context.Context, cl *cli, cfg *agent.Config, eng *update.Eng
 	return serr
 }
 
+const serviceUsage = `usage: upkeep service SUBCOMMAND [flags]
+
+subcommands:
+  install --config FILE [--name upkeep] [--addr ADDR] [--token-file FILE] [--print]
+        install the agent as a systemd unit or a Windows service; --print writes the
+        definition to stdout and installs nothing
+  uninstall [--name upkeep]
+  status [--name upkeep]
+`
+
 func runService(ctx context.Context, cl *cli, args []string) error {
 	if len(args) == 0 {
 		return usagef("want a subcommand: install, uninstall or status")
+	}
+	switch args[0] {
+	case "-h", "-help", "--help", "help":
+		fmt.Fprint(cl.stdout, serviceUsage)
+		return errHelpShown
 	}
 	sub, args := args[0], args[1:]
 	fs := cl.newFlags("service "+sub, "upkeep service install --config FILE [--name upkeep] [--addr …] [--token-file FILE] [--print]\n       upkeep service uninstall [--name upkeep]\n       upkeep service status [--name upkeep]")

@@ -134,4 +134,7 @@ func TestServicePrint(t *testing.T) {
 	}
 	code, _, _ = runCLI(t, "service", "install", "--print")
 	require.Equal(t, 2, code, "--config is required")
+	code, out, _ = runCLI(t, "service", "-h")
+	require.Equal(t, 0, code)
+	require.Contains(t, out, "uninstall")
 }

@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/upkeep-go/upkeep/internal/limited"
 	"github.com/upkeep-go/upkeep/pack"
@@ -86,6 +87,12 @@ func runDBFingerprint(ctx context.Context, cl *cli, args []string) error {
 	}
 	if *dsn == "" {
 		return usagef("--dsn is required")
+	}
+	if *driver == string(dbscript.SQLite) && !strings.HasPrefix(*dsn, "file:") && !strings.Contains(*dsn, ":memory:") {
+		// Opening a missing file would create it, and fingerprint it as empty.
+		if _, err := os.Stat(*dsn); err != nil {
+			return fmt.Errorf("--dsn: %w", err)
+		}
 	}
 	r, db, err := openRunner(*driver, *dsn, *schema)
 	if err != nil {
@@ -455,6 +462,16 @@ func runDBScript(ctx context.Context, cl *cli, args []string) error {
 	s, ok := m.p.Script(n)
 	if !ok {
 		return fmt.Errorf("%s: the pack has no script %d", m.name, n)
+	}
+	// Only a pending script is printed: one the history holds already ran.
+	h, err := m.r.History(ctx)
+	if err != nil {
+		return dbErr(err)
+	}
+	for _, a := range h {
+		if a.Number == n {
+			return fmt.Errorf("%s: script %s is not pending: it was applied (%s) at %s", m.name, a.Name, a.Mode, a.AppliedAt.Format(time.RFC3339))
+		}
 	}
 	_, err = fmt.Fprint(cl.stdout, s.Text)
 	return err

@@ -91,6 +91,9 @@ func TestDBCommands(t *testing.T) {
 			code, out, _ = runCLI(t, "db", "script", "--config", cfg, "db", "2", "--pack", packDir)
 			require.Equal(t, 0, code)
 			require.Contains(t, out, "CREATE TABLE orders")
+			code, _, errOut = runCLI(t, "db", "script", "--config", cfg, "db", "1", "--pack", packDir)
+			require.Equal(t, 1, code, "an applied script is not pending")
+			require.Contains(t, errOut, "0001_init.sql is not pending")
 
 			code, _, errOut = runCLI(t, "db", "mark-applied", "--config", cfg, "db", "3", "--pack", packDir)
 			require.Equal(t, 1, code)
@@ -126,6 +129,17 @@ func dbExec(t *testing.T, db *sql.DB, q string) {
 	t.Helper()
 	_, err := db.Exec(q)
 	require.NoError(t, err)
+}
+
+// TestDBFingerprintMissingFile: a mistyped SQLite path is an error naming it, not an
+// empty database created on the spot.
+func TestDBFingerprintMissingFile(t *testing.T) {
+	t.Parallel()
+	missing := filepath.Join(t.TempDir(), "no.sqlite")
+	code, _, errOut := runCLI(t, "db", "fingerprint", "--driver", "sqlite", "--dsn", missing)
+	require.Equal(t, 1, code)
+	require.Contains(t, errOut, missing)
+	require.NoFileExists(t, missing)
 }
 
 func TestDBUsage(t *testing.T) {

@@ -443,5 +443,5 @@ func runFleetConverged(ctx context.Context, cl *cli, args []string) error {
 	for _, b := range conv.Behind {
 		fmt.Fprintf(cl.stdout, "%s %s\n", b.Name, orNone(&b.Version))
 	}
-	return errSilentFailure
+	return fmt.Errorf("%d server(s) do not run %s %s", len(conv.Behind), conv.Module, conv.Newest)
 }

@@ -178,8 +178,9 @@ func TestFleetEndToEnd(t *testing.T) {
 		require.Equal(t, "staged", s.State, out)
 	}
 
-	code, _, _ = fleetCmd("converged", "--module", "watchdoc")
+	code, _, errs = fleetCmd("converged", "--module", "watchdoc")
 	require.Equal(t, 1, code, "nothing is installed on the slaves yet")
+	require.Contains(t, errs, "do not run watchdoc", "one line on stderr says why")
 
 	code, out, errs = fleetCmd("apply", "--update", "Watchdoc 6.1", "--servers", "print-2,print-1", "--wave", "1", "--max-failures", "0", "--wait", "--json")
 	require.Equal(t, 0, code, errs+out)

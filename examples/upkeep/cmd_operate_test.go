@@ -206,6 +206,9 @@ func TestInstallKeepsUnmanagedFolder(t *testing.T) {
 
 			code, out, errs = runCLI(t, "install", "--config", config, "app", "--keep-unmanaged")
 			require.Equal(t, 0, code, errs)
+			code, st, errs := runCLI(t, "status", "--config", config, "--json")
+			require.Equal(t, 0, code, errs)
+			require.Contains(t, st, `"code": null`, "status --json has every key, null after a success")
 			require.Contains(t, out, "unmanaged-")
 			require.Equal(t, map[string]string{"index.html": "one"}, updatetest.ReadTree(t, module))
 		})
