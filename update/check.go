@@ -171,6 +171,11 @@ func (e *Engine) target(mc *ModuleConfig, installed, id string) manifest.Target 
 // earlier version, a validator that missed a change), the manifest is fetched again,
 // unconditionally, and the decision is made on that copy.
 func (e *Engine) fetchManifest(ctx context.Context) (*manifest.Manifest, error) {
+	// A check writes and deletes in the state dir (trust, cache, key set): a state dir
+	// nobody else can write holds only what upkeep put there.
+	if err := checkStateDirs(string(e.state)); err != nil {
+		return nil, err
+	}
 	kr, kt, err := e.manifestKeyring(ctx)
 	if err != nil {
 		return nil, err

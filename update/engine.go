@@ -214,19 +214,28 @@ func (e *Engine) lock(m *ModuleConfig) (*moduleLock, error) {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, stateErr(err)
 	}
-	for _, p := range []string{string(e.state), e.state.path("modules"), dir} {
-		fi, err := os.Lstat(p)
-		if err != nil {
-			return nil, stateErr(err)
-		}
-		if !fi.IsDir() {
-			return nil, &WorkFolderError{Path: p, Owner: -1, Mode: fi.Mode(), Reason: "this part of the state dir is not a folder"}
-		}
-		if err := ownedInfo(p, fi, "state dir"); err != nil {
-			return nil, err
-		}
+	if err := checkStateDirs(string(e.state), e.state.path("modules"), dir); err != nil {
+		return nil, err
 	}
 	return e.locks.acquire(m.Name, e.state.module(m.Name, "lock"))
+}
+
+// checkStateDirs refuses parts of the state dir that are links, not folders, another
+// account's, or writable by others: upkeep writes and deletes in them by path.
+func checkStateDirs(paths ...string) error {
+	for _, p := range paths {
+		fi, err := os.Lstat(p)
+		if err != nil {
+			return stateErr(err)
+		}
+		if !fi.IsDir() {
+			return &WorkFolderError{Path: p, Owner: -1, Mode: fi.Mode(), Reason: "this part of the state dir is not a folder"}
+		}
+		if err := ownedInfo(p, fi, "state dir"); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 func ctxErr(ctx context.Context) error { return context.Cause(ctx) }

@@ -693,9 +693,8 @@ func (e *Engine) finish(ctx context.Context, op *operation, result string) (time
 // settleStage deals with the stage once the new tree is in place: for the swap
 // strategy it holds the previous tree, which becomes the backup named j.Keep, or is
 // dropped when it is a version upkeep installed and rolled away from; an empty folder
-// that was there before is removed only while it is still empty (else it is kept as
-// an unmanaged backup). For the inplace strategy the stage is what is left of the new
-// tree after its files moved.
+// that was there before is kept as an unmanaged backup too. For the inplace strategy
+// the stage is what is left of the new tree after its files moved.
 func (e *Engine) settleStage(ctx context.Context, op *operation) error {
 	m, md, j := op.m, op.md, op.j
 	if m.Strategy == InPlace {
@@ -704,13 +703,9 @@ func (e *Engine) settleStage(ctx context.Context, op *operation) error {
 	e.removeFlag(ctx, op, md.work, stageName)
 	keep := j.Keep
 	if keep == "" && j.Op == opInstall && !j.Fresh {
-		// The folder was empty before the install: remove it only if it still is.
-		err := e.ops.remove(ctx, md.work, stageName)
-		if err == nil {
-			return nil
-		}
+		// The folder was there, empty, before the install: upkeep did not make it (its
+		// owner and rights may matter to someone), so it is kept, not removed.
 		keep = unmanagedPrefix + e.now().UTC().Format("20060102T150405Z")
-		e.log.Warn("the module folder was not empty any more: kept as a backup", "module", m.Name, "backup", keep, "err", err)
 	}
 	if keep == "" {
 		return e.ops.removeAll(md.work, stageName)
@@ -874,6 +869,12 @@ func (e *Engine) settleExchange(ctx context.Context, op *operation) {
 	if _, err := md.parent.Lstat(x); err != nil {
 		return
 	}
+	// The third name only ever holds the previous live tree: anything else there
+	// (a folder or link planted beside the module) is not upkeep's and stays.
+	if id, err := idAt(md.parent, x); err != nil || !sameTree(op.j.OldID, id) {
+		e.log.Warn("a folder named as upkeep's exchange is not the tree it moved: left alone", "path", exchangeName(op.m.Path))
+		return
+	}
 	if _, err := md.parent.Lstat(md.name); errors.Is(err, fs.ErrNotExist) {
 		e.ops.rename(ctx, md.parent, x, md.name) // only the first rename happened
 		return
@@ -915,13 +916,11 @@ func (e *Engine) maintOn(ctx context.Context, op *operation, reason string) erro
 			e.log.Warn("drain timed out", "module", m.Name, "err", err)
 		}
 	}
-	if m.MaintenanceFile != "" && op.md != nil {
-		if fi, err := op.md.parent.Lstat(op.md.name); err == nil && fi.IsDir() {
+	if m.MaintenanceFile != "" {
+		return op.onLive(func(live string) error {
 			e.ops.at("create", filepath.Join(m.Path, m.MaintenanceFile))
-			if err := (maintenance.Flag{Name: m.MaintenanceFile}).Place(op.md.parent.anchored(op.md.name), reason); err != nil {
-				return err
-			}
-		}
+			return (maintenance.Flag{Name: m.MaintenanceFile}).Place(live, reason)
+		})
 	}
 	return nil
 }
@@ -932,11 +931,11 @@ func (e *Engine) maintOff(op *operation) error {
 	if s := e.maint[m.Name]; s != nil {
 		s.Off()
 	}
-	if m.MaintenanceFile != "" && m.Path != "" {
+	if m.MaintenanceFile != "" {
 		// Remove also clears what a crash inside Place left; a flag a person placed is
 		// theirs to remove, and is reported, not touched.
 		e.ops.at("remove", filepath.Join(m.Path, m.MaintenanceFile))
-		err := (maintenance.Flag{Name: m.MaintenanceFile}).Remove(op.livePath())
+		err := op.onLive(func(live string) error { return (maintenance.Flag{Name: m.MaintenanceFile}).Remove(live) })
 		if errors.Is(err, maintenance.ErrForeignFlag) {
 			e.log.Warn("maintenance file not placed by upkeep left in place", "module", m.Name, "err", err)
 		} else if err != nil {
@@ -947,13 +946,35 @@ func (e *Engine) maintOff(op *operation) error {
 	return nil
 }
 
-// livePath is the live folder's path, through the parent folder's handle where the
-// operation has one.
-func (op *operation) livePath() string {
-	if op.md == nil {
-		return op.m.Path
+// onLive runs f with a path to the live folder that goes through a handle on it,
+// opened without following links: the maintenance flag is placed and removed in the
+// very folder checked, not wherever a link planted in its place points. f does not
+// run when there is no live folder (a database module, a first install) or when a
+// link or a file stands there.
+func (op *operation) onLive(f func(live string) error) error {
+	if op.m.Path == "" {
+		return nil
 	}
-	return op.md.parent.anchored(op.md.name)
+	parent := (*dir)(nil)
+	if op.md != nil {
+		parent = op.md.parent
+	} else {
+		p, err := openDir(filepath.Dir(op.m.Path))
+		if err != nil {
+			return nil // no parent folder: no live folder
+		}
+		defer p.close()
+		parent = p
+	}
+	live, err := parent.sub(filepath.Base(op.m.Path))
+	if errors.Is(err, fs.ErrNotExist) || errors.Is(err, errNotPlainDir) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	defer live.close()
+	return f(live.anchored("."))
 }
 
 // dropDownloads removes the downloaded packs of a version once it is installed.

@@ -74,7 +74,12 @@ func (e *Engine) recoverOne(ctx context.Context, m *ModuleConfig) (RecoverResult
 		}
 		op := &operation{e: e, m: m, md: md, j: &journal{}}
 		if m.MaintenanceFile != "" {
-			if present, ours, _ := (maintenance.Flag{Name: m.MaintenanceFile}).Present(op.livePath()); present && ours {
+			var present, ours bool
+			op.onLive(func(live string) error {
+				present, ours, _ = (maintenance.Flag{Name: m.MaintenanceFile}).Present(live)
+				return nil
+			})
+			if present && ours {
 				e.maintOff(op)
 				res.Detail = "removed a stale maintenance flag"
 				e.updateStatus(m, func(st *ModuleStatus) { st.LastResult = "recovered: removed a stale maintenance flag" })
@@ -156,7 +161,7 @@ func (e *Engine) recoverModule(ctx context.Context, m *ModuleConfig, j *journal)
 	}
 	e.cleanTemps(ctx, m, md)
 	e.dropWorkDir(ctx, m, md)
-	if _, err := md.parent.Lstat(exchangeName(md.name)); err == nil {
+	if id, err := idAt(md.parent, exchangeName(md.name)); err == nil && sameTree(j.OldID, id) {
 		return fmt.Errorf("%s still exists after recovery", exchangeName(m.Path))
 	}
 	return nil

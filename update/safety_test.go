@@ -16,6 +16,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/upkeep-go/upkeep/update"
+	"github.com/upkeep-go/upkeep/update/maintenance"
 	"github.com/upkeep-go/upkeep/update/updatetest"
 )
 
@@ -152,6 +153,10 @@ func TestFirstInstallIntoEmptyFolder(t *testing.T) {
 			require.NoError(t, err)
 			require.Equal(t, v1, updatetest.ReadTree(t, e.module))
 			assertClean(t, e)
+			if strategy == update.Swap {
+				kept, _ := filepath.Glob(filepath.Join(update.WorkDir(&e.cfg.Modules[0]), "backup", "unmanaged-*"))
+				require.Len(t, kept, 1, "the folder that was there is kept, not removed")
+			}
 		})
 	}
 }
@@ -366,4 +371,50 @@ func TestRacingLinkInLiveFolder(t *testing.T) {
 	wg.Wait()
 	eng.Recover(ctx)
 	requireVictimIntact(t, victim)
+}
+
+// TestPlantedExchangeFolderSurvives: a folder planted beside the module under the
+// name of upkeep's exchange is not upkeep's: installs and recovery leave it alone.
+func TestPlantedExchangeFolderSurvives(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	e := newEnv(t, update.Swap, false)
+	e.repo.Publish("web", "1.0.0", platform, v1)
+	e.repo.Publish("web", "2.0.0", platform, v2)
+	eng := e.engine(t)
+	planted := e.module + ".xchg"
+	require.NoError(t, os.MkdirAll(filepath.Join(planted, "sub"), 0o755))
+	require.NoError(t, os.WriteFile(filepath.Join(planted, "precious.txt"), []byte("precious"), 0o644))
+	require.NoError(t, os.WriteFile(filepath.Join(planted, "sub", "x.txt"), []byte("x"), 0o644))
+	_, err := eng.Install(ctx, "web", update.InstallOptions{Version: "1.0.0"})
+	require.NoError(t, err)
+	requireVictimIntact(t, planted)
+	_, err = eng.Install(ctx, "web", update.InstallOptions{})
+	require.NoError(t, err)
+	_, err = eng.Recover(ctx)
+	require.NoError(t, err)
+	requireVictimIntact(t, planted)
+	require.Equal(t, v2, updatetest.ReadTree(t, e.module))
+}
+
+// TestFlagThroughPlantedLink: the module folder replaced by a link to a folder that
+// holds a file carrying upkeep's flag marker: recovery removes no flag there.
+func TestFlagThroughPlantedLink(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	e := newEnv(t, update.Swap, false)
+	e.repo.Publish("web", "1.0.0", platform, v1)
+	eng := e.engine(t)
+	_, err := eng.Install(ctx, "web", update.InstallOptions{})
+	require.NoError(t, err)
+	victim := t.TempDir()
+	flag := maintenance.Flag{Name: "app_offline.htm"}
+	require.NoError(t, flag.Place(victim, "not upkeep's module"))
+	require.NoError(t, os.Rename(e.module, e.module+".moved"))
+	require.NoError(t, os.Symlink(victim, e.module))
+	_, err = eng.Recover(ctx)
+	require.NoError(t, err)
+	present, _, err := flag.Present(victim)
+	require.NoError(t, err)
+	require.True(t, present, "the flag in the folder the link points to is still there")
 }
