@@ -266,7 +266,7 @@ func (x *extraction) finish(dest string, existed bool) error {
 			mode = fi.Mode().Perm()
 		}
 	}
-	if err := os.Chmod(x.tmp, mode); err != nil {
+	if err := chmodNoFollow(x.tmp, mode); err != nil {
 		return writeErr("", err)
 	}
 	sync := x.o.sync

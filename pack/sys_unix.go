@@ -48,3 +48,14 @@ func setTimesOpen(f *os.File, t time.Time) (bool, error) {
 	}
 	return true, serr
 }
+
+// chmodNoFollow changes a folder's mode through a handle opened without following a
+// link: its name is in a folder another account may write.
+func chmodNoFollow(path string, mode os.FileMode) error {
+	d, err := os.OpenFile(path, os.O_RDONLY|unix.O_NOFOLLOW, 0)
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	return d.Chmod(mode)
+}

@@ -34,3 +34,7 @@ func replaceDir(tmp, dest string, destExisted bool) error {
 
 // setTimesOpen does nothing on Windows: the caller sets times with Root.Chtimes.
 func setTimesOpen(f *os.File, t time.Time) (bool, error) { return false, nil }
+
+// chmodNoFollow changes a folder's mode by path: Windows has no O_NOFOLLOW, and
+// creating links needs a privilege application accounts lack.
+func chmodNoFollow(path string, mode os.FileMode) error { return os.Chmod(path, mode) }

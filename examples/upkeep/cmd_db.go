@@ -12,6 +12,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/upkeep-go/upkeep/internal/atomicfile"
 	"github.com/upkeep-go/upkeep/internal/limited"
 	"github.com/upkeep-go/upkeep/pack"
 	"github.com/upkeep-go/upkeep/signature"
@@ -173,37 +174,11 @@ func runDBBuild(ctx context.Context, cl *cli, args []string) error {
 		return err
 	}
 	dest := filepath.Join(dir, filepath.FromSlash(dbscript.FingerprintsFile))
-	if err := writeAtomic(dest, append(b, '\n')); err != nil {
+	if err := atomicfile.WriteFile(dest, append(b, '\n'), 0o644); err != nil {
 		return err
 	}
 	fmt.Fprintf(cl.stdout, "wrote %s: %d %s fingerprints\n", dest, len(fps), d)
 	return nil
-}
-
-// writeAtomic writes a file through a temporary one in the same folder, so that a
-// failure leaves the old file whole.
-func writeAtomic(path string, b []byte) error {
-	f, err := os.CreateTemp(filepath.Dir(path), ".upkeep-*")
-	if err != nil {
-		return err
-	}
-	_, err = f.Write(b)
-	if err == nil {
-		err = f.Sync()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Chmod(f.Name(), 0o644)
-	}
-	if err == nil {
-		err = os.Rename(f.Name(), path)
-	}
-	if err != nil {
-		os.Remove(f.Name())
-	}
-	return err
 }
 
 // dbModule is what the config-based subcommands share: the module's runner and pack.

@@ -88,7 +88,9 @@ func buildDelta(ctx context.Context, repo string, key signature.PrivateKey, b Bu
 	if err != nil {
 		return d, err
 	}
-	tree, err := os.MkdirTemp(repo, ".delta-base-*")
+	// The earlier tree goes in a private temporary folder, not in the repository,
+	// which other accounts (CI jobs) may write.
+	tree, err := os.MkdirTemp("", "upkeep-delta-base-*")
 	if err != nil {
 		return d, err
 	}
