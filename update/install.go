@@ -604,8 +604,21 @@ func (e *Engine) swapIn(ctx context.Context, op *operation) error {
 	m, md, j := op.m, op.md, op.j
 	e.emit(Event{Module: m.Name, Version: j.To, Step: StepInstall})
 	if m.Strategy == InPlace {
-		if err := e.ops.mkdirAll(md.parent, md.name, 0o755); err != nil {
-			return err
+		if j.Fresh && j.OldID == "" {
+			// The live folder is created here, and recorded, so that undoing removes
+			// this folder only, never one that appeared at its name meanwhile.
+			e.ops.at("mkdir", md.parent.join(md.name))
+			if err := md.parent.Mkdir(md.name, 0o755); err != nil {
+				return fmt.Errorf("%s: creating the module folder: %w", m.Path, err)
+			}
+			id, err := idAt(md.parent, md.name)
+			if err != nil {
+				return err
+			}
+			j.OldID = id
+			if err := e.writeJournal(m, j, j.Step); err != nil {
+				return stateErr(err)
+			}
 		}
 		return e.withLiveAndStage(op, func(live, stage *dir) error {
 			return e.mirror(ctx, stage, live, m.MaintenanceFile, false)
@@ -822,8 +835,19 @@ func (e *Engine) undo(ctx context.Context, op *operation) error {
 	switch j.Step {
 	case jSwap, jSwapped, jInstalled:
 		if j.Fresh {
-			if err := e.ops.removeAll(md.parent, md.name); err != nil {
-				return err
+			// Only the folder this install created (OldID) goes; without a record,
+			// only an empty one.
+			id, err := idAt(md.parent, md.name)
+			switch {
+			case err != nil:
+			case sameTree(j.OldID, id):
+				if err := e.ops.removeAll(md.parent, md.name); err != nil {
+					return err
+				}
+			case j.OldID == "":
+				e.ops.remove(ctx, md.parent, md.name)
+			default:
+				e.log.Warn("the module folder is not the one the install created: left alone", "path", m.Path)
 			}
 			break
 		}

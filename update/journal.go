@@ -40,7 +40,8 @@ type journal struct {
 	// "unmanaged-<time>" for a tree upkeep did not manage); "" when it is not kept.
 	Keep string `json:"keep,omitempty"`
 	// NewID and OldID identify the staged tree and the live one before the swap
-	// (inodes), to tell after a crash which tree the live folder holds.
+	// (inodes), to tell after a crash which tree the live folder holds. For a first
+	// inplace install, OldID is the live folder the install created.
 	NewID   string    `json:"new_id,omitempty"`
 	OldID   string    `json:"old_id,omitempty"`
 	Fresh   bool      `json:"fresh,omitempty"` // there was no live folder before

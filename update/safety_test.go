@@ -15,6 +15,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/upkeep-go/upkeep/hooks"
 	"github.com/upkeep-go/upkeep/update"
 	"github.com/upkeep-go/upkeep/update/maintenance"
 	"github.com/upkeep-go/upkeep/update/updatetest"
@@ -417,4 +418,20 @@ func TestFlagThroughPlantedLink(t *testing.T) {
 	present, _, err := flag.Present(victim)
 	require.NoError(t, err)
 	require.True(t, present, "the flag in the folder the link points to is still there")
+}
+
+// TestFolderAppearingDuringFirstInstall: another account creates the module folder,
+// with files, while a first inplace install downloads and stages; the install fails
+// instead of writing into it, and undoing it removes nothing of that folder.
+func TestFolderAppearingDuringFirstInstall(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, update.InPlace, false)
+	e.repo.Publish("web", "1.0.0", platform, v1)
+	appear := hooks.On(hooks.StartUpdate, func(ctx context.Context, ev hooks.Event) error {
+		require.NoError(t, os.MkdirAll(e.module, 0o755))
+		return os.WriteFile(filepath.Join(e.module, "theirs.txt"), []byte("theirs"), 0o644)
+	})
+	_, err := e.engine(t, update.WithHook("web", appear)).Install(context.Background(), "web", update.InstallOptions{})
+	require.Error(t, err)
+	require.Equal(t, map[string]string{"theirs.txt": "theirs"}, updatetest.ReadTree(t, e.module))
 }
