@@ -77,9 +77,10 @@ type Keyring struct {
 	opts  options
 }
 
-// NewKeyring returns a keyring that trusts keys. The same key given twice counts once;
-// two different keys with the same ID, an empty keyring, or a threshold above the
-// number of distinct keys are errors. [LoadKeyring] reads the keys from files and
+// NewKeyring returns a keyring that trusts keys. A key is its Ed25519 public-key
+// bytes: the same key given twice, even under two IDs, counts once toward the
+// threshold. Two different keys with the same ID, an empty keyring, or a threshold
+// above the number of distinct keys are errors. [LoadKeyring] reads the keys from files and
 // [ParseKeyring] from bytes.
 func NewKeyring(keys []PublicKey, opts ...Option) (*Keyring, error) {
 	return newKeyring(keys, nil, opts)
@@ -123,10 +124,20 @@ func newKeyring(keys []PublicKey, from []string, opts []Option) (*Keyring, error
 	if len(kr.keys) == 0 {
 		return nil, errors.New("signature: keyring: no key")
 	}
-	if kr.opts.threshold > len(kr.keys) {
-		return nil, fmt.Errorf("signature: keyring: threshold %d above the %d distinct keys", kr.opts.threshold, len(kr.keys))
+	if n := kr.distinct(); kr.opts.threshold > n {
+		return nil, fmt.Errorf("signature: keyring: threshold %d above the %d distinct keys", kr.opts.threshold, n)
 	}
 	return kr, nil
+}
+
+// distinct returns the number of distinct keys: a key is its Ed25519 bytes, so one
+// listed under two IDs counts once.
+func (kr *Keyring) distinct() int {
+	seen := make(map[[ed25519.PublicKeySize]byte]bool, len(kr.keys))
+	for _, k := range kr.keys {
+		seen[k.key] = true
+	}
+	return len(seen)
 }
 
 // ParseKeyring returns a keyring that trusts the public keys in data, in any form
@@ -307,15 +318,20 @@ func (v *Verifier) Write(p []byte) (int, error) {
 // Verify checks the bytes written so far against every signature block and returns
 // the distinct trusted keys that signed them, or a [*ThresholdError] when fewer than
 // the keyring's threshold did. A key counts once however many of its blocks the file
-// holds.
+// holds, and under whichever of its IDs: a key is its public-key bytes.
 func (v *Verifier) Verify() (*Verified, error) {
 	digest := v.hash.Sum(nil)
 	out := &Verified{Name: v.name}
 	counted := make(map[KeyID]bool)
+	countedKeys := make(map[[ed25519.PublicKeySize]byte]bool)
 	var refused []*KeyError
 	for _, b := range v.blocks {
 		id := KeyID(b.sig.KeyID)
 		if counted[id] {
+			continue
+		}
+		if k, ok := v.kr.keys[id]; ok && countedKeys[k.key] {
+			counted[id] = true // the same key under another ID: no second vote, no reason
 			continue
 		}
 		if err := v.check(b, digest); err != nil {
@@ -323,6 +339,7 @@ func (v *Verifier) Verify() (*Verified, error) {
 			continue
 		}
 		counted[id] = true
+		countedKeys[v.kr.keys[id].key] = true
 		out.Signers = append(out.Signers, Signer{KeyID: id, TrustedComment: b.sig.TrustedComment, Legacy: b.sig.Algorithm == minisign.EdDSA})
 	}
 	if len(out.Signers) < v.kr.opts.threshold {

@@ -146,3 +146,30 @@ func TestParseKeyring(t *testing.T) {
 	_, err = ParseKeyring(nil)
 	require.ErrorIs(t, err, ErrMalformed)
 }
+
+// TestThresholdCountsKeysNotIDs: one key listed under two IDs is one key. A file it
+// signed twice, once under each ID, does not meet a threshold of two, and a keyring
+// of that key alone cannot have a threshold of two.
+func TestThresholdCountsKeysNotIDs(t *testing.T) {
+	t.Parallel()
+	a, privA := mustGenerate(t)
+	c, privC := mustGenerate(t)
+	alias := PublicKey{id: a.id ^ 0xffff, key: a.key}
+	privAlias := PrivateKey{id: alias.id, key: privA.key}
+	msg := []byte("pack bytes")
+	sig, err := AppendSignature("f.minisig", mustSign(t, privA, msg, "x"), mustSign(t, privAlias, msg, "x"))
+	require.NoError(t, err)
+
+	kr := mustKeyring(t, []PublicKey{a, alias, c}, WithThreshold(2))
+	_, err = kr.Verify("f", sig, bytes.NewReader(msg))
+	require.ErrorIs(t, err, ErrThreshold)
+
+	sig, err = AppendSignature("f.minisig", sig, mustSign(t, privC, msg, "x"))
+	require.NoError(t, err)
+	v, err := kr.Verify("f", sig, bytes.NewReader(msg))
+	require.NoError(t, err)
+	require.Len(t, v.Signers, 2)
+
+	_, err = NewKeyring([]PublicKey{a, alias}, WithThreshold(2))
+	require.ErrorContains(t, err, "threshold 2 above the 1 distinct keys")
+}

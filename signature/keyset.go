@@ -45,14 +45,20 @@ var (
 // Version grows with every publication: a verifier refuses a key set with a lower
 // version than one it accepted (a replay that would bring back a revoked key).
 // Revoked lists the key IDs removed by this or earlier versions, so that a verifier
-// that skipped a version still learns of them.
+// that skipped a version still learns of them; RevokedKeys lists the same keys whole
+// where the publisher knew them, since a key is its public-key bytes and the same
+// bytes may be listed again under another ID. Expires, when not zero, is the time
+// from which verifiers refuse the key set: withholding a newer key set then cannot
+// keep a removed key trusted for ever.
 type KeySet struct {
 	Schema        int
 	Version       uint64
+	Expires       time.Time
 	Roots         []PublicKey
 	RootThreshold int
 	Keys          []ValidKey
 	Revoked       []KeyID
+	RevokedKeys   []PublicKey
 }
 
 // ValidKey is a signing key of a key set and the time it may be used in:
@@ -70,12 +76,14 @@ func (k ValidKey) ValidAt(t time.Time) bool {
 
 // The JSON form of a key set.
 type keySetJSON struct {
-	Schema        int       `json:"schema"`
-	Version       uint64    `json:"version"`
-	RootThreshold int       `json:"root_threshold"`
-	Roots         []string  `json:"roots"`
-	Keys          []keyJSON `json:"keys"`
-	Revoked       []string  `json:"revoked,omitempty"`
+	Schema        int        `json:"schema"`
+	Version       uint64     `json:"version"`
+	Expires       *time.Time `json:"expires,omitempty"`
+	RootThreshold int        `json:"root_threshold"`
+	Roots         []string   `json:"roots"`
+	Keys          []keyJSON  `json:"keys"`
+	Revoked       []string   `json:"revoked,omitempty"`
+	RevokedKeys   []string   `json:"revoked_keys,omitempty"`
 }
 
 type keyJSON struct {
@@ -106,6 +114,12 @@ func ParseKeySet(data []byte) (*KeySet, error) {
 		return nil, bad("version: missing (the first key set has version 1)")
 	}
 	ks := &KeySet{Schema: j.Schema, Version: j.Version, RootThreshold: j.RootThreshold}
+	if j.Expires != nil {
+		if j.Expires.IsZero() {
+			return nil, bad("expires: zero time")
+		}
+		ks.Expires = *j.Expires
+	}
 	if len(j.Roots) == 0 {
 		return nil, bad("roots: missing: at least one root key is needed")
 	}
@@ -119,8 +133,8 @@ func ParseKeySet(data []byte) (*KeySet, error) {
 		}
 		ks.Roots = append(ks.Roots, k)
 	}
-	if j.RootThreshold < 1 || j.RootThreshold > len(ks.Roots) {
-		return nil, bad("root_threshold: %d, want 1 to %d (the number of roots)", j.RootThreshold, len(ks.Roots))
+	if n := distinctKeys(ks.Roots); j.RootThreshold < 1 || j.RootThreshold > n {
+		return nil, bad("root_threshold: %d, want 1 to %d (the number of distinct roots)", j.RootThreshold, n)
 	}
 	revoked := map[KeyID]bool{}
 	for i, s := range j.Revoked {
@@ -132,6 +146,17 @@ func ParseKeySet(data []byte) (*KeySet, error) {
 			ks.Revoked = append(ks.Revoked, id)
 		}
 		revoked[id] = true
+	}
+	revokedKeys := map[[32]byte]KeyID{}
+	for i, line := range j.RevokedKeys {
+		k, err := parsePublicKeyLine([]byte(line))
+		if err != nil {
+			return nil, bad("revoked_keys[%d]: %v", i, err)
+		}
+		if _, dup := revokedKeys[k.key]; !dup {
+			ks.RevokedKeys = append(ks.RevokedKeys, k)
+			revokedKeys[k.key] = k.id
+		}
 	}
 	seen := map[KeyID]bool{}
 	for i, kj := range j.Keys {
@@ -150,6 +175,9 @@ func ParseKeySet(data []byte) (*KeySet, error) {
 		}
 		if revoked[k.id] {
 			return nil, bad("keys[%d]: key %s is also listed as revoked", i, k.id)
+		}
+		if id, ok := revokedKeys[k.key]; ok {
+			return nil, bad("keys[%d]: key %s is key %s, listed as revoked", i, k.id, id)
 		}
 		seen[k.id] = true
 		vk := ValidKey{Key: k}
@@ -193,6 +221,13 @@ func (ks *KeySet) Marshal() ([]byte, error) {
 	for _, id := range ks.Revoked {
 		j.Revoked = append(j.Revoked, id.String())
 	}
+	for _, k := range ks.RevokedKeys {
+		j.RevokedKeys = append(j.RevokedKeys, k.String())
+	}
+	if !ks.Expires.IsZero() {
+		t := ks.Expires.UTC()
+		j.Expires = &t
+	}
 	b, err := json.MarshalIndent(j, "", "  ")
 	if err != nil {
 		return nil, err
@@ -209,6 +244,19 @@ func (ks *KeySet) Marshal() ([]byte, error) {
 func (ks *KeySet) TrustedComment(t time.Time) string {
 	return "timestamp:" + strconv.FormatInt(t.Unix(), 10) + " file=" + KeySetFileName + " version=" + strconv.FormatUint(ks.Version, 10)
 }
+
+// distinctKeys returns the number of distinct public-key bytes among keys.
+func distinctKeys(keys []PublicKey) int {
+	seen := make(map[[32]byte]bool, len(keys))
+	for _, k := range keys {
+		seen[k.key] = true
+	}
+	return len(seen)
+}
+
+// SameKey reports whether a and b are the same key: the same public-key bytes,
+// whatever their IDs.
+func SameKey(a, b PublicKey) bool { return a.key == b.key }
 
 // RootKeyring returns a keyring of the key set's roots with its root threshold: the
 // roots a verifier pins once it accepted the key set.
