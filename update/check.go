@@ -1,10 +1,7 @@
 package update
 
 import (
-	"bytes"
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -20,6 +17,7 @@ import (
 	"github.com/upkeep-go/upkeep/manifest"
 	"github.com/upkeep-go/upkeep/signature"
 	"github.com/upkeep-go/upkeep/update/source"
+	"github.com/upkeep-go/upkeep/update/trust"
 )
 
 const (
@@ -176,12 +174,12 @@ func (e *Engine) fetchManifest(ctx context.Context) (*manifest.Manifest, error) 
 	if err := checkStateDirs(string(e.state)); err != nil {
 		return nil, err
 	}
-	kr, kt, err := e.manifestKeyring(ctx)
+	keys, err := e.manifestKeys(ctx)
 	if err != nil {
 		return nil, err
 	}
 	e.emit(Event{Step: StepCheck, Message: "fetching " + manifest.FileName})
-	var t trust
+	var t trustRecord
 	if _, err := readJSON(e.state.path("trust.json"), &t); err != nil {
 		return nil, err
 	}
@@ -203,14 +201,14 @@ func (e *Engine) fetchManifest(ctx context.Context) (*manifest.Manifest, error) 
 		}
 		return nil, err
 	}
-	m, record, err := e.verifyManifest(kr, kt, data, sig, t)
+	m, record, err := e.verifyManifest(keys, data, sig, t)
 	if err != nil && notModified {
 		e.log.Info("update: the cached manifest is refused, fetching it again", slog.String("error", err.Error()))
 		if data, _, validator, err = e.fetchSmall(ctx, manifest.FileName, manifest.MaxSize, CodeInvalidManifest, ""); err != nil {
 			return nil, err
 		}
 		notModified = false
-		m, record, err = e.verifyManifest(kr, kt, data, sig, t)
+		m, record, err = e.verifyManifest(keys, data, sig, t)
 	}
 	if err != nil {
 		return nil, err
@@ -271,106 +269,32 @@ func (e *Engine) writeCache(c manifestCache) error {
 	return nil
 }
 
-// verifyManifest checks a manifest and its signature against the trust record t: the
-// signature, its binding, the product, the expiry and the serial. It returns the
-// parsed manifest and the trust record that accepting it makes, nil when nothing is
-// to be recorded. It writes nothing, so a refused manifest leaves the state as it was.
-//
-// kr is the keyring to verify with; kt, with root keys, the key set it comes from, to
-// tell a manifest signed by an expired key (code expired) from one signed by an unknown
-// key.
-func (e *Engine) verifyManifest(kr *signature.Keyring, kt *keyTrust, data, sig []byte, t trust) (*manifest.Manifest, *trust, error) {
-	v, err := kr.Verify(manifest.FileName, sig, bytes.NewReader(data))
+// verifyManifest has update/trust decide on a manifest and its signature after the
+// trust record t: the signature, its binding, the product, the expiry and the serial.
+// It returns the parsed manifest and the trust record that accepting it makes, nil
+// when nothing is to be recorded. It writes nothing, so a refused manifest leaves the
+// state as it was.
+func (e *Engine) verifyManifest(keys *trust.Keys, data, sig []byte, t trustRecord) (*manifest.Manifest, *trustRecord, error) {
+	prev := trust.ManifestState{Product: t.Product, Serial: t.Serial, SHA256: t.SHA256}
+	m, st, err := trust.AcceptManifest(keys, prev, e.cfg.Product, e.now(), data, sig)
 	if err != nil {
-		if xerr := e.expiredSigner(kt, manifest.FileName, data, sig); xerr != nil {
-			return nil, nil, xerr
+		var te *trust.Error
+		if errors.As(err, &te) && te.Code == trust.CodeBadSignature && e.cfg.Product == "" && t.Product != "" && strings.Contains(err.Error(), "only product") {
+			err = fmt.Errorf("%w; the product is recorded in %s", err, e.state.path("trust.json"))
 		}
-		return nil, nil, &Error{Code: CodeBadSignature, Err: fmt.Errorf("%s: %w", manifest.FileName, err)}
+		return nil, nil, trustErr("", err)
 	}
-	m, err := manifest.Parse(data)
-	if err != nil {
-		return nil, nil, &Error{Code: CodeInvalidManifest, Err: fmt.Errorf("%s: %w", manifest.FileName, err)}
-	}
-	if err := CheckManifestBinding(v, m); err != nil {
-		return nil, nil, &Error{Code: CodeBadSignature, Err: err}
-	}
-	want, from := e.cfg.Product, `set by "product" in the configuration`
-	if want == "" {
-		want, from = t.Product, "pinned by the first manifest accepted, in "+e.state.path("trust.json")+`; set "product" in the configuration to accept another`
-	}
-	if want != "" && m.Product != want {
-		return nil, nil, codeErr(CodeBadSignature, "%s is the manifest of product %q, signed by a trusted key, but this agent accepts only product %q (%s)", manifest.FileName, m.Product, want, from)
-	}
-	if t.Product != "" && t.Product != m.Product {
-		// The configuration names another product than the one pinned: serials of
-		// different products do not compare, the record starts again.
-		e.log.Info("update: the configured product replaces the pinned one", slog.String("pinned", t.Product), slog.String("product", m.Product))
-		t.Serial, t.SHA256 = 0, ""
-	}
-	if now := e.now(); !now.Before(m.Expires) {
-		return nil, nil, codeErr(CodeExpired, "%s expired at %s (serial %d); the publisher must refresh it", manifest.FileName, m.Expires.Format("2006-01-02T15:04:05Z07:00"), m.Serial)
-	}
-	sum := sha256.Sum256(data)
-	hexsum := hex.EncodeToString(sum[:])
-	if m.Serial < t.Serial {
-		return nil, nil, codeErr(CodeReplay, "%s has serial %d, lower than serial %d already accepted: refusing an older manifest", manifest.FileName, m.Serial, t.Serial)
-	}
-	if m.Serial == t.Serial && t.SHA256 != "" && t.SHA256 != hexsum {
-		return nil, nil, codeErr(CodeReplay, "%s has serial %d, already accepted with different content", manifest.FileName, m.Serial)
-	}
-	if t.Product == "" && e.cfg.Product == "" {
-		e.log.Info("update: product pinned", slog.String("product", m.Product), slog.Uint64("serial", m.Serial))
-	}
-	if m.Serial == t.Serial && t.SHA256 != "" && t.Product == m.Product {
+	if st == prev {
 		return m, nil, nil
 	}
-	t.Serial, t.SHA256, t.Product, t.Updated = m.Serial, hexsum, m.Product, e.now()
+	switch {
+	case t.Product == "" && e.cfg.Product == "":
+		e.log.Info("update: product pinned", slog.String("product", m.Product), slog.Uint64("serial", m.Serial))
+	case t.Product != "" && t.Product != m.Product:
+		e.log.Info("update: the configured product replaces the pinned one", slog.String("pinned", t.Product), slog.String("product", m.Product))
+	}
+	t.Serial, t.SHA256, t.Product, t.Updated = st.Serial, st.SHA256, st.Product, e.now()
 	return m, &t, nil
-}
-
-// CheckManifestBinding checks that every signer's trusted comment binds the signature
-// to manifest.json at m's serial ("file=manifest.json serial=N"), and to m's product
-// when it names one ("product=P"): a valid signature of another manifest, a renamed
-// file or another product is refused. product= comes last and runs to the end of the
-// comment, since a product's name may hold spaces. Other words of the comment
-// (minisign's "timestamp:N", other key=value pairs) are ignored.
-func CheckManifestBinding(v *signature.Verified, m *manifest.Manifest) error {
-	want := []struct {
-		field, value string
-		required     bool
-	}{
-		{"file", manifest.FileName, true},
-		{"serial", strconv.FormatUint(m.Serial, 10), true},
-		{"product", m.Product, false},
-	}
-	for _, s := range v.Signers {
-		got := map[string]string{}
-		comment := s.TrustedComment
-		if i := strings.Index(" "+comment, " product="); i >= 0 {
-			got["product"] = comment[i+len("product="):]
-			comment = comment[:max(i-1, 0)]
-		}
-		for _, word := range strings.FieldsFunc(comment, func(r rune) bool { return r == ' ' || r == '\t' }) {
-			key, value, ok := strings.Cut(word, "=")
-			if !ok || (key != "file" && key != "serial" && key != "product") {
-				continue
-			}
-			if _, dup := got[key]; dup {
-				return &signature.BindingError{Name: manifest.FileName, KeyID: s.KeyID, Got: fmt.Sprintf("trusted comment %q gives %s= twice", s.TrustedComment, key)}
-			}
-			got[key] = value
-		}
-		for _, w := range want {
-			g, ok := got[w.field]
-			switch {
-			case !ok && w.required:
-				return &signature.BindingError{Name: manifest.FileName, KeyID: s.KeyID, Got: fmt.Sprintf("trusted comment %q has no %s= (want %s=%s)", s.TrustedComment, w.field, w.field, w.value)}
-			case ok && g != w.value:
-				return &signature.BindingError{Name: manifest.FileName, KeyID: s.KeyID, Field: w.field, Want: w.value, Got: g}
-			}
-		}
-	}
-	return nil
 }
 
 // fetchHFSQL reads an HFSQL manifest, which carries no signature: the configuration
@@ -378,7 +302,7 @@ func CheckManifestBinding(v *signature.Verified, m *manifest.Manifest) error {
 // never read once a signed manifest was accepted (the fallback would let a mirror
 // offer older builds, or freeze the server), and without a serial it is ordered by its
 // versions: a file offering less than one accepted before is refused as a replay.
-func (e *Engine) fetchHFSQL(ctx context.Context, t trust) (*manifest.Manifest, error) {
+func (e *Engine) fetchHFSQL(ctx context.Context, t trustRecord) (*manifest.Manifest, error) {
 	if t.SHA256 != "" {
 		return nil, codeErr(CodeNotFound, "%s is not on the source, and the unsigned %s is no longer read: a signed manifest (product %q, serial %d) was accepted before, as recorded in %s",
 			manifest.FileName, manifest.HFSQLFileName, t.Product, t.Serial, e.state.path("trust.json"))

@@ -125,7 +125,14 @@ func (e *Engine) fetchPack(ctx context.Context, ref packRef, final string, sig [
 	if err != nil {
 		return nil, err
 	}
-	// Resume: check what an earlier run left, then go on from there.
+	// Resume: check what an earlier run left, then go on from there. A part longer
+	// than the signed size cannot be resumed (the check would refuse its bytes).
+	if fi, err := f.Stat(); err == nil && fi.Size() > ref.max() {
+		if err := f.Truncate(0); err != nil {
+			check.abort()
+			return nil, stateErr(err)
+		}
+	}
 	have, err := io.Copy(check, io.LimitReader(f, ref.max()+1))
 	if err != nil {
 		check.abort()
@@ -190,7 +197,7 @@ func (e *Engine) fetchPack(ctx context.Context, ref packRef, final string, sig [
 		}
 		e.log.Info("download cut, resuming", "module", ref.module, "file", ref.pack.File, "offset", have, "err", err)
 	}
-	if err := check.finish(ref.pack.File); err != nil {
+	if err := check.finish(); err != nil {
 		f.Close()
 		os.Remove(part)
 		return nil, err

@@ -26,7 +26,7 @@ type Engine struct {
 	src      source.Source
 	keyring  *signature.Keyring
 	roots    *signature.Keyring // the configured root keys, nil without root_keys
-	signing  keySigning         // with root keys: the signing keys of the last key set accepted
+	chain    keyChain           // with root keys: the key chain of the last key set accepted
 	log      *slog.Logger
 	now      func() time.Time
 	events   func(Event)

@@ -19,7 +19,7 @@ func WorkDir(m *ModuleConfig) string { return workDir(m) }
 
 // TrustedSerial is the highest manifest serial the state dir has accepted.
 func TrustedSerial(stateDir string) uint64 {
-	var t trust
+	var t trustRecord
 	readJSON(stateDir+"/trust.json", &t)
 	return t.Serial
 }

@@ -17,6 +17,7 @@ import (
 	"github.com/upkeep-go/upkeep/pack"
 	"github.com/upkeep-go/upkeep/signature"
 	"github.com/upkeep-go/upkeep/update/maintenance"
+	"github.com/upkeep-go/upkeep/update/trust"
 )
 
 // InstallOptions chooses what Install installs.
@@ -263,27 +264,29 @@ func (e *Engine) offlinePack(m *ModuleConfig, installed string, opts InstallOpti
 		return nil, err
 	}
 	defer f.Close()
-	kr, err := e.packKeyring()
+	keys, err := e.packKeys()
 	if err != nil {
 		return nil, err
 	}
-	v, err := kr.Verify(filepath.Base(opts.PackFile), sig, f)
+	fi, err := f.Stat()
 	if err != nil {
-		return nil, &Error{Code: CodeBadSignature, Module: m.Name, Err: err}
+		return nil, err
 	}
-	b, err := signature.ParseBinding(v.Signers[0].TrustedComment)
+	// The file is the operator's own: its size bounds it.
+	want := trust.Pack{Binding: signature.Binding{File: filepath.Base(opts.PackFile), Module: m.Name, Platform: e.platform}, Unlisted: true, MaxSize: max(fi.Size(), 1)}
+	c, err := trust.NewPackCheck(keys, want, sig)
 	if err != nil {
-		return nil, &Error{Code: CodeBadSignature, Module: m.Name, Err: fmt.Errorf("%s: %w", sigFile, err)}
+		return nil, trustErr(m.Name, err)
 	}
-	if b.Module != m.Name {
-		return nil, &Error{Code: CodeBadSignature, Module: m.Name, Err: fmt.Errorf("%s is signed for module %q, not %q", opts.PackFile, b.Module, m.Name)}
+	if _, err := io.Copy(c, f); err != nil {
+		c.Close()
+		return nil, trustErr(m.Name, err)
 	}
-	if p, err := manifest.Platform(b.Platform); err != nil || p != e.platform {
-		return nil, &Error{Code: Code(manifest.CodeNoPackForPlatform), Module: m.Name, Err: fmt.Errorf("%s is signed for platform %q, this machine is %s", opts.PackFile, b.Platform, e.platform)}
+	acc, err := c.Accept()
+	if err != nil {
+		return nil, trustErr(m.Name, err)
 	}
-	if err := b.Check(v); err != nil {
-		return nil, &Error{Code: CodeBadSignature, Module: m.Name, Err: err}
-	}
+	b := acc.Binding
 	if installed != "" {
 		c, err := manifest.CompareVersions(b.Version, installed)
 		if err != nil {
@@ -297,8 +300,9 @@ func (e *Engine) offlinePack(m *ModuleConfig, installed string, opts InstallOpti
 		}
 	}
 	rel := &manifest.Release{Module: m.Name, Version: b.Version}
-	// The binding is checked again at extraction, against the platform as signed.
-	pk := &manifest.Pack{Platform: b.Platform, File: b.File}
+	// The pack is checked again at extraction, against its binding as signed and the
+	// size and digest verified now.
+	pk := &manifest.Pack{Platform: b.Platform, File: b.File, Size: acc.Size, SHA256: acc.SHA256}
 	return &downloaded{path: opts.PackFile, sig: sig, ref: packRef{module: m.Name, release: rel, pack: pk}}, nil
 }
 
@@ -568,11 +572,15 @@ func (e *Engine) verifyOnRead(d *downloaded) pack.Option {
 		if err != nil {
 			return err
 		}
-		if _, err := io.CopyBuffer(c, r, make([]byte, 256<<10)); err != nil {
+		_, err = io.CopyBuffer(c, r, make([]byte, 256<<10))
+		var ce *Error
+		if err != nil && !errors.As(err, &ce) {
 			c.abort()
-			return err
+			return err // a read error, not a verdict on the pack
 		}
-		err = c.finish(d.path)
+		if err == nil {
+			err = c.finish()
+		}
 		if err != nil && d.cached {
 			// A download spoilt on disk is dropped, so that the next attempt fetches
 			// it again instead of failing on it for ever.

@@ -56,10 +56,10 @@ func (e *Engine) installID() (string, error) {
 	return id, nil
 }
 
-// trust is the replay-protection record: the serial and SHA-256 of the last manifest
+// trustRecord is the replay-protection record: the serial and SHA-256 of the last manifest
 // accepted, and its product, the only one accepted afterwards unless the configuration
 // names another.
-type trust struct {
+type trustRecord struct {
 	Serial  uint64 `json:"serial"`
 	SHA256  string `json:"sha256"` // "" until a signed manifest is accepted
 	Product string `json:"product,omitempty"`

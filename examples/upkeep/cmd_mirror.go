@@ -17,7 +17,7 @@ func init() {
 
 func runMirror(ctx context.Context, cl *cli, args []string) error {
 	fs := cl.newFlags("mirror", "upkeep mirror --config FILE --to DIR [--sec FILE] [--password-file FILE]")
-	config := fs.String("config", "", "agent configuration `file`: its source, keys (or root_keys) and threshold")
+	config := fs.String("config", "", "agent configuration `file`: its source, keys (or root_keys), threshold and product")
 	to := fs.String("to", "", "mirror `folder` (created when missing)")
 	sec := fs.String("sec", "", "operator's secret key `file`: co-signs the mirrored manifest")
 	pw := fs.String("password-file", "", "`file` holding --sec's password")
@@ -39,7 +39,7 @@ func runMirror(ctx context.Context, cl *cli, args []string) error {
 	if err != nil {
 		return fmt.Errorf("%s: source: %w", *config, err)
 	}
-	o := mirror.Options{Threshold: cfg.Threshold, Log: slog.New(slog.NewTextHandler(cl.stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))}
+	o := mirror.Options{Threshold: cfg.Threshold, Product: cfg.Product, Log: slog.New(slog.NewTextHandler(cl.stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))}
 	if len(cfg.RootKeys) > 0 {
 		if o.Roots, err = signature.LoadKeyring(cfg.RootKeys, signature.WithThreshold(cfg.RootThreshold)); err != nil {
 			return fmt.Errorf("%s: root_keys: %w", *config, err)

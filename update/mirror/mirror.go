@@ -1,7 +1,10 @@
 // Package mirror copies an update repository into a folder after verifying it: the
-// manifest (signature, binding, expiry), the key set when root keys are pinned, and
-// every pack (size, SHA-256, signature and binding). What fails verification is not
-// copied and is named; the rest is. The folder is then a repository agents can use as
+// manifest (signature, binding, product, expiry, serial), the key set when root keys
+// are pinned, and every pack (size, SHA-256, signature and binding). update/trust
+// decides, as for an agent: the manifest must be of the configured product (else of
+// the product of the manifest the mirror holds) and its serial never lower than the
+// one the mirror holds. What fails verification is not copied and is named; the rest
+// is. The folder is then a repository agents can use as
 // their source (a fleet's mirror, an operator's own update server), optionally with
 // the manifest co-signed by the operator's key so that agents may require both
 // signatures with a threshold of 2.
@@ -22,7 +25,6 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"hash"
 	"io"
 	"io/fs"
 	"log/slog"
@@ -36,9 +38,9 @@ import (
 	"github.com/upkeep-go/upkeep/internal/limited"
 	"github.com/upkeep-go/upkeep/manifest"
 	"github.com/upkeep-go/upkeep/signature"
-	"github.com/upkeep-go/upkeep/update"
 	"github.com/upkeep-go/upkeep/update/publish"
 	"github.com/upkeep-go/upkeep/update/source"
+	"github.com/upkeep-go/upkeep/update/trust"
 )
 
 // PartDir is the hidden folder, inside the mirror, that holds cut downloads until
@@ -56,6 +58,9 @@ type Options struct {
 	// Threshold is the number of distinct signing keys of keys.json that must sign
 	// (with Roots). Default 1.
 	Threshold int
+	// Product is the only product whose manifest is mirrored. Default: the product
+	// of the manifest the mirror holds (any product for an empty mirror).
+	Product string
 	// Sign, when set, co-signs the mirrored manifest: its block is added to the
 	// publisher's signature file.
 	Sign *signature.PrivateKey
@@ -130,15 +135,17 @@ func Mirror(ctx context.Context, src source.Source, dir string, o Options) (*Rep
 	if err := os.MkdirAll(filepath.Join(dir, PartDir), 0o755); err != nil {
 		return nil, err
 	}
-	kr := o.Keyring
+	var keys *trust.Keys
 	var keysData, keysSig []byte
 	if o.Roots != nil {
 		var err error
-		if kr, keysData, keysSig, err = m.keys(ctx); err != nil {
+		if keys, keysData, keysSig, err = m.keys(ctx); err != nil {
 			return nil, err
 		}
+	} else {
+		keys = trust.Pinned(o.Keyring)
 	}
-	data, sig, man, err := m.manifest(ctx, kr)
+	data, sig, man, err := m.manifest(ctx, keys)
 	if err != nil {
 		return nil, err
 	}
@@ -159,7 +166,7 @@ func Mirror(ctx context.Context, src source.Source, dir string, o Options) (*Rep
 					bind: signature.Binding{File: d.File, Module: r.Module, Version: r.Version, Platform: p.Platform, From: d.From}})
 			}
 			for _, it := range items {
-				if err := m.pack(ctx, kr, it); err != nil {
+				if err := m.pack(ctx, keys, it); err != nil {
 					if ctx.Err() != nil {
 						return m.rep, context.Cause(ctx)
 					}
@@ -212,17 +219,16 @@ func (m *mirror) local(name string, max int64) []byte {
 	return b
 }
 
-// keys fetches and verifies the source's keys.json with the roots pinned: the
-// configured ones, or those of the key set the mirror holds when it verifies with
-// them (whose version is then the lowest accepted). It returns the signing keys.
-func (m *mirror) keys(ctx context.Context) (*signature.Keyring, []byte, []byte, error) {
-	pinned := m.o.Roots
-	var prev *signature.KeySet
+// keys fetches the source's keys.json and has update/trust decide on it after the
+// key set the mirror holds (accepted with the configured roots when it was written:
+// its version is then the lowest accepted, and the keys it lists that the new one
+// drops are revoked). It returns the signing keys.
+func (m *mirror) keys(ctx context.Context) (*trust.Keys, []byte, []byte, error) {
+	chain := trust.KeyChain{Roots: m.o.Roots}
 	if d, s := m.local(signature.KeySetFileName, signature.MaxKeySetSize), m.local(signature.KeySetSignatureFileName, signature.MaxSignatureFileSize); d != nil && s != nil {
-		if ks, err := signature.VerifyKeySet(d, s, m.o.Roots); err == nil {
-			if kr, err := ks.RootKeyring(); err == nil {
-				pinned, prev = kr, ks
-			}
+		// The mirror's own copy, accepted when written: its expiry no longer matters.
+		if held, err := chain.Accept(d, s, time.Time{}); err == nil {
+			chain = held
 		}
 	}
 	data, err := m.fetchSmall(ctx, signature.KeySetFileName, signature.MaxKeySetSize)
@@ -233,23 +239,21 @@ func (m *mirror) keys(ctx context.Context) (*signature.Keyring, []byte, []byte, 
 	if err != nil {
 		return nil, nil, nil, fmt.Errorf("mirror: %w", err)
 	}
-	ks, err := signature.VerifyKeySet(data, sig, pinned)
+	next, err := chain.Accept(data, sig, m.o.Now())
 	if err != nil {
 		return nil, nil, nil, fmt.Errorf("mirror: %w", err)
 	}
-	if prev != nil && ks.Version < prev.Version {
-		return nil, nil, nil, fmt.Errorf("mirror: %s has version %d, lower than version %d the mirror holds: refusing an older key set", signature.KeySetFileName, ks.Version, prev.Version)
-	}
-	kr, err := ks.Signing(m.o.Now(), ks.RevokedSince(prev), signature.WithThreshold(m.o.Threshold))
+	keys, err := next.Signing(m.o.Now(), m.o.Threshold)
 	if err != nil {
 		return nil, nil, nil, fmt.Errorf("mirror: %w", err)
 	}
-	return kr, data, sig, nil
+	return keys, data, sig, nil
 }
 
-// manifest fetches and verifies the manifest, and refuses one older than the
-// mirror's own.
-func (m *mirror) manifest(ctx context.Context, kr *signature.Keyring) ([]byte, []byte, *manifest.Manifest, error) {
+// manifest fetches the manifest and has update/trust decide on it after the one the
+// mirror holds: of the configured product, else of the held one's; a serial never
+// lower than the held one's.
+func (m *mirror) manifest(ctx context.Context, keys *trust.Keys) ([]byte, []byte, *manifest.Manifest, error) {
 	data, err := m.fetchSmall(ctx, manifest.FileName, manifest.MaxSize)
 	if err != nil {
 		return nil, nil, nil, fmt.Errorf("mirror: %w", err)
@@ -258,48 +262,19 @@ func (m *mirror) manifest(ctx context.Context, kr *signature.Keyring) ([]byte, [
 	if err != nil {
 		return nil, nil, nil, fmt.Errorf("mirror: %s has no signature: %w", manifest.FileName, err)
 	}
-	man, err := verifyManifest(kr, data, sig)
-	if err != nil {
-		return nil, nil, nil, err
-	}
-	if now := m.o.Now(); !now.Before(man.Expires) {
-		return nil, nil, nil, fmt.Errorf("mirror: %s expired at %s (serial %d)", manifest.FileName, man.Expires.Format(time.RFC3339), man.Serial)
-	}
-	if d, s := m.local(manifest.FileName, manifest.MaxSize), m.local(manifest.SignatureFileName, signature.MaxSignatureFileSize); d != nil && s != nil {
-		if held, err := verifyManifest(kr, d, s); err == nil && held.Product == man.Product && man.Serial < held.Serial {
-			return nil, nil, nil, fmt.Errorf("mirror: %s has serial %d, lower than serial %d the mirror holds: refusing an older manifest", manifest.FileName, man.Serial, held.Serial)
+	var held trust.ManifestState
+	if d := m.local(manifest.FileName, manifest.MaxSize); d != nil {
+		// The mirror's own copy, verified when it was written.
+		if hm, err := manifest.Parse(d); err == nil {
+			sum := sha256.Sum256(d)
+			held = trust.ManifestState{Product: hm.Product, Serial: hm.Serial, SHA256: hex.EncodeToString(sum[:])}
 		}
 	}
+	man, _, err := trust.AcceptManifest(keys, held, m.o.Product, m.o.Now(), data, sig)
+	if err != nil {
+		return nil, nil, nil, fmt.Errorf("mirror: %w", err)
+	}
 	return data, sig, man, nil
-}
-
-func verifyManifest(kr *signature.Keyring, data, sig []byte) (*manifest.Manifest, error) {
-	v, err := kr.Verify(manifest.FileName, sig, bytes.NewReader(data))
-	if err != nil {
-		return nil, fmt.Errorf("mirror: %w", err)
-	}
-	man, err := manifest.Parse(data)
-	if err != nil {
-		return nil, fmt.Errorf("mirror: %s: %w", manifest.FileName, err)
-	}
-	if err := update.CheckManifestBinding(v, man); err != nil {
-		return nil, fmt.Errorf("mirror: %w", err)
-	}
-	return man, nil
-}
-
-// check hashes a pack's bytes with SHA-256 and the signature's prehash.
-type check struct {
-	sha hash.Hash
-	v   *signature.Verifier
-	n   int64
-}
-
-func (c *check) Write(p []byte) (int, error) {
-	c.sha.Write(p)
-	c.v.Write(p)
-	c.n += int64(len(p))
-	return len(p), nil
 }
 
 // item is a file the manifest lists with its size, SHA-256 and signature binding: a
@@ -310,27 +285,13 @@ type item struct {
 	bind               signature.Binding
 }
 
-// verdict checks size, SHA-256, signature and binding.
-func (c *check) verdict(it item) error {
-	if c.n != it.size {
-		return fmt.Errorf("pack %s has %d bytes, the manifest says %d", it.file, c.n, it.size)
-	}
-	if got := hex.EncodeToString(c.sha.Sum(nil)); got != it.sha {
-		return fmt.Errorf("pack %s: sha256 is %s, the manifest says %s", it.file, got, it.sha)
-	}
-	v, err := c.v.Verify()
-	if err != nil {
-		return fmt.Errorf("pack %s: %w", it.file, err)
-	}
-	if err := it.bind.Check(v); err != nil {
-		return fmt.Errorf("pack %s: %w", it.file, err)
-	}
-	return nil
+func (it item) pack() trust.Pack {
+	return trust.Pack{Binding: it.bind, Size: it.size, MaxSize: it.size, SHA256: it.sha}
 }
 
 // pack copies one pack (or delta) and its signature, or keeps the copy held when it
 // is the manifest's.
-func (m *mirror) pack(ctx context.Context, kr *signature.Keyring, it item) error {
+func (m *mirror) pack(ctx context.Context, keys *trust.Keys, it item) error {
 	if !fs.ValidPath(it.file) || strings.HasPrefix(it.file, PartDir) || strings.ContainsAny(it.file, `\:`) {
 		return fmt.Errorf("pack %q: not a plain relative file name", it.file)
 	}
@@ -339,50 +300,49 @@ func (m *mirror) pack(ctx context.Context, kr *signature.Keyring, it item) error
 	if err != nil {
 		return fmt.Errorf("pack %s: signature: %w", it.file, err)
 	}
-	newCheck := func() (*check, error) {
-		v, err := kr.NewVerifier(it.file, sig)
-		if err != nil {
-			return nil, fmt.Errorf("pack %s: %w", it.file, err)
-		}
-		return &check{sha: sha256.New(), v: v}, nil
-	}
 	final := filepath.Join(m.dir, filepath.FromSlash(it.file))
 	sigPath := filepath.Join(m.dir, filepath.FromSlash(sigName))
 	if fi, err := os.Lstat(final); err == nil && fi.Mode().IsRegular() && fi.Size() == it.size {
-		c, err := newCheck()
+		c, err := trust.NewPackCheck(keys, it.pack(), sig)
 		if err != nil {
 			return err
 		}
-		if err := hashFile(final, c); err == nil && c.n == it.size && hex.EncodeToString(c.sha.Sum(nil)) == it.sha {
-			if err := c.verdict(it); err != nil {
-				return err
-			}
+		err = hashFile(final, c)
+		if err == nil {
+			_, err = c.Accept()
+		}
+		c.Close()
+		switch {
+		case err == nil:
 			m.rep.Kept = append(m.rep.Kept, it.file)
 			return m.writeSig(sigPath, sig)
+		case !errors.Is(err, trust.ErrBadPack):
+			return err // the bytes are the manifest's: their signature is refused
 		}
+		// Not the manifest's bytes: fetched again below.
 	}
 	part := filepath.Join(m.dir, PartDir, it.sha+".part")
-	c, err := newCheck()
-	if err != nil {
-		return err
-	}
 	f, err := os.OpenFile(part, os.O_RDWR|os.O_CREATE, 0o644)
 	if err != nil {
 		return err
 	}
 	defer f.Close()
-	have, err := io.Copy(c, f)
-	if err != nil {
+	if fi, err := f.Stat(); err != nil {
 		return err
-	}
-	if have > it.size {
+	} else if fi.Size() > it.size {
+		// Longer than the signed size: it cannot be resumed.
 		if err := restart(f); err != nil {
 			return err
 		}
-		if c, err = newCheck(); err != nil {
-			return err
-		}
-		have = 0
+	}
+	c, err := trust.NewPackCheck(keys, it.pack(), sig)
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	have, err := io.Copy(c, f)
+	if err != nil {
+		return err
 	}
 	if have < it.size {
 		resp, err := m.src.Fetch(ctx, source.Request{Name: it.file, Offset: have, Max: it.size - have})
@@ -398,18 +358,25 @@ func (m *mirror) pack(ctx context.Context, kr *signature.Keyring, it item) error
 			if err := restart(f); err != nil {
 				return err
 			}
-			if c, err = newCheck(); err != nil {
+			c.Close()
+			if c, err = trust.NewPackCheck(keys, it.pack(), sig); err != nil {
 				return err
 			}
+			defer c.Close()
 		}
-		n, err := io.Copy(io.MultiWriter(f, c), resp.Body)
+		// The check first: a byte past the signed size is refused before it is kept.
+		n, err := io.Copy(io.MultiWriter(c, f), resp.Body)
 		m.rep.Fetched += n
 		if err != nil {
 			f.Sync()
+			if errors.Is(err, trust.ErrBadPack) {
+				f.Close()
+				os.Remove(part)
+			}
 			return fmt.Errorf("pack %s: %w", it.file, err)
 		}
 	}
-	if err := c.verdict(it); err != nil {
+	if _, err := c.Accept(); err != nil {
 		f.Close()
 		os.Remove(part)
 		return err

@@ -1,9 +1,11 @@
 package mirror_test
 
 import (
+	"bytes"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -305,4 +307,79 @@ func mustRead(t *testing.T, name string) []byte {
 	b, err := os.ReadFile(name)
 	require.NoError(t, err)
 	return b
+}
+
+// TestMirrorPinsProductAndSerial: one publisher key signs two products. A mirror
+// holding one product's manifest refuses the other's (with a higher serial), and an
+// older manifest of its own product, and keeps what it holds.
+func TestMirrorPinsProductAndSerial(t *testing.T) {
+	t.Parallel()
+	repo := updatetest.NewRepo(t)
+	repo.Publish("web", "1.0.0", platform, map[string]string{"index.html": "web"})
+	b, err := os.ReadFile(filepath.Join(repo.Dir, manifest.FileName))
+	require.NoError(t, err)
+	m, err := manifest.Parse(b)
+	require.NoError(t, err)
+	resign := func(product string, serial uint64) {
+		m.Product, m.Serial = product, serial
+		data, err := m.Marshal()
+		require.NoError(t, err)
+		blk, err := signature.Sign(repo.Key, bytes.NewReader(data), fmt.Sprintf("file=%s serial=%d product=%s", manifest.FileName, serial, product))
+		require.NoError(t, err)
+		require.NoError(t, os.WriteFile(filepath.Join(repo.Dir, manifest.FileName), data, 0o644))
+		require.NoError(t, os.WriteFile(filepath.Join(repo.Dir, manifest.SignatureFileName), blk, 0o644))
+	}
+	src := serve(t, newCounter(repo.Dir))
+	dir := filepath.Join(t.TempDir(), "mirror")
+	held := func() (string, uint64) {
+		b, err := os.ReadFile(filepath.Join(dir, manifest.FileName))
+		require.NoError(t, err)
+		hm, err := manifest.Parse(b)
+		require.NoError(t, err)
+		return hm.Product, hm.Serial
+	}
+	o := mirror.Options{Keyring: keyring(t, repo.PubFile)}
+
+	resign("prodA", 3)
+	_, err = mirror.Mirror(context.Background(), src, dir, o)
+	require.NoError(t, err)
+
+	resign("prodB", 5)
+	_, err = mirror.Mirror(context.Background(), src, dir, o)
+	require.Equal(t, update.CodeBadSignature, update.CodeOf(err), "%v", err)
+	require.ErrorContains(t, err, `"prodB"`)
+	p, s := held()
+	require.Equal(t, "prodA", p)
+	require.Equal(t, uint64(3), s)
+
+	resign("prodA", 1)
+	_, err = mirror.Mirror(context.Background(), src, dir, o)
+	require.Equal(t, update.CodeReplay, update.CodeOf(err), "%v", err)
+	_, s = held()
+	require.Equal(t, uint64(3), s)
+
+	resign("prodA", 4)
+	_, err = mirror.Mirror(context.Background(), src, dir, o)
+	require.NoError(t, err)
+	_, s = held()
+	require.Equal(t, uint64(4), s)
+}
+
+// TestMirrorConfiguredProduct: with a product configured, an empty mirror refuses the
+// manifest of another product signed by the same key, and writes nothing.
+func TestMirrorConfiguredProduct(t *testing.T) {
+	t.Parallel()
+	repo := updatetest.NewRepo(t)
+	repo.Publish("web", "1.0.0", platform, map[string]string{"index.html": "web"})
+	b, err := os.ReadFile(filepath.Join(repo.Dir, manifest.FileName))
+	require.NoError(t, err)
+	m, err := manifest.Parse(b)
+	require.NoError(t, err)
+	dir := filepath.Join(t.TempDir(), "mirror")
+	_, err = mirror.Mirror(context.Background(), serve(t, newCounter(repo.Dir)), dir, mirror.Options{Keyring: keyring(t, repo.PubFile), Product: m.Product + "-other"})
+	require.Equal(t, update.CodeBadSignature, update.CodeOf(err), "%v", err)
+	require.ErrorContains(t, err, `"`+m.Product+`"`)
+	require.NoFileExists(t, filepath.Join(dir, manifest.FileName))
+	_, err = mirror.Mirror(context.Background(), serve(t, newCounter(repo.Dir)), dir, mirror.Options{Keyring: keyring(t, repo.PubFile), Product: m.Product})
+	require.NoError(t, err)
 }

@@ -1,4 +1,4 @@
-package update
+package trust
 
 import (
 	"slices"
@@ -28,7 +28,7 @@ func FuzzManifestBinding(f *testing.F) {
 	}
 	f.Fuzz(func(t *testing.T, comment string, serial uint64, product string) {
 		m := &manifest.Manifest{Serial: serial, Product: product}
-		err := CheckManifestBinding(&signature.Verified{Name: manifest.FileName, Signers: []signature.Signer{{TrustedComment: comment}}}, m)
+		err := checkManifestBinding(&signature.Verified{Name: manifest.FileName, Signers: []signature.Signer{{TrustedComment: comment}}}, m)
 		if err == nil {
 			words := strings.FieldsFunc(comment, func(r rune) bool { return r == ' ' || r == '\t' })
 			count := func(prefix string) int {
