@@ -2,6 +2,8 @@ package main
 
 import (
 	"context"
+	"errors"
+	"flag"
 	"fmt"
 	"strings"
 	"time"
@@ -27,7 +29,7 @@ func runKeys(ctx context.Context, cl *cli, args []string) error {
 }
 
 func runKeysPublish(ctx context.Context, cl *cli, args []string) error {
-	fs := cl.newFlags("keys publish", "upkeep keys publish --repo DIR --root-sec FILE [--root-sec FILE]... (--add PUB | --remove KEYID)... [--add-root PUB]... [--remove-root KEYID]... [--root-threshold N] [--not-before TIME] [--not-after TIME|DURATION] [--password-file FILE]")
+	fs := cl.newFlags("keys publish", "upkeep keys publish --repo DIR --root-sec FILE [--root-sec FILE]... (--add PUB | --remove KEYID)... [--add-root PUB]... [--remove-root KEYID]... [--root-threshold N] [--not-before TIME] [--not-after TIME|DURATION] [--expires DATE|DURATION] [--password-file FILE]")
 	repo := fs.String("repo", "", "repository `folder`")
 	var rootSecs, adds, removes, addRoots, removeRoots multiFlag
 	fs.Var(&rootSecs, "root-sec", "root secret key `file` that signs keys.json (repeatable: enough for the root threshold, of the current roots and, when they change, of the new ones)")
@@ -38,6 +40,7 @@ func runKeysPublish(ctx context.Context, cl *cli, args []string) error {
 	rootThreshold := fs.Int("root-threshold", 0, "distinct root keys that must sign keys.json (default: unchanged, 1 for a new key set)")
 	notBefore := fs.String("not-before", "", "the added keys are valid from this RFC 3339 `time` (default: no bound)")
 	notAfter := fs.String("not-after", "", "the added keys are valid until this RFC 3339 time, or for this `duration` from now (365d) (default: no bound)")
+	expires := fs.String("expires", "365d", "the key set expires at this `date` (2027-12-31, 00:00 UTC), RFC 3339 time, or after this duration from now (365d): agents then refuse it, so publish a new one before")
 	pw := fs.String("password-file", "", "`file` holding the root secret keys' password")
 	lockTimeout := fs.String("lock-timeout", defaultLockTimeout, "how long to wait while another publication holds the repository: a Go `duration` or days")
 	pos, err := parse(fs, args)
@@ -53,8 +56,10 @@ func runKeysPublish(ctx context.Context, cl *cli, args []string) error {
 	if len(rootSecs) == 0 {
 		return usagef("at least one --root-sec is required")
 	}
-	if len(adds)+len(removes)+len(addRoots)+len(removeRoots) == 0 && *rootThreshold == 0 {
-		return usagef("nothing to change: give --add, --remove, --add-root, --remove-root or --root-threshold")
+	expiresSet := false
+	fs.Visit(func(f *flag.Flag) { expiresSet = expiresSet || f.Name == "expires" })
+	if len(adds)+len(removes)+len(addRoots)+len(removeRoots) == 0 && *rootThreshold == 0 && !expiresSet {
+		return usagef("nothing to change: give --add, --remove, --add-root, --remove-root, --root-threshold or --expires")
 	}
 	if *rootThreshold < 0 {
 		return usagef("--root-threshold %d: want at least 1", *rootThreshold)
@@ -66,6 +71,9 @@ func runKeysPublish(ctx context.Context, cl *cli, args []string) error {
 	now := time.Now()
 	var ch publish.KeysChange
 	ch.RootThreshold = *rootThreshold
+	if ch.Expires, err = parseExpiry(*expires, now); err != nil {
+		return usagef("--expires %q: %v", *expires, err)
+	}
 	var nb, na time.Time
 	if *notBefore != "" {
 		if nb, err = time.Parse(time.RFC3339, *notBefore); err != nil {
@@ -131,9 +139,29 @@ func runKeysPublish(ctx context.Context, cl *cli, args []string) error {
 	for _, k := range ks.Roots {
 		rids = append(rids, k.ID().String())
 	}
-	fmt.Fprintf(cl.stdout, "published %s version %d in %s: signing keys %s; roots %s (threshold %d)\n",
-		signature.KeySetFileName, ks.Version, *repo, orList(ids), strings.Join(rids, ", "), ks.RootThreshold)
+	fmt.Fprintf(cl.stdout, "published %s version %d in %s: signing keys %s; roots %s (threshold %d); expires %s\n",
+		signature.KeySetFileName, ks.Version, *repo, orList(ids), strings.Join(rids, ", "), ks.RootThreshold, ks.Expires.UTC().Format(time.RFC3339))
 	return nil
+}
+
+// parseExpiry reads --expires: a date (that day at 00:00 UTC), an RFC 3339 time, or
+// a duration from now (a Go duration or days, 365d). It must be in the future.
+func parseExpiry(s string, now time.Time) (time.Time, error) {
+	t, err := time.Parse(time.DateOnly, s)
+	if err != nil {
+		t, err = time.Parse(time.RFC3339, s)
+	}
+	if err != nil {
+		d, derr := agent.ParseDuration(s)
+		if derr != nil {
+			return time.Time{}, errors.New("want a date (2027-12-31), an RFC 3339 time or a duration such as 365d")
+		}
+		t = now.Add(d)
+	}
+	if !t.After(now) {
+		return time.Time{}, fmt.Errorf("%s is not in the future", t.UTC().Format(time.RFC3339))
+	}
+	return t.UTC().Truncate(time.Second), nil
 }
 
 // readPublicKeys reads a public key file (one or several keys).

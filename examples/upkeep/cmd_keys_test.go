@@ -1,6 +1,7 @@
 package main
 
 import (
+	"encoding/base64"
 	"encoding/json"
 	"os"
 	"os/exec"
@@ -8,6 +9,7 @@ import (
 	"runtime"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 
@@ -171,4 +173,63 @@ func TestKeysInteropMinisign(t *testing.T) {
 	code, _, errs = runCLI(t, "install", "--config", config, "web")
 	require.Equal(t, 0, code, errs)
 	require.True(t, strings.HasSuffix(rootPub, ".pub"))
+}
+
+// TestKeysPublishExpires: keys.json carries the expiry --expires gives (one year by
+// default), an agent refuses it once past with code expired, a bad or past --expires
+// is a usage error, and --add refuses a key already listed under another ID.
+func TestKeysPublishExpires(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	platform := runtime.GOOS + "/" + runtime.GOARCH
+	rootPub, rootSec := keygenT(t, dir, "root")
+	aPub, aSec := keygenT(t, dir, "a")
+	repo := filepath.Join(dir, "repo")
+	build := filepath.Join(dir, "build")
+	updatetest.WriteTree(t, build, map[string]string{"index.html": "one"})
+	code, _, errs := runCLI(t, "publish", "--repo", repo, "--sec", aSec, "--module", "web", "--version", "1.0.0", "--platform", platform, "--from", build)
+	require.Equal(t, 0, code, errs)
+	expires := func() time.Time {
+		b, err := os.ReadFile(filepath.Join(repo, signature.KeySetFileName))
+		require.NoError(t, err)
+		ks, err := signature.ParseKeySet(b)
+		require.NoError(t, err)
+		return ks.Expires
+	}
+
+	code, out, errs := runCLI(t, "keys", "publish", "--repo", repo, "--root-sec", rootSec, "--add", aPub)
+	require.Equal(t, 0, code, errs)
+	require.WithinDuration(t, time.Now().Add(365*24*time.Hour), expires(), time.Minute, "one year by default")
+	require.Contains(t, out, "expires "+expires().Format(time.RFC3339))
+	code, _, _ = runCLI(t, "keys", "publish", "--repo", repo, "--root-sec", rootSec, "--expires", "2027-12-31x")
+	require.Equal(t, 2, code)
+	code, _, _ = runCLI(t, "keys", "publish", "--repo", repo, "--root-sec", rootSec, "--expires", "2001-01-01")
+	require.Equal(t, 2, code, "an expiry in the past")
+	code, _, errs = runCLI(t, "keys", "publish", "--repo", repo, "--root-sec", rootSec, "--expires", "2099-12-31")
+	require.Equal(t, 0, code, errs)
+	require.Equal(t, time.Date(2099, 12, 31, 0, 0, 0, 0, time.UTC), expires().UTC())
+
+	// The same key under another ID is refused, naming both IDs.
+	b, err := os.ReadFile(aPub)
+	require.NoError(t, err)
+	keys, err := signature.ParsePublicKeys(b)
+	require.NoError(t, err)
+	raw, err := base64.StdEncoding.DecodeString(keys[0].String())
+	require.NoError(t, err)
+	raw[2] ^= 0xff
+	alias := writeT(t, filepath.Join(dir, "alias.pub"), base64.StdEncoding.EncodeToString(raw)+"\n")
+	code, _, errs = runCLI(t, "keys", "publish", "--repo", repo, "--root-sec", rootSec, "--add", alias)
+	require.Equal(t, 1, code, errs)
+	require.Contains(t, errs, keyID(t, aPub))
+	require.Contains(t, errs, keyID(t, alias))
+
+	config := rootConfig(t, dir, repo, 1, rootPub)
+	status, _ := checkCode(t, config)
+	require.Equal(t, "update", status)
+	code, _, errs = runCLI(t, "keys", "publish", "--repo", repo, "--root-sec", rootSec, "--expires", "2s")
+	require.Equal(t, 0, code, errs)
+	time.Sleep(time.Until(expires()) + 100*time.Millisecond)
+	status, code2 := checkCode(t, config)
+	require.Equal(t, "error", status)
+	require.Equal(t, "expired", code2)
 }

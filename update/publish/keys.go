@@ -9,10 +9,12 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"time"
 
 	"github.com/upkeep-go/upkeep/internal/atomicfile"
 	"github.com/upkeep-go/upkeep/internal/limited"
 	"github.com/upkeep-go/upkeep/signature"
+	"github.com/upkeep-go/upkeep/update/trust"
 )
 
 // KeysChange is what [PublishKeys] changes in a repository's key set.
@@ -30,14 +32,20 @@ type KeysChange struct {
 	// RootThreshold, when not 0, sets the number of distinct roots that must sign.
 	// Default: unchanged, 1 for a new key set.
 	RootThreshold int
+	// Expires is the time from which agents refuse the key set. Default (zero):
+	// [DefaultKeysExpires] after the clock's now. Every publication sets it again.
+	Expires time.Time
 }
+
+// DefaultKeysExpires is how long a key set published without an expiry is valid.
+const DefaultKeysExpires = 365 * 24 * time.Hour
 
 // PublishKeys writes the repository's keys.json with the change applied and its
 // version one above the current one (1 for a new key set), and keys.json.minisig
 // signed by each of roots, under the repository's lock ([LockFileName]). The
 // signatures must satisfy the key set's root threshold and, when the roots change,
-// the current roots' threshold too, as agents check them ([signature.VerifyKeySet]);
-// otherwise nothing is written. A new key set's roots are the public halves of roots
+// the current roots' threshold too, as agents check them (update/trust); otherwise
+// nothing is written. The key set expires at ch.Expires (one year by default). A new key set's roots are the public halves of roots
 // plus AddRoots.
 //
 // The signature is replaced so that an agent reading the repository meanwhile always
@@ -80,6 +88,12 @@ func PublishKeys(ctx context.Context, repo string, roots []signature.PrivateKey,
 			return nil, err
 		}
 	}
+	if ch.Expires.IsZero() {
+		ch.Expires = o.now().Add(DefaultKeysExpires)
+	}
+	if !ch.Expires.After(o.now()) {
+		return nil, fmt.Errorf("expiry %s is not in the future", ch.Expires.UTC().Format(time.RFC3339))
+	}
 	ks, err = applyKeysChange(prev, roots, ch)
 	if err != nil {
 		return nil, err
@@ -98,7 +112,8 @@ func PublishKeys(ctx context.Context, repo string, roots []signature.PrivateKey,
 			return nil, err
 		}
 	}
-	// Check as an agent will: with the current roots (or, for a new key set, its own).
+	// Check as an agent will (update/trust): with the current roots (or, for a new
+	// key set, its own), after the key set it replaces.
 	pinned := prev
 	if pinned == nil {
 		pinned = ks
@@ -107,7 +122,11 @@ func PublishKeys(ctx context.Context, repo string, roots []signature.PrivateKey,
 	if err != nil {
 		return nil, err
 	}
-	if _, err := signature.VerifyKeySet(data, sig, kr); err != nil {
+	chain := trust.KeyChain{Roots: kr}
+	if prev != nil {
+		chain.Accepted = old
+	}
+	if _, err := chain.Accept(data, sig, o.now()); err != nil {
 		return nil, fmt.Errorf("the root keys given do not sign the new key set as agents require (give a --root-sec for enough of the current roots and, when the roots change, of the new ones): %w", err)
 	}
 	if ctx.Err() != nil {
@@ -121,13 +140,14 @@ func PublishKeys(ctx context.Context, repo string, roots []signature.PrivateKey,
 
 // applyKeysChange returns the key set that follows prev (nil: none yet) with ch.
 func applyKeysChange(prev *signature.KeySet, roots []signature.PrivateKey, ch KeysChange) (*signature.KeySet, error) {
-	ks := &signature.KeySet{Schema: signature.KeySetSchema, Version: 1, RootThreshold: 1}
+	ks := &signature.KeySet{Schema: signature.KeySetSchema, Version: 1, RootThreshold: 1, Expires: ch.Expires.UTC().Truncate(time.Second)}
 	if prev != nil {
 		ks.Version = prev.Version + 1
 		ks.Roots = slices.Clone(prev.Roots)
 		ks.RootThreshold = prev.RootThreshold
 		ks.Keys = slices.Clone(prev.Keys)
 		ks.Revoked = slices.Clone(prev.Revoked)
+		ks.RevokedKeys = slices.Clone(prev.RevokedKeys)
 	} else {
 		for _, r := range roots {
 			if !slices.Contains(ks.Roots, r.Public()) {
@@ -143,9 +163,12 @@ func applyKeysChange(prev *signature.KeySet, roots []signature.PrivateKey, ch Ke
 		ks.Roots = slices.Delete(ks.Roots, i, i+1)
 	}
 	for _, k := range ch.AddRoots {
-		if slices.ContainsFunc(ks.Roots, func(o signature.PublicKey) bool { return o.ID() == k.ID() }) {
-			if prev == nil {
+		if i := slices.IndexFunc(ks.Roots, func(o signature.PublicKey) bool { return o.ID() == k.ID() || signature.SameKey(o, k) }); i >= 0 {
+			if prev == nil && ks.Roots[i] == k {
 				continue
+			}
+			if ks.Roots[i].ID() != k.ID() {
+				return nil, fmt.Errorf("root key %s is root key %s, already in the key set, under another ID", k.ID(), ks.Roots[i].ID())
 			}
 			return nil, fmt.Errorf("root key %s is already a root of the key set", k.ID())
 		}
@@ -165,6 +188,7 @@ func applyKeysChange(prev *signature.KeySet, roots []signature.PrivateKey, ch Ke
 		if i < 0 {
 			return nil, fmt.Errorf("signing key %s is not in the key set (version %d)", id, ks.Version-1)
 		}
+		ks.RevokedKeys = append(ks.RevokedKeys, ks.Keys[i].Key)
 		ks.Keys = slices.Delete(ks.Keys, i, i+1)
 		ks.Revoked = append(ks.Revoked, id)
 	}
@@ -173,10 +197,16 @@ func applyKeysChange(prev *signature.KeySet, roots []signature.PrivateKey, ch Ke
 		if slices.Contains(ks.Revoked, id) {
 			return nil, fmt.Errorf("signing key %s was revoked: a revoked key is never trusted again, make a new key", id)
 		}
+		if i := slices.IndexFunc(ks.RevokedKeys, func(o signature.PublicKey) bool { return signature.SameKey(o, k.Key) }); i >= 0 {
+			return nil, fmt.Errorf("signing key %s is key %s under another ID, which was revoked: a revoked key is never trusted again, make a new key", id, ks.RevokedKeys[i].ID())
+		}
 		if _, ok := ks.Key(id); ok {
 			return nil, fmt.Errorf("signing key %s is already in the key set", id)
 		}
-		if slices.ContainsFunc(ks.Roots, func(r signature.PublicKey) bool { return r.ID() == id }) {
+		if i := slices.IndexFunc(ks.Keys, func(o signature.ValidKey) bool { return signature.SameKey(o.Key, k.Key) }); i >= 0 {
+			return nil, fmt.Errorf("signing key %s is key %s, already in the key set, under another ID: a key is its public-key bytes", id, ks.Keys[i].Key.ID())
+		}
+		if slices.ContainsFunc(ks.Roots, func(r signature.PublicKey) bool { return r.ID() == id || signature.SameKey(r, k.Key) }) {
 			return nil, fmt.Errorf("key %s is a root key: keep root keys for signing keys.json only", id)
 		}
 		ks.Keys = append(ks.Keys, k)
