@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"encoding/json"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -20,6 +21,7 @@ import (
 	"github.com/upkeep-go/upkeep/update/agent"
 	"github.com/upkeep-go/upkeep/update/dbscript"
 	"github.com/upkeep-go/upkeep/update/dbscript/dbagent"
+	"github.com/upkeep-go/upkeep/update/trust"
 )
 
 func init() {
@@ -291,19 +293,19 @@ func extractSigned(ctx context.Context, cfg *agent.Config, module, file, sigFile
 		return err
 	}
 	defer f.Close()
-	v, err := kr.Verify(filepath.Base(file), sig, f)
+	fi, err := f.Stat()
 	if err != nil {
 		return err
 	}
-	b, err := signature.ParseBinding(v.Signers[0].TrustedComment)
+	c, err := trust.NewPackCheck(trust.Pinned(kr), trust.Pack{Binding: signature.Binding{File: filepath.Base(file), Module: module}, Unlisted: true, MaxSize: max(fi.Size(), 1)}, sig)
 	if err != nil {
-		return fmt.Errorf("%s: %w", sigFile, err)
+		return err
 	}
-	if b.Module != module {
-		return fmt.Errorf("%s is signed for module %q, not %q", file, b.Module, module)
+	if _, err := io.Copy(c, f); err != nil {
+		c.Close()
+		return err
 	}
-	fi, err := f.Stat()
-	if err != nil {
+	if _, err := c.Accept(); err != nil {
 		return err
 	}
 	_, err = pack.Extract(ctx, f, fi.Size(), dest)

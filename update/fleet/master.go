@@ -25,6 +25,7 @@ import (
 	"github.com/upkeep-go/upkeep/manifest"
 	"github.com/upkeep-go/upkeep/signature"
 	"github.com/upkeep-go/upkeep/update"
+	"github.com/upkeep-go/upkeep/update/trust"
 )
 
 // MaxPackSize is the default bound of an uploaded pack (MasterOptions.MaxPackSize).
@@ -545,10 +546,13 @@ func (m *Master) addUpdate(r *http.Request) (*Update, error) {
 			return nil, notSecure("no trusted signing keys yet: %v", err)
 		}
 	}
-	v, err := kr.NewVerifier(file, sig)
+	// update/trust decides: signed by enough distinct trusted keys, bound to this
+	// file, a module, a version and a valid platform.
+	c, err := trust.NewPackCheck(trust.Pinned(kr), trust.Pack{Binding: signature.Binding{File: file}, Unlisted: true, MaxSize: m.opts.MaxPackSize}, sig)
 	if err != nil {
 		return nil, notSecure("%v", err)
 	}
+	defer c.Close()
 	tmp, err := os.CreateTemp(m.opts.PackDir, ".upload-*")
 	if err != nil {
 		return nil, err
@@ -559,37 +563,23 @@ func (m *Master) addUpdate(r *http.Request) (*Update, error) {
 			os.Remove(tmp.Name())
 		}
 	}()
-	h := sha256.New()
-	n, err := io.Copy(io.MultiWriter(tmp, h, v), io.LimitReader(r.Body, m.opts.MaxPackSize+1))
-	if err != nil {
+	if _, err := io.Copy(io.MultiWriter(c, tmp), r.Body); err != nil {
+		if errors.Is(err, trust.ErrBadPack) {
+			return nil, &apiError{Status: http.StatusRequestEntityTooLarge, Code: "too_large", Msg: fmt.Sprintf("fleet: %s: more than the %d bytes allowed", file, m.opts.MaxPackSize)}
+		}
 		return nil, &apiError{Status: http.StatusBadRequest, Code: "bad_request", Msg: fmt.Sprintf("fleet: upload of %s: %v", file, err)}
 	}
-	if n > m.opts.MaxPackSize {
-		return nil, &apiError{Status: http.StatusRequestEntityTooLarge, Code: "too_large", Msg: fmt.Sprintf("fleet: %s: more than the %d bytes allowed", file, m.opts.MaxPackSize)}
-	}
-	verified, err := v.Verify()
+	acc, err := c.Accept()
 	if err != nil {
 		return nil, notSecure("%v", err)
 	}
-	b, err := signature.ParseBinding(verified.Signers[0].TrustedComment)
-	if err != nil {
-		return nil, notSecure("%s: %v", file, err)
-	}
-	if b.File != file || b.Module == "" || b.Version == "" || b.Platform == "" {
-		return nil, notSecure("%s: the signature binds file=%q module=%q version=%q platform=%q", file, b.File, b.Module, b.Version, b.Platform)
-	}
-	if err := b.Check(verified); err != nil {
-		return nil, notSecure("%v", err)
-	}
-	if _, err := manifest.Platform(b.Platform); err != nil {
-		return nil, notSecure("%s: platform %q: %v", file, b.Platform, err)
-	}
+	b, n := acc.Binding, acc.Size
 	mirror := q.Get("mirror")
 	if mirror != "" && !strings.HasPrefix(mirror, "https://") && !strings.HasPrefix(mirror, "http://") {
 		return nil, &apiError{Status: http.StatusBadRequest, Code: "bad_request", Msg: fmt.Sprintf("fleet: mirror %q: want an http(s) URL", mirror)}
 	}
 	u := &Update{Name: name, Module: b.Module, Version: b.Version, Platform: b.Platform, File: file, Size: n,
-		SHA256: hex.EncodeToString(h.Sum(nil)), Sig: sig, Mirror: mirror, Added: m.now().UTC()}
+		SHA256: acc.SHA256, Sig: sig, Mirror: mirror, Added: m.now().UTC()}
 	if err := tmp.Sync(); err != nil {
 		return nil, err
 	}
