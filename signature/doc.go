@@ -22,7 +22,12 @@
 //     signing keys with their validity, signed by a threshold of root keys that
 //     verifiers pin; [VerifyKeySet] checks it, including a root rotation (signed by the
 //     old roots and the new), and [KeySet.Signing] gives the keyring of the keys usable
-//     at a time, leaving out those expired or revoked ([KeySet.RevokedSince]).
+//     at a time, leaving out those expired or revoked by ID ([KeySet.RevokedSince]).
+//     A key set carries a signed expiry ([KeySet.Expires]). Verifiers of upkeep do not
+//     decide with these helpers but through update/trust, which also follows the
+//     chain of key sets over time and revokes keys by their bytes.
+//   - A key is its Ed25519 public-key bytes: listed under two IDs ([SameKey]) it
+//     counts once toward any threshold.
 //
 // It knows nothing of zip files, packs or manifests: it verifies bytes against keys and
 // reads trusted comments, and the caller decides what the bytes are.
