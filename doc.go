@@ -18,7 +18,8 @@
 //     maintenance, swap, rollback, journal and crash recovery, status. update/source
 //     fetches files from HTTP servers, folders and fs.FS; update/maintenance holds the
 //     maintenance state, its HTTP middleware and its flag file; update/handoff restarts
-//     a Go server without dropping a connection.
+//     a Go server without dropping a connection; update/trust decides, without I/O,
+//     whether a key set, a manifest or a pack is accepted, for every verifier.
 //   - update/selfupdate: the short path for a Go HTTP server that keeps itself up to
 //     date (engine, maintenance and handoff composed in a few calls).
 //   - update/agent: the agent configuration file and the schedule (check, background
