@@ -1,6 +1,7 @@
 package main
 
 import (
+	"encoding/json"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -61,4 +62,38 @@ func TestMirrorCommand(t *testing.T) {
 	// Usage.
 	code, _, errs = runCLI(t, "mirror", "--to", to)
 	require.Equal(t, 2, code, errs)
+}
+
+// TestMirrorCommandPinsProduct: the configuration's product is the only one `upkeep
+// mirror` copies, even when a trusted key signed another product's manifest.
+func TestMirrorCommandPinsProduct(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	platform := runtime.GOOS + "/" + runtime.GOARCH
+	aPub, aSec := keygenT(t, dir, "a")
+	build := filepath.Join(dir, "build")
+	updatetest.WriteTree(t, build, map[string]string{"index.html": "one"})
+	repoA, repoB := filepath.Join(dir, "repoA"), filepath.Join(dir, "repoB")
+	pub := func(repo, product, version string) {
+		t.Helper()
+		code, _, errs := runCLI(t, "publish", "--repo", repo, "--sec", aSec, "--product", product, "--module", "web", "--version", version, "--platform", platform, "--from", build)
+		require.Equal(t, 0, code, errs)
+	}
+	pub(repoA, "prodA", "1.0.0")
+	pub(repoB, "prodB", "1.0.0")
+	pub(repoB, "prodB", "1.1.0")
+	pub(repoB, "prodB", "1.2.0")
+	config := func(source string) string {
+		cb, err := json.Marshal(map[string]any{"source": source, "keys": []string{aPub}, "product": "prodA", "state_dir": filepath.Join(dir, "state"),
+			"modules": []map[string]any{{"name": "web", "path": filepath.Join(dir, "srv", "web")}}})
+		require.NoError(t, err)
+		return writeT(t, filepath.Join(dir, "mirror.json"), string(cb))
+	}
+	to := filepath.Join(dir, "mirror")
+	code, out, errs := runCLI(t, "mirror", "--config", config(repoB), "--to", to)
+	require.Equal(t, 1, code, out)
+	require.Contains(t, errs, `"prodB"`)
+	require.NoFileExists(t, filepath.Join(to, "manifest.json"))
+	code, _, errs = runCLI(t, "mirror", "--config", config(repoA), "--to", to)
+	require.Equal(t, 0, code, errs)
 }
