@@ -7,11 +7,8 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"maps"
 	"os"
 	"path/filepath"
-	"slices"
-	"strconv"
 	"strings"
 
 	"github.com/upkeep-go/upkeep/manifest"
@@ -319,9 +316,9 @@ func (e *Engine) fetchHFSQL(ctx context.Context, t trustRecord) (*manifest.Manif
 	if format != manifest.FormatHFSQL {
 		return nil, codeErr(CodeInvalidManifest, "%s is a native manifest, not an HFSQL file: a native manifest is accepted only as %s, with its signature", manifest.HFSQLFileName, manifest.FileName)
 	}
-	highest, err := e.checkHFSQLVersions(m, t.HFSQL)
+	highest, err := trust.AcceptHFSQL(m, t.HFSQL)
 	if err != nil {
-		return nil, err
+		return nil, trustErr("", fmt.Errorf("%w (versions accepted before are recorded in %s)", err, e.state.path("trust.json")))
 	}
 	if highest != nil {
 		t.HFSQL, t.Updated = highest, e.now()
@@ -330,81 +327,6 @@ func (e *Engine) fetchHFSQL(ctx context.Context, t trustRecord) (*manifest.Manif
 		}
 	}
 	return m, nil
-}
-
-// checkHFSQLVersions refuses, as a replay, an HFSQL manifest whose highest version is
-// lower than the highest accepted before, or whose highest version for a major
-// version and language is lower than the one accepted for them. accepted maps
-// hfsqlKey to the highest version accepted. It returns the record updated with m, nil
-// when m adds nothing to it.
-func (e *Engine) checkHFSQLVersions(m *manifest.Manifest, accepted map[string]string) (map[string]string, error) {
-	cmp := func(a, b string) (int, error) {
-		c, err := manifest.CompareVersions(a, b)
-		if err != nil {
-			return 0, fmt.Errorf("%s: hfsql: %w", e.state.path("trust.json"), err)
-		}
-		return c, nil
-	}
-	higher := func(in map[string]string, key, v string) (bool, error) {
-		old, ok := in[key]
-		if !ok {
-			return true, nil
-		}
-		c, err := cmp(v, old)
-		return c > 0, err
-	}
-	offered := map[string]string{} // the highest of m per key, and over all under ""
-	for _, r := range m.Releases {
-		for _, key := range []string{hfsqlKey(r.Major, r.Language), ""} {
-			if up, err := higher(offered, key, r.Version); err != nil {
-				return nil, err
-			} else if up {
-				offered[key] = r.Version
-			}
-		}
-	}
-	for _, key := range slices.Sorted(maps.Keys(accepted)) { // "" first: the overall highest
-		old := accepted[key]
-		v, ok := offered[key]
-		switch {
-		case !ok && key == "":
-			return nil, codeErr(CodeReplay, "%s lists no build, and %s was accepted before: refusing an older file", manifest.HFSQLFileName, old)
-		case !ok:
-			continue // the file no longer lists that major version and language
-		}
-		if c, err := cmp(v, old); err != nil {
-			return nil, err
-		} else if c < 0 {
-			what := ""
-			if key != "" {
-				major, lang, _ := strings.Cut(key, "/")
-				what = fmt.Sprintf(" for major version %s, language %q", major, lang)
-			}
-			return nil, codeErr(CodeReplay, "%s: its newest build%s is %s, older than %s accepted before: refusing an older file", manifest.HFSQLFileName, what, v, old)
-		}
-	}
-	var next map[string]string
-	for key, v := range offered {
-		up, err := higher(accepted, key, v)
-		if err != nil {
-			return nil, err
-		}
-		if up {
-			if next == nil {
-				next = maps.Clone(accepted)
-				if next == nil {
-					next = map[string]string{}
-				}
-			}
-			next[key] = v
-		}
-	}
-	return next, nil
-}
-
-// hfsqlKey is the key of a major version and language in the HFSQL record of trust.
-func hfsqlKey(major int, language string) string {
-	return strconv.Itoa(major) + "/" + strings.ToUpper(language)
 }
 
 // fetchSmall reads a whole small file, at most max bytes; a larger one is an error

@@ -17,7 +17,8 @@
 //   - A manifest ([AcceptManifest]): signed by that many distinct keys, each
 //     signature binding "file=manifest.json serial=N" (and "product=P"); of the
 //     product configured, else of the one pinned by the first accepted; not expired;
-//     its serial never lower than one accepted for that product.
+//     its serial never lower than one accepted for that product. An unsigned HFSQL
+//     file, which has no serial, is ordered by its versions instead ([AcceptHFSQL]).
 //   - A pack or a delta ([NewPackCheck]): streamed through a [PackCheck] that refuses
 //     a byte past the signed size at once, then accepted when its size and SHA-256
 //     are the manifest's, enough distinct keys signed it, and every signature binds

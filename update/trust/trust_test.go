@@ -8,6 +8,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/upkeep-go/upkeep/manifest"
 	"github.com/upkeep-go/upkeep/signature"
 	"github.com/upkeep-go/upkeep/update/trust"
 )
@@ -274,4 +275,32 @@ func TestPackCheck(t *testing.T) {
 		_, err = check(trust.Pack{Binding: signature.Binding{File: "renamed.zip"}, Unlisted: true, MaxSize: 1 << 20}, sig, body)
 		requireCode(t, trust.CodeBadSignature, err)
 	})
+}
+
+// TestAcceptHFSQL: an unsigned HFSQL file, which has no serial, is ordered by its
+// versions: overall, and per major version and language.
+func TestAcceptHFSQL(t *testing.T) {
+	t.Parallel()
+	file := func(rs ...manifest.Release) *manifest.Manifest { return &manifest.Manifest{Releases: rs} }
+	rel := func(major int, lang, v string) manifest.Release {
+		return manifest.Release{Module: "hfsql", Version: v, Major: major, Language: lang}
+	}
+	acc, err := trust.AcceptHFSQL(file(rel(22, "fr", "220099"), rel(21, "fr", "210050")), nil)
+	require.NoError(t, err)
+	require.Equal(t, map[string]string{"": "220099", "22/FR": "220099", "21/FR": "210050"}, acc)
+
+	next, err := trust.AcceptHFSQL(file(rel(22, "FR", "220099"), rel(21, "FR", "210050")), acc)
+	require.NoError(t, err)
+	require.Nil(t, next, "nothing new")
+	_, err = trust.AcceptHFSQL(file(rel(22, "FR", "220010")), acc)
+	requireCode(t, trust.CodeReplay, err)
+	_, err = trust.AcceptHFSQL(file(rel(22, "FR", "220100"), rel(21, "FR", "210001")), acc)
+	requireCode(t, trust.CodeReplay, err)
+	require.ErrorContains(t, err, `major version 21, language "FR"`)
+	_, err = trust.AcceptHFSQL(file(), acc)
+	requireCode(t, trust.CodeReplay, err)
+	next, err = trust.AcceptHFSQL(file(rel(22, "FR", "220100")), acc)
+	require.NoError(t, err)
+	require.Equal(t, "220100", next[""])
+	require.Equal(t, "210050", next["21/FR"], "a major version no longer listed keeps its record")
 }
