@@ -9,7 +9,6 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
-	"strings"
 
 	"github.com/upkeep-go/upkeep/manifest"
 	"github.com/upkeep-go/upkeep/signature"
@@ -275,10 +274,6 @@ func (e *Engine) verifyManifest(keys *trust.Keys, data, sig []byte, t trustRecor
 	prev := trust.ManifestState{Product: t.Product, Serial: t.Serial, SHA256: t.SHA256}
 	m, st, err := trust.AcceptManifest(keys, prev, e.cfg.Product, e.now(), data, sig)
 	if err != nil {
-		var te *trust.Error
-		if errors.As(err, &te) && te.Code == trust.CodeBadSignature && e.cfg.Product == "" && t.Product != "" && strings.Contains(err.Error(), "only product") {
-			err = fmt.Errorf("%w; the product is recorded in %s", err, e.state.path("trust.json"))
-		}
 		return nil, nil, trustErr("", err)
 	}
 	if st == prev {
