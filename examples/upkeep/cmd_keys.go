@@ -20,7 +20,7 @@ func init() {
 func runKeys(ctx context.Context, cl *cli, args []string) error {
 	if len(args) == 0 || args[0] != "publish" {
 		if len(args) > 0 && (args[0] == "-h" || args[0] == "--help" || args[0] == "-help") {
-			fmt.Fprintln(cl.stdout, "usage: upkeep keys publish --repo DIR --root-sec FILE [--root-sec FILE]... (--add PUB | --remove KEYID)...")
+			fmt.Fprintln(cl.stdout, "usage: upkeep keys publish --repo DIR --root-sec FILE [--root-sec FILE]... (--add PUB | --remove KEYID)... [--expires DATE|DURATION]")
 			return errHelpShown
 		}
 		return usagef("want `upkeep keys publish ...`")
