@@ -13,7 +13,8 @@
 // can finish or undo whatever a crash interrupted:
 //
 //  1. check: the manifest and its signature, which must bind manifest.json, the
-//     manifest's serial and its product; expiry and serial order are enforced.
+//     manifest's serial and its product; expiry and serial order are enforced (with
+//     root keys, keys.json first). update/trust makes each decision.
 //  2. download into the state dir, hashing on the fly, never more than the signed size,
 //     resuming after a cut.
 //  3. verify the pack's signature and its binding (file, module, version, platform).
