@@ -37,12 +37,13 @@
 // default). An expired key set is refused with code expired, and packs are no longer
 // verified with its keys: withholding a newer keys.json (one that removes a stolen
 // key) works only until the older one expires. A keys.json without "expires", as
-// written before key sets carried one, is still accepted: refusing it would stop
-// every installed agent the day it is updated, before its publisher had a chance to
-// publish an expiring key set, with no way to recover but a configuration change on
-// each server. It is accepted only until the verifier has accepted a key set with an
-// expiry: from then on a key set that never expires is refused (code expired), so
-// the protection cannot be turned off by a key set of the older form.
+// written before key sets carried one, is still accepted: refusing it would stop an
+// agent's updates, security fixes included, from the day the agent itself is updated
+// to this version until its publisher publishes a new keys.json, which operators
+// cannot do themselves (only root keys sign it). It is accepted only until the
+// verifier has accepted a key set with an expiry: from then on a key set that never
+// expires is refused (code expired), so that the protection cannot be turned off by
+// a key set of the older form.
 //
 // # Refusals
 //
