@@ -2,6 +2,7 @@ package update_test
 
 import (
 	"bytes"
+	"context"
 	"encoding/base64"
 	"encoding/binary"
 	"encoding/json"
@@ -16,6 +17,8 @@ import (
 	"github.com/upkeep-go/upkeep/manifest"
 	"github.com/upkeep-go/upkeep/signature"
 	"github.com/upkeep-go/upkeep/update"
+	"github.com/upkeep-go/upkeep/update/publish"
+	"github.com/upkeep-go/upkeep/update/updatetest"
 )
 
 // alias returns k's public key listed under another key ID: the same Ed25519 bytes.
@@ -181,4 +184,42 @@ func TestKeySetExpires(t *testing.T) {
 	requireCode(t, update.CodeExpired, err)
 	require.ErrorContains(t, err, "keys.json")
 	require.Equal(t, before, keysSnapshot(t, e.cfg.StateDir), "an expired key set writes nothing")
+}
+
+// TestExpiredKeySetVerifiesNoPack: once the key set accepted at a check has expired,
+// its keys verify no pack either, even one the manifest accepted before lists: an
+// install fails with code expired and changes nothing.
+func TestExpiredKeySetVerifiesNoPack(t *testing.T) {
+	t.Parallel()
+	repo := updatetest.NewRepo(t)
+	repo.Publish("web", "1.0.0", platform, map[string]string{"index.html": "one"})
+	root := newKey(t)
+	expires := time.Now().Add(time.Hour)
+	_, err := publish.PublishKeys(context.Background(), repo.Dir, []signature.PrivateKey{root.sec},
+		publish.KeysChange{Add: []signature.ValidKey{{Key: repo.Key.Public()}}, Expires: expires})
+	require.NoError(t, err)
+	e := newKeysEnv(t, root)
+	e.cfg.Source = repo.Dir
+	_, err = e.check(t)
+	require.NoError(t, err)
+
+	later := func() time.Time { return expires.Add(time.Minute) }
+	eng, err := update.New(e.cfg, update.WithoutSync(), update.WithClock(later))
+	require.NoError(t, err)
+	// An offline pack is verified with the keys in force, without a check.
+	matches, err := filepath.Glob(filepath.Join(repo.Dir, "web-1.0.0*.zip"))
+	require.NoError(t, err)
+	require.Len(t, matches, 1)
+	packFile := matches[0]
+	_, err = eng.Install(context.Background(), "web", update.InstallOptions{PackFile: packFile})
+	requireCode(t, update.CodeExpired, err)
+	require.ErrorContains(t, err, "keys.json version 1 expired")
+	require.NoDirExists(t, e.cfg.Modules[0].Path)
+	// A check refuses the key set too.
+	_, err = eng.Check(context.Background())
+	requireCode(t, update.CodeExpired, err)
+
+	// Before it expired, the same pack installs.
+	_, err = e.engine(t).Install(context.Background(), "web", update.InstallOptions{PackFile: packFile})
+	require.NoError(t, err)
 }
