@@ -36,7 +36,7 @@ func runAgent(ctx context.Context, cl *cli, args []string) error {
 	fs := cl.newFlags("agent", "upkeep agent --config FILE [--addr 127.0.0.1:8080] [--token-file FILE]")
 	config := fs.String("config", "", "agent configuration `file`")
 	addr := fs.String("addr", defaultAgentAddr, "`address` the portal listens on")
-	tokenFile := fs.String("token-file", "", "`file` holding a secret that every request but /healthz must carry (Authorization: Bearer, or the portal's login)")
+	tokenFile := fs.String("token-file", "", "`file` holding a secret that every request but /healthz must carry (Authorization: Bearer, or the portal's login); required when --addr is not loopback")
 	pos, err := parse(fs, args)
 	if err != nil {
 		return err
@@ -46,6 +46,9 @@ func runAgent(ctx context.Context, cl *cli, args []string) error {
 	}
 	if *config == "" {
 		return usagef("--config is required")
+	}
+	if err := openAddrNeedsToken(*addr, *tokenFile); err != nil {
+		return err
 	}
 	cfg, err := agent.LoadConfig(*config)
 	if err != nil {
@@ -94,6 +97,31 @@ func runAgent(ctx context.Context, cl *cli, args []string) error {
 	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	return run(ctx)
+}
+
+// openAddrNeedsToken refuses, as a usage error, a portal address other than
+// loopback without a token file: whoever reaches that address could install and roll
+// back modules, and a Host check is no barrier to a client that is not a browser.
+func openAddrNeedsToken(addr, tokenFile string) error {
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		return usagef("--addr %s: %v", addr, err)
+	}
+	if tokenFile != "" || isLoopback(host) {
+		return nil
+	}
+	return usagef("--addr %s: not a loopback address, so anyone who reaches it could install and roll back modules: "+
+		"give --token-file FILE (a secret every request but /healthz must carry), or listen on 127.0.0.1", addr)
+}
+
+// isLoopback reports whether host names this machine's loopback only: localhost, or
+// an address in 127.0.0.0/8 or ::1. An empty host, 0.0.0.0 or :: listens everywhere.
+func isLoopback(host string) bool {
+	if strings.EqualFold(strings.TrimSuffix(host, "."), "localhost") {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
 }
 
 // serveAgent runs the agent and its portal until ctx is done, then stops both: the
@@ -190,6 +218,9 @@ func runService(ctx context.Context, cl *cli, args []string) error {
 	case "install":
 		if *config == "" {
 			return usagef("--config is required")
+		}
+		if err := openAddrNeedsToken(*addr, *tokenFile); err != nil {
+			return err
 		}
 		abs, err := filepath.Abs(*config)
 		if err != nil {

@@ -138,3 +138,74 @@ func TestServicePrint(t *testing.T) {
 	require.Equal(t, 0, code)
 	require.Contains(t, out, "uninstall")
 }
+
+// agentUntilListening runs `upkeep agent` with args as a process and returns its exit
+// code and stderr, or -1 and what it printed once it says it listens (then stops it).
+func agentUntilListening(t *testing.T, args ...string) (int, string) {
+	t.Helper()
+	cmd := exec.Command(os.Args[0], append([]string{"agent"}, args...)...)
+	cmd.Env = commandEnv()
+	stderr, err := cmd.StderrPipe()
+	require.NoError(t, err)
+	require.NoError(t, cmd.Start())
+	defer cmd.Process.Kill()
+	var printed strings.Builder
+	lines := bufio.NewScanner(stderr)
+	for lines.Scan() {
+		printed.WriteString(lines.Text() + "\n")
+		if strings.HasPrefix(lines.Text(), "listening on ") {
+			require.NoError(t, cmd.Process.Signal(syscall.SIGTERM))
+			go io.Copy(io.Discard, stderr)
+			require.NoError(t, cmd.Wait(), "exit 0 after SIGTERM")
+			return -1, printed.String()
+		}
+	}
+	err = cmd.Wait()
+	var ee *exec.ExitError
+	if err != nil {
+		require.ErrorAs(t, err, &ee)
+		return ee.ExitCode(), printed.String()
+	}
+	return 0, printed.String()
+}
+
+// TestAgentRefusesOpenAddr: a portal on an address other than loopback would let
+// anyone who reaches it install and roll back: `upkeep agent` refuses it without
+// --token-file, as a usage error that says why, and serves it with one.
+func TestAgentRefusesOpenAddr(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	_, pub := publisher(t, dir)
+	cb, _ := json.Marshal(map[string]any{"source": dir, "keys": []string{pub}, "state_dir": filepath.Join(dir, "state"),
+		"check_interval": "1h", "modules": []map[string]any{{"name": "web", "path": filepath.Join(dir, "web")}}})
+	config := filepath.Join(dir, "agent.json")
+	require.NoError(t, os.WriteFile(config, cb, 0o644))
+	tokenFile := filepath.Join(dir, "portal.token")
+	require.NoError(t, os.WriteFile(tokenFile, []byte("a-secret-of-32-characters-at-least\n"), 0o600))
+
+	for _, addr := range []string{"0.0.0.0:0", ":0", "[::]:0"} {
+		code, errs := agentUntilListening(t, "--config", config, "--addr", addr)
+		require.Equal(t, exitUsage, code, "%s: %s", addr, errs)
+		require.Contains(t, errs, "--addr "+addr)
+		require.Contains(t, errs, "loopback")
+		require.Contains(t, errs, "--token-file")
+	}
+	for _, addr := range []string{"localhost:0", "[::1]:0", "127.0.0.2:0"} {
+		code, errs := agentUntilListening(t, "--config", config, "--addr", addr)
+		if addr == "[::1]:0" && strings.Contains(errs, "cannot assign requested address") {
+			continue // no IPv6 loopback on this machine
+		}
+		require.Equal(t, -1, code, "%s: %s", addr, errs)
+	}
+	code, errs := agentUntilListening(t, "--config", config, "--addr", "0.0.0.0:0", "--token-file", tokenFile)
+	require.Equal(t, -1, code, "with a token file the agent serves: %s", errs)
+
+	if runtime.GOOS == "linux" {
+		code, _, errs := runCLI(t, "service", "install", "--config", config, "--addr", "0.0.0.0:8080", "--print")
+		require.Equal(t, exitUsage, code, errs)
+		require.Contains(t, errs, "--token-file")
+		code, out, errs := runCLI(t, "service", "install", "--config", config, "--addr", "0.0.0.0:8080", "--token-file", tokenFile, "--print")
+		require.Equal(t, 0, code, errs)
+		require.Contains(t, out, "--token-file")
+	}
+}
