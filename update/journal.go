@@ -42,9 +42,14 @@ type journal struct {
 	// NewID and OldID identify the staged tree and the live one before the swap
 	// (inodes), to tell after a crash which tree the live folder holds. For a first
 	// inplace install, OldID is the live folder the install created.
-	NewID   string    `json:"new_id,omitempty"`
-	OldID   string    `json:"old_id,omitempty"`
-	Fresh   bool      `json:"fresh,omitempty"` // there was no live folder before
+	NewID string `json:"new_id,omitempty"`
+	OldID string `json:"old_id,omitempty"`
+	Fresh bool   `json:"fresh,omitempty"` // there was no live folder before
+	// Links identifies the tree of links to the live files that the swap strategy
+	// makes at the backup named Keep for POSTBACKUP, before the exchange makes the
+	// live tree itself that backup; undoing removes that tree, and only that one.
+	// Journals of earlier versions have none.
+	Links   string    `json:"links_id,omitempty"`
 	Started time.Time `json:"started"`
 	Reason  string    `json:"reason,omitempty"` // why a rollback is under way
 	// Undoing is set when the operation failed and its undoing began: Recover then

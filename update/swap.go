@@ -40,8 +40,56 @@ func (k *swapKind) stage(ctx context.Context, op *operation, d *downloaded) erro
 	return k.identify(op.j)
 }
 
-// backup does nothing yet: the live tree becomes the backup at the exchange.
-func (k *swapKind) backup(ctx context.Context, op *operation) error { return nil }
+// backup makes the version in place readable where it will be kept, for POSTBACKUP
+// (the seed's scripts copy files out of it), before the exchange makes the live tree
+// itself that backup: a tree of hard links to the live files, which costs one link
+// per file and no data. settle puts the live tree in its place; undo removes it.
+func (k *swapKind) backup(ctx context.Context, op *operation) error {
+	e, m, md, j := k.e, k.m, k.md, op.j
+	if j.Keep == "" {
+		return nil
+	}
+	dest := backupName + "/" + j.Keep
+	if _, err := md.work.Lstat(dest); err == nil {
+		return nil // a tree is kept under that name already: POSTBACKUP reads it
+	}
+	if err := e.ops.mkdirAll(md.work, backupName, 0o700); err != nil {
+		return err
+	}
+	// Made under a temporary name (clean removes it after a crash), recorded, then
+	// renamed: the journal names the tree before it is at dest.
+	tmp := backupName + "/." + j.Keep + ".tmp-links"
+	if err := e.ops.removeAll(md.work, tmp); err != nil {
+		return err
+	}
+	e.emit(Event{Module: m.Name, Version: j.To, Step: StepBackup, Message: "linking " + j.Keep + " for POSTBACKUP"})
+	if err := e.ops.linkDir(ctx, md.parent, md.work, md.name, tmp, m.MaintenanceFile); err != nil {
+		return err
+	}
+	id, err := idAt(md.work, tmp)
+	if err != nil {
+		return err
+	}
+	j.Links = id
+	if err := e.writeJournal(m, j, j.Step); err != nil {
+		return stateErr(err)
+	}
+	return e.ops.rename(ctx, md.work, tmp, dest)
+}
+
+// dropLinks removes the tree backup made for POSTBACKUP, when it is still at the
+// backup's name.
+func (k *swapKind) dropLinks(op *operation) error {
+	j := op.j
+	if j.Links == "" {
+		return nil
+	}
+	dest := backupName + "/" + j.Keep
+	if id, err := idAt(k.md.work, dest); err == nil && sameTree(j.Links, id) {
+		return k.e.ops.removeAll(k.md.work, dest)
+	}
+	return nil
+}
 
 // apply exchanges the live folder and the stage, or moves the stage in place when
 // there was no live folder.
@@ -82,6 +130,9 @@ func (k *swapKind) undo(ctx context.Context, op *operation) error {
 	}
 	if id, err := idAt(md.parent, exchangeName(md.name)); err == nil && sameTree(j.OldID, id) {
 		return fmt.Errorf("%s still exists after recovery", exchangeName(m.Path))
+	}
+	if err := k.dropLinks(op); err != nil {
+		return err
 	}
 	if _, err := md.work.Lstat(stageName); err != nil {
 		return nil
