@@ -14,13 +14,6 @@ type inPlaceKind struct{ tree }
 
 var _ kind = (*inPlaceKind)(nil)
 
-func (k *inPlaceKind) clean(ctx context.Context) { k.tree.clean(ctx, k.keptAt("")) }
-
-func (k *inPlaceKind) tidy(ctx context.Context) {
-	k.clean(ctx)
-	k.dropWorkDir(ctx)
-}
-
 // prepare keeps, for a rollback, the version rolled away from too: it is archived
 // before the kept one is put back, so that a failure can be undone.
 func (k *inPlaceKind) prepare(j *journal, keepUnmanaged bool) error {
@@ -185,11 +178,10 @@ const archiveSuffix = ".tar.zst"
 
 // keptAt is a kept archive in the module's state folder.
 func (k *inPlaceKind) keptAt(name string) string {
-	dir := k.e.state.module(k.m.Name, "backups")
 	if name == "" {
-		return dir
+		return k.archives
 	}
-	return filepath.Join(dir, name+archiveSuffix)
+	return filepath.Join(k.archives, name+archiveSuffix)
 }
 
 // hookPaths tell the hooks the folder that holds the archives, as the seed's

@@ -67,7 +67,8 @@ func (e *Engine) kindOf(m *ModuleConfig) kind {
 	case m.Kind != "" && m.Kind != KindFiles:
 		return &appliedKind{e: e, m: m}
 	case m.Strategy == InPlace:
-		return &inPlaceKind{tree{e: e, m: m}}
+		archives := e.state.module(m.Name, "backups")
+		return &inPlaceKind{tree{e: e, m: m, archives: archives}}
 	default:
 		return &swapKind{tree{e: e, m: m}}
 	}
@@ -82,6 +83,9 @@ type tree struct {
 	e  *Engine
 	m  *ModuleConfig
 	md *moduleDirs
+	// archives is the folder of the state dir that holds the kept versions as
+	// archives (inPlaceKind), "" when they are trees beside the module.
+	archives string
 }
 
 func (t *tree) ready(installed string, keepUnmanaged bool) error {
@@ -155,10 +159,14 @@ func (t *tree) hookStage() string {
 func (t *tree) restored(j *journal) string { return orNothing(j.From) }
 
 // clean removes the temporaries an interrupted operation may leave in the module's
-// state folder (and in extra, its other folders of the state dir), and the stage,
-// restore and extraction temporaries in its work folder.
-func (t *tree) clean(ctx context.Context, extra ...string) {
-	t.e.cleanStateTemps(t.m, extra...)
+// state folders, and the stage, restore and extraction temporaries in its work
+// folder.
+func (t *tree) clean(ctx context.Context) {
+	if t.archives != "" {
+		t.e.cleanStateTemps(t.m, t.archives)
+	} else {
+		t.e.cleanStateTemps(t.m)
+	}
 	md := t.md
 	if f, err := md.work.Open(backupName); err == nil {
 		ents, _ := f.ReadDir(-1)
@@ -185,9 +193,10 @@ func (t *tree) clean(ctx context.Context, extra ...string) {
 	}
 }
 
-// dropWorkDir removes the module's work folder when an operation leaves it empty
-// (rmdir, which fails on a folder that is not).
-func (t *tree) dropWorkDir(ctx context.Context) {
+// tidy cleans, then removes the module's work folder when the operation left it
+// empty (rmdir, which fails on a folder that is not).
+func (t *tree) tidy(ctx context.Context) {
+	t.clean(ctx)
 	if empty, err := t.md.parent.isEmptyDir(workName(t.m), ""); err == nil && empty {
 		t.e.ops.remove(ctx, t.md.parent, workName(t.m))
 	}

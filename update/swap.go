@@ -17,17 +17,6 @@ type swapKind struct{ tree }
 
 var _ kind = (*swapKind)(nil)
 
-func (k *swapKind) clean(ctx context.Context) { k.tree.clean(ctx) }
-
-func (k *swapKind) tidy(ctx context.Context) {
-	k.clean(ctx)
-	k.dropWorkDir(ctx)
-}
-
-func (k *swapKind) prepare(j *journal, keepUnmanaged bool) error {
-	return k.tree.prepare(j, keepUnmanaged)
-}
-
 // stage writes an install's new tree into the stage; a rollback moves the kept tree
 // there itself, and undo puts it back among the backups.
 func (k *swapKind) stage(ctx context.Context, op *operation, d *downloaded) error {
