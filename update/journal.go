@@ -8,7 +8,8 @@ import (
 )
 
 // Journal steps, in order. The journal is written before each step starts and after
-// it ends; Recover reads the last one written (see recover.go for what it does at each).
+// it ends; Recover reads the last one written and completes the operation (at
+// jInstalled) or undoes it through its kind (see kind.undo).
 const (
 	jExtract     = "extract"     // extracting into the stage folder
 	jStaged      = "staged"      // the new tree is complete and verified in the stage folder
