@@ -137,8 +137,8 @@ type RunOptions struct {
 	// OnCheck, if set, is called after every check.
 	OnCheck func(*update.CheckReport, error)
 	// AfterInstall, if set, is called after each automatic install that changed a
-	// module: see WithAfterInstall. Run waits for it: the next module and the next
-	// round come after it returns.
+	// module: see WithAfterInstall. The next module's automatic install comes after
+	// it returns.
 	AfterInstall func(ctx context.Context, res *update.InstallResult) error
 	// Clock tells the time the window is compared with. Default: time.Now.
 	Clock func() time.Time
