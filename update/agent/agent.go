@@ -265,7 +265,9 @@ func (a *Agent) Run(ctx context.Context) error {
 		if a.jitter > 0 {
 			wait += time.Duration(mrand.Int64N(int64(2*a.jitter+1))) - a.jitter
 		}
-		t.Reset(max(wait, time.Second))
+		// A jitter as large as the interval must not make checks back to back; a
+		// short interval (a self-updating server's tests) is kept as given.
+		t.Reset(max(wait, a.interval/2))
 	}
 }
 
