@@ -17,37 +17,20 @@ import (
 	"github.com/upkeep-go/upkeep/internal/tarzst"
 )
 
-// backupDir is where previous versions are kept: trees beside the module (swap), or
-// tar+zstd archives in the state dir (inplace).
-func (e *Engine) backupDir(m *ModuleConfig) string {
-	if m.Strategy == InPlace {
-		return e.state.module(m.Name, "backups")
-	}
-	return filepath.Join(workDir(m), "backup")
-}
-
-func (e *Engine) backupPath(m *ModuleConfig, v string) string {
-	if m.Strategy == InPlace {
-		return filepath.Join(e.backupDir(m), v+".tar.zst")
-	}
-	return filepath.Join(e.backupDir(m), v)
-}
-
-// backupVersions lists the kept versions, newest first.
-func (e *Engine) backupVersions(m *ModuleConfig) []string {
-	if filesOnly(m) != nil {
-		return nil
-	}
-	ents, err := os.ReadDir(e.backupDir(m))
+// versionsIn lists the versions kept in dir, newest first: the folders named as
+// versions (suffix "") or the files named as a version and suffix. Names that are
+// not versions, such as "unmanaged-<time>", are not listed.
+func versionsIn(dir, suffix string) []string {
+	ents, err := os.ReadDir(dir)
 	if err != nil {
 		return nil
 	}
 	var vs []*version.Version
 	for _, d := range ents {
 		name := d.Name()
-		if m.Strategy == InPlace {
+		if suffix != "" {
 			var ok bool
-			if name, ok = strings.CutSuffix(name, ".tar.zst"); !ok {
+			if name, ok = strings.CutSuffix(name, suffix); !ok || d.IsDir() {
 				continue
 			}
 		} else if !d.IsDir() {
@@ -63,26 +46,6 @@ func (e *Engine) backupVersions(m *ModuleConfig) []string {
 		out[i] = v.Original()
 	}
 	return out
-}
-
-// prune keeps the newest cfg.Retention backups. Only versions are pruned: a tree
-// kept as "unmanaged-<time>" was not upkeep's, and stays until a person removes it.
-func (e *Engine) prune(m *ModuleConfig, md *moduleDirs) {
-	if md == nil {
-		return
-	}
-	vs := e.backupVersions(m)
-	for i := e.cfg.Retention; i < len(vs); i++ {
-		var err error
-		if m.Strategy == InPlace {
-			err = e.ops.removeFile(e.backupPath(m, vs[i]))
-		} else {
-			err = e.ops.removeAll(md.work, backupName+"/"+vs[i])
-		}
-		if err != nil {
-			e.log.Warn("pruning backup", "module", m.Name, "version", vs[i], "err", err)
-		}
-	}
 }
 
 // archiveTree writes the tree of live as tar+zstd to dest (in the state dir)
@@ -240,17 +203,13 @@ func (mv *mover) close() {
 	mv.from, mv.to = nil, nil
 }
 
-// cleanTemps removes what an interrupted operation may leave behind: atomic-write
-// temporaries in the module's state folder, and the stage, restore and extraction
-// temporaries in its work folder (md nil: the state folder only).
-func (e *Engine) cleanTemps(ctx context.Context, m *ModuleConfig, md *moduleDirs) {
-	isTemp := func(name string) bool { return strings.HasPrefix(name, ".") && strings.Contains(name, ".tmp-") }
-	// Only this module's folders: the state root is shared with other modules and checks.
-	dirs := []string{e.state.module(m.Name)}
-	if m.Strategy == InPlace {
-		dirs = append(dirs, e.backupDir(m))
-	}
-	for _, dir := range dirs {
+func isTemp(name string) bool { return strings.HasPrefix(name, ".") && strings.Contains(name, ".tmp-") }
+
+// cleanStateTemps removes the atomic-write temporaries an interrupted operation may
+// leave in the module's state folder and in extra, its other folders of the state
+// dir. Only this module's folders: the state root is shared with other modules.
+func (e *Engine) cleanStateTemps(m *ModuleConfig, extra ...string) {
+	for _, dir := range append([]string{e.state.module(m.Name)}, extra...) {
 		ents, _ := os.ReadDir(dir)
 		for _, d := range ents {
 			if isTemp(d.Name()) {
@@ -258,32 +217,6 @@ func (e *Engine) cleanTemps(ctx context.Context, m *ModuleConfig, md *moduleDirs
 				os.RemoveAll(filepath.Join(dir, d.Name()))
 			}
 		}
-	}
-	if md == nil {
-		return
-	}
-	if f, err := md.work.Open(backupName); err == nil {
-		ents, _ := f.ReadDir(-1)
-		f.Close()
-		for _, d := range ents {
-			if isTemp(d.Name()) {
-				e.ops.removeAll(md.work, backupName+"/"+d.Name())
-			}
-		}
-	}
-	f, err := md.work.Open(".")
-	if err != nil {
-		return
-	}
-	ents, _ := f.ReadDir(-1)
-	f.Close()
-	for _, d := range ents {
-		if d.Name() != backupName {
-			e.ops.removeAll(md.work, d.Name())
-		}
-	}
-	if _, err := md.parent.Lstat(exchangeName(md.name)); err == nil {
-		e.log.Warn("leftover exchange folder kept for inspection", "path", exchangeName(m.Path))
 	}
 }
 
@@ -326,16 +259,5 @@ func sameFile(a, b *dir, p string) bool {
 		if erra != nil {
 			return true
 		}
-	}
-}
-
-// dropWorkDir removes the module's work folder when an operation leaves it empty
-// (rmdir, which fails on a folder that is not).
-func (e *Engine) dropWorkDir(ctx context.Context, m *ModuleConfig, md *moduleDirs) {
-	if md == nil {
-		return
-	}
-	if empty, err := md.parent.isEmptyDir(workName(m), ""); err == nil && empty {
-		e.ops.remove(ctx, md.parent, workName(m))
 	}
 }

@@ -121,11 +121,7 @@ func (e *Engine) checkModule(mc *ModuleConfig, m *manifest.Manifest, id string) 
 	case manifest.StatusUpToDate:
 		c.Reason = sel.Reason
 	}
-	var werr error
-	if filesOnly(mc) == nil {
-		werr = writable(mc)
-	}
-	if werr != nil {
+	if werr := e.kindOf(mc).writable(); werr != nil {
 		c.Warning = werr.Error()
 	}
 	err = e.updateStatus(mc, func(st *ModuleStatus) {

@@ -46,6 +46,8 @@ func TestCrashChild(t *testing.T) {
 		}
 	})
 	switch os.Getenv("UPKEEP_CRASH_OP") {
+	case "recover":
+		_, err = e.Recover(context.Background())
 	case "rollback":
 		_, err = e.Rollback(context.Background(), "web", RollbackOptions{})
 	default:
@@ -219,4 +221,106 @@ func snapshot(t *testing.T, dir string) string {
 		return nil
 	})
 	return b.String()
+}
+
+// TestDoubleCrash kills an install (and a rollback) at some of its crash points, then
+// kills the Recover that follows at every one of its own, then recovers: the one
+// ending that undoes or completes an operation must itself be safe to interrupt, so
+// the module still ends exactly old or exactly new, out of maintenance, with nothing
+// temporary left.
+func TestDoubleCrash(t *testing.T) {
+	if testing.Short() {
+		t.Skip("spawns a process per pair of crash points")
+	}
+	t.Parallel()
+	for _, strategy := range []Strategy{Swap, InPlace} {
+		for _, op := range []string{"install", "rollback"} {
+			t.Run(string(strategy)+"/"+op, func(t *testing.T) {
+				t.Parallel()
+				doubleCrash(t, strategy, op)
+			})
+		}
+	}
+}
+
+func doubleCrash(t *testing.T, strategy Strategy, op string) {
+	platform := runtime.GOOS + "/" + runtime.GOARCH
+	repo := updatetest.NewRepo(t)
+	repo.Publish("web", "1.0.0", platform, crashV1)
+	repo.Publish("web", "2.0.0", platform, crashV2)
+	base := t.TempDir()
+	cfg := func(dir string) Config {
+		return Config{Source: repo.Dir, Keys: []string{repo.PubFile}, StateDir: filepath.Join(dir, "state"),
+			Modules: []ModuleConfig{{Name: "web", Path: filepath.Join(dir, "srv", "web"), Strategy: strategy, MaintenanceFile: "app_offline.htm"}}}
+	}
+	os.MkdirAll(filepath.Join(base, "srv"), 0o755)
+	e, err := New(cfg(base), WithoutSync())
+	require.NoError(t, err)
+	ctx := context.Background()
+	_, err = e.Install(ctx, "web", InstallOptions{Version: "1.0.0"})
+	require.NoError(t, err)
+	if op == "rollback" {
+		_, err = e.Install(ctx, "web", InstallOptions{})
+	} else {
+		var rep *CheckReport
+		if rep, err = e.Check(ctx); err == nil {
+			err = e.Download(ctx, "web", rep.Modules[0].Selection)
+		}
+	}
+	require.NoError(t, err)
+	trees := []map[string]string{crashV1, crashV2}
+	if op == "rollback" {
+		trees = []map[string]string{crashV2, crashV1}
+	}
+
+	// crashAt runs the child in dir with op, killed at point n; it reports whether the
+	// child reached point n. The journal names trees by inode, so each pair starts
+	// from a fresh copy of base rather than from a copy of a crashed one.
+	crashAt := func(dir, childOp string, n int) bool {
+		b, _ := json.Marshal(cfg(dir))
+		cfgPath := filepath.Join(dir, "config.json")
+		require.NoError(t, os.WriteFile(cfgPath, b, 0o644))
+		child := exec.Command(os.Args[0], "-test.run=^TestCrashChild$", "-test.count=1")
+		child.Env = append(os.Environ(), "UPKEEP_CRASH_CHILD="+cfgPath, "UPKEEP_CRASH_AT="+strconv.Itoa(n), "UPKEEP_CRASH_OP="+childOp)
+		out, err := child.CombinedOutput()
+		if err == nil {
+			return false
+		}
+		var ee *exec.ExitError
+		require.True(t, errors.As(err, &ee), "%v", err)
+		ws := ee.Sys().(syscall.WaitStatus)
+		require.True(t, ws.Signaled() && ws.Signal() == syscall.SIGKILL, "%s at %d: child failed instead of crashing: %s", childOp, n, out)
+		return true
+	}
+	fresh := func() string {
+		dir := filepath.Join(t.TempDir(), "c")
+		out, err := exec.Command("cp", "-a", base, dir).CombinedOutput()
+		require.NoError(t, err, "%s", out)
+		return dir
+	}
+	pairs := 0
+	// Every ninth point of the operation, and every point of the Recover after it.
+	for n := 2; crashAt(fresh(), op, n); n += 9 {
+		for m := 1; ; m++ {
+			dir := fresh()
+			require.True(t, crashAt(dir, op, n))
+			if !crashAt(dir, "recover", m) {
+				break
+			}
+			pairs++
+			c := cfg(dir)
+			e, err := New(c, WithoutSync())
+			require.NoError(t, err)
+			_, err = e.Recover(ctx)
+			require.NoError(t, err, "points %d then %d", n, m)
+			tree := updatetest.ReadTree(t, c.Modules[0].Path)
+			require.True(t, equalTree(tree, trees[0]) || equalTree(tree, trees[1]), "points %d then %d: the tree is neither old nor new: %v", n, m, tree)
+			st, err := e.ModuleStatus(ctx, "web")
+			require.NoError(t, err)
+			require.False(t, st.Maintenance, "points %d then %d: maintenance left on", n, m)
+			assertNoTemps(t, n*1000+m, c)
+		}
+	}
+	t.Logf("%s %s: %d pairs of crash points, each recovered", strategy, op, pairs)
+	require.Greater(t, pairs, 10)
 }

@@ -114,9 +114,6 @@ type moduleDirs struct {
 }
 
 func (md *moduleDirs) close() {
-	if md == nil {
-		return
-	}
 	md.work.close()
 	md.parent.close()
 }

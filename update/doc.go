@@ -22,7 +22,11 @@
 //  5. STARTUPDATE hook.
 //  6. maintenance on (the Go service's [maintenance.State] drains, the flag file is
 //     placed).
-//  7. PREBACKUP, keep the previous version, POSTBACKUP.
+//  7. PREBACKUP, keep the previous version, POSTBACKUP. POSTBACKUP reads it at the
+//     hooks' backup path whatever the strategy: for [Swap], where the live tree
+//     itself becomes the backup at the exchange, as a tree of hard links to the live
+//     files made here (no data copied) that the exchange then replaces; for
+//     [InPlace], as a tar+zstd archive in that folder.
 //  8. PREINSTALL, swap the staged tree in (one renameat2 exchange on Linux, or files
 //     replaced one by one for [InPlace]), POSTINSTALL.
 //  9. maintenance off, ENDUPDATE, status.

@@ -3,6 +3,7 @@ package update
 import (
 	"context"
 	"errors"
+	"io"
 	"io/fs"
 	"os"
 	"time"
@@ -144,4 +145,109 @@ func (o *ops) removeFile(path string) error {
 		return nil
 	}
 	return err
+}
+
+// linkTree fills the empty folder dst with the tree of src, leaving out src's
+// top-level file named skip: folders are made anew, files are hard links to src's
+// (no data is copied, so it costs one link per file), symbolic links are made again
+// with the same target. A file that cannot be linked (another account's, where the
+// system protects hard links) is copied. Both trees are walked through handles opened
+// without following links, so a link planted in src is never entered.
+func (o *ops) linkTree(ctx context.Context, src, dst *dir, skip string) error {
+	f, err := src.Open(".")
+	if err != nil {
+		return err
+	}
+	ents, err := f.ReadDir(-1)
+	f.Close()
+	if err != nil {
+		return err
+	}
+	for _, ent := range ents {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		name := ent.Name()
+		if name == skip && skip != "" {
+			continue
+		}
+		switch t := ent.Type(); {
+		case t.IsDir():
+			if err := o.linkDir(ctx, src, dst, name, name, ""); err != nil {
+				return err
+			}
+		case t&fs.ModeSymlink != 0:
+			target, err := src.Readlink(name)
+			if err != nil {
+				return err
+			}
+			o.at("symlink", dst.join(name))
+			if err := dst.Symlink(target, name); err != nil {
+				return err
+			}
+		case t.IsRegular():
+			o.at("link", dst.join(name))
+			if err := linkAt(src, name, dst, name); err != nil {
+				if cerr := copyAt(src, name, dst, name); cerr != nil {
+					return errors.Join(err, cerr)
+				}
+			}
+		}
+	}
+	return nil
+}
+
+// linkDir makes the folder srcName of src anew as dstName in dst, fills it with
+// linkTree (leaving out the top-level file skip), then gives it the permissions of
+// srcName (a read-only folder is filled first).
+func (o *ops) linkDir(ctx context.Context, src, dst *dir, srcName, dstName, skip string) error {
+	s, err := src.sub(srcName)
+	if err != nil {
+		return err
+	}
+	defer s.close()
+	fi, err := s.f.Stat()
+	if err != nil {
+		return err
+	}
+	o.at("mkdir", dst.join(dstName))
+	if err := dst.Mkdir(dstName, 0o700); err != nil {
+		return err
+	}
+	d, err := dst.sub(dstName)
+	if err != nil {
+		return err
+	}
+	defer d.close()
+	if err := o.linkTree(ctx, s, d, skip); err != nil {
+		return err
+	}
+	o.at("chmod", dst.join(dstName))
+	return dst.Chmod(dstName, fi.Mode().Perm())
+}
+
+// copyAt copies the regular file from/fromName to the new file to/toName, through
+// the folders' handles and without following links.
+func copyAt(from *dir, fromName string, to *dir, toName string) error {
+	in, err := from.OpenFile(fromName, os.O_RDONLY|syscallNoFollow, 0)
+	if err != nil {
+		return err
+	}
+	defer in.Close()
+	fi, err := in.Stat()
+	if err != nil {
+		return err
+	}
+	if !fi.Mode().IsRegular() {
+		return &os.PathError{Op: "copy", Path: from.join(fromName), Err: errors.New("not a regular file")}
+	}
+	out, err := to.OpenFile(toName, os.O_WRONLY|os.O_CREATE|os.O_EXCL|syscallNoFollow, fi.Mode().Perm())
+	if err != nil {
+		return err
+	}
+	if _, err := io.Copy(out, in); err != nil {
+		out.Close()
+		return err
+	}
+	return out.Close()
 }

@@ -77,10 +77,7 @@ func (e *Engine) Install(ctx context.Context, module string, opts InstallOptions
 	if err != nil {
 		return nil, err
 	}
-	applier, err := e.applierFor(m)
-	if err != nil {
-		return nil, err
-	}
+	k := e.kindOf(m)
 	lk, err := e.lock(m)
 	if err != nil {
 		return nil, err
@@ -99,9 +96,8 @@ func (e *Engine) Install(ctx context.Context, module string, opts InstallOptions
 	}
 	installed := deref(st.Installed)
 	res := &InstallResult{Module: m.Name, From: installed, SelfUpdate: e.holdsExecutable(m)}
-	if applier == nil && installed == "" && !opts.KeepUnmanaged && holdsFiles(m) {
-		// Said before anything is downloaded; installOne decides again on handles.
-		return nil, e.fail(m, "", unmanagedErr(m))
+	if err := k.ready(installed, opts.KeepUnmanaged); err != nil {
+		return nil, e.fail(m, "", err)
 	}
 
 	var packs []*downloaded
@@ -136,13 +132,7 @@ func (e *Engine) Install(ctx context.Context, module string, opts InstallOptions
 	}()
 	from := installed
 	for _, d := range packs {
-		var w time.Duration
-		var kept string
-		if applier != nil {
-			w, err = e.installApplied(ctx, m, from, d, applier)
-		} else {
-			w, kept, err = e.installOne(ctx, m, from, d, opts.KeepUnmanaged)
-		}
+		w, kept, err := e.installOne(ctx, m, k, from, d, opts.KeepUnmanaged)
 		if err != nil {
 			return res, err
 		}
@@ -306,97 +296,74 @@ func (e *Engine) offlinePack(m *ModuleConfig, installed string, opts InstallOpti
 	return &downloaded{path: opts.PackFile, sig: sig, ref: packRef{module: m.Name, release: rel, pack: pk}}, nil
 }
 
-// installOne runs the install steps of the package documentation for one pack, as two lists: the
-// steps before anything live changes (a failure drops the stage), then the steps from
-// maintenance on (a failure rolls back). It returns the maintenance window.
-func (e *Engine) installOne(ctx context.Context, m *ModuleConfig, from string, d *downloaded, keepUnmanaged bool) (window time.Duration, unmanaged string, err error) {
+// installOne installs one pack through the operation runner (see run).
+func (e *Engine) installOne(ctx context.Context, m *ModuleConfig, k kind, from string, d *downloaded, keepUnmanaged bool) (window time.Duration, unmanaged string, err error) {
 	to := d.ref.release.Version
-	md, err := e.openModuleDirs(m, true)
-	if err != nil {
+	if err := k.open(true); err != nil {
 		return 0, "", e.fail(m, to, err)
 	}
-	defer md.close()
-	e.cleanTemps(ctx, m, md)
-	live, err := inspectLive(m, md, from)
-	if err != nil {
+	defer k.close()
+	k.clean(ctx)
+	j := &journal{Op: opInstall, Module: m.Name, Strategy: m.Strategy, From: from, To: to, Started: e.now()}
+	if err := k.prepare(j, keepUnmanaged); err != nil {
 		return 0, "", e.fail(m, to, err)
-	}
-	j := &journal{Op: opInstall, Module: m.Name, Strategy: m.Strategy, From: from, To: to,
-		Started: e.now(), Fresh: live == liveMissing}
-	switch {
-	case from != "" && live != liveMissing:
-		j.Keep = from
-	case live == liveUnmanaged:
-		if !keepUnmanaged {
-			return 0, "", e.fail(m, to, unmanagedErr(m))
-		}
-		j.Keep = unmanagedPrefix + e.now().UTC().Format("20060102T150405Z")
-	}
-	op := e.newOperation(m, md, j)
-
-	// Steps 3 to 5: nothing live changes yet.
-	if err := e.writeJournal(m, j, jExtract); err != nil {
-		return 0, "", e.fail(m, to, stateErr(err))
-	}
-	if err := e.stage(ctx, m, md, d, live == liveManaged); err != nil {
-		e.discard(ctx, op)
-		return 0, "", e.fail(m, to, err)
-	}
-	if j.NewID, err = idAt(md.work, stageName); err == nil && !j.Fresh {
-		j.OldID, err = idAt(md.parent, md.name)
-	}
-	if err != nil {
-		e.discard(ctx, op)
-		return 0, "", e.fail(m, to, err)
-	}
-	if err := e.writeJournal(m, j, jStaged); err != nil {
-		e.discard(ctx, op)
-		return 0, "", e.fail(m, to, stateErr(err))
-	}
-	if err := op.hook(ctx, hooks.StartUpdate); err != nil {
-		e.discard(ctx, op)
-		return 0, "", e.fail(m, to, err)
-	}
-
-	// Steps 6 to 9: the downtime.
-	start := time.Now()
-	err = e.runSteps(ctx, op, []step{
-		{jMaintenance, func(ctx context.Context) error { return e.maintOn(ctx, op, "installing "+m.Name+" "+to) }},
-		{"", func(ctx context.Context) error { return e.stopService(ctx, op) }},
-		{"", op.hookStep(hooks.PreBackup)},
-		{jBackup, func(ctx context.Context) error { return e.backupLive(ctx, op) }},
-		{"", op.hookStep(hooks.PostBackup)},
-		{"", op.hookStep(hooks.PreInstall)},
-		{jSwap, func(ctx context.Context) error { return e.swapIn(ctx, op) }},
-		{jSwapped, op.hookStep(hooks.PostInstall)},
-		{"", func(ctx context.Context) error { return e.startService(ctx, op) }},
-		{jInstalled, nil},
-	})
-	if err != nil {
-		return 0, "", e.rollback(ctx, op, err)
-	}
-	result := "installed " + to
-	if d.deltaNote != "" {
-		result += " (" + d.deltaNote + ")"
 	}
 	if strings.HasPrefix(j.Keep, unmanagedPrefix) {
-		unmanaged = e.backupPath(m, j.Keep)
-		result += "; the folder that was there before is kept as " + unmanaged
+		unmanaged = k.keptAt(j.Keep)
 	}
-	off, err := e.finish(ctx, op, result)
+	window, err = e.run(ctx, e.newOperation(m, k, j), d)
 	if err != nil {
 		return 0, "", err
 	}
-	e.endUpdate(ctx, op)
-	e.emit(Event{Module: m.Name, Version: to, Step: StepDone, Message: result})
-	return off.Sub(start), unmanaged, nil
+	return window, unmanaged, nil
 }
 
 // step is one step of an install or a rollback: the runner writes the journal with
-// the step's name (when it has one) before running it.
+// the step's name (when it has one) before running it, so that the next named step
+// also records that this one ended.
 type step struct {
 	journal string
 	do      func(context.Context) error
+}
+
+// steps is the list the package documentation numbers, for an install or a rollback
+// of any kind of module: a rollback has no STARTUPDATE and no backup phases (the
+// version it replaces is not kept). Before jMaintenance nothing live has changed.
+func (e *Engine) steps(op *operation, d *downloaded) []step {
+	k, m, j := op.k, op.m, op.j
+	install := j.Op == opInstall
+	reason := "installing " + m.Name + " " + j.To
+	if !install {
+		reason = "rolling back " + m.Name + " to " + j.To
+	}
+	s := []step{
+		{jExtract, func(ctx context.Context) error { return k.stage(ctx, op, d) }},
+		{jStaged, nil},
+	}
+	if install {
+		s = append(s, step{"", op.hookStep(hooks.StartUpdate)})
+	}
+	s = append(s,
+		step{jMaintenance, func(ctx context.Context) error {
+			op.down = time.Now()
+			return e.maintOn(ctx, op, reason)
+		}},
+		step{"", func(ctx context.Context) error { return e.stopService(ctx, op) }},
+	)
+	if install {
+		s = append(s,
+			step{"", op.hookStep(hooks.PreBackup)},
+			step{jBackup, func(ctx context.Context) error { return k.backup(ctx, op) }},
+			step{"", op.hookStep(hooks.PostBackup)},
+		)
+	}
+	return append(s,
+		step{"", op.hookStep(hooks.PreInstall)},
+		step{jSwap, func(ctx context.Context) error { return k.apply(ctx, op) }},
+		step{jSwapped, op.hookStep(hooks.PostInstall)},
+		step{"", func(ctx context.Context) error { return e.startService(ctx, op) }},
+		step{jInstalled, nil},
+	)
 }
 
 // runSteps runs steps in order, journaling each; it stops at the first failure and
@@ -417,41 +384,61 @@ func (e *Engine) runSteps(ctx context.Context, op *operation, steps []step) erro
 	return nil
 }
 
-// operation is one install or rollback under way on one module: its journal, the
-// handles on its folders, and what its hooks are told.
+// run runs one operation, an install of d or a rollback (d nil), to its end: the
+// steps, then finish and ENDUPDATE; or, at the first failure, abort. It returns the
+// maintenance window (steps 6 to 9).
+func (e *Engine) run(ctx context.Context, op *operation, d *downloaded) (time.Duration, error) {
+	m, j := op.m, op.j
+	if err := e.runSteps(ctx, op, e.steps(op, d)); err != nil {
+		return 0, e.abort(ctx, op, err)
+	}
+	result := "rolled back to " + j.To
+	if j.Op == opInstall {
+		result = "installed " + j.To
+		if d.deltaNote != "" {
+			result += " (" + d.deltaNote + ")"
+		}
+		if strings.HasPrefix(j.Keep, unmanagedPrefix) {
+			result += "; the folder that was there before is kept as " + op.k.keptAt(j.Keep)
+		}
+	}
+	off, err := e.finish(ctx, op, result)
+	if err != nil {
+		return 0, err
+	}
+	e.endUpdate(ctx, op)
+	e.emit(Event{Module: m.Name, Version: j.To, Step: StepDone, Message: result})
+	return off.Sub(op.down), nil
+}
+
+// operation is one install or rollback under way on one module: its journal, its
+// kind (holding the handles on its places), and what its hooks are told.
 type operation struct {
 	e  *Engine
 	m  *ModuleConfig
-	md *moduleDirs
+	k  kind
 	j  *journal
 	hk hooks.Hook
 	// serviceUp reports whether the module's service was started by this operation.
 	serviceUp bool
+	// down is when maintenance went on.
+	down time.Time
 }
 
-func (e *Engine) newOperation(m *ModuleConfig, md *moduleDirs, j *journal) *operation {
-	return &operation{e: e, m: m, md: md, j: j, hk: e.hookFor(m)}
+func (e *Engine) newOperation(m *ModuleConfig, k kind, j *journal) *operation {
+	return &operation{e: e, m: m, k: k, j: j, hk: e.hookFor(m)}
 }
 
 // event is what the operation's hooks are told.
 func (op *operation) event() hooks.Event {
 	sep := string(filepath.Separator)
-	ev := hooks.Event{Module: op.m.Name, FromVersion: op.j.From, ToVersion: op.j.To, Logger: op.e.log,
-		Operation: hooks.OpInstall, StagePath: filepath.Join(workDir(op.m), stageName) + sep}
+	ev := hooks.Event{Module: op.m.Name, FromVersion: op.j.From, ToVersion: op.j.To, Logger: op.e.log, Operation: hooks.OpInstall}
+	ev.StagePath, ev.BackupPath = op.k.hookPaths(op.j)
 	if op.m.Path != "" {
 		ev.ModulePath = strings.TrimSuffix(op.m.Path, sep) + sep
 	}
-	if filesOnly(op.m) != nil {
-		ev.StagePath = op.e.applyStage(op.m) + sep
-	}
 	if op.j.Op == opRollback {
 		ev.Operation = hooks.OpRollback
-	}
-	if op.j.Keep != "" {
-		ev.BackupPath = op.e.backupDir(op.m) + sep
-		if op.m.Strategy == Swap {
-			ev.BackupPath = filepath.Join(op.e.backupDir(op.m), op.j.Keep) + sep
-		}
 	}
 	return ev
 }
@@ -590,86 +577,12 @@ func (e *Engine) verifyOnRead(d *downloaded) pack.Option {
 	})
 }
 
-// backupLive keeps the previous tree, step 7. For the swap strategy nothing is
-// copied: the live tree becomes the backup at the exchange. For the inplace strategy
-// it is archived (tar+zstd) into the state dir, since its files are about to be
-// replaced one by one.
-func (e *Engine) backupLive(ctx context.Context, op *operation) error {
-	if op.m.Strategy != InPlace || op.j.Keep == "" {
-		return nil
-	}
-	e.emit(Event{Module: op.m.Name, Version: op.j.To, Step: StepBackup, Message: "archiving " + op.j.Keep})
-	live, err := op.md.parent.sub(op.md.name)
-	if err != nil {
-		return err
-	}
-	defer live.close()
-	return e.archiveTree(ctx, live, e.backupPath(op.m, op.j.Keep), op.m.MaintenanceFile)
-}
-
-// swapIn puts the staged tree in place of the live one, step 8.
-func (e *Engine) swapIn(ctx context.Context, op *operation) error {
-	m, md, j := op.m, op.md, op.j
-	e.emit(Event{Module: m.Name, Version: j.To, Step: StepInstall})
-	if m.Strategy == InPlace {
-		if j.Fresh && j.OldID == "" {
-			// The live folder is created here, and recorded, so that undoing removes
-			// this folder only, never one that appeared at its name meanwhile.
-			e.ops.at("mkdir", md.parent.join(md.name))
-			if err := md.parent.Mkdir(md.name, 0o755); err != nil {
-				return fmt.Errorf("%s: creating the module folder: %w", m.Path, err)
-			}
-			id, err := idAt(md.parent, md.name)
-			if err != nil {
-				return err
-			}
-			j.OldID = id
-			if err := e.writeJournal(m, j, j.Step); err != nil {
-				return stateErr(err)
-			}
-		}
-		return e.withLiveAndStage(op, func(live, stage *dir) error {
-			return e.mirror(ctx, stage, live, m.MaintenanceFile, false)
-		})
-	}
-	if j.Fresh {
-		return e.ops.move(ctx, md.work, stageName, md.parent, md.name)
-	}
-	if m.MaintenanceFile != "" {
-		// The flag goes in the staged tree too, so that it stays visible across the
-		// exchange until maintenance goes off.
-		e.ops.at("create", md.work.join(stageName+"/"+m.MaintenanceFile))
-		if err := (maintenance.Flag{Name: m.MaintenanceFile}).Place(md.work.anchored(stageName), "installing "+j.To); err != nil {
-			return err
-		}
-	}
-	return e.ops.exchange(ctx, md.parent, md.name, md.work, stageName)
-}
-
-// withLiveAndStage opens the live folder and the stage, refusing links.
-func (e *Engine) withLiveAndStage(op *operation, f func(live, stage *dir) error) error {
-	live, err := op.md.parent.sub(op.md.name)
-	if err != nil {
-		return err
-	}
-	defer live.close()
-	stage, err := op.md.work.sub(stageName)
-	if err != nil {
-		return err
-	}
-	defer stage.close()
-	return f(live, stage)
-}
-
-// finish completes an operation whose new tree is in place and whose POSTINSTALL
-// succeeded: maintenance goes off first (the module is complete), then the previous
-// tree becomes the backup and the status says what happened. It returns when
+// finish completes an operation whose new version is in place and whose POSTINSTALL
+// succeeded: maintenance goes off first (the module is complete), then the kind
+// settles the previous version and the status says what happened. It returns when
 // maintenance went off. It is idempotent, for Recover.
 func (e *Engine) finish(ctx context.Context, op *operation, result string) (time.Time, error) {
-	m, md, j := op.m, op.md, op.j
-	if md != nil && m.Strategy == Swap {
-		e.settleExchange(ctx, op)
-	}
+	m, j := op.m, op.j
 	if err := e.startService(ctx, op); err != nil {
 		return time.Time{}, err
 	}
@@ -677,13 +590,8 @@ func (e *Engine) finish(ctx context.Context, op *operation, result string) (time
 		return time.Time{}, err
 	}
 	off := time.Now()
-	if md == nil {
-		// An applied module: its stage is in the state dir, and is kept.
-		e.keepAppliedPack(m)
-	} else if _, err := md.work.Lstat(stageName); err == nil {
-		if err := e.settleStage(ctx, op); err != nil {
-			return off, err
-		}
+	if err := op.k.settle(ctx, op); err != nil {
+		return off, err
 	}
 	if err := e.updateStatus(m, func(st *ModuleStatus) {
 		st.Installed = strp(j.To)
@@ -705,98 +613,93 @@ func (e *Engine) finish(ctx context.Context, op *operation, result string) (time
 		return off, stateErr(err)
 	}
 	e.dropDownloads(m, j.To)
-	e.prune(m, md)
-	e.cleanTemps(ctx, m, md)
-	e.dropWorkDir(ctx, m, md)
+	op.k.prune()
+	op.k.tidy(ctx)
 	return off, nil
 }
 
-// settleStage deals with the stage once the new tree is in place: for the swap
-// strategy it holds the previous tree, which becomes the backup named j.Keep, or is
-// dropped when it is a version upkeep installed and rolled away from; an empty folder
-// that was there before is kept as an unmanaged backup too. For the inplace strategy
-// the stage is what is left of the new tree after its files moved.
-func (e *Engine) settleStage(ctx context.Context, op *operation) error {
-	m, md, j := op.m, op.md, op.j
-	if m.Strategy == InPlace {
-		return e.ops.removeAll(md.work, stageName)
-	}
-	e.removeFlag(ctx, op, md.work, stageName)
-	keep := j.Keep
-	if keep == "" && j.Op == opInstall && !j.Fresh {
-		// The folder was there, empty, before the install: upkeep did not make it (its
-		// owner and rights may matter to someone), so it is kept, not removed.
-		keep = unmanagedPrefix + e.now().UTC().Format("20060102T150405Z")
-	}
-	if keep == "" {
-		return e.ops.removeAll(md.work, stageName)
-	}
-	if err := e.ops.mkdirAll(md.work, backupName, 0o700); err != nil {
-		return err
-	}
-	dest := backupName + "/" + keep
-	if err := e.ops.removeAll(md.work, dest); err != nil {
-		return err
-	}
-	return e.ops.rename(ctx, md.work, stageName, dest)
-}
-
-// discard drops a staged tree before anything live changed.
-func (e *Engine) discard(ctx context.Context, op *operation) {
-	e.ops.removeAll(op.md.work, stageName)
-	e.maintOff(op)
-	e.clearJournal(op.m)
-	e.cleanTemps(ctx, op.m, op.md)
-	e.dropWorkDir(ctx, op.m, op.md)
-}
-
-// rollback undoes a failed install: the previous version back in place, ROLLBACK,
-// maintenance off, and the cause recorded.
-func (e *Engine) rollback(ctx context.Context, op *operation, cause error) error {
-	m, j := op.m, op.j
-	e.emit(Event{Module: m.Name, Version: j.To, Step: StepRollback, Message: cause.Error()})
-	j.Reason = cause.Error()
+// abort is the one ending of an operation that failed (cause) or that a crash
+// interrupted (cause nil, for Recover): the kind puts back what was in place; when
+// anything live had changed, ROLLBACK runs and the module's service starts again;
+// maintenance goes off; the status records what happened; the journal and what the
+// operation left go. It returns the error to report: for a failed install after
+// maintenance went on, one wrapping ErrRolledBack and the cause.
+func (e *Engine) abort(ctx context.Context, op *operation, cause error) error {
+	m, j, k := op.m, op.j, op.k
 	// Undoing must not be stopped by the cancellation that may have caused it.
-	uctx := context.WithoutCancel(ctx)
-	j.Undoing = true
-	if err := e.writeJournal(m, j, j.Step); err != nil {
-		return fmt.Errorf("%s: install of %s failed (%v) and the journal cannot be written: %w", m.Name, j.To, cause, err)
+	ctx = context.WithoutCancel(ctx)
+	interrupted := cause == nil
+	changed := j.Step != jExtract && j.Step != jStaged
+	what := e.describe(j)
+	if !interrupted {
+		if changed {
+			e.emit(Event{Module: m.Name, Version: j.To, Step: StepRollback, Message: cause.Error()})
+		}
+		j.Reason = cause.Error()
+		j.Undoing = true
+		// Before anything live changed the undoing is only dropping the stage, which
+		// the next operation does anyway if this write fails.
+		if err := e.writeJournal(m, j, j.Step); err != nil && changed {
+			return fmt.Errorf("%s: %s failed (%v) and the journal cannot be written: %w", m.Name, what, cause, err)
+		}
 	}
-	if err := e.undo(uctx, op); err != nil {
-		return fmt.Errorf("%s: install of %s failed (%v) and restoring %s failed too (run recover): %w", m.Name, j.To, cause, orNothing(j.From), err)
+	if err := k.undo(ctx, op); err != nil {
+		if interrupted {
+			return err
+		}
+		// The journal stays: Recover finishes the undoing.
+		return fmt.Errorf("%s: %s failed (%v) and restoring %s failed too (run recover): %w", m.Name, what, cause, k.restored(j), err)
 	}
-	result := "install of " + j.To + " failed, nothing installed"
-	if j.From != "" {
-		result = "install of " + j.To + " failed, rolled back to " + j.From
+	if changed {
+		if err := op.hook(ctx, hooks.Rollback); err != nil {
+			e.log.Warn("ROLLBACK hook failed", "module", m.Name, "err", err)
+		}
+		e.restartService(ctx, op)
 	}
-	code := e.endFailed(uctx, op, cause, result)
-	e.clearJournal(m)
-	e.cleanTemps(uctx, m, op.md)
-	e.dropWorkDir(uctx, m, op.md)
-	return &Error{Code: code, Module: m.Name, Err: fmt.Errorf("%w to %s: install of %s: %w", ErrRolledBack, orNothing(j.From), j.To, cause)}
-}
-
-// endFailed ends an install whose previous state is back: ROLLBACK, the module's
-// service started again, maintenance off, and the failure recorded with its code
-// (install_failed when the cause carries none), which it returns.
-func (e *Engine) endFailed(ctx context.Context, op *operation, cause error, result string) Code {
-	m, j := op.m, op.j
-	if err := op.hook(ctx, hooks.Rollback); err != nil {
-		e.log.Warn("ROLLBACK hook failed", "module", m.Name, "err", err)
+	if err := e.maintOff(op); err != nil && interrupted {
+		return err
 	}
-	e.restartService(ctx, op)
-	e.maintOff(op)
+	var ret error
 	code := CodeOf(cause)
 	if code == CodeInternal {
 		code = CodeInstallFailed
 	}
-	e.updateStatus(m, func(st *ModuleStatus) {
-		st.LastError = cause.Error()
-		st.Code = code
-		st.FailedVersion = j.To
-		st.LastResult = result
+	err := e.updateStatus(m, func(st *ModuleStatus) {
+		switch {
+		case interrupted:
+			st.LastResult = fmt.Sprintf("recovered: interrupted %s of %s undone, %s kept", j.Op, j.To, k.restored(j))
+			st.LastError = j.Reason
+			if j.Reason == "" {
+				st.LastError = "interrupted " + j.Op + " of " + j.To + " (at step " + j.Step + ")"
+			}
+			if j.Op == opInstall {
+				st.FailedVersion = j.To
+			}
+		case j.Op == opRollback:
+			st.LastError = what + " failed: " + cause.Error()
+			st.LastResult = what + " failed, " + k.restored(j) + " kept"
+			ret = fmt.Errorf("%s: %s failed, %s kept: %w", m.Name, what, k.restored(j), cause)
+		case !changed:
+			st.LastError = cause.Error()
+			st.Code = CodeOf(cause)
+			st.LastResult = what + " failed before any change"
+			ret = cause
+		default:
+			st.LastError = cause.Error()
+			st.Code = code
+			st.FailedVersion = j.To
+			st.LastResult = what + " failed, rolled back to " + k.restored(j)
+			ret = &Error{Code: code, Module: m.Name, Err: fmt.Errorf("%w to %s: %s: %w", ErrRolledBack, k.restored(j), what, cause)}
+		}
 	})
-	return code
+	if err != nil && interrupted {
+		return stateErr(err)
+	}
+	if err := e.clearJournal(m); err != nil && interrupted {
+		return stateErr(err)
+	}
+	k.tidy(ctx)
+	return ret
 }
 
 func orNothing(v string) string {
@@ -804,114 +707,6 @@ func orNothing(v string) string {
 		return "nothing installed"
 	}
 	return v
-}
-
-// undo puts the previous tree back, whatever step the operation reached. The trees
-// are told apart by the identities the journal recorded, never by paths it names.
-// Idempotent.
-func (e *Engine) undo(ctx context.Context, op *operation) error {
-	m, md, j := op.m, op.md, op.j
-	if m.Strategy == Swap {
-		e.settleExchange(ctx, op)
-		id, err := idAt(md.parent, md.name)
-		switch {
-		case err == nil && sameTree(j.NewID, id):
-			if j.Fresh {
-				if err := e.ops.move(ctx, md.parent, md.name, md.work, stageName); err != nil {
-					return err
-				}
-			} else if err := e.ops.exchange(ctx, md.parent, md.name, md.work, stageName); err != nil {
-				return err
-			}
-		case err == nil && j.OldID != "" && !sameTree(j.OldID, id):
-			return fmt.Errorf("%s holds neither the previous tree nor the new one (identity %s, journal: previous %s, new %s): left as it is for a person to look at", m.Path, id, j.OldID, j.NewID)
-		}
-		if _, err := md.work.Lstat(stageName); err != nil {
-			return nil
-		}
-		if j.Op == opRollback {
-			// The staged tree is a kept version: it goes back among the backups.
-			e.removeFlag(ctx, op, md.work, stageName)
-			if err := e.ops.mkdirAll(md.work, backupName, 0o700); err != nil {
-				return err
-			}
-			return e.ops.rename(ctx, md.work, stageName, backupName+"/"+j.To)
-		}
-		return e.ops.removeAll(md.work, stageName)
-	}
-	// inplace: once files started moving, the archive is the truth.
-	switch j.Step {
-	case jSwap, jSwapped, jInstalled:
-		if j.Fresh {
-			// Only the folder this install created (OldID) goes; without a record,
-			// only an empty one.
-			id, err := idAt(md.parent, md.name)
-			switch {
-			case err != nil:
-			case sameTree(j.OldID, id):
-				if err := e.ops.removeAll(md.parent, md.name); err != nil {
-					return err
-				}
-			case j.OldID == "":
-				e.ops.remove(ctx, md.parent, md.name)
-			default:
-				e.log.Warn("the module folder is not the one the install created: left alone", "path", m.Path)
-			}
-			break
-		}
-		if err := e.ops.removeAll(md.work, restoreName); err != nil {
-			return err
-		}
-		if j.Keep != "" {
-			if err := e.restoreArchive(ctx, e.backupPath(m, j.Keep), md.work, restoreName); err != nil {
-				return err
-			}
-		} else if err := e.ops.mkdirAll(md.work, restoreName, 0o700); err != nil {
-			// The folder was empty before: restoring it is emptying it.
-			return err
-		}
-		live, err := md.parent.sub(md.name)
-		if err != nil {
-			return err
-		}
-		restore, err := md.work.sub(restoreName)
-		if err != nil {
-			live.close()
-			return err
-		}
-		err = e.mirror(ctx, restore, live, m.MaintenanceFile, true)
-		restore.close()
-		live.close()
-		if err != nil {
-			return err
-		}
-		if err := e.ops.removeAll(md.work, restoreName); err != nil {
-			return err
-		}
-	}
-	return e.ops.removeAll(md.work, stageName)
-}
-
-// settleExchange finishes or undoes an exchange by renames (systems without
-// renameat2) that a crash interrupted, so that the live name and the stage each hold
-// one tree again.
-func (e *Engine) settleExchange(ctx context.Context, op *operation) {
-	md := op.md
-	x := exchangeName(md.name)
-	if _, err := md.parent.Lstat(x); err != nil {
-		return
-	}
-	// The third name only ever holds the previous live tree: anything else there
-	// (a folder or link planted beside the module) is not upkeep's and stays.
-	if id, err := idAt(md.parent, x); err != nil || !sameTree(op.j.OldID, id) {
-		e.log.Warn("a folder named as upkeep's exchange is not the tree it moved: left alone", "path", exchangeName(op.m.Path))
-		return
-	}
-	if _, err := md.parent.Lstat(md.name); errors.Is(err, fs.ErrNotExist) {
-		e.ops.rename(ctx, md.parent, x, md.name) // only the first rename happened
-		return
-	}
-	e.ops.move(ctx, md.parent, x, md.work, stageName) // the first two happened: finish the third
 }
 
 func (e *Engine) hookFor(m *ModuleConfig) hooks.Hook {
@@ -987,17 +782,11 @@ func (op *operation) onLive(f func(live string) error) error {
 	if op.m.Path == "" {
 		return nil
 	}
-	parent := (*dir)(nil)
-	if op.md != nil {
-		parent = op.md.parent
-	} else {
-		p, err := openDir(filepath.Dir(op.m.Path))
-		if err != nil {
-			return nil // no parent folder: no live folder
-		}
-		defer p.close()
-		parent = p
+	parent, err := openDir(filepath.Dir(op.m.Path))
+	if err != nil {
+		return nil // no parent folder: no live folder
 	}
+	defer parent.close()
 	live, err := parent.sub(filepath.Base(op.m.Path))
 	if errors.Is(err, fs.ErrNotExist) || errors.Is(err, errNotPlainDir) {
 		return nil

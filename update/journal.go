@@ -8,7 +8,8 @@ import (
 )
 
 // Journal steps, in order. The journal is written before each step starts and after
-// it ends; Recover reads the last one written (see recover.go for what it does at each).
+// it ends; Recover reads the last one written and completes the operation (at
+// jInstalled) or undoes it through its kind (see kind.undo).
 const (
 	jExtract     = "extract"     // extracting into the stage folder
 	jStaged      = "staged"      // the new tree is complete and verified in the stage folder
@@ -42,9 +43,14 @@ type journal struct {
 	// NewID and OldID identify the staged tree and the live one before the swap
 	// (inodes), to tell after a crash which tree the live folder holds. For a first
 	// inplace install, OldID is the live folder the install created.
-	NewID   string    `json:"new_id,omitempty"`
-	OldID   string    `json:"old_id,omitempty"`
-	Fresh   bool      `json:"fresh,omitempty"` // there was no live folder before
+	NewID string `json:"new_id,omitempty"`
+	OldID string `json:"old_id,omitempty"`
+	Fresh bool   `json:"fresh,omitempty"` // there was no live folder before
+	// Links identifies the tree of links to the live files that the swap strategy
+	// makes at the backup named Keep for POSTBACKUP, before the exchange makes the
+	// live tree itself that backup; undoing removes that tree, and only that one.
+	// Journals of earlier versions have none.
+	Links   string    `json:"links_id,omitempty"`
 	Started time.Time `json:"started"`
 	Reason  string    `json:"reason,omitempty"` // why a rollback is under way
 	// Undoing is set when the operation failed and its undoing began: Recover then

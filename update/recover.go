@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 
-	"github.com/upkeep-go/upkeep/hooks"
 	"github.com/upkeep-go/upkeep/update/maintenance"
 )
 
@@ -57,38 +56,10 @@ func (e *Engine) recoverOne(ctx context.Context, m *ModuleConfig) (RecoverResult
 	if err != nil {
 		return res, err
 	}
-	if j == nil && filesOnly(m) != nil {
-		e.cleanTemps(ctx, m, nil)
-		if st, _ := e.loadStatus(m); st != nil {
-			res.Version = deref(st.Installed)
-		}
-		return res, nil
-	}
 	if j == nil {
-		// Nothing under way: clear what a crash outside an install may have left.
-		md, err := e.openModuleDirs(m, false)
-		if err == nil {
-			defer md.close()
-		} else {
-			md = nil
-		}
-		op := &operation{e: e, m: m, md: md, j: &journal{}}
-		if m.MaintenanceFile != "" {
-			var present, ours bool
-			op.onLive(func(live string) error {
-				present, ours, _ = (maintenance.Flag{Name: m.MaintenanceFile}).Present(live)
-				return nil
-			})
-			if present && ours {
-				e.maintOff(op)
-				res.Detail = "removed a stale maintenance flag"
-				e.updateStatus(m, func(st *ModuleStatus) { st.LastResult = "recovered: removed a stale maintenance flag" })
-			}
-		}
-		e.cleanTemps(ctx, m, md)
-		e.dropWorkDir(ctx, m, md)
-		st, _ := e.loadStatus(m)
-		if st != nil {
+		// Nothing under way: clear what a crash outside an operation may have left.
+		e.recoverIdle(ctx, m, &res)
+		if st, _ := e.loadStatus(m); st != nil {
 			res.Version = deref(st.Installed)
 		}
 		return res, nil
@@ -109,60 +80,54 @@ func (e *Engine) recoverOne(ctx context.Context, m *ModuleConfig) (RecoverResult
 	return res, nil
 }
 
-// recoverModule acts on an interrupted operation's journal. The caller holds the lock.
+// recoverIdle removes, with no operation under way, a stale maintenance flag of
+// upkeep's own and what an interrupted operation left in the module's places.
+func (e *Engine) recoverIdle(ctx context.Context, m *ModuleConfig, res *RecoverResult) {
+	k := e.kindOf(m)
+	op := e.newOperation(m, k, &journal{})
+	if m.MaintenanceFile != "" {
+		var present, ours bool
+		op.onLive(func(live string) error {
+			present, ours, _ = (maintenance.Flag{Name: m.MaintenanceFile}).Present(live)
+			return nil
+		})
+		if present && ours {
+			e.maintOff(op)
+			res.Detail = "removed a stale maintenance flag"
+			e.updateStatus(m, func(st *ModuleStatus) { st.LastResult = "recovered: removed a stale maintenance flag" })
+		}
+	}
+	if err := k.open(false); err != nil {
+		// No work folder to look in: only the state folder may hold temporaries.
+		e.cleanStateTemps(m)
+		return
+	}
+	defer k.close()
+	k.tidy(ctx)
+}
+
+// recoverModule ends an interrupted operation from its journal: one whose new
+// version was fully in place (POSTINSTALL had succeeded) is completed, any other is
+// undone through the same ending as a failure. The caller holds the lock.
 func (e *Engine) recoverModule(ctx context.Context, m *ModuleConfig, j *journal) error {
 	e.log.Info("recovering", "module", m.Name, "op", j.Op, "from", j.From, "to", j.To, "step", j.Step)
-	if filesOnly(m) != nil {
-		return e.recoverApplied(ctx, m, j)
-	}
-	md, err := e.openModuleDirs(m, true)
-	if err != nil {
+	k := e.kindOf(m)
+	if err := k.open(true); err != nil {
 		return err
 	}
-	defer md.close()
-	op := e.newOperation(m, md, j)
+	defer k.close()
+	op := e.newOperation(m, k, j)
 	if j.Step == jInstalled && !j.Undoing {
-		what := "install of " + j.To
-		if j.Op == opRollback {
-			what = "rollback to " + j.To
-		}
-		_, err := e.finish(ctx, op, "recovered: "+what+" completed after an interruption")
+		_, err := e.finish(ctx, op, "recovered: "+e.describe(j)+" completed after an interruption")
 		return err
 	}
-	if err := e.undo(ctx, op); err != nil {
-		return err
+	return e.abort(ctx, op, nil)
+}
+
+// describe names an operation for messages: "install of V", "rollback to V".
+func (e *Engine) describe(j *journal) string {
+	if j.Op == opRollback {
+		return "rollback to " + j.To
 	}
-	changed := j.Step != jExtract && j.Step != jStaged
-	if changed {
-		if err := op.hook(ctx, hooks.Rollback); err != nil {
-			e.log.Warn("ROLLBACK hook failed", "module", m.Name, "err", err)
-		}
-		e.restartService(ctx, op)
-	}
-	if err := e.maintOff(op); err != nil {
-		return err
-	}
-	what := fmt.Sprintf("recovered: interrupted %s of %s undone, %s kept", j.Op, j.To, orNothing(j.From))
-	if err := e.updateStatus(m, func(st *ModuleStatus) {
-		st.LastResult = what
-		if j.Reason != "" {
-			st.LastError = j.Reason
-		} else {
-			st.LastError = "interrupted " + j.Op + " of " + j.To + " (at step " + j.Step + ")"
-		}
-		if j.Op == opInstall {
-			st.FailedVersion = j.To
-		}
-	}); err != nil {
-		return stateErr(err)
-	}
-	if err := e.clearJournal(m); err != nil {
-		return stateErr(err)
-	}
-	e.cleanTemps(ctx, m, md)
-	e.dropWorkDir(ctx, m, md)
-	if id, err := idAt(md.parent, exchangeName(md.name)); err == nil && sameTree(j.OldID, id) {
-		return fmt.Errorf("%s still exists after recovery", exchangeName(m.Path))
-	}
-	return nil
+	return "install of " + j.To
 }

@@ -46,6 +46,7 @@ type Agent struct {
 	firstCheck   time.Duration
 	window       *Window
 	afterInstall func(context.Context, *update.InstallResult) error
+	onCheck      func(*update.CheckReport, error) // RunOptions.OnCheck
 	logLimit     int64
 	noSync       bool
 	openDB       DatabaseOpener
@@ -140,8 +141,12 @@ func WithFirstCheck(d time.Duration) Option {
 }
 
 // WithAfterInstall sets a function called after each automatic install that changed
-// a module (see RunOptions.AfterInstall): an error rolls the module back, recording
-// the version as failed. Default: none.
+// a module, also when a later step of its upgrade path failed (res.Installed lists
+// what is in place). It is where a program that updates itself restarts into the new
+// version when res.SelfUpdate is set (handoff.Upgrade) and checks that it became
+// ready. An error rolls the module back to res.From with the error as the reason
+// (update.RollbackOptions.Reason): the status shows it and marks the version failed,
+// so no unattended install tries it again. Default: none.
 func WithAfterInstall(f func(context.Context, *update.InstallResult) error) Option {
 	return func(a *Agent) error { a.afterInstall = f; return nil }
 }
@@ -260,7 +265,9 @@ func (a *Agent) Run(ctx context.Context) error {
 		if a.jitter > 0 {
 			wait += time.Duration(mrand.Int64N(int64(2*a.jitter+1))) - a.jitter
 		}
-		t.Reset(max(wait, time.Second))
+		// A jitter as large as the interval must not make checks back to back; a
+		// short interval (a self-updating server's tests) is kept as given.
+		t.Reset(max(wait, a.interval/2))
 	}
 }
 
@@ -462,23 +469,38 @@ func (a *Agent) startInstall(ctx context.Context, module, version string, unatte
 			return nil
 		}
 		if res != nil && len(res.Installed) > 0 {
-			a.setTo(st, res.Installed[len(res.Installed)-1])
+			to := res.Installed[len(res.Installed)-1]
+			a.setTo(st, to)
+			a.log.Info("installed", "module", module, "from", res.From, "to", to, "window", res.Window, "self_update", res.SelfUpdate)
 		}
-		if err != nil || !unattended || a.afterInstall == nil || res == nil || len(res.Installed) == 0 {
+		if !unattended {
 			return err
 		}
-		aerr := a.afterInstall(ctx, res)
-		if aerr == nil {
-			return nil
-		}
-		// The rollback must not be stopped by the cancellation that may have caused it.
-		if _, rerr := a.eng.Rollback(context.WithoutCancel(ctx), module, update.RollbackOptions{To: res.From, Reason: aerr}); rerr != nil {
-			return fmt.Errorf("after install: %w; rolling back to %s failed: %w", aerr, orNothing(res.From), rerr)
-		}
-		return fmt.Errorf("after install: %w; rolled back to %s", aerr, orNothing(res.From))
+		return a.afterAutoInstall(ctx, module, res, err)
 	})
 	ms.install = st
 	return st, nil
+}
+
+// afterAutoInstall is the rule after an automatic install that changed a module,
+// also when a later step of its upgrade path failed (res.Installed lists what is in
+// place; installErr is that failure): WithAfterInstall's function runs, and its error
+// rolls the module back to res.From with that error as the reason, so that the
+// status shows it and no unattended install tries the version again.
+func (a *Agent) afterAutoInstall(ctx context.Context, module string, res *update.InstallResult, installErr error) error {
+	if a.afterInstall == nil || res == nil || len(res.Installed) == 0 {
+		return installErr
+	}
+	aerr := a.afterInstall(ctx, res)
+	if aerr == nil {
+		return installErr
+	}
+	a.log.Error("after install: rolling back", "module", module, "version", res.Installed[len(res.Installed)-1], "err", aerr)
+	// The rollback must not be stopped by the cancellation that may have caused it.
+	if _, rerr := a.eng.Rollback(context.WithoutCancel(ctx), module, update.RollbackOptions{To: res.From, Reason: aerr}); rerr != nil {
+		return errors.Join(installErr, fmt.Errorf("after install: %w; rolling back to %s failed: %w", aerr, orNothing(res.From), rerr))
+	}
+	return errors.Join(installErr, fmt.Errorf("after install: %w; rolled back to %s", aerr, orNothing(res.From)))
 }
 
 func (a *Agent) setTo(st *opState, v string) {
@@ -564,21 +586,48 @@ func (a *Agent) Check(ctx context.Context) (string, error) {
 	if a.check != nil {
 		return a.check.op.ID, nil
 	}
+	st, _ := a.startCheck()
+	return st.op.ID, nil
+}
+
+// startCheck starts a check, then the automatic installs it allows; done is closed
+// once both have ended. The caller holds a.mu.
+func (a *Agent) startCheck() (st *opState, done <-chan struct{}) {
 	var offered []string
-	st := a.startOp(Operation{Kind: OpCheck}, func(ctx context.Context, st *opState) error {
+	st = a.startOp(Operation{Kind: OpCheck}, func(ctx context.Context, st *opState) error {
 		var err error
 		offered, err = a.runCheck(ctx, st)
 		return err
 	})
 	a.check = st
 	// Automatic installs come after the check has ended, as operations of their own.
+	autoDone := make(chan struct{})
 	a.opWG.Add(1)
 	go func() {
 		defer a.opWG.Done()
+		defer close(autoDone)
 		<-st.done
 		a.autoInstall(a.base, offered)
 	}()
-	return st.op.ID, nil
+	return st, autoDone
+}
+
+// once runs one round, as Run does at each interval, and stops the agent: a check,
+// the background downloads, the automatic installs, each waited for.
+func (a *Agent) once(ctx context.Context) {
+	a.mu.Lock()
+	if a.started || a.stopped {
+		a.mu.Unlock()
+		return
+	}
+	a.started = true
+	_, done := a.startCheck()
+	a.mu.Unlock()
+	defer a.stop()
+	select {
+	case <-done:
+	case <-ctx.Done():
+	}
 }
 
 // runCheck checks, then downloads what is offered. It returns the modules offered an
@@ -589,6 +638,9 @@ func (a *Agent) runCheck(ctx context.Context, st *opState) ([]string, error) {
 	a.mu.Unlock()
 	rep, cerr := a.eng.Check(ctx)
 	a.recordCheck(rep, cerr)
+	if a.onCheck != nil {
+		a.onCheck(rep, cerr)
+	}
 	if rep == nil || rep.Manifest == nil {
 		return nil, cerr
 	}

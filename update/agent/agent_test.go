@@ -14,6 +14,7 @@ import (
 	"github.com/upkeep-go/upkeep/hooks"
 	"github.com/upkeep-go/upkeep/update"
 	"github.com/upkeep-go/upkeep/update/agent"
+	"github.com/upkeep-go/upkeep/update/publish"
 	"github.com/upkeep-go/upkeep/update/updatetest"
 )
 
@@ -385,4 +386,38 @@ func TestOperationsSurviveRestart(t *testing.T) {
 	require.NoError(t, err)
 	require.Len(t, ops, 2)
 	require.Equal(t, "20260101T000000-deadbeef", ops[0].ID)
+}
+
+// TestAfterInstallAfterPartialPath: an automatic install whose upgrade path stopped
+// at a failed step still changed the module (a self-updating program now holds the
+// step before it), so the after-install rule runs on what is in place, as Run's
+// always did; the agent's own loop skipped it when the install returned an error.
+func TestAfterInstallAfterPartialPath(t *testing.T) {
+	t.Parallel()
+	e := newAgentEnv(t)
+	e.repo.Publish("web", "1.0.0", platform, v1)
+	eng := e.engine(t, update.WithHook("web", hooks.Func(func(ctx context.Context, ev hooks.Event) error {
+		if ev.Phase == hooks.PostInstall && ev.ToVersion == "3.0.0" {
+			return errors.New("3.0.0 broken")
+		}
+		return nil
+	})))
+	_, err := eng.Install(context.Background(), "web", update.InstallOptions{})
+	require.NoError(t, err)
+	e.repo.Publish("web", "2.0.0", platform, v2)
+	e.repo.PublishBuild(publish.Build{Module: "web", Version: "3.0.0", Platform: platform, MinVersion: "2.0.0"}, v3)
+	e.cfg.AutoInstall = &agent.Window{}
+	var calls []update.InstallResult
+	a := e.agent(t, eng, agent.WithFirstCheck(0), agent.WithAfterInstall(func(ctx context.Context, res *update.InstallResult) error {
+		calls = append(calls, *res)
+		return nil
+	}))
+	events := a.Subscribe(t.Context())
+	run(t, a)
+	op := ended(t, events, agent.OpInstall, "")
+	require.Equal(t, agent.ResultFailed, op.Result)
+	require.Contains(t, op.Error, "3.0.0 broken")
+	require.Len(t, calls, 1, "the module changed: the after-install rule runs")
+	require.Equal(t, []string{"2.0.0"}, calls[0].Installed)
+	require.Equal(t, v2, updatetest.ReadTree(t, e.module))
 }

@@ -11,8 +11,9 @@
 // (STATE/agent/operations.jsonl, one fsync'd JSON line per change, rotated at
 // [DefaultLogLimit]), which survives restarts. [Agent.Subscribe] follows their progress,
 // and [Agent.Modules] shows each module as the portal (package update/portal) does.
-// [Run] and [RunOnce] are the same schedule without operations, for a program that
-// only wants its modules kept up to date.
+// [Run] and [RunOnce] run an [Agent] built from an engine and [RunOptions], for a
+// program that only wants its modules kept up to date: there is one loop, and one
+// rule after an automatic install ([WithAfterInstall]).
 //
 // It drives an engine (package update) through its public API only: Recover at
 // start-up, Check, Download, Install with InstallOptions.Unattended, and Rollback when

@@ -7,8 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"math/rand/v2"
-	"slices"
 	"strings"
 	"time"
 
@@ -139,13 +137,8 @@ type RunOptions struct {
 	// OnCheck, if set, is called after every check.
 	OnCheck func(*update.CheckReport, error)
 	// AfterInstall, if set, is called after each automatic install that changed a
-	// module, with its result (also when a later step of the upgrade path failed:
-	// res.Installed lists what is in place). It is where a program that updates itself
-	// restarts into the new version when res.SelfUpdate is set (handoff.Upgrade) and
-	// checks that it became ready. An error rolls the module back to res.From with the
-	// error as the reason (update.RollbackOptions.Reason): the status shows it and
-	// marks the version failed, so no unattended install tries it again. Run waits
-	// for it: the next module and the next round come after it returns.
+	// module: see WithAfterInstall. The next module's automatic install comes after
+	// it returns.
 	AfterInstall func(ctx context.Context, res *update.InstallResult) error
 	// Clock tells the time the window is compared with. Default: time.Now.
 	Clock func() time.Time
@@ -153,111 +146,56 @@ type RunOptions struct {
 	Logger *slog.Logger
 }
 
-func (o *RunOptions) defaults() {
+// agent returns the Agent that Run and RunOnce run over eng: its configuration is the
+// engine's, its schedule o's, and its first check comes at once.
+func (o RunOptions) agent(eng *update.Engine) (*Agent, error) {
 	if o.Interval <= 0 {
 		o.Interval = DefaultInterval
 	}
-	if o.Jitter <= 0 {
-		o.Jitter = o.Interval / 10
+	opts := []Option{WithInterval(o.Interval), WithJitter(o.Jitter), WithFirstCheck(0), WithAfterInstall(o.AfterInstall)}
+	if o.Clock != nil {
+		opts = append(opts, WithClock(o.Clock))
 	}
-	if o.Clock == nil {
-		o.Clock = time.Now
+	if o.Logger != nil {
+		opts = append(opts, WithLogger(o.Logger))
 	}
-	if o.Logger == nil {
-		o.Logger = slog.New(slog.DiscardHandler)
-	}
-}
-
-// Run is the agent loop over eng: Recover once, then check on a schedule, downloading
-// in the background what is offered, and — when opts.AutoInstall is set and the time
-// is inside it — installing it as an unattended install
-// (update.InstallOptions.Unattended), then calling opts.AfterInstall. A version whose
-// install failed, or that was rolled back after it, is not retried automatically until
-// a newer one appears (an explicit Install may). Run returns when ctx is done.
-func Run(ctx context.Context, eng *update.Engine, opts RunOptions) error {
-	opts.defaults()
-	if _, err := eng.Recover(ctx); err != nil {
-		opts.Logger.Error("recovery at start-up", "err", err)
-	}
-	for {
-		RunOnce(ctx, eng, opts)
-		wait := opts.Interval + time.Duration(rand.Int64N(int64(2*opts.Jitter+1))) - opts.Jitter
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-time.After(wait):
-		}
-	}
-}
-
-// RunOnce is one round of Run: check, pre-download what is offered, and install it
-// when the automatic window allows.
-func RunOnce(ctx context.Context, eng *update.Engine, opts RunOptions) {
-	opts.defaults()
-	log := opts.Logger
-	rep, err := eng.Check(ctx)
-	if opts.OnCheck != nil {
-		opts.OnCheck(rep, err)
-	}
-	if rep == nil || rep.Manifest == nil {
-		return
-	}
-	auto := opts.AutoInstall != nil && opts.AutoInstall.Contains(opts.Clock())
-	for _, mc := range rep.Modules {
-		if mc.Status != "update" || ctx.Err() != nil {
-			continue
-		}
-		// The rule Install applies to unattended installs, checked here too so that a
-		// failed version is not downloaded again either.
-		if st, err := eng.ModuleStatus(ctx, mc.Name); err == nil && st.FailedVersion != "" && slices.Contains(mc.Path, st.FailedVersion) {
-			log.Info("update not retried", "module", mc.Name, "failed_version", st.FailedVersion, "last_error", st.LastError)
-			continue
-		}
-		// Background download, so that an install later only extracts. A module busy
-		// with another operation is left for the next round.
-		if err := eng.Download(ctx, mc.Name, mc.Selection); errors.Is(err, update.ErrBusy) {
-			log.Info("background download skipped", "module", mc.Name, "err", err)
-		} else if err != nil {
-			log.Warn("background download", "module", mc.Name, "version", mc.Version, "err", err)
-		}
-		if auto {
-			autoInstall(ctx, eng, mc.Name, opts)
-		}
-	}
-}
-
-// autoInstall installs what the source offers for module, unattended, then runs
-// opts.AfterInstall, rolling back when it fails.
-func autoInstall(ctx context.Context, eng *update.Engine, module string, opts RunOptions) {
-	log := opts.Logger
-	res, err := eng.Install(ctx, module, update.InstallOptions{Unattended: true})
-	switch {
-	case errors.Is(err, update.ErrNoUpdate):
-		return
-	case errors.Is(err, update.ErrFailedVersion):
-		log.Info("update not retried", "module", module, "err", err)
-		return
-	case err != nil:
-		log.Error("automatic install", "module", module, "err", err)
-	}
-	if res == nil || len(res.Installed) == 0 {
-		return
-	}
-	to := res.Installed[len(res.Installed)-1]
-	log.Info("installed", "module", module, "from", res.From, "to", to, "window", res.Window, "self_update", res.SelfUpdate)
-	if opts.AfterInstall == nil {
-		return
-	}
-	aerr := opts.AfterInstall(ctx, res)
-	if aerr == nil {
-		return
-	}
-	log.Error("after install: rolling back", "module", module, "version", to, "err", aerr)
-	// The rollback must not be stopped by the cancellation that may have caused it.
-	rb, err := eng.Rollback(context.WithoutCancel(ctx), module, update.RollbackOptions{To: res.From, Reason: aerr})
+	a, err := New(&Config{Config: eng.Config(), AutoInstall: o.AutoInstall}, eng, opts...)
 	if err != nil {
-		log.Error("rollback after install", "module", module, "version", to, "err", err)
+		return nil, err
+	}
+	a.onCheck = o.OnCheck
+	return a, nil
+}
+
+// Run is the agent loop for a program that embeds an engine without an agent
+// configuration of its own (a self-updating server): an Agent over eng with the
+// schedule of opts, its operations logged in the engine's state dir, run until ctx
+// is done (Agent.Run: Recover, a check at once then every interval, background
+// downloads, unattended installs inside opts.AutoInstall, then opts.AfterInstall). A
+// version whose install failed, or that was rolled back after it, is not retried
+// automatically until a newer one appears. Run returns ctx's error.
+func Run(ctx context.Context, eng *update.Engine, opts RunOptions) error {
+	a, err := opts.agent(eng)
+	if err != nil {
+		return err
+	}
+	if err := a.Run(ctx); err != nil {
+		return err
+	}
+	return ctx.Err()
+}
+
+// RunOnce is one round of Run, without its Recover: check, download in the
+// background what is offered, and install it when the automatic window allows; it
+// returns once all of that has ended. Each call builds an Agent: a program that
+// checks repeatedly holds one (New, then Agent.Run) instead.
+func RunOnce(ctx context.Context, eng *update.Engine, opts RunOptions) {
+	a, err := opts.agent(eng)
+	if err != nil {
+		if opts.Logger != nil {
+			opts.Logger.Error("agent", "err", err)
+		}
 		return
 	}
-	log.Info("rolled back", "module", module, "from", to, "to", rb.Installed[0], "window", rb.Window)
+	a.once(ctx)
 }
