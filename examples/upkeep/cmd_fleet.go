@@ -17,7 +17,7 @@ import (
 )
 
 func init() {
-	register(&command{name: "fleet", summary: "a master and its slaves: add-update, propagate, apply, servers, ops, converged", run: runFleet})
+	register(&command{name: "fleet", summary: "a master and its slaves: add-update, propagate, apply, servers, ops, converged, rekey", run: runFleet})
 }
 
 var fleetCommands = map[string]func(ctx context.Context, cl *cli, args []string) error{
@@ -33,11 +33,12 @@ var fleetCommands = map[string]func(ctx context.Context, cl *cli, args []string)
 	"servers":   runFleetServers,
 	"ops":       runFleetOps,
 	"converged": runFleetConverged,
+	"rekey":     runFleetRekey,
 }
 
 func runFleet(ctx context.Context, cl *cli, args []string) error {
 	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" {
-		fmt.Fprintln(cl.stdout, "usage: upkeep fleet master|slave|add-update|propagate|apply|servers|ops|converged [flags]")
+		fmt.Fprintln(cl.stdout, "usage: upkeep fleet master|slave|add-update|propagate|apply|servers|ops|converged|rekey [flags]")
 		if len(args) == 0 {
 			return usagef("want a fleet subcommand")
 		}
@@ -444,4 +445,29 @@ func runFleetConverged(ctx context.Context, cl *cli, args []string) error {
 		fmt.Fprintf(cl.stdout, "%s %s\n", b.Name, orNone(&b.Version))
 	}
 	return fmt.Errorf("%d server(s) do not run %s %s", len(conv.Behind), conv.Module, conv.Newest)
+}
+
+// runFleetRekey lets the next enrolment under a slave's name replace its secret: an
+// enrolment under an enrolled name is otherwise refused with name_taken.
+func runFleetRekey(ctx context.Context, cl *cli, args []string) error {
+	fs := cl.newFlags("fleet rekey", "upkeep fleet rekey --master URL --token-file F NAME\n"+
+		"  lets the next enrolment under NAME replace that server's secret (and its push URL);\n"+
+		"  until then an enrolment under an enrolled name is refused [name_taken]")
+	mf := addMasterFlags(fs)
+	pos, err := parse(fs, args)
+	if err != nil {
+		return err
+	}
+	if err := exactArgs(pos, 1, "the server's NAME"); err != nil {
+		return err
+	}
+	c, err := mf.client()
+	if err != nil {
+		return err
+	}
+	if err := c.Rekey(ctx, pos[0]); err != nil {
+		return fleetErr(err)
+	}
+	fmt.Fprintf(cl.stdout, "the next enrolment of %q replaces its secret\n", pos[0])
+	return nil
 }

@@ -25,6 +25,9 @@ const (
 	RoleSlave  Role = "slave"
 )
 
+// String returns the role's name.
+func (r Role) String() string { return string(r) }
+
 // Mode is how a slave receives its work.
 type Mode string
 

@@ -14,6 +14,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"path/filepath"
 	"slices"
@@ -37,6 +38,23 @@ const DefaultExpiry = 24 * time.Hour
 // MaxLongPoll bounds the wait of one mailbox poll.
 const MaxLongPoll = 5 * time.Minute
 
+// Bounds of the master's connections (Run): what a client that connects and then
+// sends nothing, or one byte now and then, may hold.
+const (
+	// HeaderTimeout is the time a client has to send a request's headers.
+	HeaderTimeout = 10 * time.Second
+	// ReadTimeout is the time a client has to send a whole request, body included,
+	// except for an admin's upload (bounded by MaxPackSize) and a long poll (its
+	// wait, then PollGrace).
+	ReadTimeout = 30 * time.Second
+	// IdleTimeout closes a kept-alive connection with no request for that long.
+	IdleTimeout = 2 * time.Minute
+	// PollGrace is what a long poll's deadline adds to its wait.
+	PollGrace = 30 * time.Second
+	// DefaultMaxConnsPerClient is MasterOptions.MaxConnsPerClient's default.
+	DefaultMaxConnsPerClient = 256
+)
+
 // MasterOptions are the optional parts of a Master. Zero values are the defaults.
 type MasterOptions struct {
 	// PackDir is where accepted packs are kept. Required.
@@ -54,6 +72,11 @@ type MasterOptions struct {
 	Client *http.Client
 	// OnListen is called by Run with the address once it listens. Default: none.
 	OnListen func(addr string)
+	// MaxConnsPerClient bounds the connections one client address holds open at
+	// once; the ones beyond are closed as soon as they are accepted. Negative: no
+	// bound (a benchmark simulating many hosts from one address). Default:
+	// DefaultMaxConnsPerClient.
+	MaxConnsPerClient int
 	// Hosts are the Host names (a port, if given, is ignored) that the pages under
 	// PagesPath answer besides localhost, 127.0.0.1, [::1] and the host of the
 	// listen address; others get 421. Default: none.
@@ -108,6 +131,9 @@ func NewMaster(cfg *Config, store Store, kr *signature.Keyring, opts MasterOptio
 	if m.opts.Client == nil {
 		m.opts.Client = &http.Client{Timeout: 10 * time.Second}
 	}
+	if m.opts.MaxConnsPerClient == 0 {
+		m.opts.MaxConnsPerClient = DefaultMaxConnsPerClient
+	}
 	var err error
 	if m.enrolToken, err = ReadToken(cfg.EnrolTokenFile); err != nil {
 		return nil, &ConfigError{Field: "fleet.enrol_token_file", Err: err}
@@ -125,6 +151,7 @@ func NewMaster(cfg *Config, store Store, kr *signature.Keyring, opts MasterOptio
 	mux.HandleFunc("GET /fleet/v1/admin/operations", m.admin(m.handleOps))
 	mux.HandleFunc("GET /fleet/v1/admin/operations/{id}", m.admin(m.handleOp))
 	mux.HandleFunc("GET /fleet/v1/admin/servers", m.admin(m.handleServers))
+	mux.HandleFunc("POST /fleet/v1/admin/servers/{name}/rekey", m.admin(m.handleRekey))
 	mux.HandleFunc("GET /fleet/v1/admin/converged", m.admin(m.handleConverged))
 	mux.HandleFunc("GET /fleet/v1/admin/events", m.admin(m.handleEventsList))
 	pg, err := newPages(m)
@@ -143,6 +170,14 @@ func (m *Master) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	m.mux.ServeHTTP(w, r)
 }
 
+// Server returns a server of the master with its connection bounds: HeaderTimeout,
+// ReadTimeout, IdleTimeout, 64 KiB of headers. Run serves through it, with the
+// per-client cap (MasterOptions.MaxConnsPerClient) on its listener.
+func (m *Master) Server() *http.Server {
+	return &http.Server{Handler: m, ReadHeaderTimeout: HeaderTimeout, ReadTimeout: ReadTimeout, IdleTimeout: IdleTimeout,
+		MaxHeaderBytes: 64 << 10, ErrorLog: slog.NewLogLogger(m.log.Handler(), slog.LevelDebug)}
+}
+
 // Run listens on the configured address (TLS when the configuration names a
 // certificate) and serves until ctx ends, then shuts down.
 func (m *Master) Run(ctx context.Context) error {
@@ -150,7 +185,11 @@ func (m *Master) Run(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("fleet: listen %s: %w", m.cfg.Listen, err)
 	}
-	srv := &http.Server{Handler: m, ReadHeaderTimeout: 30 * time.Second, ErrorLog: slog.NewLogLogger(m.log.Handler(), slog.LevelDebug)}
+	// The cap goes under TLS: a refused client costs no handshake.
+	if m.opts.MaxConnsPerClient > 0 {
+		ln = &capListener{Listener: ln, max: m.opts.MaxConnsPerClient, open: map[string]int{}, log: m.log}
+	}
+	srv := m.Server()
 	if m.cfg.TLSCertFile != "" {
 		cert, err := tls.LoadX509KeyPair(m.cfg.TLSCertFile, m.cfg.TLSKeyFile)
 		if err != nil {
@@ -267,17 +306,19 @@ type enrolRequest struct {
 }
 
 func (m *Master) handleEnrol(w http.ResponseWriter, r *http.Request) {
+	// The token first: a client without it gets nothing read beyond its headers.
+	if !sameSecret(bearer(r), m.enrolToken) {
+		m.log.Warn("fleet enrolment refused: wrong or missing token", "remote", r.RemoteAddr)
+		m.fail(w, r, &apiError{Status: http.StatusUnauthorized, Code: "unauthorized", Msg: "fleet: enrolment token missing or wrong (it goes in the Authorization: Bearer header)"})
+		return
+	}
+	r.Body = http.MaxBytesReader(w, r.Body, maxEnrolBody)
 	var req enrolRequest
 	if err := decode(r, &req); err != nil {
 		m.fail(w, r, err)
 		return
 	}
-	if !sameSecret(req.Token, m.enrolToken) {
-		m.log.Warn("fleet enrolment refused: wrong token", "name", req.Name, "remote", r.RemoteAddr)
-		m.fail(w, r, &apiError{Status: http.StatusForbidden, Code: "unauthorized", Msg: "fleet: enrolment token wrong"})
-		return
-	}
-	if err := ValidateName(req.Name); err != nil || req.Name == m.cfg.Name {
+	if err := ValidateName(req.Name); err != nil || req.Name == m.cfg.Name || req.Name == RoleMaster.String() {
 		m.fail(w, r, &apiError{Status: http.StatusBadRequest, Code: "bad_request", Msg: fmt.Sprintf("fleet: server name %q refused", req.Name)})
 		return
 	}
@@ -285,18 +326,71 @@ func (m *Master) handleEnrol(w http.ResponseWriter, r *http.Request) {
 		m.fail(w, r, &apiError{Status: http.StatusBadRequest, Code: "bad_request", Msg: fmt.Sprintf("fleet: mode %q: want push or mailbox", req.Mode)})
 		return
 	}
+	if req.URL != "" {
+		if err := checkPushURL(req.URL); err != nil {
+			m.fail(w, r, &apiError{Status: http.StatusBadRequest, Code: "bad_request", Msg: "fleet: push url: " + err.Error()})
+			return
+		}
+	}
 	secret := make([]byte, 32)
 	rand.Read(secret)
 	s := hex.EncodeToString(secret)
 	sum := sha256.Sum256([]byte(s))
 	rec := ServerRecord{Name: req.Name, Role: RoleSlave, Mode: req.Mode, URL: req.URL, SecretHash: hex.EncodeToString(sum[:]),
 		Interval: time.Duration(req.Interval), LastSeen: m.now(), Versions: req.Versions}
-	if err := m.store.PutServer(r.Context(), rec); err != nil {
+	if err := m.store.EnrolServer(r.Context(), rec); err != nil {
+		if errors.Is(err, ErrNameTaken) {
+			m.log.Warn("fleet enrolment refused: name taken", "name", req.Name, "remote", r.RemoteAddr)
+			err = &apiError{Status: http.StatusConflict, Code: CodeNameTaken, Msg: fmt.Sprintf("fleet: server name %q is enrolled already: "+
+				"the admin allows one new enrolment under it with `upkeep fleet rekey %s` (or the Re-key button of the servers page)", req.Name, req.Name)}
+		}
 		m.fail(w, r, err)
 		return
 	}
 	m.log.Info("fleet server enrolled", "name", req.Name, "mode", req.Mode)
 	writeJSON(w, http.StatusOK, map[string]string{"secret": s})
+}
+
+// maxEnrolBody bounds an enrolment's body.
+const maxEnrolBody = 64 << 10
+
+// checkPushURL accepts the wake-up URL of a push slave: http or https, a host, no
+// credentials, query or fragment.
+func checkPushURL(s string) error {
+	u, err := url.Parse(s)
+	if err != nil {
+		return err
+	}
+	switch {
+	case u.Scheme != "http" && u.Scheme != "https":
+		return fmt.Errorf("%q: want an http:// or https:// URL", s)
+	case u.Host == "" || u.Hostname() == "":
+		return fmt.Errorf("%q: no host", s)
+	case u.User != nil:
+		return fmt.Errorf("%q: credentials in the URL are refused", s)
+	case u.RawQuery != "" || u.Fragment != "":
+		return fmt.Errorf("%q: no query or fragment allowed", s)
+	}
+	return nil
+}
+
+// Rekey lets the next enrolment under a slave's name replace its secret (and its
+// push URL): the admin's consent, given once.
+func (m *Master) Rekey(ctx context.Context, name string) error {
+	if err := m.store.AllowRekey(ctx, name); err != nil {
+		return err
+	}
+	m.log.Warn("fleet: the next enrolment under this name will replace its secret", "name", name)
+	return nil
+}
+
+func (m *Master) handleRekey(w http.ResponseWriter, r *http.Request) {
+	name := r.PathValue("name")
+	if err := m.Rekey(r.Context(), name); err != nil {
+		m.fail(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"name": name, "rekey": true})
 }
 
 // WireTask is a piece of work as a slave receives it.
@@ -345,7 +439,14 @@ func (m *Master) handlePoll(w http.ResponseWriter, r *http.Request) {
 	}
 	wait, _ := time.ParseDuration(r.URL.Query().Get("wait"))
 	wait = min(max(wait, 0), MaxLongPoll)
-	ctx := r.Context()
+	// The long poll has a deadline of its own: its wait and a grace, beyond the
+	// server's ReadTimeout (whose expiry, once the body is read, would cancel it).
+	deadline := time.Now().Add(wait + PollGrace)
+	rc := http.NewResponseController(w)
+	rc.SetReadDeadline(deadline)
+	rc.SetWriteDeadline(deadline)
+	ctx, cancel := context.WithDeadline(r.Context(), deadline)
+	defer cancel()
 	if err := m.store.Touch(ctx, rec.Name, m.now(), req.Versions); err != nil {
 		m.fail(w, r, err)
 		return
@@ -435,6 +536,10 @@ func (m *Master) handleEvents(w http.ResponseWriter, r *http.Request) {
 		}
 		ev.ID, ev.Server, ev.State, ev.At = 0, rec.Name, state, m.now()
 		if err := m.store.Append(r.Context(), ev); err != nil {
+			if errors.Is(err, ErrNotFound) {
+				m.log.Warn("fleet: event refused: not this server's task", "server", rec.Name, "operation", ev.Op, "kind", ev.Kind)
+				err = &apiError{Status: http.StatusForbidden, Code: "forbidden", Msg: fmt.Sprintf("fleet: operation %q has no task for server %q", ev.Op, rec.Name)}
+			}
 			m.fail(w, r, err)
 			return
 		}
@@ -456,6 +561,8 @@ func (m *Master) packPath(u *Update) string {
 }
 
 func (m *Master) handlePack(w http.ResponseWriter, r *http.Request) {
+	// Sending a pack may take longer than ReadTimeout, whose expiry would cancel it.
+	http.NewResponseController(w).SetReadDeadline(time.Time{})
 	u, err := m.store.Update(r.Context(), r.URL.Query().Get("update"))
 	if err != nil {
 		m.fail(w, r, err)
@@ -514,6 +621,8 @@ func notSecure(format string, args ...any) error {
 }
 
 func (m *Master) handleAddUpdate(w http.ResponseWriter, r *http.Request) {
+	// An admin's upload may take longer than ReadTimeout; MaxPackSize bounds it.
+	http.NewResponseController(w).SetReadDeadline(time.Time{})
 	u, err := m.addUpdate(r)
 	if err != nil {
 		m.fail(w, r, err)

@@ -285,6 +285,7 @@ func (s *Slave) enrol(ctx context.Context) error {
 		return err
 	}
 	hr.Header.Set("Content-Type", "application/json")
+	hr.Header.Set("Authorization", "Bearer "+tok)
 	resp, err := s.client.Do(hr)
 	if err != nil {
 		return fmt.Errorf("fleet: enrol at %s: %w", s.cfg.Master, err)

@@ -50,7 +50,9 @@ const (
 	CodeHalted       = "halted"        // the wave was halted: too many failures
 	CodeNotStaged    = "not_staged"    // apply with RequireStaged, and a server has not staged
 	CodeUnknown      = "unknown_module"
-	CodeInterrupted  = "interrupted" // the server stopped during the install; its recovery restored the previous version
+	CodeInterrupted  = "interrupted"  // the server stopped during the install; its recovery restored the previous version
+	CodeNameTaken    = "name_taken"   // enrolment under the name of an enrolled server, without the admin's rekey
+	CodeMasterFirst  = "master_first" // apply of a version newer than the master's own, without force
 )
 
 // Update is a pack the master has accepted, under a name.
@@ -77,6 +79,9 @@ type ServerRecord struct {
 	Interval   time.Duration
 	LastSeen   time.Time
 	Versions   map[string]string // module → installed version ("" for none)
+	// Rekey reports that the admin allowed the next enrolment under this name to
+	// replace the record (and its secret).
+	Rekey bool
 }
 
 // Operation is an add-update, propagate or apply, with its parameters.
