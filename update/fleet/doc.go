@@ -10,12 +10,19 @@
 //
 // A [Slave] runs beside an *update.Engine. It enrols once with the shared enrolment
 // token, which the master exchanges for a secret of the slave's own, then polls the
-// master. In mailbox mode the poll is a long poll: work arrives in the session the
+// master. An enrolled name belongs to its slave: an enrolment under it is refused with
+// [CodeNameTaken] until the admin allows one re-key ([Master.Rekey], `upkeep fleet
+// rekey NAME`, the Re-key button of the servers page), which also is the only way a
+// push slave's wake-up URL (http or https) changes. A slave's events count only for
+// its own tasks. In mailbox mode the poll is a long poll: work arrives in the session the
 // slave opened. In push mode the master calls the slave's listen address when there is
 // work, and the slave fetches it from the master at once; nothing but that wake-up
 // travels from the master to the slave, so a forged call costs one extra poll.
-// Whatever the master says, a slave stages only a pack that its own keyring verifies,
-// and installs it through its own engine (maintenance, hooks, backup, rollback).
+// Whatever the master says, a slave stages only a pack that its own keyring verifies:
+// the master is a source of the slave's engine (the files of the task's operation,
+// under /fleet/v1/files/, authenticated and over the pinned TLS client), and the
+// engine downloads, verifies and keeps the pack as it does from its own source, then
+// installs it (maintenance, hooks, backup, rollback).
 //
 // # Operations
 //
@@ -52,8 +59,15 @@
 // # Limits
 //
 // [MaxPackSize] bounds an uploaded pack, [MaxOutput] the hook output kept per event,
-// [MaxTokenFileSize] a token file. A slave never reads more than the size the master
-// announced for a pack, and checks its SHA-256 before its signature.
+// [MaxTokenFileSize] a token file. A slave's engine never reads more than the size
+// the master announced for a pack, and checks its SHA-256 and its signature.
+//
+// The master holds its ground ([Master.Run], [Master.Server]): a request's headers
+// must arrive within [HeaderTimeout] and the whole request within [ReadTimeout] (an
+// admin's upload and a long poll excepted: a poll has its wait and [PollGrace]), an
+// idle connection closes after [IdleTimeout], one client address holds at most
+// [DefaultMaxConnsPerClient] connections ([MasterOptions].MaxConnsPerClient), and the
+// enrolment token (Authorization: Bearer) is checked before any body is read.
 //
 // It will not: decide what version a slave should run on its own (the engine's
 // scheduler does that), or trust a pack because the master does.

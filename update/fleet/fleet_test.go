@@ -424,7 +424,7 @@ func TestSlaveKeyringRefusesPublisher(t *testing.T) {
 	}
 	rep = d.wait(rep)
 	s := rep.Servers[0]
-	if s.State != fleet.StateFailed || s.Code != fleet.CodeBadSignature || !strings.Contains(s.Reason, "keyring refuses") {
+	if s.State != fleet.StateFailed || s.Code != fleet.CodeBadSignature || !strings.Contains(s.Reason, "not trusted") {
 		t.Fatalf("got %+v", s)
 	}
 }

@@ -1,6 +1,7 @@
 package fleet
 
 import (
+	"bytes"
 	"context"
 	"crypto/rand"
 	"crypto/sha256"
@@ -146,6 +147,7 @@ func NewMaster(cfg *Config, store Store, kr *signature.Keyring, opts MasterOptio
 	mux.HandleFunc("POST /fleet/v1/poll", m.slave(m.handlePoll))
 	mux.HandleFunc("POST /fleet/v1/events", m.slave(m.handleEvents))
 	mux.HandleFunc("GET /fleet/v1/pack", m.slave(m.handlePack))
+	mux.HandleFunc("GET /fleet/v1/files/{op}/{file}", m.slave(m.handleFile))
 	mux.HandleFunc("PUT /fleet/v1/admin/updates", m.admin(m.handleAddUpdate))
 	mux.HandleFunc("POST /fleet/v1/admin/operations", m.admin(m.handleCreateOp))
 	mux.HandleFunc("GET /fleet/v1/admin/operations", m.admin(m.handleOps))
@@ -579,6 +581,48 @@ func (m *Master) handlePack(w http.ResponseWriter, r *http.Request) {
 	defer f.Close()
 	w.Header().Set("Content-Type", "application/zip")
 	http.ServeContent(w, r, u.File, u.Added, f)
+}
+
+// handleFile serves the files of one of the slave's tasks, as a source of its
+// engine: the update's pack (with Range requests, to resume) and its signature
+// (FILE.minisig). Another server's operation is not found.
+func (m *Master) handleFile(w http.ResponseWriter, r *http.Request) {
+	http.NewResponseController(w).SetReadDeadline(time.Time{})
+	rec := r.Context().Value(slaveKey{}).(*ServerRecord)
+	opID, name := r.PathValue("op"), r.PathValue("file")
+	if _, err := m.store.Task(r.Context(), opID, rec.Name); err != nil {
+		m.fail(w, r, err)
+		return
+	}
+	op, err := m.store.OperationHeader(r.Context(), opID)
+	if err != nil {
+		m.fail(w, r, err)
+		return
+	}
+	u, err := m.store.Update(r.Context(), op.Update)
+	if err != nil {
+		m.fail(w, r, err)
+		return
+	}
+	switch name {
+	case u.File + ".minisig":
+		w.Header().Set("Content-Type", "application/octet-stream")
+		http.ServeContent(w, r, name, u.Added, bytes.NewReader(u.Sig))
+	case u.File:
+		f, err := os.Open(m.packPath(u))
+		if errors.Is(err, os.ErrNotExist) {
+			f, err = m.fetchPack(r.Context(), u)
+		}
+		if err != nil {
+			m.fail(w, r, err)
+			return
+		}
+		defer f.Close()
+		w.Header().Set("Content-Type", "application/zip")
+		http.ServeContent(w, r, u.File, u.Added, f)
+	default:
+		m.fail(w, r, fmt.Errorf("fleet: operation %q has no file %q: %w", opID, name, ErrNotFound))
+	}
 }
 
 // fetchPack copies into the pack folder a pack that another master sharing the store

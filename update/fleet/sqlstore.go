@@ -513,6 +513,18 @@ func (s *SQLStore) Release(ctx context.Context, op string, wave int) error {
 	return storeErr("release "+op, err)
 }
 
+// Task implements Store.
+func (s *SQLStore) Task(ctx context.Context, op, server string) (*Task, error) {
+	tasks, err := s.tasks(ctx, `SELECT `+taskCols+` FROM tasks WHERE op = ? AND server = ?`, op, server)
+	if err != nil {
+		return nil, err
+	}
+	if len(tasks) == 0 {
+		return nil, fmt.Errorf("fleet: operation %q has no server %q: %w", op, server, ErrNotFound)
+	}
+	return &tasks[0], nil
+}
+
 // OpenTasks implements Store.
 func (s *SQLStore) OpenTasks(ctx context.Context, server string, now time.Time) ([]Task, error) {
 	tasks, err := s.tasks(ctx, `SELECT t.op, t.server, t.seq, t.wave, t.released, t.state, t.code, t.reason, t.version, t.updated

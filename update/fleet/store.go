@@ -46,6 +46,8 @@ type Store interface {
 	EndOperation(ctx context.Context, id string, at time.Time) error
 	// Release marks the tasks of one wave of an operation as released to their servers.
 	Release(ctx context.Context, op string, wave int) error
+	// Task returns a server's task in an operation, or ErrNotFound.
+	Task(ctx context.Context, op, server string) (*Task, error)
 	// OpenTasks returns the released tasks of a server that are not final and whose
 	// operation has not expired at now.
 	OpenTasks(ctx context.Context, server string, now time.Time) ([]Task, error)
