@@ -227,20 +227,23 @@ func runFleetAddUpdate(ctx context.Context, cl *cli, args []string) error {
 func runFleetOp(ctx context.Context, cl *cli, kind fleet.Kind, args []string) error {
 	synopsis := "upkeep fleet propagate --master URL --token-file F --update NAME (--servers A,B | --all) [--wait] [--json]"
 	if kind == fleet.KindApply {
-		synopsis = "upkeep fleet apply --master URL --token-file F --update NAME (--servers A,B | --all) [--wave N] [--max-failures PERCENT] [--require-staged] [--wait] [--json]"
+		synopsis = "upkeep fleet apply --master URL --token-file F --update NAME (--servers A,B | --all) [--wave N] [--max-failures PERCENT] [--require-staged] [--force] [--wait] [--json]\n" +
+			"  \"master\" in --servers applies the update to the master itself, before the slaves;\n" +
+			"  a version newer than the master's own is refused [master_first] unless --force"
 	}
 	fs := cl.newFlags("fleet "+string(kind), synopsis)
 	mf := addMasterFlags(fs)
 	name := fs.String("update", "", "the update's `name`")
-	servers := fs.String("servers", "", "comma-separated server `names`, in the order waves take them")
+	servers := fs.String("servers", "", "comma-separated server `names`, in the order waves take them (\"master\": the master itself)")
 	all := fs.Bool("all", false, "every enrolled slave")
 	wait := fs.Bool("wait", false, "wait until every server has finished; exit 1 when any failed")
 	asJSON := fs.Bool("json", false, "print JSON")
 	expires := fs.Duration("expires", fleet.DefaultExpiry, "how long the work stays valid for servers that are away")
 	timeout := fs.Duration("timeout", 0, "with --wait, give up after this `duration` (0: never)")
 	var wave, maxFail *int
-	var requireStaged *bool
+	var requireStaged, force *bool
 	if kind == fleet.KindApply {
+		force = fs.Bool("force", false, "apply to slaves a version newer than the master's own (refused otherwise: the master is updated first)")
 		wave = fs.Int("wave", 0, "`N` servers first, then batches of N (0: all at once)")
 		maxFail = fs.Int("max-failures", -1, "halt and cancel the rest once failures exceed this `PERCENT` of the servers finished (0: the first failure halts; -1: never)")
 		requireStaged = fs.Bool("require-staged", false, "refuse unless every selected server has staged the update")
@@ -270,7 +273,7 @@ func runFleetOp(ctx context.Context, cl *cli, kind fleet.Kind, args []string) er
 		if *wave < 0 {
 			return usagef("--wave %d: want 0 or more", *wave)
 		}
-		req.Wave, req.RequireStaged = *wave, *requireStaged
+		req.Wave, req.RequireStaged, req.Force = *wave, *requireStaged, *force
 		if *maxFail >= 0 {
 			req.MaxFailures = maxFail
 		}
@@ -370,6 +373,9 @@ func runFleetServers(ctx context.Context, cl *cli, args []string) error {
 		reach := "unreachable"
 		if s.Reachable {
 			reach = "reachable"
+		}
+		if s.Contact != "" {
+			reach += " (" + string(s.Contact) + ")"
 		}
 		seen := "never"
 		if s.LastSeen != nil {

@@ -46,6 +46,8 @@ type domain struct {
 	cfg    *fleet.Config
 	kr     *signature.Keyring
 	caFile string
+	// engine is the master's own engine (module app), nil unless withEngine.
+	engine *update.Engine
 }
 
 func writeFile(t testing.TB, path, content string) string {
@@ -111,12 +113,26 @@ func (d *domain) startMaster() {
 	if err != nil {
 		t.Fatal(err)
 	}
-	m, err := fleet.NewMaster(d.cfg, st, d.kr, fleet.MasterOptions{PackDir: filepath.Join(d.dir, "packs")})
+	m, err := fleet.NewMaster(d.cfg, st, d.kr, fleet.MasterOptions{PackDir: filepath.Join(d.dir, "packs"), Engine: d.engine})
 	if err != nil {
 		t.Fatal(err)
 	}
 	d.store, d.master = st, m
 	d.srv.Config.Handler = m
+}
+
+// withEngine gives the master an engine of its own, running module app (nothing
+// installed), and restarts it.
+func (d *domain) withEngine() *domain {
+	d.t.Helper()
+	eng, err := update.New(update.Config{Source: d.repo.Dir, Keys: []string{d.repo.PubFile}, StateDir: filepath.Join(d.dir, "mstate"),
+		Modules: []update.ModuleConfig{{Name: "app", Path: filepath.Join(d.dir, "mapp")}}}, update.WithoutSync())
+	if err != nil {
+		d.t.Fatal(err)
+	}
+	d.engine = eng
+	d.restartMaster()
+	return d
 }
 
 // restartMaster closes the store and opens it again under a new master, as a
@@ -154,6 +170,8 @@ type slaveOpts struct {
 	caFile  string // default: the domain's
 	// installed is the version of app the server runs before upkeep came. Default: none.
 	installed string
+	// interval is the poll interval. Default: 2 s (mailbox), 1 min (push).
+	interval time.Duration
 }
 
 // slave is one server of the domain with its engine.
@@ -203,6 +221,9 @@ func (d *domain) newSlave(name string, o slaveOpts) *slave {
 	if o.mode == fleet.ModePush {
 		cfg.Listen = "127.0.0.1:0"
 		cfg.PollInterval = fleet.Duration(time.Minute) // work must come by the push, not the poll
+	}
+	if o.interval > 0 {
+		cfg.PollInterval = fleet.Duration(o.interval)
 	}
 	if err := cfg.Validate(); err != nil {
 		t.Fatal(err)

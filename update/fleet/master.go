@@ -99,6 +99,8 @@ type Master struct {
 
 	mu      sync.Mutex
 	waiters map[string]chan struct{} // server → closed when it has new work
+	held    map[string]int           // server → long polls open on this master
+	dropped map[string]time.Time     // server → when it went away during a long poll
 	opMu    sync.Mutex               // serialises wave decisions
 }
 
@@ -119,7 +121,8 @@ func NewMaster(cfg *Config, store Store, kr *signature.Keyring, opts MasterOptio
 	if err := os.MkdirAll(opts.PackDir, 0o700); err != nil {
 		return nil, fmt.Errorf("fleet: pack folder: %w", err)
 	}
-	m := &Master{cfg: cfg, store: store, kr: kr, opts: opts, log: opts.Logger, now: opts.Now, waiters: map[string]chan struct{}{}}
+	m := &Master{cfg: cfg, store: store, kr: kr, opts: opts, log: opts.Logger, now: opts.Now, waiters: map[string]chan struct{}{},
+		held: map[string]int{}, dropped: map[string]time.Time{}}
 	if m.log == nil {
 		m.log = slog.New(slog.DiscardHandler)
 	}
@@ -453,6 +456,8 @@ func (m *Master) handlePoll(w http.ResponseWriter, r *http.Request) {
 		m.fail(w, r, err)
 		return
 	}
+	m.hold(rec.Name)
+	defer func() { m.unhold(rec.Name, r.Context().Err() != nil) }()
 	var timer <-chan time.Time
 	for {
 		ch := m.waiter(rec.Name)
@@ -483,6 +488,56 @@ func (m *Master) handlePoll(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 }
+
+// hold records a long poll open; unhold its end, and when the slave went away
+// during it (its connection closed), when: a dead mailbox slave is not fresh.
+func (m *Master) hold(name string) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.held[name]++
+	delete(m.dropped, name)
+}
+
+func (m *Master) unhold(name string, gone bool) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.held[name]--; m.held[name] <= 0 {
+		delete(m.held, name)
+		if gone {
+			m.dropped[name] = m.now()
+		}
+	}
+}
+
+// contact says how recent a server's contact is, from its last contact against its
+// poll interval, and what this master saw of its long polls.
+func (m *Master) contact(r *ServerRecord, now time.Time) Contact {
+	m.mu.Lock()
+	held, dropped := m.held[r.Name] > 0, m.dropped[r.Name]
+	m.mu.Unlock()
+	interval := r.Interval
+	if interval <= 0 {
+		interval = DefaultPollInterval
+	}
+	age := now.Sub(r.LastSeen)
+	switch {
+	case r.LastSeen.IsZero():
+		return ContactLost
+	case held:
+		return ContactFresh
+	case !dropped.IsZero() && !dropped.Before(r.LastSeen) && age < 3*interval+contactGrace:
+		return ContactLate
+	case age < interval+contactGrace:
+		return ContactFresh
+	case age < 3*interval+contactGrace:
+		return ContactLate
+	}
+	return ContactLost
+}
+
+// contactGrace is what a contact's age may exceed the poll interval by and still
+// count as on time.
+const contactGrace = 15 * time.Second
 
 // openTasks returns a server's work, recording delivery of what it had not received.
 func (m *Master) openTasks(ctx context.Context, server string) ([]WireTask, error) {
@@ -797,7 +852,14 @@ type OperationRequest struct {
 	Expires Duration `json:"expires,omitzero"`
 	// RequireStaged refuses an apply unless every selected server has staged the update.
 	RequireStaged bool `json:"require_staged,omitempty"`
+	// Force applies to slaves a version newer than the master's own (refused
+	// otherwise with CodeMasterFirst: the master is updated first).
+	Force bool `json:"force,omitempty"`
 }
+
+// SelfName is the name that selects the master itself in an operation's servers,
+// whatever its configured name.
+const SelfName = "master"
 
 func (m *Master) handleCreateOp(w http.ResponseWriter, r *http.Request) {
 	var req OperationRequest
@@ -847,6 +909,7 @@ func (m *Master) createOp(ctx context.Context, req OperationRequest) (*Report, e
 		return nil, err
 	}
 	var names []string
+	self := false
 	if req.All {
 		for _, s := range known {
 			if s.Role == RoleSlave {
@@ -860,6 +923,13 @@ func (m *Master) createOp(ctx context.Context, req OperationRequest) (*Report, e
 		seen := map[string]bool{}
 		for _, n := range req.Servers {
 			n = strings.TrimSpace(n)
+			if n == SelfName || n == m.cfg.Name {
+				if m.opts.Engine == nil {
+					return nil, badRequest("fleet: this master runs no engine of its own: it cannot apply an update to itself")
+				}
+				self = true
+				continue
+			}
 			if seen[n] {
 				continue
 			}
@@ -868,6 +938,15 @@ func (m *Master) createOp(ctx context.Context, req OperationRequest) (*Report, e
 				return nil, &apiError{Status: http.StatusNotFound, Code: "not_found", Msg: fmt.Sprintf("fleet: server %q is not an enrolled slave", n)}
 			}
 			names = append(names, n)
+		}
+	}
+	if self {
+		if ec := m.opts.Engine.Config(); !runsModule(&ec, u.Module) {
+			return nil, badRequest("fleet: the master runs no module %q", u.Module)
+		}
+	} else if req.Kind == KindApply && len(names) > 0 && !req.Force {
+		if err := m.masterFirst(ctx, u); err != nil {
+			return nil, err
 		}
 	}
 	if req.RequireStaged && req.Kind == KindApply {
@@ -891,13 +970,22 @@ func (m *Master) createOp(ctx context.Context, req OperationRequest) (*Report, e
 		exp = DefaultExpiry
 	}
 	op := Operation{ID: newID(now), Kind: req.Kind, Update: name, Started: now, Expires: now.Add(exp), Wave: req.Wave, MaxFailures: maxFail}
-	tasks := make([]Task, len(names))
+	var tasks []Task
+	shift := 0
+	if self {
+		// The master goes first, alone: the slaves wait for it.
+		tasks = append(tasks, Task{Server: m.cfg.Name, Seq: 0, Wave: 0, Released: true, State: StatePending})
+		if len(names) > 0 && req.Kind == KindApply {
+			shift = 1
+		}
+	}
 	for i, n := range names {
 		wave := 0
 		if req.Wave > 0 {
 			wave = i / req.Wave
 		}
-		tasks[i] = Task{Server: n, Seq: i, Wave: wave, Released: wave == 0, State: StatePending}
+		wave += shift
+		tasks = append(tasks, Task{Server: n, Seq: len(tasks), Wave: wave, Released: wave == 0, State: StatePending})
 	}
 	if err := m.store.CreateOperation(ctx, op, tasks); err != nil {
 		return nil, err
@@ -905,6 +993,124 @@ func (m *Master) createOp(ctx context.Context, req OperationRequest) (*Report, e
 	m.log.Info("fleet operation", "id", op.ID, "kind", op.Kind, "update", name, "module", u.Module, "version", u.Version, "servers", len(names))
 	m.wake(op.ID, tasks)
 	return m.report(ctx, op.ID)
+}
+
+// masterFirst refuses an apply of a version newer than the one the master itself
+// runs of the module (the seed's rule: the master is updated first). A master with
+// no engine, or that does not run the module, has no say.
+func (m *Master) masterFirst(ctx context.Context, u *Update) error {
+	if m.opts.Engine == nil {
+		return nil
+	}
+	if ec := m.opts.Engine.Config(); !runsModule(&ec, u.Module) {
+		return nil
+	}
+	st, err := m.opts.Engine.ModuleStatus(ctx, u.Module)
+	if err != nil {
+		return err
+	}
+	mine := ""
+	if st.Installed != nil {
+		mine = *st.Installed
+	}
+	if mine != "" && !newer(u.Version, mine) {
+		return nil
+	}
+	if mine == "" {
+		mine = "nothing"
+	}
+	return &apiError{Status: http.StatusConflict, Code: CodeMasterFirst, Msg: fmt.Sprintf(
+		"fleet: %s %s is newer than what the master runs (%s): the master is updated first; apply it to %q first, or force",
+		u.Module, u.Version, mine, SelfName)}
+}
+
+func runsModule(c *update.Config, module string) bool {
+	_, err := c.Module(module)
+	return err == nil
+}
+
+// applySelf carries out the master's own task of an operation through its engine:
+// a propagate has nothing to fetch (the pack is here, verified at its upload); an
+// apply installs it, and when that fails, the slaves waiting for the master are
+// cancelled.
+func (m *Master) applySelf(id string) {
+	ctx := context.Background()
+	op, err := m.store.OperationHeader(ctx, id)
+	if err == nil {
+		var u *Update
+		if u, err = m.store.Update(ctx, op.Update); err == nil {
+			err = m.runSelf(ctx, op, u)
+		}
+	}
+	if err != nil {
+		m.log.Error("fleet: the master's own task", "operation", id, "err", err)
+		return
+	}
+	if err := m.advance(ctx, id); err != nil {
+		m.log.Error("fleet: the master's own task", "operation", id, "err", err)
+	}
+}
+
+func (m *Master) runSelf(ctx context.Context, op *Operation, u *Update) error {
+	name := m.cfg.Name
+	base := Event{Op: op.ID, Server: name, Module: u.Module, Version: u.Version}
+	ev := func(kind string, state State) Event {
+		e := base
+		e.At, e.Kind, e.State = m.now(), kind, state
+		return e
+	}
+	if op.Kind == KindPropagate {
+		return m.store.Append(ctx, ev("staged", StateStaged))
+	}
+	if err := m.store.Append(ctx, ev("installing", StateInstalling)); err != nil {
+		return err
+	}
+	start := time.Now()
+	sigFile := m.packPath(u) + ".minisig"
+	err := os.WriteFile(sigFile, u.Sig, 0o600)
+	if err == nil {
+		if _, err = os.Stat(m.packPath(u)); errors.Is(err, os.ErrNotExist) {
+			var f *os.File
+			if f, err = m.fetchPack(ctx, u); err == nil {
+				f.Close()
+			}
+		}
+	}
+	var res *update.InstallResult
+	if err == nil {
+		res, err = m.opts.Engine.Install(ctx, u.Module, update.InstallOptions{PackFile: m.packPath(u), SigFile: sigFile})
+	}
+	if err != nil && !errors.Is(err, update.ErrNoUpdate) {
+		e := ev("failed", StateFailed)
+		e.Code, e.Reason, e.Duration = string(update.CodeOf(err)), err.Error(), time.Since(start)
+		if e.Code == "" {
+			e.Code = "error"
+		}
+		if aerr := m.store.Append(ctx, e); aerr != nil {
+			return aerr
+		}
+		_, tasks, terr := m.store.Operation(ctx, op.ID)
+		if terr != nil {
+			return terr
+		}
+		for _, t := range tasks {
+			if t.Server != name && !final(op.Kind, t.State) {
+				c := ev("cancelled", StateCancelled)
+				c.Server, c.Code, c.Reason = t.Server, CodeMasterFirst, "the master's own install failed, and the master is updated first: "+err.Error()
+				if err := m.store.Append(ctx, c); err != nil {
+					return err
+				}
+			}
+		}
+		return nil
+	}
+	e := ev("installed", StateInstalled)
+	e.Duration = time.Since(start)
+	if res != nil && len(res.Installed) > 0 {
+		e.Version = res.Installed[len(res.Installed)-1]
+	}
+	m.log.Info("fleet: the master installed its own update", "module", u.Module, "version", e.Version)
+	return m.store.Append(ctx, e)
 }
 
 // staged reports whether a server's last propagate of an update reached staged.
@@ -935,6 +1141,10 @@ func (m *Master) staged(ctx context.Context, server, update string) (bool, error
 func (m *Master) wake(op string, tasks []Task) {
 	var released []string
 	for _, t := range tasks {
+		if t.Released && t.Server == m.cfg.Name && m.opts.Engine != nil {
+			go m.applySelf(op)
+			continue
+		}
 		if t.Released {
 			m.notify(t.Server)
 			released = append(released, t.Server)
@@ -1182,7 +1392,7 @@ func (m *Master) Servers(ctx context.Context) ([]ServerView, error) {
 		return nil, err
 	}
 	now := m.now()
-	self := ServerView{Name: m.cfg.Name, Role: RoleMaster, LastSeen: &now, Reachable: true, Versions: map[string]string{}}
+	self := ServerView{Name: m.cfg.Name, Role: RoleMaster, LastSeen: &now, Reachable: true, Contact: ContactFresh, Versions: map[string]string{}}
 	if m.opts.Engine != nil {
 		sts, err := m.opts.Engine.Status(ctx)
 		if err != nil {
@@ -1205,12 +1415,9 @@ func (m *Master) Servers(ctx context.Context) ([]ServerView, error) {
 		if !r.LastSeen.IsZero() {
 			seen := r.LastSeen
 			v.LastSeen = &seen
-			interval := r.Interval
-			if interval <= 0 {
-				interval = DefaultPollInterval
-			}
-			v.Reachable = now.Sub(seen) < 2*interval+15*time.Second
 		}
+		v.Contact = m.contact(&r, now)
+		v.Reachable = v.Contact == ContactFresh
 		out = append(out, v)
 	}
 	return out, nil

@@ -158,9 +158,26 @@ type ServerView struct {
 	Role      Role              `json:"role"`
 	Mode      Mode              `json:"mode"`
 	LastSeen  *time.Time        `json:"last_seen"`
-	Reachable bool              `json:"reachable"`
+	Reachable bool              `json:"reachable"` // Contact is fresh
+	Contact   Contact           `json:"contact"`
 	Versions  map[string]string `json:"versions"`
 }
+
+// Contact is how recent a server's last contact is, against its poll interval (the
+// seed's reachability tick: green, orange, red).
+type Contact string
+
+// Contacts.
+const (
+	// ContactFresh: a long poll of it is open, or its last contact is within its poll
+	// interval and 15 s.
+	ContactFresh Contact = "fresh"
+	// ContactLate: within three intervals and 15 s, or its connection closed during a
+	// long poll and it has not polled since.
+	ContactLate Contact = "late"
+	// ContactLost: beyond, or never.
+	ContactLost Contact = "lost"
+)
 
 // Convergence says whether every server that runs a module runs its newest version.
 type Convergence struct {
