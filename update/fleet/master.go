@@ -1439,6 +1439,12 @@ func (m *Master) Converged(ctx context.Context, module string) (*Convergence, er
 	if err != nil {
 		return nil, err
 	}
+	return convergence(servers, module), nil
+}
+
+// convergence says, over a servers list, whether every server that runs module runs
+// its newest version found there.
+func convergence(servers []ServerView, module string) *Convergence {
 	c := &Convergence{Module: module, Behind: []ServerVersion{}}
 	var holders []ServerVersion
 	for _, s := range servers {
@@ -1458,7 +1464,7 @@ func (m *Master) Converged(ctx context.Context, module string) (*Convergence, er
 	}
 	// A module no server has installed yet has not converged on anything.
 	c.Converged = c.Newest != "" && len(c.Behind) == 0
-	return c, nil
+	return c
 }
 
 func newer(a, b string) bool {
