@@ -64,7 +64,8 @@
 //
 // The master holds its ground ([Master.Run], [Master.Server]): a request's headers
 // must arrive within [HeaderTimeout] and the whole request within [ReadTimeout] (an
-// admin's upload and a long poll excepted: a poll has its wait and [PollGrace]), an
+// admin's upload excepted), a long poll waits at most [MaxLongPoll] and has
+// [PollGrace] to write its answer, an
 // idle connection closes after [IdleTimeout], one client address holds at most
 // [DefaultMaxConnsPerClient] connections ([MasterOptions].MaxConnsPerClient), and the
 // enrolment token (Authorization: Bearer) is checked before any body is read.

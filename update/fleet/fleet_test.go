@@ -172,6 +172,8 @@ type slaveOpts struct {
 	installed string
 	// interval is the poll interval. Default: 2 s (mailbox), 1 min (push).
 	interval time.Duration
+	// skew moves the clock of the slave's engine. Default: none.
+	skew time.Duration
 }
 
 // slave is one server of the domain with its engine.
@@ -212,7 +214,7 @@ func (d *domain) newSlave(name string, o slaveOpts) *slave {
 		}
 	}
 	eng, err := update.New(update.Config{Source: d.repo.Dir, Keys: []string{o.pubFile}, StateDir: filepath.Join(dir, "state"),
-		Modules: []update.ModuleConfig{mc}}, update.WithoutSync())
+		Modules: []update.ModuleConfig{mc}}, update.WithoutSync(), update.WithClock(func() time.Time { return time.Now().Add(o.skew) }))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/upkeep-go/upkeep/update/fleet"
 )
@@ -40,7 +41,14 @@ func (d *domain) enrolRaw(name, pushURL string) (int, string, string) {
 // slaveSecret reads the secret a slave keeps in its state dir.
 func (s *slave) secret(t testing.TB) string {
 	t.Helper()
-	b, err := os.ReadFile(filepath.Join(s.dir, "state", "fleet", "slave.json"))
+	// The slave writes it once the master has answered its enrolment.
+	var b []byte
+	var err error
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		if b, err = os.ReadFile(filepath.Join(s.dir, "state", "fleet", "slave.json")); err == nil || time.Now().After(deadline) {
+			break
+		}
+	}
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -81,6 +89,7 @@ func TestEnrolUnderTakenNameRefused(t *testing.T) {
 	ctx := context.Background()
 	victim := d.newSlave("victim", slaveOpts{})
 	d.waitServers("victim")
+	victimSecret := victim.secret(t)
 	victim.stop()
 	before, err := d.store.Server(ctx, "victim")
 	if err != nil {
@@ -97,7 +106,7 @@ func TestEnrolUnderTakenNameRefused(t *testing.T) {
 	if after.SecretHash != before.SecretHash || after.URL != before.URL || after.Mode != before.Mode {
 		t.Fatalf("a refused enrolment changed the record: %+v → %+v", before, after)
 	}
-	if status, _ := d.postAs("victim", victim.secret(t), "/fleet/v1/poll", map[string]any{}); status != http.StatusOK {
+	if status, _ := d.postAs("victim", victimSecret, "/fleet/v1/poll", map[string]any{}); status != http.StatusOK {
 		t.Fatalf("the victim's own secret: %d", status)
 	}
 
@@ -127,7 +136,7 @@ func TestEnrolUnderTakenNameRefused(t *testing.T) {
 	if rec, _ := d.store.Server(ctx, "victim"); rec.URL != "http://127.0.0.1:9/" {
 		t.Fatalf("push URL %q", rec.URL)
 	}
-	if status, _ := d.postAs("victim", victim.secret(t), "/fleet/v1/poll", map[string]any{}); status != http.StatusUnauthorized {
+	if status, _ := d.postAs("victim", victimSecret, "/fleet/v1/poll", map[string]any{}); status != http.StatusUnauthorized {
 		t.Fatalf("the replaced secret still works: %d", status)
 	}
 	if status, _ := d.postAs("victim", secret, "/fleet/v1/poll", map[string]any{}); status != http.StatusOK {
@@ -159,6 +168,7 @@ func TestEventsOnlyForOwnTasks(t *testing.T) {
 	d.newSlave("a", slaveOpts{})
 	b := d.newSlave("b", slaveOpts{})
 	d.waitServers("a", "b")
+	bSecret := b.secret(t)
 	b.stop()
 	packFile := d.pack("app", "2.0.0", map[string]string{"index.html": "v2"})
 	if _, err := d.client.AddUpdate(ctx, "v2", packFile, "", "", nil); err != nil {
@@ -170,7 +180,7 @@ func TestEventsOnlyForOwnTasks(t *testing.T) {
 	}
 	for _, kind := range []string{"started", "installed"} {
 		ev := map[string]any{"events": []map[string]any{{"operation": rep.ID, "kind": kind, "module": "app", "version": "2.0.0"}}}
-		if status, code := d.postAs("b", b.secret(t), "/fleet/v1/events", ev); status != http.StatusForbidden || code != "forbidden" {
+		if status, code := d.postAs("b", bSecret, "/fleet/v1/events", ev); status != http.StatusForbidden || code != "forbidden" {
 			t.Errorf("event %s of b in a's operation: %d %q", kind, status, code)
 		}
 	}

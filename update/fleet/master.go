@@ -45,12 +45,12 @@ const (
 	// HeaderTimeout is the time a client has to send a request's headers.
 	HeaderTimeout = 10 * time.Second
 	// ReadTimeout is the time a client has to send a whole request, body included,
-	// except for an admin's upload (bounded by MaxPackSize) and a long poll (its
-	// wait, then PollGrace).
+	// except for an admin's upload (bounded by MaxPackSize).
 	ReadTimeout = 30 * time.Second
 	// IdleTimeout closes a kept-alive connection with no request for that long.
 	IdleTimeout = 2 * time.Minute
-	// PollGrace is what a long poll's deadline adds to its wait.
+	// PollGrace is the time a long poll's answer has to be written, once its wait
+	// (at most MaxLongPoll) ended or work arrived.
 	PollGrace = 30 * time.Second
 	// DefaultMaxConnsPerClient is MasterOptions.MaxConnsPerClient's default.
 	DefaultMaxConnsPerClient = 256
@@ -293,10 +293,13 @@ func (m *Master) slave(h http.HandlerFunc) http.HandlerFunc {
 }
 
 func decode(r *http.Request, v any) error {
-	dec := json.NewDecoder(io.LimitReader(r.Body, 1<<20))
-	if err := dec.Decode(v); err != nil {
+	lr := io.LimitReader(r.Body, 1<<20)
+	if err := json.NewDecoder(lr).Decode(v); err != nil {
 		return &apiError{Status: http.StatusBadRequest, Code: "bad_request", Msg: "fleet: request body: " + err.Error()}
 	}
+	// Read to the body's end: the server then watches the connection, and a client
+	// that goes away during a long poll cancels it at once.
+	io.Copy(io.Discard, lr)
 	return nil
 }
 
@@ -323,6 +326,7 @@ func (m *Master) handleEnrol(w http.ResponseWriter, r *http.Request) {
 		m.fail(w, r, err)
 		return
 	}
+	bodyRead(w)
 	if err := ValidateName(req.Name); err != nil || req.Name == m.cfg.Name || req.Name == RoleMaster.String() {
 		m.fail(w, r, &apiError{Status: http.StatusBadRequest, Code: "bad_request", Msg: fmt.Sprintf("fleet: server name %q refused", req.Name)})
 		return
@@ -354,6 +358,13 @@ func (m *Master) handleEnrol(w http.ResponseWriter, r *http.Request) {
 	}
 	m.log.Info("fleet server enrolled", "name", req.Name, "mode", req.Mode)
 	writeJSON(w, http.StatusOK, map[string]string{"secret": s})
+}
+
+// bodyRead lifts the read deadline of a request whose small body has been read: the
+// store work that follows may wait its turn longer than ReadTimeout under load, and
+// the deadline's expiry would cancel it.
+func bodyRead(w http.ResponseWriter) {
+	http.NewResponseController(w).SetReadDeadline(time.Time{})
 }
 
 // maxEnrolBody bounds an enrolment's body.
@@ -444,14 +455,13 @@ func (m *Master) handlePoll(w http.ResponseWriter, r *http.Request) {
 	}
 	wait, _ := time.ParseDuration(r.URL.Query().Get("wait"))
 	wait = min(max(wait, 0), MaxLongPoll)
-	// The long poll has a deadline of its own: its wait and a grace, beyond the
-	// server's ReadTimeout (whose expiry, once the body is read, would cancel it).
-	deadline := time.Now().Add(wait + PollGrace)
+	// The long poll's deadline is its own: the wait, then PollGrace to write the
+	// answer. The body is read: the server's ReadTimeout, whose expiry would cancel
+	// the request, no longer applies (nor, when many polls are woken at once, to the
+	// store work that follows).
 	rc := http.NewResponseController(w)
-	rc.SetReadDeadline(deadline)
-	rc.SetWriteDeadline(deadline)
-	ctx, cancel := context.WithDeadline(r.Context(), deadline)
-	defer cancel()
+	bodyRead(w)
+	ctx := r.Context()
 	if err := m.store.Touch(ctx, rec.Name, m.now(), req.Versions); err != nil {
 		m.fail(w, r, err)
 		return
@@ -467,6 +477,7 @@ func (m *Master) handlePoll(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		if len(tasks) > 0 || wait == 0 {
+			rc.SetWriteDeadline(time.Now().Add(PollGrace))
 			writeJSON(w, http.StatusOK, pollResponse{Tasks: tasks})
 			return
 		}
@@ -481,6 +492,7 @@ func (m *Master) handlePoll(w http.ResponseWriter, r *http.Request) {
 			// No query at the end of an idle wait: the slave polls again at once,
 			// and that poll reads the store (work that another master sharing it
 			// created arrives then).
+			rc.SetWriteDeadline(time.Now().Add(PollGrace))
 			writeJSON(w, http.StatusOK, pollResponse{Tasks: []WireTask{}})
 			return
 		case <-ctx.Done():
@@ -584,6 +596,7 @@ func (m *Master) handleEvents(w http.ResponseWriter, r *http.Request) {
 		m.fail(w, r, err)
 		return
 	}
+	bodyRead(w)
 	ops := map[string]bool{}
 	for _, ev := range req.Events {
 		state, ok := slaveEvents[ev.Kind]

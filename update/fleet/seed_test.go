@@ -99,6 +99,8 @@ func TestDeadMailboxSlaveNotFresh(t *testing.T) {
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
+	// It enrolled and polls: its long poll (30 s) is open within a moment.
+	time.Sleep(2 * time.Second)
 	s.stop()
 	deadline = time.Now().Add(5 * time.Second)
 	for v := contact(); v.Contact != fleet.ContactLate || v.Reachable; v = contact() {
