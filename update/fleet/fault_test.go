@@ -6,6 +6,8 @@ import (
 	"bytes"
 	"context"
 	"crypto/rand"
+	"database/sql"
+	"fmt"
 	"net"
 	"os"
 	"path/filepath"
@@ -236,6 +238,90 @@ func TestFaultSlaveClockAnHourOff(t *testing.T) {
 	for _, ev := range evs {
 		if ev.At.Before(rep.Started.Add(-time.Minute)) || ev.At.After(time.Now().Add(time.Minute)) {
 			t.Fatalf("an event stamped by a slave's clock: %+v", ev)
+		}
+	}
+}
+
+// TestFaultStoreReadOnly: the master's PostgreSQL store turns read-only while a
+// slave installs; the slave keeps its report until the store takes writes again, and
+// the report then says what the slave runs.
+func TestFaultStoreReadOnly(t *testing.T) {
+	dsn := pgServer.CreateDB(t)
+	d := newDomainStore(t, pgURL(dsn))
+	ctx := context.Background()
+	admin, err := sql.Open("pgx", dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer admin.Close()
+	conn, err := admin.Conn(ctx) // opened before the database turns read-only: it stays writable
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	var db string
+	if err := conn.QueryRowContext(ctx, `SELECT current_database()`).Scan(&db); err != nil {
+		t.Fatal(err)
+	}
+	readOnly := func(on bool) {
+		t.Helper()
+		if _, err := conn.ExecContext(ctx, fmt.Sprintf(`ALTER DATABASE %q SET default_transaction_read_only = %t`, db, on)); err != nil {
+			t.Fatal(err)
+		}
+		// The master's sessions end; the ones it opens next follow the setting.
+		if _, err := conn.ExecContext(ctx, `SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1 AND pid <> pg_backend_pid()`, db); err != nil {
+			t.Fatal(err)
+		}
+	}
+	flags := t.TempDir()
+	block, reached := filepath.Join(flags, "block"), filepath.Join(flags, "reached")
+	s := d.newSlave("s1", slaveOpts{hook: "if [ -f '" + block + "' ]; then touch '" + reached + "'; while [ -f '" + block + "' ]; do sleep 0.1; done; fi\n"})
+	d.waitServers("s1")
+	if _, err := d.client.AddUpdate(ctx, "v2", d.pack("app", "2.0.0", map[string]string{"index.html": "v2"}), "", "", nil); err != nil {
+		t.Fatal(err)
+	}
+	writeFile(t, block, "")
+	rep, err := d.client.Start(ctx, fleet.OperationRequest{Kind: fleet.KindApply, Update: "v2", All: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		if _, err := os.Stat(reached); err == nil {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the install never reached its PREINSTALL hook")
+		}
+	}
+	readOnly(true)
+	os.Remove(block)
+	for deadline := time.Now().Add(30 * time.Second); updatetest.ReadTree(t, filepath.Join(s.dir, "app"))["index.html"] != "v2"; time.Sleep(20 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("the slave did not finish its install")
+		}
+	}
+	time.Sleep(3 * time.Second) // a few refused reports
+	// Reads still work (after the first query on an ended session), and say the
+	// slave is installing: nothing was recorded that did not happen.
+	var r *fleet.Report
+	for range 3 {
+		if r, err = d.client.Operation(ctx, rep.ID); err == nil {
+			break
+		}
+	}
+	if err != nil || states(r) != "s1=installing" {
+		t.Fatalf("while the store is read-only, the report reads %v, %v", r, err)
+	}
+	readOnly(false)
+	// The master's first queries on the sessions PostgreSQL ended may fail: the
+	// admin asks again.
+	got := ""
+	for deadline := time.Now().Add(30 * time.Second); got != "s1=installed@2.0.0"; time.Sleep(50 * time.Millisecond) {
+		if r, err := d.client.Operation(ctx, rep.ID); err == nil {
+			got = states(r)
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("once the store takes writes again: %s (the slave runs v2)", got)
 		}
 	}
 }

@@ -285,11 +285,11 @@ func (d *domain) wait(rep *fleet.Report) *fleet.Report {
 	d.t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
-	rep, err := d.client.Wait(ctx, rep.ID, 20*time.Millisecond)
+	got, err := d.client.Wait(ctx, rep.ID, 20*time.Millisecond)
 	if err != nil {
-		d.t.Fatalf("waiting for %s: %v (last %+v)", rep.ID, err, rep)
+		d.t.Fatalf("waiting for %s: %v (last %+v)", rep.ID, err, got)
 	}
-	return rep
+	return got
 }
 
 func states(rep *fleet.Report) string {

@@ -149,7 +149,6 @@ func NewMaster(cfg *Config, store Store, kr *signature.Keyring, opts MasterOptio
 	mux.HandleFunc("POST /fleet/v1/enrol", m.handleEnrol)
 	mux.HandleFunc("POST /fleet/v1/poll", m.slave(m.handlePoll))
 	mux.HandleFunc("POST /fleet/v1/events", m.slave(m.handleEvents))
-	mux.HandleFunc("GET /fleet/v1/pack", m.slave(m.handlePack))
 	mux.HandleFunc("GET /fleet/v1/files/{op}/{file}", m.slave(m.handleFile))
 	mux.HandleFunc("PUT /fleet/v1/admin/updates", m.admin(m.handleAddUpdate))
 	mux.HandleFunc("POST /fleet/v1/admin/operations", m.admin(m.handleCreateOp))
@@ -628,27 +627,6 @@ func (m *Master) handleEvents(w http.ResponseWriter, r *http.Request) {
 
 func (m *Master) packPath(u *Update) string {
 	return filepath.Join(m.opts.PackDir, u.SHA256+".zip")
-}
-
-func (m *Master) handlePack(w http.ResponseWriter, r *http.Request) {
-	// Sending a pack may take longer than ReadTimeout, whose expiry would cancel it.
-	http.NewResponseController(w).SetReadDeadline(time.Time{})
-	u, err := m.store.Update(r.Context(), r.URL.Query().Get("update"))
-	if err != nil {
-		m.fail(w, r, err)
-		return
-	}
-	f, err := os.Open(m.packPath(u))
-	if errors.Is(err, os.ErrNotExist) {
-		f, err = m.fetchPack(r.Context(), u)
-	}
-	if err != nil {
-		m.fail(w, r, err)
-		return
-	}
-	defer f.Close()
-	w.Header().Set("Content-Type", "application/zip")
-	http.ServeContent(w, r, u.File, u.Added, f)
 }
 
 // handleFile serves the files of one of the slave's tasks, as a source of its

@@ -125,10 +125,10 @@ func TestScaleMasterProcess(t *testing.T) {
 	var written, packBytes, requests, polls atomic.Int64
 	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		requests.Add(1)
-		switch r.URL.Path {
-		case "/fleet/v1/pack":
+		switch {
+		case strings.HasPrefix(r.URL.Path, "/fleet/v1/files/"):
 			w = countWriter{w, &packBytes}
-		case "/fleet/v1/poll":
+		case r.URL.Path == "/fleet/v1/poll":
 			polls.Add(1)
 		}
 		m.ServeHTTP(w, r)
