@@ -100,8 +100,6 @@ type Master struct {
 	mu      sync.Mutex
 	waiters map[string]chan struct{} // server → closed when it has new work
 	held    map[string]int           // server → long polls open on this master
-	touched map[string]Touched       // contacts not yet written to the store
-	flushed time.Time                // when they last were
 	dropped map[string]time.Time     // server → when it went away during a long poll
 	opMu    sync.Mutex               // serialises wave decisions
 }
@@ -124,7 +122,7 @@ func NewMaster(cfg *Config, store Store, kr *signature.Keyring, opts MasterOptio
 		return nil, fmt.Errorf("fleet: pack folder: %w", err)
 	}
 	m := &Master{cfg: cfg, store: store, kr: kr, opts: opts, log: opts.Logger, now: opts.Now, waiters: map[string]chan struct{}{},
-		held: map[string]int{}, dropped: map[string]time.Time{}, touched: map[string]Touched{}}
+		held: map[string]int{}, dropped: map[string]time.Time{}}
 	if m.log == nil {
 		m.log = slog.New(slog.DiscardHandler)
 	}
@@ -463,7 +461,7 @@ func (m *Master) handlePoll(w http.ResponseWriter, r *http.Request) {
 	rc := http.NewResponseController(w)
 	bodyRead(w)
 	ctx := r.Context()
-	if err := m.touch(ctx, Touched{Name: rec.Name, At: m.now(), Versions: req.Versions}); err != nil {
+	if err := m.store.Touch(ctx, rec.Name, m.now(), req.Versions); err != nil {
 		m.fail(w, r, err)
 		return
 	}
@@ -500,47 +498,6 @@ func (m *Master) handlePoll(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-}
-
-// touchEvery is how often the contacts of polls are written to the store, in one
-// transaction: with 10,000 slaves polling every 30 s, a write per poll was most of
-// an idle master's work. The servers list writes them first.
-const touchEvery = 2 * time.Second
-
-// touch records a contact, and writes those gathered when touchEvery has passed.
-func (m *Master) touch(ctx context.Context, t Touched) error {
-	m.mu.Lock()
-	m.touched[t.Name] = t
-	due := t.At.Sub(m.flushed) >= touchEvery
-	m.mu.Unlock()
-	if !due {
-		return nil
-	}
-	return m.flushTouches(ctx)
-}
-
-// flushTouches writes the contacts gathered since the last time.
-func (m *Master) flushTouches(ctx context.Context) error {
-	m.mu.Lock()
-	batch := make([]Touched, 0, len(m.touched))
-	for _, t := range m.touched {
-		batch = append(batch, t)
-	}
-	clear(m.touched)
-	m.flushed = m.now()
-	m.mu.Unlock()
-	if err := m.store.TouchAll(ctx, batch); err != nil {
-		// Kept for the next time, unless a newer contact came meanwhile.
-		m.mu.Lock()
-		for _, t := range batch {
-			if _, ok := m.touched[t.Name]; !ok {
-				m.touched[t.Name] = t
-			}
-		}
-		m.mu.Unlock()
-		return err
-	}
-	return nil
 }
 
 // hold records a long poll open; unhold its end, and when the slave went away
@@ -1421,9 +1378,6 @@ func (m *Master) handleEventsList(w http.ResponseWriter, r *http.Request) {
 
 // Servers returns the servers list: the master itself, then the slaves by name.
 func (m *Master) Servers(ctx context.Context) ([]ServerView, error) {
-	if err := m.flushTouches(ctx); err != nil {
-		return nil, err
-	}
 	recs, err := m.store.Servers(ctx)
 	if err != nil {
 		return nil, err

@@ -298,27 +298,6 @@ func (s *SQLStore) Touch(ctx context.Context, name string, at time.Time, version
 	return nil
 }
 
-const qTouch = `UPDATE servers SET last_seen = ?, versions = ? WHERE name = ?`
-
-// TouchAll implements Store.
-func (s *SQLStore) TouchAll(ctx context.Context, ts []Touched) error {
-	if len(ts) == 0 {
-		return nil
-	}
-	tx, err := s.begin(ctx, qTouch)
-	if err != nil {
-		return storeErr("touch", err)
-	}
-	defer tx.Rollback()
-	for _, t := range ts {
-		v, _ := json.Marshal(t.Versions)
-		if _, err := s.txExec(ctx, tx, qTouch, ms(t.At), string(v), t.Name); err != nil {
-			return storeErr("touch "+t.Name, err)
-		}
-	}
-	return storeErr("touch", tx.Commit())
-}
-
 const serverCols = `name, role, mode, url, secret_hash, interval_ms, last_seen, versions, rekey`
 
 func scanServer(sc rowScanner) (*ServerRecord, error) {

@@ -19,9 +19,6 @@ type Store interface {
 	AllowRekey(ctx context.Context, name string) error
 	// Touch records a contact from a server and the versions it reported.
 	Touch(ctx context.Context, name string, at time.Time, versions map[string]string) error
-	// TouchAll records several contacts in one transaction; unknown servers are
-	// left out.
-	TouchAll(ctx context.Context, ts []Touched) error
 	// Server returns one server, or ErrNotFound.
 	Server(ctx context.Context, name string) (*ServerRecord, error)
 	// Servers returns every server, by name.
@@ -64,13 +61,6 @@ type Store interface {
 
 	// Close releases the store.
 	Close() error
-}
-
-// Touched is a contact from a server: when, and the versions it reported.
-type Touched struct {
-	Name     string
-	At       time.Time
-	Versions map[string]string
 }
 
 // TaskCount is how many tasks of an operation share a wave, a release and a state.

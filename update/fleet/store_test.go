@@ -67,12 +67,6 @@ func TestStore(t *testing.T) {
 			if err := st.Touch(ctx, "nobody", now, nil); !errors.Is(err, fleet.ErrNotFound) {
 				t.Fatalf("touch of an unknown server: %v", err)
 			}
-			if err := st.TouchAll(ctx, []fleet.Touched{{Name: "a", At: now.Add(2 * time.Second), Versions: map[string]string{"app": "0.9"}}, {Name: "nobody", At: now}}); err != nil {
-				t.Fatal(err)
-			}
-			if srv, err := st.Server(ctx, "a"); err != nil || srv.Versions["app"] != "0.9" || !srv.LastSeen.Equal(now.Add(2*time.Second)) {
-				t.Fatalf("server a after TouchAll: %+v %v", srv, err)
-			}
 			// Enrolment: a taken name is refused until the admin allows a rekey, once.
 			if err := st.EnrolServer(ctx, fleet.ServerRecord{Name: "a", Role: fleet.RoleSlave, Mode: fleet.ModeMailbox, SecretHash: "h2", LastSeen: now}); !errors.Is(err, fleet.ErrNameTaken) {
 				t.Fatalf("enrol under a taken name: %v", err)
