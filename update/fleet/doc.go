@@ -34,12 +34,25 @@
 // exceed the allowed percentage of the servers finished. Work expires: a slave that
 // comes back before the expiry picks up what is still valid.
 //
+// The master is updated first (the seed's rule): an apply to slaves of a version
+// newer than the one the master's own engine runs of the module is refused with
+// [CodeMasterFirst] unless [OperationRequest].Force is set. [SelfName] ("master") in
+// the servers applies the update to the master itself, through its engine, alone in
+// the first wave; the slaves of the same operation follow once it has installed.
+//
+// The servers list gives each server's [Contact]: fresh while a long poll of it is
+// open or its last contact is within its poll interval and 15 s, late within three
+// intervals (or at once when its connection closed during a long poll), lost beyond.
+//
 // # Pages
 //
 // The master also serves pages under [PagesPath] (/ui/): the servers list, the
 // operations log with each operation's report, Add update (an upload with its
-// progress; a refused pack shows in red with the reason), and Propagate and Apply
-// with a server selection, which the page then follows every second. They need the
+// progress; a refused pack turns the bar red, with the reason), and Propagate and Apply
+// with a server selection (the master itself among them when it runs an engine, and
+// force), which the page then follows every second; the servers list shows each
+// server's contact in green, orange or red with a Re-key button per slave, and a
+// Convergence card lists who is not on the newest version of each module. They need the
 // admin token, as a bearer or through the login form (whose cookie holds an HMAC of
 // the token, not the token), answer only the loopback names, the listen address's
 // host and [MasterOptions].Hosts (421 otherwise), and take a POST only from the same
