@@ -195,3 +195,16 @@ func TestEventsOnlyForOwnTasks(t *testing.T) {
 		}
 	}
 }
+
+// TestMaxConnsPerClientConfig: the configuration's max_conns_per_client is read and
+// checked.
+func TestMaxConnsPerClientConfig(t *testing.T) {
+	base := `{"role":"master","listen":"127.0.0.1:0","store":"sqlite:x.db","enrol_token_file":"e","admin_token_file":"a"`
+	c, err := fleet.ParseConfig([]byte(base+`,"max_conns_per_client":2000}`), t.TempDir())
+	if err != nil || c.MaxConnsPerClient != 2000 {
+		t.Fatalf("%+v %v", c, err)
+	}
+	if _, err := fleet.ParseConfig([]byte(base+`,"max_conns_per_client":-5}`), t.TempDir()); err == nil || !strings.Contains(err.Error(), "fleet.max_conns_per_client") {
+		t.Fatalf("a negative bound: %v", err)
+	}
+}

@@ -75,8 +75,8 @@ type MasterOptions struct {
 	OnListen func(addr string)
 	// MaxConnsPerClient bounds the connections one client address holds open at
 	// once; the ones beyond are closed as soon as they are accepted. Negative: no
-	// bound (a benchmark simulating many hosts from one address). Default:
-	// DefaultMaxConnsPerClient.
+	// bound (a benchmark simulating many hosts from one address). Default: the
+	// configuration's max_conns_per_client, else DefaultMaxConnsPerClient.
 	MaxConnsPerClient int
 	// Hosts are the Host names (a port, if given, is ignored) that the pages under
 	// PagesPath answer besides localhost, 127.0.0.1, [::1] and the host of the
@@ -134,6 +134,9 @@ func NewMaster(cfg *Config, store Store, kr *signature.Keyring, opts MasterOptio
 	}
 	if m.opts.Client == nil {
 		m.opts.Client = &http.Client{Timeout: 10 * time.Second}
+	}
+	if m.opts.MaxConnsPerClient == 0 {
+		m.opts.MaxConnsPerClient = cfg.MaxConnsPerClient
 	}
 	if m.opts.MaxConnsPerClient == 0 {
 		m.opts.MaxConnsPerClient = DefaultMaxConnsPerClient
