@@ -17,7 +17,7 @@ import (
 )
 
 func init() {
-	register(&command{name: "fleet", summary: "a master and its slaves: add-update, propagate, apply, servers, ops, converged", run: runFleet})
+	register(&command{name: "fleet", summary: "a master and its slaves: add-update, propagate, apply, servers, ops, converged, rekey", run: runFleet})
 }
 
 var fleetCommands = map[string]func(ctx context.Context, cl *cli, args []string) error{
@@ -33,11 +33,12 @@ var fleetCommands = map[string]func(ctx context.Context, cl *cli, args []string)
 	"servers":   runFleetServers,
 	"ops":       runFleetOps,
 	"converged": runFleetConverged,
+	"rekey":     runFleetRekey,
 }
 
 func runFleet(ctx context.Context, cl *cli, args []string) error {
 	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" {
-		fmt.Fprintln(cl.stdout, "usage: upkeep fleet master|slave|add-update|propagate|apply|servers|ops|converged [flags]")
+		fmt.Fprintln(cl.stdout, "usage: upkeep fleet master|slave|add-update|propagate|apply|servers|ops|converged|rekey [flags]")
 		if len(args) == 0 {
 			return usagef("want a fleet subcommand")
 		}
@@ -226,20 +227,23 @@ func runFleetAddUpdate(ctx context.Context, cl *cli, args []string) error {
 func runFleetOp(ctx context.Context, cl *cli, kind fleet.Kind, args []string) error {
 	synopsis := "upkeep fleet propagate --master URL --token-file F --update NAME (--servers A,B | --all) [--wait] [--json]"
 	if kind == fleet.KindApply {
-		synopsis = "upkeep fleet apply --master URL --token-file F --update NAME (--servers A,B | --all) [--wave N] [--max-failures PERCENT] [--require-staged] [--wait] [--json]"
+		synopsis = "upkeep fleet apply --master URL --token-file F --update NAME (--servers A,B | --all) [--wave N] [--max-failures PERCENT] [--require-staged] [--force] [--wait] [--json]\n" +
+			"  \"master\" in --servers applies the update to the master itself, before the slaves;\n" +
+			"  a version newer than the master's own is refused [master_first] unless --force"
 	}
 	fs := cl.newFlags("fleet "+string(kind), synopsis)
 	mf := addMasterFlags(fs)
 	name := fs.String("update", "", "the update's `name`")
-	servers := fs.String("servers", "", "comma-separated server `names`, in the order waves take them")
+	servers := fs.String("servers", "", "comma-separated server `names`, in the order waves take them (\"master\": the master itself)")
 	all := fs.Bool("all", false, "every enrolled slave")
 	wait := fs.Bool("wait", false, "wait until every server has finished; exit 1 when any failed")
 	asJSON := fs.Bool("json", false, "print JSON")
 	expires := fs.Duration("expires", fleet.DefaultExpiry, "how long the work stays valid for servers that are away")
 	timeout := fs.Duration("timeout", 0, "with --wait, give up after this `duration` (0: never)")
 	var wave, maxFail *int
-	var requireStaged *bool
+	var requireStaged, force *bool
 	if kind == fleet.KindApply {
+		force = fs.Bool("force", false, "apply to slaves a version newer than the master's own (refused otherwise: the master is updated first)")
 		wave = fs.Int("wave", 0, "`N` servers first, then batches of N (0: all at once)")
 		maxFail = fs.Int("max-failures", -1, "halt and cancel the rest once failures exceed this `PERCENT` of the servers finished (0: the first failure halts; -1: never)")
 		requireStaged = fs.Bool("require-staged", false, "refuse unless every selected server has staged the update")
@@ -269,7 +273,7 @@ func runFleetOp(ctx context.Context, cl *cli, kind fleet.Kind, args []string) er
 		if *wave < 0 {
 			return usagef("--wave %d: want 0 or more", *wave)
 		}
-		req.Wave, req.RequireStaged = *wave, *requireStaged
+		req.Wave, req.RequireStaged, req.Force = *wave, *requireStaged, *force
 		if *maxFail >= 0 {
 			req.MaxFailures = maxFail
 		}
@@ -370,6 +374,9 @@ func runFleetServers(ctx context.Context, cl *cli, args []string) error {
 		if s.Reachable {
 			reach = "reachable"
 		}
+		if s.Contact != "" {
+			reach += " (" + string(s.Contact) + ")"
+		}
 		seen := "never"
 		if s.LastSeen != nil {
 			seen = s.LastSeen.Local().Format(time.DateTime)
@@ -444,4 +451,29 @@ func runFleetConverged(ctx context.Context, cl *cli, args []string) error {
 		fmt.Fprintf(cl.stdout, "%s %s\n", b.Name, orNone(&b.Version))
 	}
 	return fmt.Errorf("%d server(s) do not run %s %s", len(conv.Behind), conv.Module, conv.Newest)
+}
+
+// runFleetRekey lets the next enrolment under a slave's name replace its secret: an
+// enrolment under an enrolled name is otherwise refused with name_taken.
+func runFleetRekey(ctx context.Context, cl *cli, args []string) error {
+	fs := cl.newFlags("fleet rekey", "upkeep fleet rekey --master URL --token-file F NAME\n"+
+		"  lets the next enrolment under NAME replace that server's secret (and its push URL);\n"+
+		"  until then an enrolment under an enrolled name is refused [name_taken]")
+	mf := addMasterFlags(fs)
+	pos, err := parse(fs, args)
+	if err != nil {
+		return err
+	}
+	if err := exactArgs(pos, 1, "the server's NAME"); err != nil {
+		return err
+	}
+	c, err := mf.client()
+	if err != nil {
+		return err
+	}
+	if err := c.Rekey(ctx, pos[0]); err != nil {
+		return fleetErr(err)
+	}
+	fmt.Fprintf(cl.stdout, "the next enrolment of %q replaces its secret\n", pos[0])
+	return nil
 }

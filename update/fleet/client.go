@@ -272,3 +272,9 @@ func (c *Client) Events(ctx context.Context, op string) ([]Event, error) {
 	err := c.do(ctx, http.MethodGet, "/fleet/v1/admin/events?operation="+url.QueryEscape(op), nil, nil, &out)
 	return out.Events, err
 }
+
+// Rekey lets the next enrolment under a slave's name replace its secret (and its push
+// URL): until then an enrolment under an enrolled name is refused with name_taken.
+func (c *Client) Rekey(ctx context.Context, name string) error {
+	return c.postJSON(ctx, "/fleet/v1/admin/servers/"+url.PathEscape(name)+"/rekey", struct{}{}, nil)
+}

@@ -25,6 +25,9 @@ const (
 	RoleSlave  Role = "slave"
 )
 
+// String returns the role's name.
+func (r Role) String() string { return string(r) }
+
 // Mode is how a slave receives its work.
 type Mode string
 
@@ -71,6 +74,11 @@ type Config struct {
 	// MasterCAFile pins the master's certificate (slave): only certificates that chain
 	// to it are accepted.
 	MasterCAFile string `json:"master_ca_file,omitempty"`
+	// MaxConnsPerClient bounds the connections one client address holds open on the
+	// master (master; MasterOptions.MaxConnsPerClient): raise it when more slaves
+	// than DefaultMaxConnsPerClient share one address (a NAT); -1: no bound.
+	// Default (0): DefaultMaxConnsPerClient.
+	MaxConnsPerClient int `json:"max_conns_per_client,omitempty"`
 }
 
 // Duration is a time.Duration read from JSON as a Go duration string ("30s").
@@ -169,6 +177,9 @@ func (c *Config) Validate() error {
 		}
 		if c.Name == "" {
 			c.Name = "master"
+		}
+		if c.MaxConnsPerClient < -1 {
+			return cfgErr("max_conns_per_client", "%d: want a positive number, or -1 for no bound", c.MaxConnsPerClient)
 		}
 	case RoleSlave:
 		if c.Master == "" {

@@ -10,12 +10,19 @@
 //
 // A [Slave] runs beside an *update.Engine. It enrols once with the shared enrolment
 // token, which the master exchanges for a secret of the slave's own, then polls the
-// master. In mailbox mode the poll is a long poll: work arrives in the session the
+// master. An enrolled name belongs to its slave: an enrolment under it is refused with
+// [CodeNameTaken] until the admin allows one re-key ([Master.Rekey], `upkeep fleet
+// rekey NAME`, the Re-key button of the servers page), which also is the only way a
+// push slave's wake-up URL (http or https) changes. A slave's events count only for
+// its own tasks. In mailbox mode the poll is a long poll: work arrives in the session the
 // slave opened. In push mode the master calls the slave's listen address when there is
 // work, and the slave fetches it from the master at once; nothing but that wake-up
 // travels from the master to the slave, so a forged call costs one extra poll.
-// Whatever the master says, a slave stages only a pack that its own keyring verifies,
-// and installs it through its own engine (maintenance, hooks, backup, rollback).
+// Whatever the master says, a slave stages only a pack that its own keyring verifies:
+// the master is a source of the slave's engine (the files of the task's operation,
+// under /fleet/v1/files/, authenticated and over the pinned TLS client), and the
+// engine downloads, verifies and keeps the pack as it does from its own source, then
+// installs it (maintenance, hooks, backup, rollback).
 //
 // # Operations
 //
@@ -27,12 +34,25 @@
 // exceed the allowed percentage of the servers finished. Work expires: a slave that
 // comes back before the expiry picks up what is still valid.
 //
+// The master is updated first (the seed's rule): an apply to slaves of a version
+// newer than the one the master's own engine runs of the module is refused with
+// [CodeMasterFirst] unless [OperationRequest].Force is set. [SelfName] ("master") in
+// the servers applies the update to the master itself, through its engine, alone in
+// the first wave; the slaves of the same operation follow once it has installed.
+//
+// The servers list gives each server's [Contact]: fresh while a long poll of it is
+// open or its last contact is within its poll interval and 15 s, late within three
+// intervals (or at once when its connection closed during a long poll), lost beyond.
+//
 // # Pages
 //
 // The master also serves pages under [PagesPath] (/ui/): the servers list, the
 // operations log with each operation's report, Add update (an upload with its
-// progress; a refused pack shows in red with the reason), and Propagate and Apply
-// with a server selection, which the page then follows every second. They stand
+// progress; a refused pack turns the bar red, with the reason), and Propagate and Apply
+// with a server selection (the master itself among them when it runs an engine, and
+// force), which the page then follows every second; the servers list shows each
+// server's contact in green, orange or red with a Re-key button per slave, and a
+// Convergence card lists who is not on the newest version of each module. They stand
 // behind the guard of the local portal (update/portal): they need the admin token,
 // as a bearer or through the login form, which starts a session with a random ID
 // that lasts 12 hours and ends at logout or with the process (after five wrong tokens
@@ -56,8 +76,16 @@
 // # Limits
 //
 // [MaxPackSize] bounds an uploaded pack, [MaxOutput] the hook output kept per event,
-// [MaxTokenFileSize] a token file. A slave never reads more than the size the master
-// announced for a pack, and checks its SHA-256 before its signature.
+// [MaxTokenFileSize] a token file. A slave's engine never reads more than the size
+// the master announced for a pack, and checks its SHA-256 and its signature.
+//
+// The master holds its ground ([Master.Run], [Master.Server]): a request's headers
+// must arrive within [HeaderTimeout] and the whole request within [ReadTimeout] (an
+// admin's upload excepted), a long poll waits at most [MaxLongPoll] and has
+// [PollGrace] to write its answer, an
+// idle connection closes after [IdleTimeout], one client address holds at most
+// [DefaultMaxConnsPerClient] connections ([MasterOptions].MaxConnsPerClient), and the
+// enrolment token (Authorization: Bearer) is checked before any body is read.
 //
 // It will not: decide what version a slave should run on its own (the engine's
 // scheduler does that), or trust a pack because the master does.

@@ -46,6 +46,8 @@ type domain struct {
 	cfg    *fleet.Config
 	kr     *signature.Keyring
 	caFile string
+	// engine is the master's own engine (module app), nil unless withEngine.
+	engine *update.Engine
 }
 
 func writeFile(t testing.TB, path, content string) string {
@@ -111,12 +113,26 @@ func (d *domain) startMaster() {
 	if err != nil {
 		t.Fatal(err)
 	}
-	m, err := fleet.NewMaster(d.cfg, st, d.kr, fleet.MasterOptions{PackDir: filepath.Join(d.dir, "packs")})
+	m, err := fleet.NewMaster(d.cfg, st, d.kr, fleet.MasterOptions{PackDir: filepath.Join(d.dir, "packs"), Engine: d.engine})
 	if err != nil {
 		t.Fatal(err)
 	}
 	d.store, d.master = st, m
 	d.srv.Config.Handler = m
+}
+
+// withEngine gives the master an engine of its own, running module app (nothing
+// installed), and restarts it.
+func (d *domain) withEngine() *domain {
+	d.t.Helper()
+	eng, err := update.New(update.Config{Source: d.repo.Dir, Keys: []string{d.repo.PubFile}, StateDir: filepath.Join(d.dir, "mstate"),
+		Modules: []update.ModuleConfig{{Name: "app", Path: filepath.Join(d.dir, "mapp")}}}, update.WithoutSync())
+	if err != nil {
+		d.t.Fatal(err)
+	}
+	d.engine = eng
+	d.restartMaster()
+	return d
 }
 
 // restartMaster closes the store and opens it again under a new master, as a
@@ -154,6 +170,10 @@ type slaveOpts struct {
 	caFile  string // default: the domain's
 	// installed is the version of app the server runs before upkeep came. Default: none.
 	installed string
+	// interval is the poll interval. Default: 2 s (mailbox), 1 min (push).
+	interval time.Duration
+	// skew moves the clock of the slave's engine. Default: none.
+	skew time.Duration
 }
 
 // slave is one server of the domain with its engine.
@@ -194,7 +214,7 @@ func (d *domain) newSlave(name string, o slaveOpts) *slave {
 		}
 	}
 	eng, err := update.New(update.Config{Source: d.repo.Dir, Keys: []string{o.pubFile}, StateDir: filepath.Join(dir, "state"),
-		Modules: []update.ModuleConfig{mc}}, update.WithoutSync())
+		Modules: []update.ModuleConfig{mc}}, update.WithoutSync(), update.WithClock(func() time.Time { return time.Now().Add(o.skew) }))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -203,6 +223,9 @@ func (d *domain) newSlave(name string, o slaveOpts) *slave {
 	if o.mode == fleet.ModePush {
 		cfg.Listen = "127.0.0.1:0"
 		cfg.PollInterval = fleet.Duration(time.Minute) // work must come by the push, not the poll
+	}
+	if o.interval > 0 {
+		cfg.PollInterval = fleet.Duration(o.interval)
 	}
 	if err := cfg.Validate(); err != nil {
 		t.Fatal(err)
@@ -262,11 +285,11 @@ func (d *domain) wait(rep *fleet.Report) *fleet.Report {
 	d.t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
-	rep, err := d.client.Wait(ctx, rep.ID, 20*time.Millisecond)
+	got, err := d.client.Wait(ctx, rep.ID, 20*time.Millisecond)
 	if err != nil {
-		d.t.Fatalf("waiting for %s: %v (last %+v)", rep.ID, err, rep)
+		d.t.Fatalf("waiting for %s: %v (last %+v)", rep.ID, err, got)
 	}
-	return rep
+	return got
 }
 
 func states(rep *fleet.Report) string {
@@ -424,7 +447,7 @@ func TestSlaveKeyringRefusesPublisher(t *testing.T) {
 	}
 	rep = d.wait(rep)
 	s := rep.Servers[0]
-	if s.State != fleet.StateFailed || s.Code != fleet.CodeBadSignature || !strings.Contains(s.Reason, "keyring refuses") {
+	if s.State != fleet.StateFailed || s.Code != fleet.CodeBadSignature || !strings.Contains(s.Reason, "not trusted") {
 		t.Fatalf("got %+v", s)
 	}
 }

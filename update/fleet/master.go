@@ -1,6 +1,7 @@
 package fleet
 
 import (
+	"bytes"
 	"context"
 	"crypto/rand"
 	"crypto/sha256"
@@ -14,6 +15,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"path/filepath"
 	"slices"
@@ -39,6 +41,23 @@ const DefaultExpiry = 24 * time.Hour
 // MaxLongPoll bounds the wait of one mailbox poll.
 const MaxLongPoll = 5 * time.Minute
 
+// Bounds of the master's connections (Run): what a client that connects and then
+// sends nothing, or one byte now and then, may hold.
+const (
+	// HeaderTimeout is the time a client has to send a request's headers.
+	HeaderTimeout = 10 * time.Second
+	// ReadTimeout is the time a client has to send a whole request, body included,
+	// except for an admin's upload (bounded by MaxPackSize).
+	ReadTimeout = 30 * time.Second
+	// IdleTimeout closes a kept-alive connection with no request for that long.
+	IdleTimeout = 2 * time.Minute
+	// PollGrace is the time a long poll's answer has to be written, once its wait
+	// (at most MaxLongPoll) ended or work arrived.
+	PollGrace = 30 * time.Second
+	// DefaultMaxConnsPerClient is MasterOptions.MaxConnsPerClient's default.
+	DefaultMaxConnsPerClient = 256
+)
+
 // MasterOptions are the optional parts of a Master. Zero values are the defaults.
 type MasterOptions struct {
 	// PackDir is where accepted packs are kept. Required.
@@ -56,6 +75,11 @@ type MasterOptions struct {
 	Client *http.Client
 	// OnListen is called by Run with the address once it listens. Default: none.
 	OnListen func(addr string)
+	// MaxConnsPerClient bounds the connections one client address holds open at
+	// once; the ones beyond are closed as soon as they are accepted. Negative: no
+	// bound (a benchmark simulating many hosts from one address). Default: the
+	// configuration's max_conns_per_client, else DefaultMaxConnsPerClient.
+	MaxConnsPerClient int
 	// Hosts are the Host values ("name:port", or "name" for any port) that the
 	// pages under PagesPath answer besides localhost, 127.0.0.1, [::1] and the host
 	// of the listen address on the port they are served on; others get 421.
@@ -78,6 +102,8 @@ type Master struct {
 
 	mu      sync.Mutex
 	waiters map[string]chan struct{} // server → closed when it has new work
+	held    map[string]int           // server → long polls open on this master
+	dropped map[string]time.Time     // server → when it went away during a long poll
 	opMu    sync.Mutex               // serialises wave decisions
 }
 
@@ -98,7 +124,8 @@ func NewMaster(cfg *Config, store Store, kr *signature.Keyring, opts MasterOptio
 	if err := os.MkdirAll(opts.PackDir, 0o700); err != nil {
 		return nil, fmt.Errorf("fleet: pack folder: %w", err)
 	}
-	m := &Master{cfg: cfg, store: store, kr: kr, opts: opts, log: opts.Logger, now: opts.Now, waiters: map[string]chan struct{}{}}
+	m := &Master{cfg: cfg, store: store, kr: kr, opts: opts, log: opts.Logger, now: opts.Now, waiters: map[string]chan struct{}{},
+		held: map[string]int{}, dropped: map[string]time.Time{}}
 	if m.log == nil {
 		m.log = slog.New(slog.DiscardHandler)
 	}
@@ -111,6 +138,12 @@ func NewMaster(cfg *Config, store Store, kr *signature.Keyring, opts MasterOptio
 	if m.opts.Client == nil {
 		m.opts.Client = &http.Client{Timeout: 10 * time.Second}
 	}
+	if m.opts.MaxConnsPerClient == 0 {
+		m.opts.MaxConnsPerClient = cfg.MaxConnsPerClient
+	}
+	if m.opts.MaxConnsPerClient == 0 {
+		m.opts.MaxConnsPerClient = DefaultMaxConnsPerClient
+	}
 	var err error
 	if m.enrolToken, err = ReadToken(cfg.EnrolTokenFile); err != nil {
 		return nil, &ConfigError{Field: "fleet.enrol_token_file", Err: err}
@@ -122,12 +155,13 @@ func NewMaster(cfg *Config, store Store, kr *signature.Keyring, opts MasterOptio
 	mux.HandleFunc("POST /fleet/v1/enrol", m.handleEnrol)
 	mux.HandleFunc("POST /fleet/v1/poll", m.slave(m.handlePoll))
 	mux.HandleFunc("POST /fleet/v1/events", m.slave(m.handleEvents))
-	mux.HandleFunc("GET /fleet/v1/pack", m.slave(m.handlePack))
+	mux.HandleFunc("GET /fleet/v1/files/{op}/{file}", m.slave(m.handleFile))
 	mux.HandleFunc("PUT /fleet/v1/admin/updates", m.admin(m.handleAddUpdate))
 	mux.HandleFunc("POST /fleet/v1/admin/operations", m.admin(m.handleCreateOp))
 	mux.HandleFunc("GET /fleet/v1/admin/operations", m.admin(m.handleOps))
 	mux.HandleFunc("GET /fleet/v1/admin/operations/{id}", m.admin(m.handleOp))
 	mux.HandleFunc("GET /fleet/v1/admin/servers", m.admin(m.handleServers))
+	mux.HandleFunc("POST /fleet/v1/admin/servers/{name}/rekey", m.admin(m.handleRekey))
 	mux.HandleFunc("GET /fleet/v1/admin/converged", m.admin(m.handleConverged))
 	mux.HandleFunc("GET /fleet/v1/admin/events", m.admin(m.handleEventsList))
 	pg, err := newPages(m)
@@ -146,6 +180,14 @@ func (m *Master) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	m.mux.ServeHTTP(w, r)
 }
 
+// Server returns a server of the master with its connection bounds: HeaderTimeout,
+// ReadTimeout, IdleTimeout, 64 KiB of headers. Run serves through it, with the
+// per-client cap (MasterOptions.MaxConnsPerClient) on its listener.
+func (m *Master) Server() *http.Server {
+	return &http.Server{Handler: m, ReadHeaderTimeout: HeaderTimeout, ReadTimeout: ReadTimeout, IdleTimeout: IdleTimeout,
+		MaxHeaderBytes: 64 << 10, ErrorLog: slog.NewLogLogger(m.log.Handler(), slog.LevelDebug)}
+}
+
 // Run listens on the configured address (TLS when the configuration names a
 // certificate) and serves until ctx ends, then shuts down.
 func (m *Master) Run(ctx context.Context) error {
@@ -153,7 +195,11 @@ func (m *Master) Run(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("fleet: listen %s: %w", m.cfg.Listen, err)
 	}
-	srv := &http.Server{Handler: m, ReadHeaderTimeout: 30 * time.Second, ErrorLog: slog.NewLogLogger(m.log.Handler(), slog.LevelDebug)}
+	// The cap goes under TLS: a refused client costs no handshake.
+	if m.opts.MaxConnsPerClient > 0 {
+		ln = &capListener{Listener: ln, max: m.opts.MaxConnsPerClient, open: map[string]int{}, log: m.log}
+	}
+	srv := m.Server()
 	if m.cfg.TLSCertFile != "" {
 		cert, err := tls.LoadX509KeyPair(m.cfg.TLSCertFile, m.cfg.TLSKeyFile)
 		if err != nil {
@@ -252,10 +298,13 @@ func (m *Master) slave(h http.HandlerFunc) http.HandlerFunc {
 }
 
 func decode(r *http.Request, v any) error {
-	dec := json.NewDecoder(io.LimitReader(r.Body, 1<<20))
-	if err := dec.Decode(v); err != nil {
+	lr := io.LimitReader(r.Body, 1<<20)
+	if err := json.NewDecoder(lr).Decode(v); err != nil {
 		return &apiError{Status: http.StatusBadRequest, Code: "bad_request", Msg: "fleet: request body: " + err.Error()}
 	}
+	// Read to the body's end: the server then watches the connection, and a client
+	// that goes away during a long poll cancels it at once.
+	io.Copy(io.Discard, lr)
 	return nil
 }
 
@@ -270,17 +319,20 @@ type enrolRequest struct {
 }
 
 func (m *Master) handleEnrol(w http.ResponseWriter, r *http.Request) {
+	// The token first: a client without it gets nothing read beyond its headers.
+	if !sameSecret(bearer(r), m.enrolToken) {
+		m.log.Warn("fleet enrolment refused: wrong or missing token", "remote", r.RemoteAddr)
+		m.fail(w, r, &apiError{Status: http.StatusUnauthorized, Code: "unauthorized", Msg: "fleet: enrolment token missing or wrong (it goes in the Authorization: Bearer header)"})
+		return
+	}
+	r.Body = http.MaxBytesReader(w, r.Body, maxEnrolBody)
 	var req enrolRequest
 	if err := decode(r, &req); err != nil {
 		m.fail(w, r, err)
 		return
 	}
-	if !sameSecret(req.Token, m.enrolToken) {
-		m.log.Warn("fleet enrolment refused: wrong token", "name", req.Name, "remote", r.RemoteAddr)
-		m.fail(w, r, &apiError{Status: http.StatusForbidden, Code: "unauthorized", Msg: "fleet: enrolment token wrong"})
-		return
-	}
-	if err := ValidateName(req.Name); err != nil || req.Name == m.cfg.Name {
+	bodyRead(w)
+	if err := ValidateName(req.Name); err != nil || req.Name == m.cfg.Name || req.Name == RoleMaster.String() {
 		m.fail(w, r, &apiError{Status: http.StatusBadRequest, Code: "bad_request", Msg: fmt.Sprintf("fleet: server name %q refused", req.Name)})
 		return
 	}
@@ -288,18 +340,78 @@ func (m *Master) handleEnrol(w http.ResponseWriter, r *http.Request) {
 		m.fail(w, r, &apiError{Status: http.StatusBadRequest, Code: "bad_request", Msg: fmt.Sprintf("fleet: mode %q: want push or mailbox", req.Mode)})
 		return
 	}
+	if req.URL != "" {
+		if err := checkPushURL(req.URL); err != nil {
+			m.fail(w, r, &apiError{Status: http.StatusBadRequest, Code: "bad_request", Msg: "fleet: push url: " + err.Error()})
+			return
+		}
+	}
 	secret := make([]byte, 32)
 	rand.Read(secret)
 	s := hex.EncodeToString(secret)
 	sum := sha256.Sum256([]byte(s))
 	rec := ServerRecord{Name: req.Name, Role: RoleSlave, Mode: req.Mode, URL: req.URL, SecretHash: hex.EncodeToString(sum[:]),
 		Interval: time.Duration(req.Interval), LastSeen: m.now(), Versions: req.Versions}
-	if err := m.store.PutServer(r.Context(), rec); err != nil {
+	if err := m.store.EnrolServer(r.Context(), rec); err != nil {
+		if errors.Is(err, ErrNameTaken) {
+			m.log.Warn("fleet enrolment refused: name taken", "name", req.Name, "remote", r.RemoteAddr)
+			err = &apiError{Status: http.StatusConflict, Code: CodeNameTaken, Msg: fmt.Sprintf("fleet: server name %q is enrolled already: "+
+				"the admin allows one new enrolment under it with `upkeep fleet rekey %s` (or the Re-key button of the servers page)", req.Name, req.Name)}
+		}
 		m.fail(w, r, err)
 		return
 	}
 	m.log.Info("fleet server enrolled", "name", req.Name, "mode", req.Mode)
 	writeJSON(w, http.StatusOK, map[string]string{"secret": s})
+}
+
+// bodyRead lifts the read deadline of a request whose small body has been read: the
+// store work that follows may wait its turn longer than ReadTimeout under load, and
+// the deadline's expiry would cancel it.
+func bodyRead(w http.ResponseWriter) {
+	http.NewResponseController(w).SetReadDeadline(time.Time{})
+}
+
+// maxEnrolBody bounds an enrolment's body.
+const maxEnrolBody = 64 << 10
+
+// checkPushURL accepts the wake-up URL of a push slave: http or https, a host, no
+// credentials, query or fragment.
+func checkPushURL(s string) error {
+	u, err := url.Parse(s)
+	if err != nil {
+		return err
+	}
+	switch {
+	case u.Scheme != "http" && u.Scheme != "https":
+		return fmt.Errorf("%q: want an http:// or https:// URL", s)
+	case u.Host == "" || u.Hostname() == "":
+		return fmt.Errorf("%q: no host", s)
+	case u.User != nil:
+		return fmt.Errorf("%q: credentials in the URL are refused", s)
+	case u.RawQuery != "" || u.Fragment != "":
+		return fmt.Errorf("%q: no query or fragment allowed", s)
+	}
+	return nil
+}
+
+// Rekey lets the next enrolment under a slave's name replace its secret (and its
+// push URL): the admin's consent, given once.
+func (m *Master) Rekey(ctx context.Context, name string) error {
+	if err := m.store.AllowRekey(ctx, name); err != nil {
+		return err
+	}
+	m.log.Warn("fleet: the next enrolment under this name will replace its secret", "name", name)
+	return nil
+}
+
+func (m *Master) handleRekey(w http.ResponseWriter, r *http.Request) {
+	name := r.PathValue("name")
+	if err := m.Rekey(r.Context(), name); err != nil {
+		m.fail(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"name": name, "rekey": true})
 }
 
 // WireTask is a piece of work as a slave receives it.
@@ -348,11 +460,19 @@ func (m *Master) handlePoll(w http.ResponseWriter, r *http.Request) {
 	}
 	wait, _ := time.ParseDuration(r.URL.Query().Get("wait"))
 	wait = min(max(wait, 0), MaxLongPoll)
+	// The long poll's deadline is its own: the wait, then PollGrace to write the
+	// answer. The body is read: the server's ReadTimeout, whose expiry would cancel
+	// the request, no longer applies (nor, when many polls are woken at once, to the
+	// store work that follows).
+	rc := http.NewResponseController(w)
+	bodyRead(w)
 	ctx := r.Context()
 	if err := m.store.Touch(ctx, rec.Name, m.now(), req.Versions); err != nil {
 		m.fail(w, r, err)
 		return
 	}
+	m.hold(rec.Name)
+	defer func() { m.unhold(rec.Name, r.Context().Err() != nil) }()
 	var timer <-chan time.Time
 	for {
 		ch := m.waiter(rec.Name)
@@ -362,6 +482,7 @@ func (m *Master) handlePoll(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		if len(tasks) > 0 || wait == 0 {
+			rc.SetWriteDeadline(time.Now().Add(PollGrace))
 			writeJSON(w, http.StatusOK, pollResponse{Tasks: tasks})
 			return
 		}
@@ -376,6 +497,7 @@ func (m *Master) handlePoll(w http.ResponseWriter, r *http.Request) {
 			// No query at the end of an idle wait: the slave polls again at once,
 			// and that poll reads the store (work that another master sharing it
 			// created arrives then).
+			rc.SetWriteDeadline(time.Now().Add(PollGrace))
 			writeJSON(w, http.StatusOK, pollResponse{Tasks: []WireTask{}})
 			return
 		case <-ctx.Done():
@@ -383,6 +505,56 @@ func (m *Master) handlePoll(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 }
+
+// hold records a long poll open; unhold its end, and when the slave went away
+// during it (its connection closed), when: a dead mailbox slave is not fresh.
+func (m *Master) hold(name string) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.held[name]++
+	delete(m.dropped, name)
+}
+
+func (m *Master) unhold(name string, gone bool) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.held[name]--; m.held[name] <= 0 {
+		delete(m.held, name)
+		if gone {
+			m.dropped[name] = m.now()
+		}
+	}
+}
+
+// contact says how recent a server's contact is, from its last contact against its
+// poll interval, and what this master saw of its long polls.
+func (m *Master) contact(r *ServerRecord, now time.Time) Contact {
+	m.mu.Lock()
+	held, dropped := m.held[r.Name] > 0, m.dropped[r.Name]
+	m.mu.Unlock()
+	interval := r.Interval
+	if interval <= 0 {
+		interval = DefaultPollInterval
+	}
+	age := now.Sub(r.LastSeen)
+	switch {
+	case r.LastSeen.IsZero():
+		return ContactLost
+	case held:
+		return ContactFresh
+	case !dropped.IsZero() && !dropped.Before(r.LastSeen) && age < 3*interval+contactGrace:
+		return ContactLate
+	case age < interval+contactGrace:
+		return ContactFresh
+	case age < 3*interval+contactGrace:
+		return ContactLate
+	}
+	return ContactLost
+}
+
+// contactGrace is what a contact's age may exceed the poll interval by and still
+// count as on time.
+const contactGrace = 15 * time.Second
 
 // openTasks returns a server's work, recording delivery of what it had not received.
 func (m *Master) openTasks(ctx context.Context, server string) ([]WireTask, error) {
@@ -429,6 +601,7 @@ func (m *Master) handleEvents(w http.ResponseWriter, r *http.Request) {
 		m.fail(w, r, err)
 		return
 	}
+	bodyRead(w)
 	ops := map[string]bool{}
 	for _, ev := range req.Events {
 		state, ok := slaveEvents[ev.Kind]
@@ -438,6 +611,10 @@ func (m *Master) handleEvents(w http.ResponseWriter, r *http.Request) {
 		}
 		ev.ID, ev.Server, ev.State, ev.At = 0, rec.Name, state, m.now()
 		if err := m.store.Append(r.Context(), ev); err != nil {
+			if errors.Is(err, ErrNotFound) {
+				m.log.Warn("fleet: event refused: not this server's task", "server", rec.Name, "operation", ev.Op, "kind", ev.Kind)
+				err = &apiError{Status: http.StatusForbidden, Code: "forbidden", Msg: fmt.Sprintf("fleet: operation %q has no task for server %q", ev.Op, rec.Name)}
+			}
 			m.fail(w, r, err)
 			return
 		}
@@ -458,23 +635,46 @@ func (m *Master) packPath(u *Update) string {
 	return filepath.Join(m.opts.PackDir, u.SHA256+".zip")
 }
 
-func (m *Master) handlePack(w http.ResponseWriter, r *http.Request) {
-	u, err := m.store.Update(r.Context(), r.URL.Query().Get("update"))
+// handleFile serves the files of one of the slave's tasks, as a source of its
+// engine: the update's pack (with Range requests, to resume) and its signature
+// (FILE.minisig). Another server's operation is not found.
+func (m *Master) handleFile(w http.ResponseWriter, r *http.Request) {
+	http.NewResponseController(w).SetReadDeadline(time.Time{})
+	rec := r.Context().Value(slaveKey{}).(*ServerRecord)
+	opID, name := r.PathValue("op"), r.PathValue("file")
+	if _, err := m.store.Task(r.Context(), opID, rec.Name); err != nil {
+		m.fail(w, r, err)
+		return
+	}
+	op, err := m.store.OperationHeader(r.Context(), opID)
 	if err != nil {
 		m.fail(w, r, err)
 		return
 	}
-	f, err := os.Open(m.packPath(u))
-	if errors.Is(err, os.ErrNotExist) {
-		f, err = m.fetchPack(r.Context(), u)
-	}
+	u, err := m.store.Update(r.Context(), op.Update)
 	if err != nil {
 		m.fail(w, r, err)
 		return
 	}
-	defer f.Close()
-	w.Header().Set("Content-Type", "application/zip")
-	http.ServeContent(w, r, u.File, u.Added, f)
+	switch name {
+	case u.File + ".minisig":
+		w.Header().Set("Content-Type", "application/octet-stream")
+		http.ServeContent(w, r, name, u.Added, bytes.NewReader(u.Sig))
+	case u.File:
+		f, err := os.Open(m.packPath(u))
+		if errors.Is(err, os.ErrNotExist) {
+			f, err = m.fetchPack(r.Context(), u)
+		}
+		if err != nil {
+			m.fail(w, r, err)
+			return
+		}
+		defer f.Close()
+		w.Header().Set("Content-Type", "application/zip")
+		http.ServeContent(w, r, u.File, u.Added, f)
+	default:
+		m.fail(w, r, fmt.Errorf("fleet: operation %q has no file %q: %w", opID, name, ErrNotFound))
+	}
 }
 
 // fetchPack copies into the pack folder a pack that another master sharing the store
@@ -517,6 +717,8 @@ func notSecure(format string, args ...any) error {
 }
 
 func (m *Master) handleAddUpdate(w http.ResponseWriter, r *http.Request) {
+	// An admin's upload may take longer than ReadTimeout; MaxPackSize bounds it.
+	http.NewResponseController(w).SetReadDeadline(time.Time{})
 	u, err := m.addUpdate(r)
 	if err != nil {
 		m.fail(w, r, err)
@@ -636,7 +838,14 @@ type OperationRequest struct {
 	Expires Duration `json:"expires,omitzero"`
 	// RequireStaged refuses an apply unless every selected server has staged the update.
 	RequireStaged bool `json:"require_staged,omitempty"`
+	// Force applies to slaves a version newer than the master's own (refused
+	// otherwise with CodeMasterFirst: the master is updated first).
+	Force bool `json:"force,omitempty"`
 }
+
+// SelfName is the name that selects the master itself in an operation's servers,
+// whatever its configured name.
+const SelfName = "master"
 
 func (m *Master) handleCreateOp(w http.ResponseWriter, r *http.Request) {
 	var req OperationRequest
@@ -686,6 +895,7 @@ func (m *Master) createOp(ctx context.Context, req OperationRequest) (*Report, e
 		return nil, err
 	}
 	var names []string
+	self := false
 	if req.All {
 		for _, s := range known {
 			if s.Role == RoleSlave {
@@ -699,6 +909,13 @@ func (m *Master) createOp(ctx context.Context, req OperationRequest) (*Report, e
 		seen := map[string]bool{}
 		for _, n := range req.Servers {
 			n = strings.TrimSpace(n)
+			if n == SelfName || n == m.cfg.Name {
+				if m.opts.Engine == nil {
+					return nil, badRequest("fleet: this master runs no engine of its own: it cannot apply an update to itself")
+				}
+				self = true
+				continue
+			}
 			if seen[n] {
 				continue
 			}
@@ -707,6 +924,15 @@ func (m *Master) createOp(ctx context.Context, req OperationRequest) (*Report, e
 				return nil, &apiError{Status: http.StatusNotFound, Code: "not_found", Msg: fmt.Sprintf("fleet: server %q is not an enrolled slave", n)}
 			}
 			names = append(names, n)
+		}
+	}
+	if self {
+		if ec := m.opts.Engine.Config(); !runsModule(&ec, u.Module) {
+			return nil, badRequest("fleet: the master runs no module %q", u.Module)
+		}
+	} else if req.Kind == KindApply && len(names) > 0 && !req.Force {
+		if err := m.masterFirst(ctx, u); err != nil {
+			return nil, err
 		}
 	}
 	if req.RequireStaged && req.Kind == KindApply {
@@ -730,13 +956,22 @@ func (m *Master) createOp(ctx context.Context, req OperationRequest) (*Report, e
 		exp = DefaultExpiry
 	}
 	op := Operation{ID: newID(now), Kind: req.Kind, Update: name, Started: now, Expires: now.Add(exp), Wave: req.Wave, MaxFailures: maxFail}
-	tasks := make([]Task, len(names))
+	var tasks []Task
+	shift := 0
+	if self {
+		// The master goes first, alone: the slaves wait for it.
+		tasks = append(tasks, Task{Server: m.cfg.Name, Seq: 0, Wave: 0, Released: true, State: StatePending})
+		if len(names) > 0 && req.Kind == KindApply {
+			shift = 1
+		}
+	}
 	for i, n := range names {
 		wave := 0
 		if req.Wave > 0 {
 			wave = i / req.Wave
 		}
-		tasks[i] = Task{Server: n, Seq: i, Wave: wave, Released: wave == 0, State: StatePending}
+		wave += shift
+		tasks = append(tasks, Task{Server: n, Seq: len(tasks), Wave: wave, Released: wave == 0, State: StatePending})
 	}
 	if err := m.store.CreateOperation(ctx, op, tasks); err != nil {
 		return nil, err
@@ -744,6 +979,124 @@ func (m *Master) createOp(ctx context.Context, req OperationRequest) (*Report, e
 	m.log.Info("fleet operation", "id", op.ID, "kind", op.Kind, "update", name, "module", u.Module, "version", u.Version, "servers", len(names))
 	m.wake(op.ID, tasks)
 	return m.report(ctx, op.ID)
+}
+
+// masterFirst refuses an apply of a version newer than the one the master itself
+// runs of the module (the seed's rule: the master is updated first). A master with
+// no engine, or that does not run the module, has no say.
+func (m *Master) masterFirst(ctx context.Context, u *Update) error {
+	if m.opts.Engine == nil {
+		return nil
+	}
+	if ec := m.opts.Engine.Config(); !runsModule(&ec, u.Module) {
+		return nil
+	}
+	st, err := m.opts.Engine.ModuleStatus(ctx, u.Module)
+	if err != nil {
+		return err
+	}
+	mine := ""
+	if st.Installed != nil {
+		mine = *st.Installed
+	}
+	if mine != "" && !newer(u.Version, mine) {
+		return nil
+	}
+	if mine == "" {
+		mine = "nothing"
+	}
+	return &apiError{Status: http.StatusConflict, Code: CodeMasterFirst, Msg: fmt.Sprintf(
+		"fleet: %s %s is newer than what the master runs (%s): the master is updated first; apply it to %q first, or force",
+		u.Module, u.Version, mine, SelfName)}
+}
+
+func runsModule(c *update.Config, module string) bool {
+	_, err := c.Module(module)
+	return err == nil
+}
+
+// applySelf carries out the master's own task of an operation through its engine:
+// a propagate has nothing to fetch (the pack is here, verified at its upload); an
+// apply installs it, and when that fails, the slaves waiting for the master are
+// cancelled.
+func (m *Master) applySelf(id string) {
+	ctx := context.Background()
+	op, err := m.store.OperationHeader(ctx, id)
+	if err == nil {
+		var u *Update
+		if u, err = m.store.Update(ctx, op.Update); err == nil {
+			err = m.runSelf(ctx, op, u)
+		}
+	}
+	if err != nil {
+		m.log.Error("fleet: the master's own task", "operation", id, "err", err)
+		return
+	}
+	if err := m.advance(ctx, id); err != nil {
+		m.log.Error("fleet: the master's own task", "operation", id, "err", err)
+	}
+}
+
+func (m *Master) runSelf(ctx context.Context, op *Operation, u *Update) error {
+	name := m.cfg.Name
+	base := Event{Op: op.ID, Server: name, Module: u.Module, Version: u.Version}
+	ev := func(kind string, state State) Event {
+		e := base
+		e.At, e.Kind, e.State = m.now(), kind, state
+		return e
+	}
+	if op.Kind == KindPropagate {
+		return m.store.Append(ctx, ev("staged", StateStaged))
+	}
+	if err := m.store.Append(ctx, ev("installing", StateInstalling)); err != nil {
+		return err
+	}
+	start := time.Now()
+	sigFile := m.packPath(u) + ".minisig"
+	err := os.WriteFile(sigFile, u.Sig, 0o600)
+	if err == nil {
+		if _, err = os.Stat(m.packPath(u)); errors.Is(err, os.ErrNotExist) {
+			var f *os.File
+			if f, err = m.fetchPack(ctx, u); err == nil {
+				f.Close()
+			}
+		}
+	}
+	var res *update.InstallResult
+	if err == nil {
+		res, err = m.opts.Engine.Install(ctx, u.Module, update.InstallOptions{PackFile: m.packPath(u), SigFile: sigFile})
+	}
+	if err != nil && !errors.Is(err, update.ErrNoUpdate) {
+		e := ev("failed", StateFailed)
+		e.Code, e.Reason, e.Duration = string(update.CodeOf(err)), err.Error(), time.Since(start)
+		if e.Code == "" {
+			e.Code = "error"
+		}
+		if aerr := m.store.Append(ctx, e); aerr != nil {
+			return aerr
+		}
+		_, tasks, terr := m.store.Operation(ctx, op.ID)
+		if terr != nil {
+			return terr
+		}
+		for _, t := range tasks {
+			if t.Server != name && !final(op.Kind, t.State) {
+				c := ev("cancelled", StateCancelled)
+				c.Server, c.Code, c.Reason = t.Server, CodeMasterFirst, "the master's own install failed, and the master is updated first: "+err.Error()
+				if err := m.store.Append(ctx, c); err != nil {
+					return err
+				}
+			}
+		}
+		return nil
+	}
+	e := ev("installed", StateInstalled)
+	e.Duration = time.Since(start)
+	if res != nil && len(res.Installed) > 0 {
+		e.Version = res.Installed[len(res.Installed)-1]
+	}
+	m.log.Info("fleet: the master installed its own update", "module", u.Module, "version", e.Version)
+	return m.store.Append(ctx, e)
 }
 
 // staged reports whether a server's last propagate of an update reached staged.
@@ -774,6 +1127,10 @@ func (m *Master) staged(ctx context.Context, server, update string) (bool, error
 func (m *Master) wake(op string, tasks []Task) {
 	var released []string
 	for _, t := range tasks {
+		if t.Released && t.Server == m.cfg.Name && m.opts.Engine != nil {
+			go m.applySelf(op)
+			continue
+		}
 		if t.Released {
 			m.notify(t.Server)
 			released = append(released, t.Server)
@@ -1021,7 +1378,7 @@ func (m *Master) Servers(ctx context.Context) ([]ServerView, error) {
 		return nil, err
 	}
 	now := m.now()
-	self := ServerView{Name: m.cfg.Name, Role: RoleMaster, LastSeen: &now, Reachable: true, Versions: map[string]string{}}
+	self := ServerView{Name: m.cfg.Name, Role: RoleMaster, LastSeen: &now, Reachable: true, Contact: ContactFresh, Versions: map[string]string{}}
 	if m.opts.Engine != nil {
 		sts, err := m.opts.Engine.Status(ctx)
 		if err != nil {
@@ -1044,12 +1401,9 @@ func (m *Master) Servers(ctx context.Context) ([]ServerView, error) {
 		if !r.LastSeen.IsZero() {
 			seen := r.LastSeen
 			v.LastSeen = &seen
-			interval := r.Interval
-			if interval <= 0 {
-				interval = DefaultPollInterval
-			}
-			v.Reachable = now.Sub(seen) < 2*interval+15*time.Second
 		}
+		v.Contact = m.contact(&r, now)
+		v.Reachable = v.Contact == ContactFresh
 		out = append(out, v)
 	}
 	return out, nil
@@ -1071,6 +1425,12 @@ func (m *Master) Converged(ctx context.Context, module string) (*Convergence, er
 	if err != nil {
 		return nil, err
 	}
+	return convergence(servers, module), nil
+}
+
+// convergence says, over a servers list, whether every server that runs module runs
+// its newest version found there.
+func convergence(servers []ServerView, module string) *Convergence {
 	c := &Convergence{Module: module, Behind: []ServerVersion{}}
 	var holders []ServerVersion
 	for _, s := range servers {
@@ -1090,7 +1450,7 @@ func (m *Master) Converged(ctx context.Context, module string) (*Convergence, er
 	}
 	// A module no server has installed yet has not converged on anything.
 	c.Converged = c.Newest != "" && len(c.Behind) == 0
-	return c, nil
+	return c
 }
 
 func newer(a, b string) bool {

@@ -4,6 +4,7 @@ import (
 	"embed"
 	"errors"
 	"html/template"
+	"maps"
 	"net/http"
 	"slices"
 	"strings"
@@ -79,6 +80,7 @@ func newPages(m *Master) (*pages, error) {
 	mux.HandleFunc("GET /ui/api/operations/{id}", p.handleReport)
 	mux.HandleFunc("POST /ui/api/updates", p.handleAddUpdate)
 	mux.HandleFunc("POST /ui/api/operations", p.handleCreateOp)
+	mux.HandleFunc("POST /ui/api/servers/{name}/rekey", p.handleRekey)
 	p.h = g.Wrap(pageguard.Routes(mux))
 	return p, nil
 }
@@ -161,6 +163,11 @@ type pageData struct {
 	Updates []string
 	Ops     []Operation
 	Report  *Report
+	// Self reports whether the master may apply an update to itself (it runs an
+	// engine): "master" is then offered beside the slaves.
+	Self bool
+	// Convergence is, per module, who is not on its newest version.
+	Convergence []*Convergence
 }
 
 func (p *pages) data(r *http.Request) (*pageData, error) {
@@ -169,7 +176,16 @@ func (p *pages) data(r *http.Request) (*pageData, error) {
 	if err != nil {
 		return nil, err
 	}
-	d := &pageData{Token: p.guard.Token(), CSS: template.CSS(pagesCSS), JS: template.JS(pagesJS), Master: p.m.cfg.Name}
+	d := &pageData{Token: p.guard.Token(), CSS: template.CSS(pagesCSS), JS: template.JS(pagesJS), Master: p.m.cfg.Name, Self: p.m.opts.Engine != nil}
+	modules := map[string]bool{}
+	for _, v := range views {
+		for mod := range v.Versions {
+			modules[mod] = true
+		}
+	}
+	for _, mod := range slices.Sorted(maps.Keys(modules)) {
+		d.Convergence = append(d.Convergence, convergence(views, mod))
+	}
 	for _, v := range views {
 		row := serverRow{ServerView: v, RoleLetter: "S"}
 		if v.Role == RoleMaster {
@@ -227,4 +243,8 @@ func (p *pages) handleAddUpdate(w http.ResponseWriter, r *http.Request) {
 
 func (p *pages) handleCreateOp(w http.ResponseWriter, r *http.Request) {
 	p.m.handleCreateOp(w, r)
+}
+
+func (p *pages) handleRekey(w http.ResponseWriter, r *http.Request) {
+	p.m.handleRekey(w, r)
 }

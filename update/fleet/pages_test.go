@@ -167,7 +167,7 @@ func artifacts(t testing.TB) string {
 // screenshot fleet.png is docs/fleet.png; run with UPKEEP_ARTIFACTS=DIR to keep it.
 func TestPagesChromium(t *testing.T) {
 	chrome := testenv.NeedProgram(t, "chromium", "chromium")
-	d := newDomain(t)
+	d := newDomain(t).withEngine()
 	d.newSlave("s-web1", slaveOpts{mode: fleet.ModeMailbox, installed: "1.0.0"})
 	d.waitServers("s-web1")
 	packFile := d.pack("app", "2.0.0", map[string]string{"index.html": "v2", "app.bin": strings.Repeat("upkeep ", 200<<10)})
@@ -226,6 +226,23 @@ func TestPagesChromium(t *testing.T) {
 	require.NoError(t, chromedp.Do(tctx, chromedp.WaitVisible(chromedp.CSS(`#servers`))))
 	require.Equal(t, "1.0.0", text(`#servers [data-server="s-web1"] [data-module="app"] b`))
 	require.Equal(t, "S", text(`#servers [data-server="s-web1"] td:nth-child(2)`))
+	// Reachability in the seed's colours: a polling slave is green.
+	require.Equal(t, "yes", text(`#servers [data-server="s-web1"] [data-field="contact"]`))
+	green, err := chromedp.Run(tctx, chromedp.Evaluate[string](`getComputedStyle(document.querySelector('#servers [data-server="s-web1"] [data-field="contact"]')).color`))
+	require.NoError(t, err)
+	require.Equal(t, "rgb(26, 127, 69)", green)
+	// Convergence: the master runs no version of app yet, the slave runs 1.0.0.
+	require.Equal(t, "1.0.0", text(`#convergence [data-module="app"] td:nth-child(2)`))
+	require.Equal(t, "—", text(`#convergence [data-module="app"] [data-server="master"] b`))
+	// The master may be selected, first.
+	require.NoError(t, chromedp.Do(tctx, chromedp.WaitReady(chromedp.CSS(`#operate input[name="server"][value="master"]`))))
+	// Re-key: the next enrolment of s-web1 replaces its secret.
+	require.NoError(t, chromedp.Do(tctx, chromedp.Click(chromedp.CSS(`#servers [data-server="s-web1"] button[data-action="rekey"]`))))
+	poll(`document.querySelector('#servers-result.ok') !== null`)
+	require.Contains(t, text(`#servers-result`), "replaces its secret")
+	rec, err := d.store.Server(context.Background(), "s-web1")
+	require.NoError(t, err)
+	require.True(t, rec.Rekey, "the button did not allow a rekey")
 
 	// A pack signed by an unknown publisher: refused, in red, with the reason.
 	require.NoError(t, chromedp.Do(tctx, chromedp.SendKeys(chromedp.CSS(`#add-update input[name="name"]`), "Watchdoc 2.0")))
@@ -234,7 +251,12 @@ func TestPagesChromium(t *testing.T) {
 	require.NoError(t, chromedp.Do(tctx, chromedp.Click(chromedp.CSS(`#add-update button[type="submit"]`))))
 	poll(`document.querySelector('#upload-result.bad') !== null`)
 	require.Contains(t, text(`#upload-result`), "package not secure")
-	color, err := chromedp.Run(tctx, chromedp.Evaluate[string](`getComputedStyle(document.querySelector('#upload-result')).color`))
+	// The seed's red bar.
+	poll(`document.querySelector('#upload-progress.bad') !== null && !document.querySelector('#upload-progress').hidden`)
+	color, err := chromedp.Run(tctx, chromedp.Evaluate[string](`getComputedStyle(document.querySelector('#upload-progress')).accentColor`))
+	require.NoError(t, err)
+	require.Equal(t, "rgb(180, 35, 24)", color)
+	color, err = chromedp.Run(tctx, chromedp.Evaluate[string](`getComputedStyle(document.querySelector('#upload-result')).color`))
 	require.NoError(t, err)
 	require.Equal(t, "rgb(180, 35, 24)", color)
 

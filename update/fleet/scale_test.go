@@ -125,10 +125,10 @@ func TestScaleMasterProcess(t *testing.T) {
 	var written, packBytes, requests, polls atomic.Int64
 	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		requests.Add(1)
-		switch r.URL.Path {
-		case "/fleet/v1/pack":
+		switch {
+		case strings.HasPrefix(r.URL.Path, "/fleet/v1/files/"):
 			w = countWriter{w, &packBytes}
-		case "/fleet/v1/poll":
+		case r.URL.Path == "/fleet/v1/poll":
 			polls.Add(1)
 		}
 		m.ServeHTTP(w, r)
@@ -147,7 +147,8 @@ func TestScaleMasterProcess(t *testing.T) {
 		ln = tls.NewListener(ln, &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12})
 		scheme = "https"
 	}
-	srv := &http.Server{Handler: h, ReadHeaderTimeout: 30 * time.Second}
+	srv := m.Server()
+	srv.Handler = h
 	go srv.Serve(ln)
 	defer srv.Close()
 	fmt.Printf("listening %s://%s\n", scheme, raw.Addr())
@@ -261,7 +262,7 @@ type simSlave struct {
 	kr      *signature.Keyring
 	master  string
 	staged  func(op string)
-	polling *atomic.Int64
+	polling *atomic.Int64 // slaves that sent their first poll
 }
 
 func (s *simSlave) post(ctx context.Context, path string, in, out any) error {
@@ -274,6 +275,8 @@ func (s *simSlave) post(ctx context.Context, path string, in, out any) error {
 	if s.secret != "" {
 		req.Header.Set("X-Upkeep-Server", s.name)
 		req.Header.Set("Authorization", "Bearer "+s.secret)
+	} else {
+		req.Header.Set("Authorization", "Bearer "+enrolToken)
 	}
 	resp, err := s.client.Do(req)
 	if err != nil {
@@ -312,13 +315,10 @@ func (s *simSlave) run(ctx context.Context, interval time.Duration) {
 			Tasks []fleet.WireTask `json:"tasks"`
 		}
 		if first {
-			s.polling.Add(1)
-		}
-		err := s.post(ctx, "/fleet/v1/poll?wait="+wait.String(), map[string]any{"versions": simVersions}, &resp)
-		if first {
-			s.polling.Add(-1)
+			s.polling.Add(1) // counted once sent: the barrier below waits for every slave's first poll
 			first = false
 		}
+		err := s.post(ctx, "/fleet/v1/poll?wait="+wait.String(), map[string]any{"versions": simVersions}, &resp)
 		wait = interval
 		if err != nil {
 			if ctx.Err() == nil {
@@ -414,15 +414,16 @@ func selfSignedCert(tb testing.TB, dir string) {
 // poll open, then, per iteration, the time for a propagation (of a 1 MiB pack served
 // by a static mirror) to reach staged on every slave, the bytes the master wrote
 // meanwhile (pack bytes it served itself: 0 with the mirror) and the events the store
-// took per second. N=1000 runs when UPKEEP_FLEET_SCALE=1000; the idle window is
+// took per second. N=1000 (or any N above 100) runs when UPKEEP_FLEET_SCALE=1000; the
+// master process then needs N descriptors and this one about N more; the idle window is
 // UPKEEP_FLEET_SCALE_IDLE (default 30s, one whole interval). Run with -benchtime=1x.
 func BenchmarkScale(b *testing.B) {
 	if testing.Short() {
 		b.Skip("a whole poll interval per case")
 	}
 	sizes := []int{100}
-	if os.Getenv("UPKEEP_FLEET_SCALE") == "1000" {
-		sizes = append(sizes, 1000)
+	if n, err := strconv.Atoi(os.Getenv("UPKEEP_FLEET_SCALE")); err == nil && n > 100 {
+		sizes = append(sizes, n)
 	}
 	idle := 30 * time.Second
 	if v, err := time.ParseDuration(os.Getenv("UPKEEP_FLEET_SCALE_IDLE")); err == nil {
@@ -476,7 +477,8 @@ func runScale(b *testing.B, n int, useTLS bool, store string, idle time.Duration
 	ctx, cancel := context.WithCancel(context.Background())
 	var wg sync.WaitGroup
 	b.Cleanup(func() { cancel(); wg.Wait() })
-	var polling atomic.Int64
+	var polling, enrolled atomic.Int64
+	start := make(chan struct{})
 	var stagedMu sync.Mutex
 	staged := map[string]int{}
 	stagedAll := map[string]chan struct{}{}
@@ -510,20 +512,35 @@ func runScale(b *testing.B, n int, useTLS bool, store string, idle time.Duration
 				enrolErr.Store(err)
 				return
 			}
+			enrolled.Add(1)
+			select {
+			case <-start:
+			case <-ctx.Done():
+				return
+			}
 			s.run(ctx, interval)
 		}()
 	}
-	// Every slave holds its first poll (the master has answered none of them), then
-	// every one is spread over the interval: measure over a whole interval.
-	for deadline := time.Now().Add(2 * time.Minute); polling.Load() < int64(n); {
-		if err, _ := enrolErr.Load().(error); err != nil {
-			b.Fatal(err)
+	// Every slave enrols, then all start polling at once, each first poll waiting a
+	// random part of the interval, so that polls are spread over it: measure over a
+	// whole interval. (Waiting instead for every first poll to be held at the same
+	// moment raced with the enrolments: a slave enrolled early could have had its
+	// first poll answered before the last one enrolled, which on a slower variant,
+	// TLS or PostgreSQL, happened nearly always.)
+	waitFor := func(what string, c *atomic.Int64, limit time.Duration) {
+		for deadline := time.Now().Add(limit); c.Load() < int64(n); {
+			if err, _ := enrolErr.Load().(error); err != nil {
+				b.Fatal(err)
+			}
+			if time.Now().After(deadline) {
+				b.Fatalf("%d of %d slaves %s", c.Load(), n, what)
+			}
+			time.Sleep(50 * time.Millisecond)
 		}
-		if time.Now().After(deadline) {
-			b.Fatalf("%d of %d slaves polling", polling.Load(), n)
-		}
-		time.Sleep(50 * time.Millisecond)
 	}
+	waitFor("enrolled", &enrolled, time.Duration(n/100+2)*time.Minute)
+	close(start)
+	waitFor("polling", &polling, 2*time.Minute)
 	time.Sleep(2 * time.Second)
 	s0 := mp.stats(b)
 	time.Sleep(idle)

@@ -3,8 +3,6 @@ package fleet
 import (
 	"bytes"
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -15,7 +13,9 @@ import (
 	"net/http"
 	"net/url"
 	"os"
+	"path"
 	"path/filepath"
+	"strings"
 	"sync"
 	"time"
 
@@ -24,6 +24,7 @@ import (
 	"github.com/upkeep-go/upkeep/manifest"
 	"github.com/upkeep-go/upkeep/signature"
 	"github.com/upkeep-go/upkeep/update"
+	"github.com/upkeep-go/upkeep/update/source"
 )
 
 // SlaveOptions are the optional parts of a Slave. Zero values are the defaults.
@@ -285,6 +286,7 @@ func (s *Slave) enrol(ctx context.Context) error {
 		return err
 	}
 	hr.Header.Set("Content-Type", "application/json")
+	hr.Header.Set("Authorization", "Bearer "+tok)
 	resp, err := s.client.Do(hr)
 	if err != nil {
 		return fmt.Errorf("fleet: enrol at %s: %w", s.cfg.Master, err)
@@ -422,7 +424,7 @@ func (s *Slave) do(ctx context.Context, t WireTask) {
 	case KindPropagate:
 		s.report(ev("started"))
 		s.flush(ctx)
-		if _, err := s.stage(ctx, u); err != nil {
+		if _, _, err := s.stage(ctx, t.Op, u); err != nil {
 			failed(codeOf(err), err)
 			return
 		}
@@ -431,7 +433,7 @@ func (s *Slave) do(ctx context.Context, t WireTask) {
 	case KindApply:
 		s.report(ev("installing"))
 		s.flush(ctx)
-		packFile, err := s.stage(ctx, u)
+		packFile, sigFile, err := s.stage(ctx, t.Op, u)
 		if err != nil {
 			failed(codeOf(err), err)
 			return
@@ -444,7 +446,7 @@ func (s *Slave) do(ctx context.Context, t WireTask) {
 			failed("error", err)
 			return
 		}
-		res, err := s.eng.Install(ctx, u.Module, update.InstallOptions{PackFile: packFile, SigFile: packFile + ".minisig"})
+		res, err := s.eng.Install(ctx, u.Module, update.InstallOptions{PackFile: packFile, SigFile: sigFile})
 		if err != nil && !errors.Is(err, update.ErrNoUpdate) {
 			if ctx.Err() != nil {
 				return // stopped: the next start recovers and reports (recoverInstall)
@@ -526,156 +528,102 @@ func coded(code string, format string, args ...any) error {
 	return &codedError{code: code, err: fmt.Errorf(format, args...)}
 }
 
-// stage makes sure the update's pack is downloaded, whole, and verified by this
-// server's own keyring, and returns its path. The signature is written beside it.
-func (s *Slave) stage(ctx context.Context, u Update) (string, error) {
-	if err := ValidateName(u.File); err != nil || len(u.SHA256) != 64 || u.Size < 0 {
-		return "", coded(CodeBadPack, "fleet: update %q: bad file %q or sha256 %q", u.Name, u.File, u.SHA256)
-	}
-	if _, err := hex.DecodeString(u.SHA256); err != nil {
-		return "", coded(CodeBadPack, "fleet: update %q: bad sha256 %q", u.Name, u.SHA256)
+// stage has the engine download the update's pack from the master (or the mirror
+// the master names), resuming what an earlier attempt left, and check its size,
+// SHA-256, signature and binding with this server's keys, as it checks what its own
+// source offers; it returns the verified pack and its signature file, which Install
+// checks again. This server trusts the master for nothing but the bytes' location.
+func (s *Slave) stage(ctx context.Context, op string, u Update) (packFile, sigFile string, err error) {
+	if err := ValidateName(u.File); err != nil || strings.ContainsAny(u.File, " \t") || len(u.SHA256) != 64 || u.Size <= 0 {
+		return "", "", coded(CodeBadPack, "fleet: update %q: bad file %q, size %d or sha256 %q", u.Name, u.File, u.Size, u.SHA256)
 	}
 	ec := s.eng.Config()
 	if _, err := ec.Module(u.Module); err != nil {
-		return "", coded(CodeUnknown, "fleet: update %q is for module %q, which this server does not run", u.Name, u.Module)
-	}
-	dir := filepath.Join(s.dir, "staged", u.SHA256)
-	final := filepath.Join(dir, u.File)
-	if _, err := os.Stat(final); err == nil {
-		// Staged before: verified again, since the file sat on disk.
-		if err := s.verify(ctx, final, u); err == nil {
-			return final, nil
-		}
-		os.Remove(final)
-	}
-	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return "", err
-	}
-	part := final + ".part"
-	if err := s.download(ctx, u, part); err != nil {
-		return "", err
-	}
-	if err := os.WriteFile(final+".minisig", u.Sig, 0o600); err != nil {
-		return "", err
-	}
-	if err := s.verify(ctx, part, u); err != nil {
-		os.Remove(part)
-		return "", err
-	}
-	if err := os.Rename(part, final); err != nil {
-		return "", err
-	}
-	s.log.Info("fleet: staged", "update", u.Name, "module", u.Module, "version", u.Version)
-	return final, nil
-}
-
-// verify checks a pack file's size and SHA-256 against what the master announced,
-// then its signature with this server's keyring and its binding.
-func (s *Slave) verify(ctx context.Context, path string, u Update) error {
-	f, err := os.Open(path)
-	if err != nil {
-		return err
-	}
-	defer f.Close()
-	h := sha256.New()
-	kr := s.kr
-	if kr == nil {
-		var err error
-		if kr, err = s.eng.TrustedKeyring(ctx); err != nil {
-			return coded(CodeBadSignature, "fleet: this server has no trusted signing keys yet for %s: %w", u.File, err)
-		}
-	}
-	v, err := kr.NewVerifier(u.File, u.Sig)
-	if err != nil {
-		return coded(CodeBadSignature, "fleet: %s: %w", u.File, err)
-	}
-	n, err := io.Copy(io.MultiWriter(h, v), io.LimitReader(f, u.Size+1))
-	if err != nil {
-		return err
-	}
-	if n != u.Size || hex.EncodeToString(h.Sum(nil)) != u.SHA256 {
-		return coded(CodeBadPack, "fleet: %s: %d bytes with sha256 %x, the master announced %d bytes with %s", u.File, n, h.Sum(nil), u.Size, u.SHA256)
-	}
-	verified, err := v.Verify()
-	if err != nil {
-		return coded(CodeBadSignature, "fleet: this server's keyring refuses %s: %w", u.File, err)
+		return "", "", coded(CodeUnknown, "fleet: update %q is for module %q, which this server does not run", u.Name, u.Module)
 	}
 	plat, err := manifest.Platform(u.Platform)
 	if err != nil {
-		return coded(CodeBadSignature, "fleet: %s: platform %q: %w", u.File, u.Platform, err)
+		return "", "", coded(CodeBadPack, "fleet: update %q: platform %q: %v", u.Name, u.Platform, err)
 	}
-	if err := (signature.Binding{File: u.File, Module: u.Module, Version: u.Version, Platform: u.Platform}).Check(verified); err != nil {
-		return coded(CodeBadSignature, "fleet: %s: %w", u.File, err)
+	if mine, err := manifest.Platform(ec.Platform); err == nil && mine != plat {
+		return "", "", coded(string(manifest.CodeNoPackForPlatform), "fleet: %s is for %s, this server is %s", u.File, plat, mine)
 	}
-	if mine, err := manifest.Platform(s.eng.Config().Platform); err == nil && mine != plat {
-		return coded(string(manifest.CodeNoPackForPlatform), "fleet: %s is for %s, this server is %s", u.File, plat, mine)
+	src, err := s.taskSource(op, u)
+	if err != nil {
+		return "", "", err
 	}
-	return nil
+	opts := []update.Option{update.WithSource(src), update.WithLogger(s.log)}
+	if s.kr != nil {
+		opts = append(opts, update.WithKeyring(s.kr))
+	}
+	stager, err := update.New(ec, opts...)
+	if err != nil {
+		return "", "", err
+	}
+	pk := manifest.Pack{Platform: u.Platform, File: u.File, Size: u.Size, SHA256: u.SHA256}
+	rel := &manifest.Release{Module: u.Module, Version: u.Version, Packs: []manifest.Pack{pk}}
+	if err := stager.Download(ctx, u.Module, &manifest.Selection{Status: manifest.StatusUpdate, Release: rel, Pack: &rel.Packs[0],
+		Path: []manifest.Step{{Release: rel, Pack: &rel.Packs[0]}}}); err != nil {
+		return "", "", err
+	}
+	// Where Download keeps a verified pack: the module's downloads folder of the
+	// state dir, under VERSION-FILE.
+	packFile = filepath.Join(ec.StateDir, "modules", u.Module, "downloads", u.Version+"-"+u.File)
+	if _, err := os.Stat(packFile); err != nil {
+		return "", "", fmt.Errorf("fleet: the engine staged %s but kept no pack at %s: %w", u.File, packFile, err)
+	}
+	sigFile = filepath.Join(s.dir, "staged", u.SHA256+".minisig")
+	if err := os.MkdirAll(filepath.Dir(sigFile), 0o700); err != nil {
+		return "", "", err
+	}
+	if err := atomicfile.WriteFile(sigFile, u.Sig, 0o600); err != nil {
+		return "", "", err
+	}
+	s.log.Info("fleet: staged", "update", u.Name, "module", u.Module, "version", u.Version)
+	return packFile, sigFile, nil
 }
 
-// download fetches the pack into part, resuming what a previous attempt left, from
-// the mirror the master names or from the master itself.
-func (s *Slave) download(ctx context.Context, u Update, part string) error {
-	f, err := os.OpenFile(part, os.O_RDWR|os.O_CREATE, 0o600)
+// taskSource is the engine's source for one task: the master's files of the
+// operation, authenticated with this server's secret over the pinned client, with
+// the pack's bytes from the mirror the master names, if any.
+func (s *Slave) taskSource(op string, u Update) (source.Source, error) {
+	s.mu.Lock()
+	secret := s.state.Secret
+	s.mu.Unlock()
+	master, err := source.NewHTTP(s.endpoint("/fleet/v1/files/"+url.PathEscape(op)+"/"), source.WithHTTPClient(s.client),
+		source.WithHeader("X-Upkeep-Server", s.cfg.Name), source.WithBearerToken(secret), source.WithLogger(s.log))
 	if err != nil {
-		return err
+		return nil, err
 	}
-	defer f.Close()
-	have, err := f.Seek(0, io.SeekEnd)
+	if u.Mirror == "" {
+		return master, nil
+	}
+	mu, err := url.Parse(u.Mirror)
+	if err != nil || mu.Path == "" || strings.HasSuffix(mu.Path, "/") {
+		return nil, coded(CodeBadPack, "fleet: update %q: mirror %q names no file", u.Name, u.Mirror)
+	}
+	name := path.Base(mu.Path)
+	mu.Path, mu.RawPath = path.Dir(mu.Path)+"/", ""
+	mirror, err := source.NewHTTP(mu.String(), source.WithHTTPClient(s.mirror), source.WithLogger(s.log))
 	if err != nil {
-		return err
+		return nil, coded(CodeBadPack, "fleet: update %q: mirror: %v", u.Name, err)
 	}
-	if have > u.Size {
-		if err := f.Truncate(0); err != nil {
-			return err
-		}
-		have, _ = f.Seek(0, io.SeekStart)
+	return &mirroredSource{Source: master, file: u.File, mirror: mirror, name: name}, nil
+}
+
+// mirroredSource fetches one file, the pack, from a mirror under its name there, and
+// every other one (its signature) from the master.
+type mirroredSource struct {
+	source.Source
+	file   string
+	mirror source.Source
+	name   string
+}
+
+func (m *mirroredSource) Fetch(ctx context.Context, req source.Request) (*source.Response, error) {
+	if req.Name == m.file {
+		req.Name = m.name
+		return m.mirror.Fetch(ctx, req)
 	}
-	if have == u.Size {
-		return nil
-	}
-	var req *http.Request
-	client := s.client
-	if u.Mirror != "" {
-		client = s.mirror
-		req, err = http.NewRequestWithContext(ctx, http.MethodGet, u.Mirror, nil)
-	} else {
-		req, err = http.NewRequestWithContext(ctx, http.MethodGet, s.endpoint("/fleet/v1/pack?update="+url.QueryEscape(u.Name)), nil)
-		if err == nil {
-			s.authorize(req)
-		}
-	}
-	if err != nil {
-		return err
-	}
-	if have > 0 {
-		req.Header.Set("Range", fmt.Sprintf("bytes=%d-", have))
-	}
-	resp, err := client.Do(req)
-	if err != nil {
-		return coded(CodeUnreachable, "fleet: fetching %s: %w", u.File, err)
-	}
-	defer resp.Body.Close()
-	switch resp.StatusCode {
-	case http.StatusPartialContent:
-	case http.StatusOK:
-		if _, err := f.Seek(0, io.SeekStart); err != nil {
-			return err
-		}
-		if err := f.Truncate(0); err != nil {
-			return err
-		}
-		have = 0
-	default:
-		return coded(CodeUnreachable, "fleet: fetching %s: %w", u.File, readAPIError(resp))
-	}
-	n, err := io.Copy(f, io.LimitReader(resp.Body, u.Size-have+1))
-	if err != nil {
-		return coded(CodeUnreachable, "fleet: fetching %s: %w (kept %d bytes to resume)", u.File, err, have+n)
-	}
-	if have+n != u.Size {
-		f.Truncate(0)
-		return coded(CodeBadPack, "fleet: %s: got %d bytes, the master announced %d", u.File, have+n, u.Size)
-	}
-	return f.Sync()
+	return m.Source.Fetch(ctx, req)
 }

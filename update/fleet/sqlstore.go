@@ -30,7 +30,7 @@ const schema = `
 CREATE TABLE IF NOT EXISTS servers (
 	name TEXT PRIMARY KEY, role TEXT NOT NULL, mode TEXT NOT NULL, url TEXT NOT NULL,
 	secret_hash TEXT NOT NULL, interval_ms INTEGER NOT NULL, last_seen INTEGER NOT NULL,
-	versions TEXT NOT NULL);
+	versions TEXT NOT NULL, rekey INTEGER NOT NULL DEFAULT 0);
 CREATE TABLE IF NOT EXISTS updates (
 	name TEXT PRIMARY KEY, module TEXT NOT NULL, version TEXT NOT NULL, platform TEXT NOT NULL,
 	file TEXT NOT NULL, size INTEGER NOT NULL, sha256 TEXT NOT NULL, sig BLOB NOT NULL,
@@ -80,6 +80,13 @@ func OpenSQLite(ctx context.Context, path string) (*SQLStore, error) {
 	if _, err := db.ExecContext(ctx, schema); err != nil {
 		db.Close()
 		return nil, fmt.Errorf("fleet: open store %s: %w", path, err)
+	}
+	// A store made before servers had a rekey column gets it.
+	if _, err := db.ExecContext(ctx, `SELECT rekey FROM servers LIMIT 0`); err != nil {
+		if _, err := db.ExecContext(ctx, `ALTER TABLE servers ADD COLUMN rekey INTEGER NOT NULL DEFAULT 0`); err != nil {
+			db.Close()
+			return nil, fmt.Errorf("fleet: open store %s: %w", path, err)
+		}
 	}
 	return &SQLStore{db: db, stmts: map[string]*sql.Stmt{}}, nil
 }
@@ -245,6 +252,39 @@ func (s *SQLStore) PutServer(ctx context.Context, r ServerRecord) error {
 	return storeErr("put server "+r.Name, err)
 }
 
+// EnrolServer implements Store: one statement, so that two enrolments racing after
+// one rekey cannot both win.
+func (s *SQLStore) EnrolServer(ctx context.Context, r ServerRecord) error {
+	v, _ := json.Marshal(r.Versions)
+	res, err := s.exec(ctx, `INSERT INTO servers (name, role, mode, url, secret_hash, interval_ms, last_seen, versions, rekey)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, 0) ON CONFLICT (name) DO UPDATE SET role=excluded.role, mode=excluded.mode,
+		url=excluded.url, secret_hash=excluded.secret_hash, interval_ms=excluded.interval_ms,
+		last_seen=excluded.last_seen, versions=excluded.versions, rekey=0
+		WHERE servers.rekey = 1 AND servers.role = 'slave'`,
+		r.Name, string(r.Role), string(r.Mode), r.URL, r.SecretHash, r.Interval.Milliseconds(), ms(r.LastSeen), string(v))
+	if err != nil {
+		return storeErr("enrol "+r.Name, err)
+	}
+	if n, err := res.RowsAffected(); err != nil {
+		return storeErr("enrol "+r.Name, err)
+	} else if n == 0 {
+		return fmt.Errorf("fleet: server %q: %w", r.Name, ErrNameTaken)
+	}
+	return nil
+}
+
+// AllowRekey implements Store.
+func (s *SQLStore) AllowRekey(ctx context.Context, name string) error {
+	res, err := s.exec(ctx, `UPDATE servers SET rekey = 1 WHERE name = ? AND role = 'slave'`, name)
+	if err != nil {
+		return storeErr("rekey "+name, err)
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		return fmt.Errorf("fleet: server %q: %w", name, ErrNotFound)
+	}
+	return nil
+}
+
 // Touch implements Store.
 func (s *SQLStore) Touch(ctx context.Context, name string, at time.Time, versions map[string]string) error {
 	v, _ := json.Marshal(versions)
@@ -258,15 +298,16 @@ func (s *SQLStore) Touch(ctx context.Context, name string, at time.Time, version
 	return nil
 }
 
-const serverCols = `name, role, mode, url, secret_hash, interval_ms, last_seen, versions`
+const serverCols = `name, role, mode, url, secret_hash, interval_ms, last_seen, versions, rekey`
 
 func scanServer(sc rowScanner) (*ServerRecord, error) {
 	var r ServerRecord
 	var role, mode, versions string
-	var interval, seen int64
-	if err := sc.Scan(&r.Name, &role, &mode, &r.URL, &r.SecretHash, &interval, &seen, &versions); err != nil {
+	var interval, seen, rekey int64
+	if err := sc.Scan(&r.Name, &role, &mode, &r.URL, &r.SecretHash, &interval, &seen, &versions, &rekey); err != nil {
 		return nil, err
 	}
+	r.Rekey = rekey != 0
 	r.Role, r.Mode, r.Interval, r.LastSeen = Role(role), Mode(mode), time.Duration(interval)*time.Millisecond, fromMS(seen)
 	if err := json.Unmarshal([]byte(versions), &r.Versions); err != nil {
 		return nil, err
@@ -326,6 +367,10 @@ func (s *SQLStore) PutUpdate(ctx context.Context, u Update) error {
 
 // ErrExists is returned when an update's name is taken by another pack.
 var ErrExists = errors.New("fleet: name taken")
+
+// ErrNameTaken is returned by EnrolServer when the name belongs to an enrolled server
+// whose rekey the admin has not allowed.
+var ErrNameTaken = errors.New("fleet: server name enrolled already")
 
 // Update implements Store.
 func (s *SQLStore) Update(ctx context.Context, name string) (*Update, error) {
@@ -468,6 +513,18 @@ func (s *SQLStore) Release(ctx context.Context, op string, wave int) error {
 	return storeErr("release "+op, err)
 }
 
+// Task implements Store.
+func (s *SQLStore) Task(ctx context.Context, op, server string) (*Task, error) {
+	tasks, err := s.tasks(ctx, `SELECT `+taskCols+` FROM tasks WHERE op = ? AND server = ?`, op, server)
+	if err != nil {
+		return nil, err
+	}
+	if len(tasks) == 0 {
+		return nil, fmt.Errorf("fleet: operation %q has no server %q: %w", op, server, ErrNotFound)
+	}
+	return &tasks[0], nil
+}
+
 // OpenTasks implements Store.
 func (s *SQLStore) OpenTasks(ctx context.Context, server string, now time.Time) ([]Task, error) {
 	tasks, err := s.tasks(ctx, `SELECT t.op, t.server, t.seq, t.wave, t.released, t.state, t.code, t.reason, t.version, t.updated
@@ -491,7 +548,9 @@ func (s *SQLStore) Append(ctx context.Context, ev Event) error {
 	if err := s.appendTx(ctx, tx, ev); err != nil {
 		return err
 	}
-	if ev.State != "" {
+	if ev.Server != "" {
+		// An event about a server is about one of its tasks: another server's
+		// operation is not its to write into.
 		var kind, state string
 		err := s.txQueryRow(ctx, tx, taskState, ev.Op, ev.Server).Scan(&kind, &state)
 		if errors.Is(err, sql.ErrNoRows) {
@@ -500,7 +559,7 @@ func (s *SQLStore) Append(ctx context.Context, ev Event) error {
 		if err != nil {
 			return storeErr("append", err)
 		}
-		if !final(Kind(kind), State(state)) {
+		if ev.State != "" && !final(Kind(kind), State(state)) {
 			if _, err := s.txExec(ctx, tx, qSetTask,
 				string(ev.State), ev.Code, ev.Reason, ev.Version, ev.Version, ms(ev.At), ev.Op, ev.Server); err != nil {
 				return storeErr("append", err)

@@ -9,8 +9,14 @@ import (
 // and the append-only event log. A task's state is a view of the log kept up to date
 // by Append, in the same transaction. SQLiteStore is the embedded implementation.
 type Store interface {
-	// PutServer creates or replaces a server's record (enrolment).
+	// PutServer creates or replaces a server's record.
 	PutServer(ctx context.Context, s ServerRecord) error
+	// EnrolServer creates a slave's record, or replaces one whose rekey the admin
+	// allowed (clearing that permission); a name taken otherwise is ErrNameTaken.
+	EnrolServer(ctx context.Context, s ServerRecord) error
+	// AllowRekey lets the next enrolment under a slave's name replace its record, or
+	// returns ErrNotFound.
+	AllowRekey(ctx context.Context, name string) error
 	// Touch records a contact from a server and the versions it reported.
 	Touch(ctx context.Context, name string, at time.Time, versions map[string]string) error
 	// Server returns one server, or ErrNotFound.
@@ -40,12 +46,15 @@ type Store interface {
 	EndOperation(ctx context.Context, id string, at time.Time) error
 	// Release marks the tasks of one wave of an operation as released to their servers.
 	Release(ctx context.Context, op string, wave int) error
+	// Task returns a server's task in an operation, or ErrNotFound.
+	Task(ctx context.Context, op, server string) (*Task, error)
 	// OpenTasks returns the released tasks of a server that are not final and whose
 	// operation has not expired at now.
 	OpenTasks(ctx context.Context, server string, now time.Time) ([]Task, error)
 
 	// Append appends ev to the log; when ev.State is set, it also sets the state of
-	// the task (ev.Op, ev.Server) unless that task is already final.
+	// the task (ev.Op, ev.Server) unless that task is already final. An event that
+	// names a server without a task in ev.Op is refused with ErrNotFound.
 	Append(ctx context.Context, ev Event) error
 	// Events returns the events of one operation ("" for all), oldest first.
 	Events(ctx context.Context, op string) ([]Event, error)

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/sha256"
+	"database/sql"
 	"errors"
 	"fmt"
 	"net/http/httptest"
@@ -65,6 +66,25 @@ func TestStore(t *testing.T) {
 			}
 			if err := st.Touch(ctx, "nobody", now, nil); !errors.Is(err, fleet.ErrNotFound) {
 				t.Fatalf("touch of an unknown server: %v", err)
+			}
+			// Enrolment: a taken name is refused until the admin allows a rekey, once.
+			if err := st.EnrolServer(ctx, fleet.ServerRecord{Name: "a", Role: fleet.RoleSlave, Mode: fleet.ModeMailbox, SecretHash: "h2", LastSeen: now}); !errors.Is(err, fleet.ErrNameTaken) {
+				t.Fatalf("enrol under a taken name: %v", err)
+			}
+			if err := st.AllowRekey(ctx, "nobody"); !errors.Is(err, fleet.ErrNotFound) {
+				t.Fatalf("rekey of an unknown server: %v", err)
+			}
+			if err := st.AllowRekey(ctx, "a"); err != nil {
+				t.Fatal(err)
+			}
+			if err := st.EnrolServer(ctx, fleet.ServerRecord{Name: "a", Role: fleet.RoleSlave, Mode: fleet.ModePush, URL: "http://127.0.0.1:1", SecretHash: "h2", LastSeen: now}); err != nil {
+				t.Fatal(err)
+			}
+			if err := st.EnrolServer(ctx, fleet.ServerRecord{Name: "a", Role: fleet.RoleSlave, Mode: fleet.ModePush, SecretHash: "h3", LastSeen: now}); !errors.Is(err, fleet.ErrNameTaken) {
+				t.Fatalf("second enrolment after one rekey: %v", err)
+			}
+			if srv, err := st.Server(ctx, "a"); err != nil || srv.SecretHash != "h2" || srv.Rekey {
+				t.Fatalf("server a after its rekey: %+v %v", srv, err)
 			}
 			srv, err := st.Server(ctx, "b")
 			if err != nil || srv.Versions["app"] != "1.0.0" || !srv.LastSeen.Equal(now.Add(time.Second)) || srv.Interval != 30*time.Second {
@@ -258,4 +278,32 @@ func (d *domain) otherMaster() *domain {
 		t.Fatal(err)
 	}
 	return &o
+}
+
+// TestSQLiteStoreBeforeRekey: a store made before servers had a rekey column opens,
+// and its servers keep their names.
+func TestSQLiteStoreBeforeRekey(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "old.db")
+	db, err := sql.Open("sqlite", path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.Exec(`CREATE TABLE servers (name TEXT PRIMARY KEY, role TEXT NOT NULL, mode TEXT NOT NULL, url TEXT NOT NULL,
+		secret_hash TEXT NOT NULL, interval_ms INTEGER NOT NULL, last_seen INTEGER NOT NULL, versions TEXT NOT NULL);
+		INSERT INTO servers VALUES ('old', 'slave', 'mailbox', '', 'h', 0, 0, '{}')`); err != nil {
+		t.Fatal(err)
+	}
+	db.Close()
+	st, err := fleet.OpenSQLite(ctx, path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	if err := st.EnrolServer(ctx, fleet.ServerRecord{Name: "old", Role: fleet.RoleSlave, Mode: fleet.ModeMailbox, SecretHash: "x"}); !errors.Is(err, fleet.ErrNameTaken) {
+		t.Fatalf("enrol under a name of the old store: %v", err)
+	}
+	if srv, err := st.Server(ctx, "old"); err != nil || srv.SecretHash != "h" {
+		t.Fatalf("%+v %v", srv, err)
+	}
 }

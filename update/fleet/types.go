@@ -50,7 +50,9 @@ const (
 	CodeHalted       = "halted"        // the wave was halted: too many failures
 	CodeNotStaged    = "not_staged"    // apply with RequireStaged, and a server has not staged
 	CodeUnknown      = "unknown_module"
-	CodeInterrupted  = "interrupted" // the server stopped during the install; its recovery restored the previous version
+	CodeInterrupted  = "interrupted"  // the server stopped during the install; its recovery restored the previous version
+	CodeNameTaken    = "name_taken"   // enrolment under the name of an enrolled server, without the admin's rekey
+	CodeMasterFirst  = "master_first" // apply of a version newer than the master's own, without force
 )
 
 // Update is a pack the master has accepted, under a name.
@@ -77,6 +79,9 @@ type ServerRecord struct {
 	Interval   time.Duration
 	LastSeen   time.Time
 	Versions   map[string]string // module → installed version ("" for none)
+	// Rekey reports that the admin allowed the next enrolment under this name to
+	// replace the record (and its secret).
+	Rekey bool
 }
 
 // Operation is an add-update, propagate or apply, with its parameters.
@@ -153,9 +158,26 @@ type ServerView struct {
 	Role      Role              `json:"role"`
 	Mode      Mode              `json:"mode"`
 	LastSeen  *time.Time        `json:"last_seen"`
-	Reachable bool              `json:"reachable"`
+	Reachable bool              `json:"reachable"` // Contact is fresh
+	Contact   Contact           `json:"contact"`
 	Versions  map[string]string `json:"versions"`
 }
+
+// Contact is how recent a server's last contact is, against its poll interval (the
+// seed's reachability tick: green, orange, red).
+type Contact string
+
+// Contacts.
+const (
+	// ContactFresh: a long poll of it is open, or its last contact is within its poll
+	// interval and 15 s.
+	ContactFresh Contact = "fresh"
+	// ContactLate: within three intervals and 15 s, or its connection closed during a
+	// long poll and it has not polled since.
+	ContactLate Contact = "late"
+	// ContactLost: beyond, or never.
+	ContactLost Contact = "lost"
+)
 
 // Convergence says whether every server that runs a module runs its newest version.
 type Convergence struct {

@@ -86,6 +86,7 @@
       xhr.setRequestHeader('Content-Type', 'application/zip');
       bar.hidden = false;
       bar.value = 0;
+      bar.classList.remove('bad');
       xhr.upload.addEventListener('progress', function (ev) {
         if (ev.lengthComputable) { bar.value = Math.round(ev.loaded * 100 / ev.total); }
       });
@@ -100,10 +101,16 @@
           sel.value = u.name;
           logOp(null, 'add-update', u.name, true);
         } else {
+          // The seed: a refused upload shows a red bar, with the reason under it.
+          bar.value = 100;
+          bar.classList.add('bad');
           say(out, errorOf(xhr.responseText, xhr.status), true);
         }
       });
-      xhr.addEventListener('error', function () { say(out, 'upload failed: the master did not answer', true); });
+      xhr.addEventListener('error', function () {
+        bar.classList.add('bad');
+        say(out, 'upload failed: the master did not answer', true);
+      });
       xhr.send(pack);
     });
   });
@@ -114,6 +121,7 @@
     e.preventDefault();
     var out = $('#operate-result'), f = op.elements;
     var req = { kind: e.submitter ? e.submitter.value : 'propagate', update: f.update.value };
+    if (req.kind === 'apply' && f.force.checked) { req.force = true; }
     if (f.all.checked) {
       req.all = true;
     } else {
@@ -133,6 +141,21 @@
         watch(rep.id);
       });
     }, function () { say(out, 'the master did not answer', true); });
+  });
+
+  // Re-key: the next enrolment under the server's name replaces its secret.
+  Array.prototype.forEach.call(document.querySelectorAll('button[data-action="rekey"]'), function (b) {
+    b.addEventListener('click', function () {
+      var out = $('#servers-result'), name = b.dataset.server;
+      fetch('/ui/api/servers/' + encodeURIComponent(name) + '/rekey', {
+        method: 'POST', credentials: 'same-origin', headers: { 'X-Upkeep-Token': token }
+      }).then(function (r) {
+        return r.text().then(function (t) {
+          if (r.status !== 200) { say(out, errorOf(t, r.status), true); return; }
+          say(out, 'The next enrolment of ' + name + ' replaces its secret.', false);
+        });
+      }, function () { say(out, 'the master did not answer', true); });
+    });
   });
 
   $('#logout').addEventListener('click', function () {
