@@ -263,7 +263,7 @@ func (e *Engine) offlinePack(m *ModuleConfig, installed string, opts InstallOpti
 		return nil, err
 	}
 	// The file is the operator's own: its size bounds it.
-	want := trust.Pack{Binding: signature.Binding{File: filepath.Base(opts.PackFile), Module: m.Name, Platform: e.platform}, Unlisted: true, MaxSize: max(fi.Size(), 1)}
+	want := trust.Pack{Binding: signature.Binding{Module: m.Name, Platform: e.platform}, Name: filepath.Base(opts.PackFile), Unlisted: true, MaxSize: max(fi.Size(), 1)}
 	c, err := trust.NewPackCheck(keys, want, sig)
 	if err != nil {
 		return nil, trustErr(m.Name, err)

@@ -19,8 +19,8 @@ type Pack struct {
 	// With Unlisted, only its non-empty fields are required.
 	Binding signature.Binding
 	// Unlisted is set for a pack that comes without a manifest entry (an offline
-	// install, a fleet upload): the signatures must bind Binding.File and the
-	// non-empty fields of Binding, name a module, a version and a valid platform,
+	// install, a fleet upload): the signatures must bind the non-empty fields of
+	// Binding (the file among them), name a file, a module, a version and a valid platform,
 	// and agree with each other; the binding accepted is read from them.
 	Unlisted bool
 	// Size is the size the signed manifest gives, 0 when it gives none; then MaxSize
@@ -29,6 +29,18 @@ type Pack struct {
 	MaxSize int64
 	// SHA256 is the hex digest the signed manifest gives, "" when it gives none.
 	SHA256 string
+	// Name names the pack in refusals. Default: Binding.File. An offline install
+	// names the file a person gave, whatever it was renamed to, and binds no file:
+	// its module, version and platform are what the signature must bind.
+	Name string
+}
+
+// name is what refusals call the pack.
+func (p Pack) name() string {
+	if p.Name != "" {
+		return p.Name
+	}
+	return p.Binding.File
 }
 
 func (p Pack) limit() int64 {
@@ -72,7 +84,7 @@ var errClosed = errors.New("trust: pack check closed")
 // A signature file that does not parse is refused here (code bad_signature), as is
 // a pack without any bound on its size.
 func NewPackCheck(keys *Keys, p Pack, sig []byte) (*PackCheck, error) {
-	name := p.Binding.File
+	name := p.name()
 	if p.limit() <= 0 {
 		return nil, refuse(CodeBadPack, name, fmt.Errorf("pack %s: no size and no size limit", name))
 	}
@@ -109,7 +121,7 @@ func (c *PackCheck) Write(b []byte) (int, error) {
 		if c.p.Size <= 0 {
 			what = "the limit is"
 		}
-		c.err = refuse(CodeBadPack, c.p.Binding.File, fmt.Errorf("pack %s: %d bytes or more, %s %d", c.p.Binding.File, c.n+int64(len(b)), what, c.p.limit()))
+		c.err = refuse(CodeBadPack, c.p.name(), fmt.Errorf("pack %s: %d bytes or more, %s %d", c.p.name(), c.n+int64(len(b)), what, c.p.limit()))
 		c.Close()
 		return 0, c.err
 	}
@@ -150,7 +162,7 @@ func (c *PackCheck) Accept() (*AcceptedPack, error) {
 	c.closed = true
 	c.pw.Close()
 	<-c.done
-	name, p := c.p.Binding.File, c.p
+	name, p := c.p.name(), c.p
 	if p.Size > 0 && c.n != p.Size {
 		return nil, refuse(CodeBadPack, name, fmt.Errorf("pack %s has %d bytes, the manifest says %d", name, c.n, p.Size))
 	}
@@ -164,7 +176,7 @@ func (c *PackCheck) Accept() (*AcceptedPack, error) {
 	b := p.Binding
 	if p.Unlisted {
 		var err error
-		if b, err = unlisted(p.Binding, c.verified); err != nil {
+		if b, err = unlisted(p.Binding, name, c.verified); err != nil {
 			return nil, err
 		}
 	}
@@ -181,8 +193,7 @@ func (c *PackCheck) Accept() (*AcceptedPack, error) {
 // unlisted reads the binding of a pack without a manifest entry from its first
 // signer (Check then holds every signer to it) and checks it against want's
 // non-empty fields.
-func unlisted(want signature.Binding, v *signature.Verified) (signature.Binding, error) {
-	name := want.File
+func unlisted(want signature.Binding, name string, v *signature.Verified) (signature.Binding, error) {
 	bad := func(code Code, format string, args ...any) (signature.Binding, error) {
 		return signature.Binding{}, refuse(code, name, fmt.Errorf("pack %s: "+format, append([]any{name}, args...)...))
 	}
@@ -190,7 +201,7 @@ func unlisted(want signature.Binding, v *signature.Verified) (signature.Binding,
 	if err != nil {
 		return bad(CodeBadSignature, "%w", err)
 	}
-	if b.File != want.File || b.Module == "" || b.Version == "" || b.Platform == "" {
+	if (want.File != "" && b.File != want.File) || b.File == "" || b.Module == "" || b.Version == "" || b.Platform == "" {
 		return bad(CodeBadSignature, "the signature binds file=%q module=%q version=%q platform=%q: %w", b.File, b.Module, b.Version, b.Platform, signature.ErrBindingMismatch)
 	}
 	if want.Module != "" && b.Module != want.Module {
