@@ -115,7 +115,10 @@ func runInstall(ctx context.Context, cl *cli, args []string) error {
 	if err != nil {
 		return err
 	}
+	started, from := time.Now(), installedNow(ctx, e, pos[0])
+	releaseOnInstall(cl, e, pos[0]) // a person's install ends a hold
 	res, err := e.Install(ctx, pos[0], update.InstallOptions{Version: *ver, PackFile: *packFile, SigFile: *sig, KeepUnmanaged: *keep})
+	cl.record(e, agent.Operation{Module: pos[0], Kind: agent.OpInstall, From: from, To: lastInstalled(res, from), Started: started}, ignoreNoUpdate(err))
 	if errors.Is(err, update.ErrNoUpdate) {
 		fmt.Fprintf(cl.stdout, "%s\n", strings.TrimPrefix(err.Error(), update.ErrNoUpdate.Error()+": "))
 		return nil
@@ -148,11 +151,20 @@ func runRollback(ctx context.Context, cl *cli, args []string) error {
 	if err != nil {
 		return err
 	}
+	started, from := time.Now(), installedNow(ctx, e, pos[0])
 	res, err := e.Rollback(ctx, pos[0], update.RollbackOptions{})
+	cl.record(e, agent.Operation{Module: pos[0], Kind: agent.OpRollback, From: from, To: lastInstalled(res, from), Started: started}, err)
 	if err != nil {
 		return err
 	}
 	fmt.Fprintf(cl.stdout, "rolled %s back from %s to %s\n", res.Module, orNone(strp(res.From)), res.Installed[0])
+	// A person's rollback holds the module, so that the agent does not install again
+	// what was just rolled away from.
+	if h, err := agent.SetHold(e.Config().StateDir, pos[0], agent.HoldRollback, time.Now()); err != nil {
+		return fmt.Errorf("rolled back, but the hold could not be set: %w", err)
+	} else {
+		fmt.Fprintf(cl.stdout, "%s on hold (%s): no automatic install until `upkeep release` or a person's install\n", res.Module, h.Reason)
+	}
 	return nil
 }
 
@@ -198,10 +210,11 @@ func runStatus(ctx context.Context, cl *cli, args []string) error {
 	}
 	sts, serr := e.Status(ctx)
 	if *asJSON {
-		if sts == nil {
-			sts = []update.ModuleStatus{}
+		mods, err := withHolds(e.Config().StateDir, sts)
+		if err != nil {
+			return err
 		}
-		if err := writeJSON(cl.stdout, map[string]any{"modules": sts}); err != nil {
+		if err := writeJSON(cl.stdout, map[string]any{"modules": mods}); err != nil {
 			return err
 		}
 	} else {
@@ -216,6 +229,9 @@ func runStatus(ctx context.Context, cl *cli, args []string) error {
 			}
 			if s.LastError != "" {
 				fmt.Fprintf(cl.stdout, ", last error: %s", s.LastError)
+			}
+			if h, _ := agent.ReadHold(e.Config().StateDir, s.Name); h != nil {
+				fmt.Fprintf(cl.stdout, ", on hold (%s) since %s", h.Reason, h.Since.Format(time.RFC3339))
 			}
 			fmt.Fprintln(cl.stdout)
 		}

@@ -83,6 +83,9 @@ type ModuleView struct {
 	LastResult  string     `json:"last_result"`
 	LastError   string     `json:"last_error"`
 	Backups     []string   `json:"backups"`
+	// Hold is the module's hold, nil when it is not on hold: no automatic install
+	// until a person installs or releases it.
+	Hold *Hold `json:"hold"`
 	// Diagnostics answers "why is no version found": what the last check saw.
 	Diagnostics Diagnostics `json:"diagnostics"`
 	// Database is the database part of a module of kind database, nil for others.

@@ -83,6 +83,11 @@
     codeEl.textContent = code || '';
     codeEl.hidden = !code;
 
+    var hold = field(el, 'hold');
+    hold.hidden = !m.hold;
+    field(el, 'hold-reason').textContent = m.hold ? m.hold.reason : '';
+    setTime(field(el, 'hold-since'), m.hold && m.hold.since, '');
+
     var install = el.querySelector('button[data-action="install"]');
     var newer = m.latest && m.latest !== m.installed;
     install.textContent = newer ? 'Install ' + m.latest : 'Install';
