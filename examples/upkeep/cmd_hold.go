@@ -87,9 +87,11 @@ func (cl *cli) record(e *update.Engine, op agent.Operation, err error) {
 	}
 }
 
-// withHolds writes each module status with its "hold" key (null when not held), as
-// `status --json` prints it.
-func withHolds(dir string, sts []update.ModuleStatus) ([]json.RawMessage, error) {
+// withHolds writes each module status with its "hold" key (null when not held) and,
+// for a maintenance flag upkeep did not place, "maintenance_foreign", as `status
+// --json` prints it.
+func withHolds(cfg update.Config, sts []update.ModuleStatus) ([]json.RawMessage, error) {
+	dir := cfg.StateDir
 	out := make([]json.RawMessage, 0, len(sts))
 	for _, s := range sts {
 		b, err := json.Marshal(s)
@@ -105,7 +107,11 @@ func withHolds(dir string, sts []update.ModuleStatus) ([]json.RawMessage, error)
 			return nil, err
 		}
 		b = bytes.TrimSuffix(b, []byte("}"))
-		b = append(append(append(b, `,"hold":`...), hb...), '}')
+		b = append(append(b, `,"hold":`...), hb...)
+		if m, err := cfg.Module(s.Name); err == nil && agent.ForeignFlag(m) {
+			b = append(b, `,"maintenance_foreign":true`...)
+		}
+		b = append(b, '}')
 		out = append(out, b)
 	}
 	return out, nil

@@ -208,9 +208,10 @@ func runStatus(ctx context.Context, cl *cli, args []string) error {
 	if err != nil {
 		return err
 	}
+	cfg := e.Config()
 	sts, serr := e.Status(ctx)
 	if *asJSON {
-		mods, err := withHolds(e.Config().StateDir, sts)
+		mods, err := withHolds(e.Config(), sts)
 		if err != nil {
 			return err
 		}
@@ -222,6 +223,9 @@ func runStatus(ctx context.Context, cl *cli, args []string) error {
 			maint := "off"
 			if s.Maintenance {
 				maint = "ON"
+			}
+			if m, err := cfg.Module(s.Name); err == nil && agent.ForeignFlag(m) {
+				maint = "ON (flag not placed by upkeep: `upkeep maintenance off` takes it down)"
 			}
 			fmt.Fprintf(cl.stdout, "%s: installed %s, latest %s, maintenance %s", s.Name, orNone(s.Installed), orNone(s.Latest), maint)
 			if s.LastResult != "" {

@@ -894,6 +894,7 @@ func (a *Agent) view(s update.ModuleStatus) ModuleView {
 		v.Backups = []string{}
 	}
 	v.Hold, _ = ReadHold(a.eng.Config().StateDir, s.Name) // hold.go
+	v.MaintenanceForeign = a.foreignFlag(s.Name)          // maintenance.go
 	if !s.LastCheck.IsZero() {
 		t := s.LastCheck
 		v.LastCheck = &t
