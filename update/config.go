@@ -31,16 +31,20 @@ const (
 // publisher key is refused. Setting it to another product than the pinned one is how
 // an agent is moved to that product: the other product's serial no longer counts.
 type Config struct {
-	Source             string         `json:"source"`
-	Product            string         `json:"product,omitempty"`
-	Keys               []string       `json:"keys"`
-	Threshold          int            `json:"threshold,omitempty"`
-	RootKeys           []string       `json:"root_keys,omitempty"`
-	RootThreshold      int            `json:"root_threshold,omitempty"`
-	StateDir           string         `json:"state_dir"`
-	Platform           string         `json:"platform,omitempty"`
-	Language           string         `json:"language,omitempty"`
-	Channel            string         `json:"channel,omitempty"`
+	Source        string   `json:"source"`
+	Product       string   `json:"product,omitempty"`
+	Keys          []string `json:"keys"`
+	Threshold     int      `json:"threshold,omitempty"`
+	RootKeys      []string `json:"root_keys,omitempty"`
+	RootThreshold int      `json:"root_threshold,omitempty"`
+	StateDir      string   `json:"state_dir"`
+	Platform      string   `json:"platform,omitempty"`
+	Language      string   `json:"language,omitempty"`
+	Channel       string   `json:"channel,omitempty"`
+	// Major, when set, is the only major version of release offered to every module
+	// (HFSQL's major_version: a v22 server is not offered version 23); a module's own
+	// Major overrides it. Default (0): every major version.
+	Major              int            `json:"major,omitempty"`
 	AllowUnsignedHFSQL bool           `json:"allow_unsigned_hfsql,omitempty"`
 	Retention          int            `json:"retention,omitempty"`
 	Modules            []ModuleConfig `json:"modules"`
@@ -61,6 +65,9 @@ type ModuleConfig struct {
 	MaintenanceFile string   `json:"maintenance_file,omitempty"`
 	Scripts         string   `json:"scripts,omitempty"`
 	Installed       string   `json:"installed,omitempty"`
+	// Major is the only major version of release offered to this module. Default (0):
+	// the configuration's Major.
+	Major int `json:"major,omitempty"`
 	// Kind is what the module is: KindFiles (the default) or KindDatabase.
 	Kind ModuleKind `json:"kind,omitempty"`
 	// Database is where a KindDatabase module's scripts run.
@@ -204,6 +211,9 @@ func (c *Config) validate(needSource, needKeys bool) error {
 	if c.Platform == "" {
 		c.Platform = runtime.GOOS + "/" + runtime.GOARCH
 	}
+	if c.Major < 0 {
+		return bad("major", "%d is negative (0 accepts every major version)", c.Major)
+	}
 	if c.Retention == 0 {
 		c.Retention = 2
 	}
@@ -227,6 +237,9 @@ func (c *Config) validate(needSource, needKeys bool) error {
 			return bad(f+".name", "module %q appears twice", m.Name)
 		}
 		seen[m.Name] = true
+		if m.Major < 0 {
+			return bad(f+".major", "%d is negative (0 takes the global major)", m.Major)
+		}
 		switch m.Kind {
 		case "", KindFiles:
 			if m.Database != nil {
@@ -310,4 +323,13 @@ func validModuleName(s string) bool {
 		}
 	}
 	return true
+}
+
+// MajorOf returns the major version module m is restricted to: its own, else the
+// configuration's; 0 when releases of every major version are offered.
+func (c *Config) MajorOf(m *ModuleConfig) int {
+	if m.Major != 0 {
+		return m.Major
+	}
+	return c.Major
 }
