@@ -64,6 +64,8 @@ type CheckReport struct {
 	Modules []ModuleCheck `json:"modules"`
 	// Manifest is the manifest that was accepted, nil when it was refused.
 	Manifest *manifest.Manifest `json:"-"`
+	// Warnings tell of what the check accepted but looks wrong (channel.go).
+	Warnings []string `json:"warnings,omitempty"`
 }
 
 // Check fetches and verifies the manifest, then decides for every configured module
@@ -92,6 +94,7 @@ func (e *Engine) Check(ctx context.Context) (*CheckReport, error) {
 		return rep, err
 	}
 	rep.Manifest = m
+	rep.Warnings = channelWarnings(e.cfg.Channel, m)
 	id, err := e.installID()
 	if err != nil {
 		return rep, err

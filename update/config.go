@@ -3,9 +3,15 @@ package update
 import (
 	"errors"
 	"fmt"
+	"maps"
+	"os"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strings"
+
+	"github.com/upkeep-go/upkeep/hooks"
+	"github.com/upkeep-go/upkeep/update/maintenance"
 )
 
 // Strategy is how a module's new tree replaces the live one.
@@ -103,12 +109,14 @@ type DatabaseConfig struct {
 // ConfigError is a configuration that cannot be used: it names the field at fault and,
 // for a configuration file, the file. Its message has the io/fs shape: "update: config
 // StateDir: missing" (Go field names) for a Config built in code, "FILE: state_dir:
-// missing" (the JSON keys the file holds) for a file. It matches ErrConfig and its cause
-// with errors.Is.
+// missing" (the JSON keys the file holds) for a file, "FILE:LINE:COL: state_dir:
+// missing" when the line is known (package update/agent's LoadConfig fills it in). It
+// matches ErrConfig and its cause with errors.Is.
 type ConfigError struct {
-	File  string // the configuration file, "" when built in code
-	Field string // JSON path of the field at fault, e.g. "modules[1].path"
-	Err   error  // the cause
+	File      string // the configuration file, "" when built in code
+	Line, Col int    // where in File the field (or the object lacking it) is; 0 when unknown
+	Field     string // JSON path of the field at fault, e.g. "modules[1].path"
+	Err       error  // the cause
 }
 
 // Error describes the failure, naming what is at fault.
@@ -116,6 +124,9 @@ func (e *ConfigError) Error() string {
 	msg := "invalid"
 	if e.Err != nil {
 		msg = e.Err.Error()
+	}
+	if e.File != "" && e.Line > 0 {
+		return fmt.Sprintf("%s:%d:%d: %s: %s", e.File, e.Line, e.Col, e.Field, msg)
 	}
 	if e.File != "" {
 		return e.File + ": " + e.Field + ": " + msg
@@ -277,6 +288,32 @@ func (c *Config) validate(needSource, needKeys bool) error {
 			}
 		}
 	}
+	return c.checkFolders()
+}
+
+// checkFolders refuses a state dir inside a module's folder and module folders that
+// nest: each update replaces a module's folder as a whole, so what lies inside it would
+// be swapped away with it (or, kept in a backup, later pruned).
+func (c *Config) checkFolders() error {
+	inside := func(p, dir string) bool {
+		rel, err := filepath.Rel(filepath.Clean(dir), filepath.Clean(p))
+		return err == nil && rel != ".." && !strings.HasPrefix(rel, ".."+string(filepath.Separator)) && !filepath.IsAbs(rel)
+	}
+	for i := range c.Modules {
+		m := &c.Modules[i]
+		if m.Path == "" {
+			continue
+		}
+		if filepath.IsAbs(c.StateDir) && inside(c.StateDir, m.Path) {
+			return &ConfigError{Field: "state_dir", Err: fmt.Errorf("%q is inside the folder of module %q (%s), which each update replaces: keep the state dir elsewhere", c.StateDir, m.Name, m.Path)}
+		}
+		for j := range c.Modules[:i] {
+			o := &c.Modules[j]
+			if o.Path != "" && (inside(m.Path, o.Path) || inside(o.Path, m.Path)) {
+				return &ConfigError{Field: fmt.Sprintf("modules[%d].path", i), Err: fmt.Errorf("%q and the folder of module %q (%s) nest: each update replaces a module's folder as a whole, so module folders must be apart", m.Path, o.Name, o.Path)}
+			}
+		}
+	}
 	return nil
 }
 
@@ -332,4 +369,50 @@ func (c *Config) MajorOf(m *ModuleConfig) int {
 		return m.Major
 	}
 	return c.Major
+}
+
+// checkOptions refuses a WithHook or WithMaintenance for a module the configuration
+// does not have: a misspelt name would otherwise leave the hook silently unused.
+func (c *Config) checkOptions(hks map[string]hooks.Hook, maint map[string]*maintenance.State) error {
+	check := func(opt, name string) error {
+		if _, err := c.Module(name); err != nil {
+			names := make([]string, len(c.Modules))
+			for i, m := range c.Modules {
+				names[i] = m.Name
+			}
+			return fmt.Errorf("update: %s(%q): %w (configured: %s)", opt, name, err, strings.Join(names, ", "))
+		}
+		return nil
+	}
+	for _, name := range slices.Sorted(maps.Keys(hks)) {
+		if err := check("WithHook", name); err != nil {
+			return err
+		}
+	}
+	for _, name := range slices.Sorted(maps.Keys(maint)) {
+		if err := check("WithMaintenance", name); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// CheckSource refuses a Source that is neither a URL nor an existing folder
+// ("127.0.0.1:8090", which would otherwise name a folder beside the configuration
+// file). Package update/agent's LoadConfig calls it; New does not, since a program may
+// create its repository folder after the engine.
+func (c *Config) CheckSource() error {
+	src := c.Source
+	if src == "" || strings.Contains(src, "://") {
+		return nil
+	}
+	fi, err := os.Stat(src)
+	if err == nil && fi.IsDir() {
+		return nil
+	}
+	why := "does not exist"
+	if err == nil {
+		why = "is not a folder"
+	}
+	return &ConfigError{Field: "source", Err: fmt.Errorf("%q is neither a URL (http://HOST:PORT/…, https://…, file:///…) nor an existing folder (it %s)", src, why)}
 }

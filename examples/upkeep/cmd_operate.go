@@ -41,7 +41,9 @@ func (cl *cli) engine(path string) (*update.Engine, error) {
 	} else {
 		opts = append(opts, update.WithEvents(newProgressLines(cl.stderr).event))
 	}
-	return update.New(cfg.Config, opts...)
+	e, err := update.New(cfg.Config, opts...)
+	// An error about a key of the file names the file, line and key, not a Go field.
+	return e, cfg.Locate(err)
 }
 
 func runCheck(ctx context.Context, cl *cli, args []string) error {
@@ -60,6 +62,9 @@ func runCheck(ctx context.Context, cl *cli, args []string) error {
 		return err
 	}
 	rep, cerr := e.Check(ctx)
+	for _, w := range rep.Warnings {
+		fmt.Fprintf(cl.stderr, "upkeep check: warning: %s\n", w)
+	}
 	if *asJSON {
 		if err := writeJSON(cl.stdout, rep); err != nil {
 			return err
