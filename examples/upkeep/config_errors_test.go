@@ -78,5 +78,5 @@ func TestPublicKeyAsSecret(t *testing.T) {
 	require.NoError(t, os.WriteFile(f, []byte("x"), 0o644))
 	code, _, errs := runCLI(t, "sign", "--sec", pub, f)
 	require.Equal(t, 1, code)
-	require.Contains(t, errs, pub+" is a public key: --sec wants the secret key file")
+	require.Contains(t, errs, pub+" is a public key, not a secret key: give the secret key file")
 }
