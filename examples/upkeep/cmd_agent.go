@@ -63,7 +63,7 @@ func runAgent(ctx context.Context, cl *cli, args []string) error {
 	var fc *fleet.Config
 	if len(cfg.Fleet) > 0 {
 		if fc, err = fleet.ParseConfig(cfg.Fleet, filepath.Dir(*config)); err != nil {
-			return fmt.Errorf("%s: %w", *config, err)
+			return fleetConfigErr(cfg, fmt.Errorf("%s: %w", *config, err))
 		}
 	}
 	var secret string
@@ -79,7 +79,7 @@ func runAgent(ctx context.Context, cl *cli, args []string) error {
 	log := slog.New(slog.NewTextHandler(cl.stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
 	eng, err := update.New(cfg.Config, update.WithLogger(log), update.WithApplier(update.KindDatabase, newDBApplier))
 	if err != nil {
-		return err
+		return cfg.Locate(err)
 	}
 	run := func(ctx context.Context) error {
 		if fc == nil {

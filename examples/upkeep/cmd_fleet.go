@@ -65,7 +65,7 @@ func fleetConfig(path string) (*agent.Config, *fleet.Config, error) {
 	}
 	fc, err := fleet.ParseConfig(cfg.Fleet, filepath.Dir(path))
 	if err != nil {
-		return nil, nil, fmt.Errorf("%s: %w", path, err)
+		return nil, nil, fleetConfigErr(cfg, fmt.Errorf("%s: %w", path, err))
 	}
 	return cfg, fc, nil
 }
@@ -104,7 +104,7 @@ func runFleetRole(ctx context.Context, cl *cli, args []string, role fleet.Role) 
 	log := cl.logger()
 	eng, err := update.New(cfg.Config, update.WithLogger(log), update.WithApplier(update.KindDatabase, newDBApplier))
 	if err != nil {
-		return err
+		return cfg.Locate(err)
 	}
 	return runFleetSide(ctx, cl, cfg, fc, eng, log)
 }
