@@ -33,7 +33,8 @@ subcommands:
         the schema fingerprint; --json adds the canonical object listing
   build-fingerprints DIR --driver D [--dsn SCRATCH_DSN]
         apply DIR/upkeep/db/*.sql to an empty scratch database and write
-        DIR/upkeep/db/fingerprints.json for that driver
+        DIR/upkeep/db/fingerprints.json and listings.json (the object listing
+        after each script, which drift reports compare with) for that driver
   status --config FILE MODULE [--pack PACK] [--json]
   script --config FILE MODULE NUMBER [--pack PACK]
   apply-next --config FILE MODULE [--pack PACK]
@@ -163,21 +164,34 @@ func runDBBuild(ctx context.Context, cl *cli, args []string) error {
 		return err
 	}
 	defer db.Close()
-	fps, err := r.Build(ctx, p)
+	ls, err := r.BuildListings(ctx, p)
 	if err != nil {
 		return dbErr(err)
 	}
-	// The other driver's entries are kept (Load read them).
+	// The other driver's entries are kept (Load read them). The listings go first:
+	// a pack whose fingerprints.json is newer than its listings.json has listings
+	// that do not match, which a drift report refuses rather than trusts.
+	fps := map[int]string{}
+	for n, l := range ls {
+		fps[n] = l.Fingerprint
+	}
 	p.Fingerprints[d] = fps
-	b, err := json.Marshal(p.Fingerprints)
-	if err != nil {
-		return err
+	p.Listings[d] = dbscript.ListingChanges(ls)
+	for _, f := range []struct {
+		name string
+		v    json.Marshaler
+	}{{dbscript.ListingsFile, p.Listings}, {dbscript.FingerprintsFile, p.Fingerprints}} {
+		b, err := f.v.MarshalJSON()
+		if err != nil {
+			return err
+		}
+		dest := filepath.Join(dir, filepath.FromSlash(f.name))
+		if err := atomicfile.WriteFile(dest, append(b, '\n'), 0o644); err != nil {
+			return err
+		}
 	}
-	dest := filepath.Join(dir, filepath.FromSlash(dbscript.FingerprintsFile))
-	if err := atomicfile.WriteFile(dest, append(b, '\n'), 0o644); err != nil {
-		return err
-	}
-	fmt.Fprintf(cl.stdout, "wrote %s: %d %s fingerprints\n", dest, len(fps), d)
+	fmt.Fprintf(cl.stdout, "wrote %s: %d %s fingerprints (and their object listings in %s)\n",
+		filepath.Join(dir, filepath.FromSlash(dbscript.FingerprintsFile)), len(fps), d, filepath.Base(dbscript.ListingsFile))
 	return nil
 }
 

@@ -2,13 +2,13 @@ package dbscript
 
 import (
 	"context"
-	"crypto/rand"
 	"database/sql"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"regexp"
+	"strconv"
 	"strings"
+	"time"
 
 	"github.com/jackc/pgx/v5/pgconn"
 )
@@ -23,13 +23,26 @@ func (pgDialect) qualify(schema, table string) string {
 }
 
 // begin puts the schema alone on the search path, so that scripts create their
-// objects there and the catalog prints names unqualified, and serialises runners
-// on the same history table.
-func (d pgDialect) begin(ctx context.Context, tx *sql.Tx, schema, table string) error {
-	if _, err := tx.ExecContext(ctx, `SELECT set_config('search_path', $1, true)`, quoteIdent(schema)); err != nil {
+// objects there and the catalog prints names unqualified, sets the server's own
+// time limits for the transaction, and serialises runners on the same history
+// table.
+func (d pgDialect) begin(ctx context.Context, tx *sql.Tx, schema, table string, timeout time.Duration) error {
+	limit := "0"
+	if timeout > 0 {
+		limit = strconv.FormatInt(max(timeout.Milliseconds(), 1), 10)
+	}
+	if _, err := tx.ExecContext(ctx, `SELECT set_config('search_path', $1, true), set_config('lock_timeout', $2, true), set_config('statement_timeout', $2, true)`,
+		quoteIdent(schema), limit); err != nil {
 		return err
 	}
 	_, err := tx.ExecContext(ctx, `SELECT pg_advisory_xact_lock(hashtext($1))`, "upkeep "+d.qualify(schema, table))
+	return err
+}
+
+// beginRead puts the schema alone on the search path; the transaction is read-only
+// and takes no advisory lock, so a read never waits for a script.
+func (pgDialect) beginRead(ctx context.Context, tx *sql.Tx, schema string) error {
+	_, err := tx.ExecContext(ctx, `SELECT set_config('search_path', $1, true)`, quoteIdent(schema))
 	return err
 }
 
@@ -120,6 +133,10 @@ func (pgDialect) lineOf(err error, stmt string) (int, string) {
 		return 0, err.Error()
 	}
 	msg := pe.Severity + ": " + pe.Message + " (SQLSTATE " + pe.Code + ")"
+	switch pe.Code {
+	case "57014", "55P03": // query_canceled (statement_timeout), lock_not_available (lock_timeout)
+		msg = "timed out (script_timeout): " + msg
+	}
 	if pe.Detail != "" {
 		msg += ": " + pe.Detail
 	}
@@ -129,23 +146,4 @@ func (pgDialect) lineOf(err error, stmt string) (int, string) {
 	r := []rune(stmt)
 	pos := min(int(pe.Position)-1, len(r))
 	return 1 + strings.Count(string(r[:pos]), "\n"), msg
-}
-
-// scratch creates a throwaway schema in a transaction that is always rolled back.
-func (d pgDialect) scratch(ctx context.Context, db *sql.DB, fn func(q querier, schema string) error) error {
-	tx, err := db.BeginTx(ctx, nil)
-	if err != nil {
-		return err
-	}
-	defer tx.Rollback()
-	var b [8]byte
-	rand.Read(b[:])
-	schema := "upkeep_scratch_" + hex.EncodeToString(b[:])
-	if _, err := tx.ExecContext(ctx, `CREATE SCHEMA `+quoteIdent(schema)); err != nil {
-		return err
-	}
-	if _, err := tx.ExecContext(ctx, `SELECT set_config('search_path', $1, true)`, quoteIdent(schema)); err != nil {
-		return err
-	}
-	return fn(tx, schema)
 }
