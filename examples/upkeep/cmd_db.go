@@ -279,7 +279,8 @@ func (cl *cli) dbModule(ctx context.Context, fl dbFlags, module string) (*dbModu
 		os.RemoveAll(m.tmp)
 		return nil, fmt.Errorf("%s: %w", *fl.pack, err)
 	}
-	if m.r, m.db, err = openRunner(mc.Database.Driver, dsn, mc.Database.Schema); err != nil {
+	// The local baseline and the script timeout are those the engine's installs use.
+	if m.r, m.db, err = openRunner(mc.Database.Driver, dsn, mc.Database.Schema, dbagent.ModuleOptions(cfg.StateDir, *mc)...); err != nil {
 		os.RemoveAll(m.tmp)
 		return nil, err
 	}
@@ -493,8 +494,3 @@ func runDBMarkApplied(ctx context.Context, cl *cli, args []string) error {
 	fmt.Fprintf(cl.stdout, "%s: recorded %s as run by hand, fingerprint %s\n", m.name, a.Name, a.After)
 	return nil
 }
-
-// newDBApplier is the engine's applier of database modules: pending scripts run when
-// the database is standard; a customised one fails with schema_drift and is left to
-// a person (db status, db apply-next, or the agent's portal).
-func newDBApplier(m update.ModuleConfig) (update.Applier, error) { return dbagent.NewApplier(m) }

@@ -13,6 +13,7 @@ import (
 
 	"github.com/upkeep-go/upkeep/update"
 	"github.com/upkeep-go/upkeep/update/agent"
+	"github.com/upkeep-go/upkeep/update/dbscript/dbagent"
 )
 
 func init() {
@@ -35,7 +36,7 @@ func (cl *cli) engine(path string) (*update.Engine, error) {
 		return nil, err
 	}
 	log := slog.New(slog.NewTextHandler(cl.stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
-	opts := []update.Option{update.WithLogger(log), update.WithApplier(update.KindDatabase, newDBApplier)}
+	opts := []update.Option{update.WithLogger(log), update.WithApplier(update.KindDatabase, dbagent.Appliers(cfg.StateDir))}
 	if cl.terminal {
 		opts = append(opts, update.WithEvents(newProgressBar(cl.stderr).event))
 	} else {

@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"os"
+	"path/filepath"
 
 	"github.com/upkeep-go/upkeep/internal/atomicfile"
 	"github.com/upkeep-go/upkeep/internal/limited"
@@ -68,6 +70,9 @@ func (r *Runner) saveBaseline(a Applied, l *Listing) error {
 	b, err := json.Marshal(baselineFile{Driver: r.driver, Schema: r.schema, Table: r.table, Number: a.Number, Checksum: a.Checksum, Objects: l.Objects})
 	if err != nil {
 		return err
+	}
+	if err := os.MkdirAll(filepath.Dir(r.baseline), 0o700); err != nil {
+		return fmt.Errorf("dbscript: record baseline %s: %w", r.baseline, err)
 	}
 	if err := atomicfile.WriteFile(r.baseline, b, 0o600); err != nil {
 		return fmt.Errorf("dbscript: record baseline %s: %w", r.baseline, err)
