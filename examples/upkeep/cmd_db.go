@@ -235,14 +235,15 @@ func (cl *cli) dbModule(ctx context.Context, fl dbFlags, module string) (*dbModu
 		return nil, err
 	}
 	if *fl.pack == "" {
-		// The pack of the newest version an install installed or tried.
+		// The pack of the newest version offered and downloaded by a check, else the
+		// one an install installed or tried.
 		eng, err := cl.engine(*fl.config)
 		if err != nil {
 			return nil, err
 		}
-		dir, err := eng.AppliedPack(ctx, module)
+		dir, err := dbagent.PackDir(ctx, eng, module)
 		if err != nil {
-			return nil, fmt.Errorf("%w; run `upkeep install --config %s %s` first, or give --pack", err, *fl.config, module)
+			return nil, fmt.Errorf("%w; run `upkeep check --config %s` or `upkeep install --config %s %s` first, or give --pack", err, *fl.config, *fl.config, module)
 		}
 		*fl.pack = dir
 	}

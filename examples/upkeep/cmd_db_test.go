@@ -406,3 +406,38 @@ func TestDBScriptTimeout(t *testing.T) {
 		})
 	}
 }
+
+// TestDBStatusAfterCheck: after a check, before any install, db status shows the
+// newest release's pending scripts (their text readable with db script) and the
+// live drift of a customised database.
+func TestDBStatusAfterCheck(t *testing.T) {
+	for _, d := range []dbscript.Driver{dbscript.SQLite, dbscript.Postgres} {
+		t.Run(string(d), func(t *testing.T) {
+			t.Parallel()
+			r := newDBRelease(t, d, nil)
+			r.publish("1.0.0", map[string]string{"0001_init.sql": "CREATE TABLE customers (id INTEGER PRIMARY KEY, name TEXT NOT NULL);\n"})
+			code, _, errOut := runCLI(t, "install", "--config", r.cfg, "db")
+			require.Equal(t, 0, code, errOut)
+			db, err := dbscript.Open(d, r.dsn)
+			require.NoError(t, err)
+			defer db.Close()
+			dbExec(t, db, "ALTER TABLE customers ADD COLUMN vip INTEGER")
+			r.publish("1.1.0", map[string]string{"0002_orders.sql": "CREATE TABLE orders (id INTEGER PRIMARY KEY, customer_id INTEGER);\n"})
+
+			code, out, errOut := runCLI(t, "check", "--config", r.cfg)
+			require.Equal(t, 0, code, errOut)
+			require.Contains(t, out, "1.1.0")
+			st := r.dbStatus()
+			require.Equal(t, dbscript.StateCustomised, st.State)
+			require.Equal(t, []string{"column customers.vip"}, st.Drift.Added)
+			require.Len(t, st.Pending, 1)
+			require.Equal(t, "0002_orders.sql", st.Pending[0].Name)
+			code, out, errOut = runCLI(t, "db", "script", "--config", r.cfg, "db", "2")
+			require.Equal(t, 0, code, errOut)
+			require.Contains(t, out, "CREATE TABLE orders")
+			code, out, _ = runCLI(t, "status", "--config", r.cfg, "--json")
+			require.Equal(t, 0, code)
+			require.Contains(t, out, `"installed": "1.0.0"`, "no install was attempted")
+		})
+	}
+}

@@ -11,6 +11,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/upkeep-go/upkeep/manifest"
 	"github.com/upkeep-go/upkeep/update"
 	"github.com/upkeep-go/upkeep/update/agent"
 	"github.com/upkeep-go/upkeep/update/dbscript/dbagent"
@@ -61,6 +62,16 @@ func runCheck(ctx context.Context, cl *cli, args []string) error {
 		return err
 	}
 	rep, cerr := e.Check(ctx)
+	// A database module's newest pack is fetched now, so that `db status` shows its
+	// pending scripts and the drift before any install.
+	cfg := e.Config()
+	for _, m := range rep.Modules {
+		if mc, err := cfg.Module(m.Name); err == nil && mc.Kind == update.KindDatabase && m.Status == manifest.StatusUpdate {
+			if err := e.Download(ctx, m.Name, m.Selection); err != nil {
+				fmt.Fprintf(cl.stderr, "upkeep check: %s: download of %s for `db status`: %v\n", m.Name, m.Version, err)
+			}
+		}
+	}
 	if *asJSON {
 		if err := writeJSON(cl.stdout, rep); err != nil {
 			return err

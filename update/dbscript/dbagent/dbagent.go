@@ -14,6 +14,8 @@ import (
 	"path/filepath"
 	"strings"
 
+	"github.com/hashicorp/go-version"
+
 	"github.com/upkeep-go/upkeep/internal/limited"
 	"github.com/upkeep-go/upkeep/update"
 	"github.com/upkeep-go/upkeep/update/agent"
@@ -99,11 +101,40 @@ type module struct {
 	opts []dbscript.Option
 }
 
+// PackDir returns the folder of the pack whose scripts module's database is read
+// against: the pack of the newest version offered and downloaded (eng.OfferedPack)
+// when it is newer than the installed version, so that its pending scripts and the
+// drift show after a check, before any install; else the pack an install installed
+// or tried last (eng.AppliedPack).
+func PackDir(ctx context.Context, eng *update.Engine, module string) (string, error) {
+	applied, err := eng.AppliedPack(ctx, module)
+	if dir, v, oerr := eng.OfferedPack(ctx, module); oerr == nil {
+		st, serr := eng.ModuleStatus(ctx, module)
+		if serr != nil {
+			return "", serr
+		}
+		if st.Installed == nil || err != nil || newer(v, *st.Installed) {
+			return dir, nil
+		}
+	}
+	return applied, err
+}
+
+// newer reports whether version a is newer than b.
+func newer(a, b string) bool {
+	va, err1 := version.NewVersion(a)
+	vb, err2 := version.NewVersion(b)
+	if err1 != nil || err2 != nil {
+		return a != b
+	}
+	return va.GreaterThan(vb)
+}
+
 // with runs f with the module's runner and pack.
 func (d *module) with(ctx context.Context, f func(*dbscript.Runner, *dbscript.Pack) error) error {
-	dir, err := d.eng.AppliedPack(ctx, d.m.Name)
+	dir, err := PackDir(ctx, d.eng, d.m.Name)
 	if err != nil {
-		return fmt.Errorf("%w; install the module first", err)
+		return fmt.Errorf("%w; run a check, or install the module first", err)
 	}
 	p, err := dbscript.Load(os.DirFS(dir))
 	if err != nil {
