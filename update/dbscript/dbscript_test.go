@@ -581,3 +581,56 @@ func TestSQLiteListingCache(t *testing.T) {
 	exec(`DROP TABLE b`)
 	same("dropped")
 }
+
+// TestPostgresListingCache: the listing a runner reads partly from its cache (only
+// new relations and functions are read after a script that only adds) is the one a
+// fresh runner reads whole, after each kind of change, including those that change
+// how an unchanged object prints (a renamed table or column a view reads, a renamed
+// sequence a default names, a renamed type) and a change rolled back.
+func TestPostgresListingCache(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	_, db := newDB(t, dbscript.Postgres)
+	warm, err := dbscript.New(db, dbscript.Postgres)
+	require.NoError(t, err)
+	same := func(step string) {
+		t.Helper()
+		a, err := warm.Fingerprint(ctx)
+		require.NoError(t, err)
+		cold, err := dbscript.New(db, dbscript.Postgres)
+		require.NoError(t, err)
+		b, err := cold.Fingerprint(ctx)
+		require.NoError(t, err)
+		require.Equal(t, b.Objects, a.Objects, step)
+		require.Equal(t, b.Fingerprint, a.Fingerprint, step)
+	}
+	exec := func(q string) {
+		t.Helper()
+		_, err := db.Exec(q)
+		require.NoError(t, err)
+	}
+	same("empty")
+	for _, c := range []struct{ step, sql string }{
+		{"tables added", `CREATE TABLE a (id integer PRIMARY KEY, x text UNIQUE); CREATE SEQUENCE s; CREATE TABLE b (id integer DEFAULT nextval('s'), a_id integer REFERENCES a(id))`},
+		{"view added", `CREATE VIEW v AS SELECT id, x FROM a`},
+		{"table of a view renamed", `ALTER TABLE a RENAME TO c`},
+		{"column of a view renamed", `ALTER TABLE c RENAME COLUMN x TO y`},
+		{"sequence of a default renamed", `ALTER SEQUENCE s RENAME TO s2`},
+		{"type added and used", `CREATE TYPE mood AS ENUM ('ok', 'sad'); CREATE TABLE d (m mood)`},
+		{"type renamed", `ALTER TYPE mood RENAME TO feeling`},
+		{"function added", `CREATE FUNCTION f(i integer) RETURNS integer LANGUAGE sql AS $$ SELECT i + 1 $$`},
+		{"function replaced", `CREATE OR REPLACE FUNCTION f(i integer) RETURNS integer LANGUAGE sql AS $$ SELECT i + 2 $$`},
+		{"index and trigger added on an old table", `CREATE INDEX b_a ON b(a_id); CREATE FUNCTION tf() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RETURN NEW; END $$; CREATE TRIGGER bt BEFORE INSERT ON b FOR EACH ROW EXECUTE FUNCTION tf()`},
+		{"column type changed", `ALTER TABLE b ALTER COLUMN a_id TYPE bigint`},
+		{"dropped", `DROP VIEW v; DROP TABLE d`},
+	} {
+		exec(c.sql)
+		same(c.step)
+	}
+	tx, err := db.Begin()
+	require.NoError(t, err)
+	_, err = tx.Exec(`CREATE TABLE e (id integer)`)
+	require.NoError(t, err)
+	require.NoError(t, tx.Rollback())
+	same("rolled back")
+}

@@ -70,7 +70,7 @@ func dialectOf(d Driver) (dialect, error) {
 	case SQLite:
 		return &sqliteDialect{}, nil
 	case Postgres:
-		return pgDialect{}, nil
+		return &pgDialect{}, nil
 	}
 	_, err := ParseDriver(string(d))
 	return nil, err

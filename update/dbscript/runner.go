@@ -436,7 +436,10 @@ func (r *Runner) Apply(ctx context.Context, p *Pack) (*Result, error) {
 				r.log.Warn("the pack has no fingerprint for a script: not checked", "script", s.Name, "driver", r.driver)
 			}
 		}
-		a, l, err := r.applyOne(ctx, p, s, ModeAuto, before, want)
+		// Where no publisher's fingerprint checks it, the listing that becomes the
+		// local baseline is read whole, not from the runner's cache.
+		fresh := want == "" && s == st.Pending[len(st.Pending)-1]
+		a, l, err := r.applyOne(ctx, p, s, ModeAuto, before, want, fresh)
 		if err != nil {
 			return res, err
 		}
@@ -478,7 +481,7 @@ func (r *Runner) ApplyNext(ctx context.Context, p *Pack) (*Applied, error) {
 	if len(st.Pending) == 0 {
 		return nil, fmt.Errorf("dbscript: no pending script: the history holds script %d, the last of the pack", st.Applied)
 	}
-	a, _, err := r.applyOne(ctx, p, st.Pending[0], ModeManual, "", "")
+	a, _, err := r.applyOne(ctx, p, st.Pending[0], ModeManual, "", "", false)
 	return a, err
 }
 
@@ -495,22 +498,23 @@ func (r *Runner) MarkApplied(ctx context.Context, p *Pack, number int) (*Applied
 	if next := st.Pending[0]; next.Number != number {
 		return nil, fmt.Errorf("dbscript: mark script %d applied: the next pending script is %s", number, next.Name)
 	}
-	a, _, err := r.applyOne(ctx, p, st.Pending[0], ModeMarked, "", "")
+	a, _, err := r.applyOne(ctx, p, st.Pending[0], ModeMarked, "", "", false)
 	return a, err
 }
 
 // applyOne runs (or, for ModeMarked, only records) one script in a transaction with
 // its history row, within the script timeout. before is the fingerprint before, ""
 // to read it; want, when not "", is the fingerprint the schema must have after. It
-// returns the listing after.
-func (r *Runner) applyOne(ctx context.Context, p *Pack, s *Script, mode Mode, before, want string) (*Applied, *Listing, error) {
+// returns the listing after, read whole when fresh (else the dialect may read only
+// what changed).
+func (r *Runner) applyOne(ctx context.Context, p *Pack, s *Script, mode Mode, before, want string, fresh bool) (*Applied, *Listing, error) {
 	tctx := ctx
 	if r.timeout > 0 {
 		var cancel context.CancelFunc
 		tctx, cancel = context.WithTimeout(ctx, r.timeout)
 		defer cancel()
 	}
-	a, l, err := r.applyTx(tctx, p, s, mode, before, want)
+	a, l, err := r.applyTx(tctx, p, s, mode, before, want, fresh)
 	if err != nil && ctx.Err() == nil && errors.Is(tctx.Err(), context.DeadlineExceeded) {
 		err = &Error{Code: CodeScriptFailed, Number: s.Number, Script: s.Name,
 			Err: fmt.Errorf("timed out after %s (script_timeout): rolled back whole: %w", r.timeout, err)}
@@ -518,7 +522,10 @@ func (r *Runner) applyOne(ctx context.Context, p *Pack, s *Script, mode Mode, be
 	return a, l, err
 }
 
-func (r *Runner) applyTx(ctx context.Context, p *Pack, s *Script, mode Mode, before, want string) (*Applied, *Listing, error) {
+// resetter is a dialect that caches listings (see pgDialect).
+type resetter interface{ reset() }
+
+func (r *Runner) applyTx(ctx context.Context, p *Pack, s *Script, mode Mode, before, want string, fresh bool) (*Applied, *Listing, error) {
 	tx, err := r.db.BeginTx(ctx, nil)
 	if err != nil {
 		return nil, nil, fmt.Errorf("dbscript: script %s: begin: %w", s.Name, err)
@@ -556,9 +563,21 @@ func (r *Runner) applyTx(ctx context.Context, p *Pack, s *Script, mode Mode, bef
 			return nil, nil, err
 		}
 	}
+	rs, caches := r.d.(resetter)
+	if fresh && caches {
+		rs.reset()
+	}
 	l, err := r.listing(ctx, tx)
 	if err != nil {
 		return nil, nil, err
+	}
+	if want != "" && l.Fingerprint != want && caches && !fresh {
+		// Before refusing, the schema is read whole: a cached part may have missed
+		// a change.
+		rs.reset()
+		if l, err = r.listing(ctx, tx); err != nil {
+			return nil, nil, err
+		}
 	}
 	after := l.Fingerprint
 	if want != "" && after != want {
@@ -613,7 +632,7 @@ func (r *Runner) BuildListings(ctx context.Context, p *Pack) (map[int]*Listing, 
 	}
 	out := map[int]*Listing{}
 	for _, s := range st.Pending {
-		_, l, err := r.applyOne(ctx, p, s, ModeAuto, "", "")
+		_, l, err := r.applyOne(ctx, p, s, ModeAuto, "", "", true)
 		if err != nil {
 			return nil, err
 		}
