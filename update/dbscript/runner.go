@@ -436,10 +436,10 @@ func (r *Runner) Apply(ctx context.Context, p *Pack) (*Result, error) {
 				r.log.Warn("the pack has no fingerprint for a script: not checked", "script", s.Name, "driver", r.driver)
 			}
 		}
-		// Where no publisher's fingerprint checks it, the listing that becomes the
-		// local baseline is read whole, not from the runner's cache.
-		fresh := want == "" && s == st.Pending[len(st.Pending)-1]
-		a, l, err := r.applyOne(ctx, p, s, ModeAuto, before, want, fresh)
+		// A listing partly read from the runner's cache that missed a change could
+		// only make the local baseline differ from the live schema, which then reads
+		// as customised: never the other way round.
+		a, l, err := r.applyOne(ctx, p, s, ModeAuto, before, want, false)
 		if err != nil {
 			return res, err
 		}
@@ -534,13 +534,15 @@ func (r *Runner) applyTx(ctx context.Context, p *Pack, s *Script, mode Mode, bef
 	if err := r.d.begin(ctx, tx, r.schema, r.table, r.timeout); err != nil {
 		return nil, nil, fmt.Errorf("dbscript: script %s: begin: %w", s.Name, err)
 	}
-	if _, err := tx.ExecContext(ctx, r.d.createHistory(r.schema, r.table)); err != nil {
-		return nil, nil, fmt.Errorf("dbscript: create history table %s: %w", r.table, err)
-	}
 	// Another runner may have gone first: the history is read again under the lock.
 	h, err := r.history(ctx, tx)
 	if err != nil {
 		return nil, nil, err
+	}
+	if h == nil {
+		if _, err := tx.ExecContext(ctx, r.d.createHistory(r.schema, r.table)); err != nil {
+			return nil, nil, fmt.Errorf("dbscript: create history table %s: %w", r.table, err)
+		}
 	}
 	if err := checkHistory(p, h); err != nil {
 		return nil, nil, err
