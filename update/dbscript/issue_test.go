@@ -76,7 +76,7 @@ func TestStatusAfterMarkedScriptThatFailsOnReplay(t *testing.T) {
 // database, even in a scratch schema, would reach the live objects.
 var readOnlyScripts = map[dbscript.Driver][]string{
 	dbscript.Postgres: {
-		"CREATE SEQUENCE public.invoice_no START 1000;\nCREATE TABLE public.settings (k TEXT PRIMARY KEY, v TEXT);\n",
+		"CREATE SEQUENCE IF NOT EXISTS public.invoice_no START 1000;\nCREATE TABLE IF NOT EXISTS public.settings (k TEXT PRIMARY KEY, v TEXT);\n",
 		"SELECT setval('public.invoice_no', 1000, false);\nINSERT INTO public.settings VALUES ('version', '2') ON CONFLICT (k) DO UPDATE SET v = excluded.v;\n",
 	},
 	dbscript.SQLite: {
