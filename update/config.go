@@ -9,6 +9,7 @@ import (
 	"runtime"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/upkeep-go/upkeep/hooks"
 	"github.com/upkeep-go/upkeep/update/maintenance"
@@ -104,6 +105,20 @@ type DatabaseConfig struct {
 	DSNFile string `json:"dsn_file,omitempty"`
 	// Schema is the PostgreSQL schema of the module's objects. Default: public.
 	Schema string `json:"schema,omitempty"`
+	// ScriptTimeout ("script_timeout") bounds each script, a Go duration such as
+	// "30m": past it the script's transaction is rolled back whole and the install
+	// fails with code script_failed, "timed out" in its reason. On PostgreSQL the
+	// server enforces it too, as the transaction's lock_timeout and
+	// statement_timeout. Default (""): 30m.
+	ScriptTimeout string `json:"script_timeout,omitempty"`
+}
+
+// Timeout returns ScriptTimeout as a duration, 30 minutes when it is not set.
+func (d *DatabaseConfig) Timeout() time.Duration {
+	if v, err := time.ParseDuration(d.ScriptTimeout); err == nil && v > 0 {
+		return v
+	}
+	return 30 * time.Minute
 }
 
 // ConfigError is a configuration that cannot be used: it names the field at fault and,
@@ -331,6 +346,11 @@ func (d *DatabaseConfig) validate() *fieldErr {
 	}
 	if (d.DSN == "") == (d.DSNFile == "") {
 		return &fieldErr{".dsn", errors.New("give exactly one of dsn and dsn_file")}
+	}
+	if d.ScriptTimeout != "" {
+		if v, err := time.ParseDuration(d.ScriptTimeout); err != nil || v <= 0 {
+			return &fieldErr{".script_timeout", fmt.Errorf("%q: want a positive Go duration such as \"30m\"", d.ScriptTimeout)}
+		}
 	}
 	return nil
 }

@@ -33,6 +33,9 @@ func TestConfigErrorInCode(t *testing.T) {
 		{func(c *update.Config) {
 			c.Modules[1] = update.ModuleConfig{Name: "db", Kind: update.KindDatabase, Database: &update.DatabaseConfig{Driver: "sqlite", DSN: "x", DSNFile: "/y"}}
 		}, `update: config Modules[1].Database.DSN: give exactly one of dsn and dsn_file`},
+		{func(c *update.Config) {
+			c.Modules[1] = update.ModuleConfig{Name: "db", Kind: update.KindDatabase, Database: &update.DatabaseConfig{Driver: "sqlite", DSN: "x", ScriptTimeout: "soon"}}
+		}, `update: config Modules[1].Database.ScriptTimeout: "soon": want a positive Go duration such as "30m"`},
 		{func(c *update.Config) { c.Modules[0].Database = &update.DatabaseConfig{Driver: "sqlite", DSN: "x"} }, `update: config Modules[0].Database: only a module of kind "database" has one`},
 	}
 	for _, tt := range tests {

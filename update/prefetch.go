@@ -2,6 +2,12 @@ package update
 
 import (
 	"context"
+	"fmt"
+	"os"
+	"strings"
+
+	"github.com/upkeep-go/upkeep/internal/atomicfile"
+	"github.com/upkeep-go/upkeep/internal/limited"
 
 	"github.com/upkeep-go/upkeep/manifest"
 )
@@ -31,13 +37,56 @@ func (e *Engine) Download(ctx context.Context, module string, sel *manifest.Sele
 	}
 	installed := deref(st.Installed)
 	from := installed
-	for _, s := range sel.Path {
+	for i, s := range sel.Path {
 		d, err := e.obtain(ctx, m, installed, from, packRef{module: m.Name, release: s.Release, pack: s.Pack})
 		from = s.Release.Version
 		if err != nil {
 			return err
 		}
+		if i == len(sel.Path)-1 && m.Kind == KindDatabase {
+			err = e.keepOfferedPack(ctx, m, d)
+		}
 		d.close()
+		if err != nil {
+			return err
+		}
 	}
 	return nil
+}
+
+// keepOfferedPack extracts the verified pack of the newest version offered to a
+// database module into its state folder, so that its pending scripts and drift can
+// be read before any install (OfferedPack).
+func (e *Engine) keepOfferedPack(ctx context.Context, m *ModuleConfig, d *downloaded) error {
+	dir, ver := e.state.module(m.Name, "offered"), e.state.module(m.Name, "offered.version")
+	e.ops.at("removeall", dir)
+	if err := os.RemoveAll(dir); err != nil {
+		return stateErr(err)
+	}
+	os.Remove(ver)
+	if err := e.extract(ctx, m, d, dir); err != nil {
+		return err
+	}
+	if err := atomicfile.WriteFile(ver, []byte(d.ref.release.Version), 0o644); err != nil {
+		return stateErr(err)
+	}
+	return nil
+}
+
+// OfferedPack returns the folder holding the extracted, verified pack of the newest
+// version a Download fetched for a database module, and that version; fs.ErrNotExist
+// when there is none. Its scripts are those an install of that version would run.
+func (e *Engine) OfferedPack(ctx context.Context, module string) (dir, version string, err error) {
+	if err := ctx.Err(); err != nil {
+		return "", "", err
+	}
+	m, err := e.cfg.Module(module)
+	if err != nil {
+		return "", "", err
+	}
+	b, err := limited.ReadFile(e.state.module(m.Name, "offered.version"), 1<<10)
+	if err != nil {
+		return "", "", fmt.Errorf("no pack of module %s offered and downloaded yet: %w", m.Name, err)
+	}
+	return e.state.module(m.Name, "offered"), strings.TrimSpace(string(b)), nil
 }

@@ -35,7 +35,8 @@ subcommands:
         the schema fingerprint; --json adds the canonical object listing
   build-fingerprints DIR --driver D [--dsn SCRATCH_DSN]
         apply DIR/upkeep/db/*.sql to an empty scratch database and write
-        DIR/upkeep/db/fingerprints.json for that driver
+        DIR/upkeep/db/fingerprints.json and listings.json (the object listing
+        after each script, which drift reports compare with) for that driver
   status --config FILE MODULE [--pack PACK] [--json]
   script --config FILE MODULE NUMBER [--pack PACK]
   apply-next --config FILE MODULE [--pack PACK]
@@ -165,21 +166,34 @@ func runDBBuild(ctx context.Context, cl *cli, args []string) error {
 		return err
 	}
 	defer db.Close()
-	fps, err := r.Build(ctx, p)
+	ls, err := r.BuildListings(ctx, p)
 	if err != nil {
 		return dbErr(err)
 	}
-	// The other driver's entries are kept (Load read them).
+	// The other driver's entries are kept (Load read them). The listings go first:
+	// a pack whose fingerprints.json is newer than its listings.json has listings
+	// that do not match, which a drift report refuses rather than trusts.
+	fps := map[int]string{}
+	for n, l := range ls {
+		fps[n] = l.Fingerprint
+	}
 	p.Fingerprints[d] = fps
-	b, err := json.Marshal(p.Fingerprints)
-	if err != nil {
-		return err
+	p.Listings[d] = dbscript.ListingChanges(ls)
+	for _, f := range []struct {
+		name string
+		v    json.Marshaler
+	}{{dbscript.ListingsFile, p.Listings}, {dbscript.FingerprintsFile, p.Fingerprints}} {
+		b, err := f.v.MarshalJSON()
+		if err != nil {
+			return err
+		}
+		dest := filepath.Join(dir, filepath.FromSlash(f.name))
+		if err := atomicfile.WriteFile(dest, append(b, '\n'), 0o644); err != nil {
+			return err
+		}
 	}
-	dest := filepath.Join(dir, filepath.FromSlash(dbscript.FingerprintsFile))
-	if err := atomicfile.WriteFile(dest, append(b, '\n'), 0o644); err != nil {
-		return err
-	}
-	fmt.Fprintf(cl.stdout, "wrote %s: %d %s fingerprints\n", dest, len(fps), d)
+	fmt.Fprintf(cl.stdout, "wrote %s: %d %s fingerprints (and their object listings in %s)\n",
+		filepath.Join(dir, filepath.FromSlash(dbscript.FingerprintsFile)), len(fps), d, filepath.Base(dbscript.ListingsFile))
 	return nil
 }
 
@@ -223,14 +237,15 @@ func (cl *cli) dbModule(ctx context.Context, fl dbFlags, module string) (*dbModu
 		return nil, err
 	}
 	if *fl.pack == "" {
-		// The pack of the newest version an install installed or tried.
+		// The pack of the newest version offered and downloaded by a check, else the
+		// one an install installed or tried.
 		eng, err := cl.engine(*fl.config)
 		if err != nil {
 			return nil, err
 		}
-		dir, err := eng.AppliedPack(ctx, module)
+		dir, err := dbagent.PackDir(ctx, eng, module)
 		if err != nil {
-			return nil, fmt.Errorf("%w; run `upkeep install --config %s %s` first, or give --pack", err, *fl.config, module)
+			return nil, fmt.Errorf("%w; run `upkeep check --config %s` or `upkeep install --config %s %s` first, or give --pack", err, *fl.config, *fl.config, module)
 		}
 		*fl.pack = dir
 	}
@@ -267,7 +282,8 @@ func (cl *cli) dbModule(ctx context.Context, fl dbFlags, module string) (*dbModu
 		os.RemoveAll(m.tmp)
 		return nil, fmt.Errorf("%s: %w", *fl.pack, err)
 	}
-	if m.r, m.db, err = openRunner(mc.Database.Driver, dsn, mc.Database.Schema); err != nil {
+	// The local baseline and the script timeout are those the engine's installs use.
+	if m.r, m.db, err = openRunner(mc.Database.Driver, dsn, mc.Database.Schema, dbagent.ModuleOptions(cfg.StateDir, *mc)...); err != nil {
 		os.RemoveAll(m.tmp)
 		return nil, err
 	}
@@ -481,8 +497,3 @@ func runDBMarkApplied(ctx context.Context, cl *cli, args []string) error {
 	fmt.Fprintf(cl.stdout, "%s: recorded %s as run by hand, fingerprint %s\n", m.name, a.Name, a.After)
 	return nil
 }
-
-// newDBApplier is the engine's applier of database modules: pending scripts run when
-// the database is standard; a customised one fails with schema_drift and is left to
-// a person (db status, db apply-next, or the agent's portal).
-func newDBApplier(m update.ModuleConfig) (update.Applier, error) { return dbagent.NewApplier(m) }

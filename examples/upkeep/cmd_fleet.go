@@ -13,6 +13,7 @@ import (
 	"github.com/upkeep-go/upkeep/signature"
 	"github.com/upkeep-go/upkeep/update"
 	"github.com/upkeep-go/upkeep/update/agent"
+	"github.com/upkeep-go/upkeep/update/dbscript/dbagent"
 	"github.com/upkeep-go/upkeep/update/fleet"
 )
 
@@ -102,7 +103,7 @@ func runFleetRole(ctx context.Context, cl *cli, args []string, role fleet.Role) 
 		return fmt.Errorf("%s: fleet.role is %q, not %s", *config, fc.Role, role)
 	}
 	log := cl.logger()
-	eng, err := update.New(cfg.Config, update.WithLogger(log), update.WithApplier(update.KindDatabase, newDBApplier))
+	eng, err := update.New(cfg.Config, update.WithLogger(log), update.WithApplier(update.KindDatabase, dbagent.Appliers(cfg.StateDir)))
 	if err != nil {
 		return cfg.Locate(err)
 	}

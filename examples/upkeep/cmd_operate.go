@@ -11,8 +11,10 @@ import (
 	"sync"
 	"time"
 
+	"github.com/upkeep-go/upkeep/manifest"
 	"github.com/upkeep-go/upkeep/update"
 	"github.com/upkeep-go/upkeep/update/agent"
+	"github.com/upkeep-go/upkeep/update/dbscript/dbagent"
 )
 
 func init() {
@@ -35,7 +37,7 @@ func (cl *cli) engine(path string) (*update.Engine, error) {
 		return nil, err
 	}
 	log := slog.New(slog.NewTextHandler(cl.stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
-	opts := []update.Option{update.WithLogger(log), update.WithApplier(update.KindDatabase, newDBApplier)}
+	opts := []update.Option{update.WithLogger(log), update.WithApplier(update.KindDatabase, dbagent.Appliers(cfg.StateDir))}
 	if cl.terminal {
 		opts = append(opts, update.WithEvents(newProgressBar(cl.stderr).event))
 	} else {
@@ -64,6 +66,16 @@ func runCheck(ctx context.Context, cl *cli, args []string) error {
 	rep, cerr := e.Check(ctx)
 	for _, w := range rep.Warnings {
 		fmt.Fprintf(cl.stderr, "upkeep check: warning: %s\n", w)
+	}
+	// A database module's newest pack is fetched now, so that `db status` shows its
+	// pending scripts and the drift before any install.
+	cfg := e.Config()
+	for _, m := range rep.Modules {
+		if mc, err := cfg.Module(m.Name); err == nil && mc.Kind == update.KindDatabase && m.Status == manifest.StatusUpdate {
+			if err := e.Download(ctx, m.Name, m.Selection); err != nil {
+				fmt.Fprintf(cl.stderr, "upkeep check: %s: download of %s for `db status`: %v\n", m.Name, m.Version, err)
+			}
+		}
 	}
 	if *asJSON {
 		if err := writeJSON(cl.stdout, rep); err != nil {

@@ -677,6 +677,10 @@ func (a *Agent) runCheck(ctx context.Context, st *opState) ([]string, error) {
 		a.mu.Unlock()
 		err = a.eng.Download(ctx, mc.Name, mc.Selection)
 		a.release(ms)
+		if err == nil {
+			// A database module's view shows the downloaded release's pending scripts.
+			a.afterDatabaseChange(ctx, mc.Name)
+		}
 		if errors.Is(err, update.ErrBusy) {
 			a.log.Info("background download skipped", "module", mc.Name, "err", err)
 		} else if err != nil {

@@ -68,9 +68,12 @@ type Drift struct {
 	Added   []string `json:"added"`
 	Removed []string `json:"removed"`
 	Changed []string `json:"changed"`
+	// Unavailable, when not "", says why there is no report although the database
+	// differs from the expected schema (a pack without listings.json).
+	Unavailable string `json:"unavailable,omitempty"`
 }
 
-// Empty reports whether nothing differs.
+// Empty reports whether nothing differs (or nothing could be compared).
 func (d *Drift) Empty() bool {
 	return d == nil || len(d.Added)+len(d.Removed)+len(d.Changed) == 0
 }

@@ -5,6 +5,7 @@ import (
 	"context"
 	"database/sql"
 	"errors"
+	"maps"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -81,9 +82,12 @@ type env struct {
 	dsn    string
 	db     *sql.DB
 	r      *dbscript.Runner
+	// baseline is the runner's local baseline file, in what stands for the state dir.
+	baseline string
 	// fps are the publisher's fingerprints of the full chain, built on a scratch
-	// database of the same driver.
-	fps map[int]string
+	// database of the same driver; listings the publisher's listings.
+	fps      map[int]string
+	listings map[int]dbscript.ListingChange
 }
 
 // newDB opens a new empty database of the driver.
@@ -105,10 +109,11 @@ func forEachDriver(t *testing.T, f func(t *testing.T, e *env)) {
 		t.Run(string(d), func(t *testing.T) {
 			t.Parallel()
 			dsn, db := newDB(t, d)
-			r, err := dbscript.New(db, d)
+			baseline := filepath.Join(t.TempDir(), "baseline.json")
+			r, err := dbscript.New(db, d, dbscript.WithBaselineFile(baseline))
 			require.NoError(t, err)
-			e := &env{driver: d, dsn: dsn, db: db, r: r}
-			e.fps = publisherFingerprints(t, d)
+			e := &env{driver: d, dsn: dsn, db: db, r: r, baseline: baseline}
+			e.fps, e.listings = publisherFingerprints(t, d)
 			f(t, e)
 		})
 	}
@@ -129,28 +134,34 @@ func files(d dbscript.Driver, n int, edit map[string]string) fstest.MapFS {
 var (
 	fpsMu    sync.Mutex
 	fpsCache = map[dbscript.Driver]map[int]string{}
+	lsCache  = map[dbscript.Driver]map[int]dbscript.ListingChange{}
 )
 
-// publisherFingerprints builds the fingerprints of the full chain once per driver.
-func publisherFingerprints(t *testing.T, d dbscript.Driver) map[int]string {
+// publisherFingerprints builds the fingerprints and listings of the full chain once
+// per driver.
+func publisherFingerprints(t *testing.T, d dbscript.Driver) (map[int]string, map[int]dbscript.ListingChange) {
 	fpsMu.Lock()
 	defer fpsMu.Unlock()
 	if fpsCache[d] == nil {
-		fpsCache[d] = buildFingerprints(t, d, files(d, len(scripts), nil))
+		fpsCache[d], lsCache[d] = buildFingerprints(t, d, files(d, len(scripts), nil))
 	}
-	return fpsCache[d]
+	return fpsCache[d], lsCache[d]
 }
 
-func buildFingerprints(t *testing.T, d dbscript.Driver, fsys fstest.MapFS) map[int]string {
+func buildFingerprints(t *testing.T, d dbscript.Driver, fsys fstest.MapFS) (map[int]string, map[int]dbscript.ListingChange) {
 	t.Helper()
 	p, err := dbscript.Load(fsys)
 	require.NoError(t, err)
 	_, db := newDB(t, d)
 	r, err := dbscript.New(db, d)
 	require.NoError(t, err)
-	fps, err := r.Build(context.Background(), p)
+	ls, err := r.BuildListings(context.Background(), p)
 	require.NoError(t, err)
-	return fps
+	fps := map[int]string{}
+	for n, l := range ls {
+		fps[n] = l.Fingerprint
+	}
+	return fps, dbscript.ListingChanges(ls)
 }
 
 // pack returns the pack of the first n scripts with the publisher's fingerprints.
@@ -158,7 +169,8 @@ func (e *env) pack(t *testing.T, n int, edit map[string]string) *dbscript.Pack {
 	t.Helper()
 	p, err := dbscript.Load(files(e.driver, n, edit))
 	require.NoError(t, err)
-	p.Fingerprints = dbscript.Fingerprints{e.driver: e.fps}
+	p.Fingerprints = dbscript.Fingerprints{e.driver: maps.Clone(e.fps)}
+	p.Listings = dbscript.Listings{e.driver: maps.Clone(e.listings)}
 	return p
 }
 
@@ -568,4 +580,57 @@ func TestSQLiteListingCache(t *testing.T) {
 	same("rolled back")
 	exec(`DROP TABLE b`)
 	same("dropped")
+}
+
+// TestPostgresListingCache: the listing a runner reads partly from its cache (only
+// new relations and functions are read after a script that only adds) is the one a
+// fresh runner reads whole, after each kind of change, including those that change
+// how an unchanged object prints (a renamed table or column a view reads, a renamed
+// sequence a default names, a renamed type) and a change rolled back.
+func TestPostgresListingCache(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	_, db := newDB(t, dbscript.Postgres)
+	warm, err := dbscript.New(db, dbscript.Postgres)
+	require.NoError(t, err)
+	same := func(step string) {
+		t.Helper()
+		a, err := warm.Fingerprint(ctx)
+		require.NoError(t, err)
+		cold, err := dbscript.New(db, dbscript.Postgres)
+		require.NoError(t, err)
+		b, err := cold.Fingerprint(ctx)
+		require.NoError(t, err)
+		require.Equal(t, b.Objects, a.Objects, step)
+		require.Equal(t, b.Fingerprint, a.Fingerprint, step)
+	}
+	exec := func(q string) {
+		t.Helper()
+		_, err := db.Exec(q)
+		require.NoError(t, err)
+	}
+	same("empty")
+	for _, c := range []struct{ step, sql string }{
+		{"tables added", `CREATE TABLE a (id integer PRIMARY KEY, x text UNIQUE); CREATE SEQUENCE s; CREATE TABLE b (id integer DEFAULT nextval('s'), a_id integer REFERENCES a(id))`},
+		{"view added", `CREATE VIEW v AS SELECT id, x FROM a`},
+		{"table of a view renamed", `ALTER TABLE a RENAME TO c`},
+		{"column of a view renamed", `ALTER TABLE c RENAME COLUMN x TO y`},
+		{"sequence of a default renamed", `ALTER SEQUENCE s RENAME TO s2`},
+		{"type added and used", `CREATE TYPE mood AS ENUM ('ok', 'sad'); CREATE TABLE d (m mood)`},
+		{"type renamed", `ALTER TYPE mood RENAME TO feeling`},
+		{"function added", `CREATE FUNCTION f(i integer) RETURNS integer LANGUAGE sql AS $$ SELECT i + 1 $$`},
+		{"function replaced", `CREATE OR REPLACE FUNCTION f(i integer) RETURNS integer LANGUAGE sql AS $$ SELECT i + 2 $$`},
+		{"index and trigger added on an old table", `CREATE INDEX b_a ON b(a_id); CREATE FUNCTION tf() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RETURN NEW; END $$; CREATE TRIGGER bt BEFORE INSERT ON b FOR EACH ROW EXECUTE FUNCTION tf()`},
+		{"column type changed", `ALTER TABLE b ALTER COLUMN a_id TYPE bigint`},
+		{"dropped", `DROP VIEW v; DROP TABLE d`},
+	} {
+		exec(c.sql)
+		same(c.step)
+	}
+	tx, err := db.Begin()
+	require.NoError(t, err)
+	_, err = tx.Exec(`CREATE TABLE e (id integer)`)
+	require.NoError(t, err)
+	require.NoError(t, tx.Rollback())
+	same("rolled back")
 }

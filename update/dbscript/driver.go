@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"time"
 
 	_ "github.com/jackc/pgx/v5/stdlib" // database/sql driver "pgx"
 	_ "modernc.org/sqlite"             // database/sql driver "sqlite"
@@ -48,8 +49,11 @@ func Open(d Driver, dsn string) (*sql.DB, error) {
 // dialect is what differs between drivers.
 type dialect interface {
 	sqlDriver() string
-	// begin prepares a new transaction: search path, lock against a concurrent runner.
-	begin(ctx context.Context, tx *sql.Tx, schema, table string) error
+	// begin prepares a transaction that runs a script: search path, lock against a
+	// concurrent runner, the server's own time limits (0: none).
+	begin(ctx context.Context, tx *sql.Tx, schema, table string, timeout time.Duration) error
+	// beginRead prepares a read-only transaction: search path only, no lock.
+	beginRead(ctx context.Context, tx *sql.Tx, schema string) error
 	// list reads the schema's objects, the history table excluded.
 	list(ctx context.Context, q querier, schema, table string) ([]Object, error)
 	historyExists(ctx context.Context, q querier, schema, table string) (bool, error)
@@ -59,8 +63,6 @@ type dialect interface {
 	// lineOf returns the line within a failed statement the server's error points
 	// at (0 when it does not say) and the server's message.
 	lineOf(err error, stmt string) (int, string)
-	// scratch runs fn in a throwaway schema of the same server (rolled back after).
-	scratch(ctx context.Context, db *sql.DB, fn func(q querier, schema string) error) error
 }
 
 func dialectOf(d Driver) (dialect, error) {
@@ -68,7 +70,7 @@ func dialectOf(d Driver) (dialect, error) {
 	case SQLite:
 		return &sqliteDialect{}, nil
 	case Postgres:
-		return pgDialect{}, nil
+		return &pgDialect{}, nil
 	}
 	_, err := ParseDriver(string(d))
 	return nil, err

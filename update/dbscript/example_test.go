@@ -20,6 +20,28 @@ func Example() {
 	if err != nil {
 		panic(err)
 	}
+	// The publisher records the standard schema after each script (what
+	// `upkeep db build-fingerprints` writes into the pack).
+	scratch, err := dbscript.Open(dbscript.SQLite, ":memory:")
+	if err != nil {
+		panic(err)
+	}
+	defer scratch.Close()
+	pub, err := dbscript.New(scratch, dbscript.SQLite)
+	if err != nil {
+		panic(err)
+	}
+	ls, err := pub.BuildListings(ctx, p)
+	if err != nil {
+		panic(err)
+	}
+	p.Fingerprints = dbscript.Fingerprints{dbscript.SQLite: {}}
+	for n, l := range ls {
+		p.Fingerprints[dbscript.SQLite][n] = l.Fingerprint
+	}
+	p.Listings = dbscript.Listings{dbscript.SQLite: dbscript.ListingChanges(ls)}
+
+	// The customer's database.
 	db, err := dbscript.Open(dbscript.SQLite, ":memory:")
 	if err != nil {
 		panic(err)

@@ -46,6 +46,26 @@ type Runner struct {
 	log      *slog.Logger
 	now      func() time.Time
 	progress func(Applied)
+	baseline string        // WithBaselineFile
+	timeout  time.Duration // WithScriptTimeout
+}
+
+// DefaultScriptTimeout is how long one script may run before it is rolled back.
+const DefaultScriptTimeout = 30 * time.Minute
+
+// WithScriptTimeout bounds each script's transaction: past d, it is rolled back
+// whole and fails with CodeScriptFailed, "timed out" in its message. On PostgreSQL
+// the server enforces it too (lock_timeout and statement_timeout, so that a script
+// neither waits for ever behind the application's locks nor keeps the application
+// waiting behind its own). Default: DefaultScriptTimeout; 0 means none.
+func WithScriptTimeout(d time.Duration) Option {
+	return func(r *Runner) error {
+		if d < 0 {
+			return fmt.Errorf("dbscript: WithScriptTimeout: negative duration %s", d)
+		}
+		r.timeout = d
+		return nil
+	}
 }
 
 // Option configures a Runner.
@@ -98,7 +118,7 @@ func New(db *sql.DB, driver Driver, opts ...Option) (*Runner, error) {
 		return nil, err
 	}
 	r := &Runner{db: db, driver: driver, d: d, schema: "public", table: DefaultTable,
-		log: slog.New(slog.DiscardHandler), now: time.Now}
+		log: slog.New(slog.DiscardHandler), now: time.Now, timeout: DefaultScriptTimeout}
 	for _, o := range opts {
 		if err := o(r); err != nil {
 			return nil, err
@@ -129,14 +149,16 @@ func (r *Runner) listing(ctx context.Context, q querier) (*Listing, error) {
 	return newListing(r.driver, objs), nil
 }
 
-// inTx runs fn in a transaction that is rolled back after (reads only).
+// inTx runs fn in a read-only transaction that is rolled back after: a read takes
+// no lock a script or the application waits for, and writes nothing (PostgreSQL
+// refuses writes in it).
 func (r *Runner) inTx(ctx context.Context, fn func(*sql.Tx) error) error {
-	tx, err := r.db.BeginTx(ctx, nil)
+	tx, err := r.db.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
 	if err != nil {
 		return fmt.Errorf("dbscript: begin: %w", err)
 	}
 	defer tx.Rollback()
-	if err := r.d.begin(ctx, tx, r.schema, r.table); err != nil {
+	if err := r.d.beginRead(ctx, tx, r.schema); err != nil {
 		return fmt.Errorf("dbscript: begin: %w", err)
 	}
 	return fn(tx)
@@ -199,16 +221,19 @@ type Status struct {
 	History []Applied
 	// Fingerprint is the live schema's; Expected the one a standard database has now.
 	Fingerprint, Expected string
-	// Baseline says where Expected comes from: "local" (recorded after the last
-	// automatic script), "publisher" (the pack's fingerprints.json), "empty" (nothing
-	// applied), "" when the pack has no fingerprint for the last applied script.
+	// Baseline says where Expected comes from: "local" (recorded in the
+	// WithBaselineFile file after the last automatic script), "publisher" (the pack's
+	// fingerprints.json), "empty" (nothing applied), "" when the pack has no
+	// fingerprint for the last applied script.
 	Baseline string
 	// Pending are the pack's scripts not in the history yet, in order.
 	Pending []*Script
 	// Live is the live schema's listing.
 	Live *Listing
-	// Drift is how the live schema differs from the schema the applied scripts build,
-	// for a customised database (nil otherwise).
+	// Drift is how the live schema differs from the expected one's listing (the
+	// local baseline's, else the publisher's for the last applied script), for a
+	// customised database (nil otherwise). Its Unavailable says why there is no
+	// report (a pack without listings.json): no script is ever replayed to make one.
 	Drift *Drift
 	// Touches gives, per pending script number, the drifted objects it names
 	// (see Touches).
@@ -217,20 +242,29 @@ type Status struct {
 
 // Status checks the history against the pack, fingerprints the live schema and
 // decides whether the database is standard. It fails with CodeHistoryMismatch when
-// the history does not match the pack.
+// the history does not match the pack. It only reads, in a read-only transaction:
+// the drift report compares the live catalog with a recorded listing, and no script
+// is ever replayed for it.
 func (r *Runner) Status(ctx context.Context, p *Pack) (*Status, error) {
 	var st *Status
+	var local *Listing
 	err := r.inTx(ctx, func(tx *sql.Tx) error {
 		var err error
-		st, err = r.status(ctx, tx, p)
+		st, local, err = r.status(ctx, tx, p)
 		return err
 	})
 	if err != nil || st.State != StateCustomised {
 		return st, err
 	}
-	want, err := r.reference(ctx, p, st.History)
+	want := local
+	if want == nil {
+		want, err = p.Listing(r.driver, st.Applied)
+	}
 	if err != nil {
-		return st, fmt.Errorf("dbscript: build the reference schema for the drift report: %w", err)
+		st.Drift = &Drift{Added: []string{}, Removed: []string{}, Changed: []string{},
+			Unavailable: fmt.Sprintf("no drift report: %v (rebuild the pack with `upkeep db build-fingerprints`)", err)}
+		st.Touches = map[int][]string{}
+		return st, nil
 	}
 	st.Drift = Compare(want, st.Live)
 	st.Touches = map[int][]string{}
@@ -240,14 +274,16 @@ func (r *Runner) Status(ctx context.Context, p *Pack) (*Status, error) {
 	return st, nil
 }
 
-func (r *Runner) status(ctx context.Context, q querier, p *Pack) (*Status, error) {
+// status reads the history and the live schema; it returns the local baseline's
+// listing too when that is where Expected comes from.
+func (r *Runner) status(ctx context.Context, q querier, p *Pack) (*Status, *Listing, error) {
 	h, err := r.history(ctx, q)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	st := &Status{History: h}
 	if err := checkHistory(p, h); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	done := map[int]bool{}
 	for _, a := range h {
@@ -260,10 +296,13 @@ func (r *Runner) status(ctx context.Context, q querier, p *Pack) (*Status, error
 		}
 	}
 	if st.Live, err = r.listing(ctx, q); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	st.Fingerprint = st.Live.Fingerprint
-	st.Expected, st.Baseline = r.expected(p, h)
+	local, err := r.expected(p, h, st)
+	if err != nil {
+		return nil, nil, err
+	}
 	switch {
 	case len(h) == 0 && len(st.Live.Objects) == 0:
 		st.State = StateEmpty
@@ -272,22 +311,29 @@ func (r *Runner) status(ctx context.Context, q querier, p *Pack) (*Status, error
 	default:
 		st.State = StateCustomised
 	}
-	return st, nil
+	return st, local, nil
 }
 
-// expected applies the rule of the package documentation.
-func (r *Runner) expected(p *Pack, h []Applied) (fp, baseline string) {
+// expected applies the rule of the package documentation, setting st.Expected and
+// st.Baseline; it returns the local baseline's listing when that is the rule's.
+func (r *Runner) expected(p *Pack, h []Applied, st *Status) (*Listing, error) {
 	if len(h) == 0 {
-		return EmptyFingerprint, "empty"
+		st.Expected, st.Baseline = EmptyFingerprint, "empty"
+		return nil, nil
 	}
 	last := h[len(h)-1]
-	if last.Mode == ModeAuto {
-		return last.After, "local"
+	local, err := r.localBaseline(last)
+	if err != nil {
+		return nil, err
+	}
+	if local != nil {
+		st.Expected, st.Baseline = local.Fingerprint, "local"
+		return local, nil
 	}
 	if fp, ok := p.Fingerprints[r.driver][last.Number]; ok {
-		return fp, "publisher"
+		st.Expected, st.Baseline = fp, "publisher"
 	}
-	return "", ""
+	return nil, nil
 }
 
 // checkHistory refuses a history that does not match the pack: an applied script
@@ -318,27 +364,6 @@ func checkHistory(p *Pack, h []Applied) error {
 		}
 	}
 	return nil
-}
-
-// reference builds the schema the applied scripts make, in a scratch database or
-// schema of the same server, and lists it.
-func (r *Runner) reference(ctx context.Context, p *Pack, h []Applied) (*Listing, error) {
-	var l *Listing
-	err := r.d.scratch(ctx, r.db, func(q querier, schema string) error {
-		for _, a := range h {
-			s, _ := p.Script(a.Number)
-			if err := r.exec(ctx, q, s); err != nil {
-				return err
-			}
-		}
-		objs, err := r.d.list(ctx, q, schema, r.table)
-		if err != nil {
-			return err
-		}
-		l = newListing(r.driver, objs)
-		return nil
-	})
-	return l, err
 }
 
 // exec runs a script's statements, naming the line and the server's message of the
@@ -372,7 +397,9 @@ type Result struct {
 // schema matched the publisher's before, the schema after each script must match the
 // pack's fingerprint for it, or the script is rolled back. A failing script is rolled
 // back whole and Apply stops with CodeScriptFailed; the scripts before it stay
-// applied. A customised database gets CodeSchemaDrift and nothing runs.
+// applied. A customised database with scripts pending gets CodeSchemaDrift and
+// nothing runs; one with nothing pending (a person ran them one by one) is up to
+// date: Apply succeeds, and the database stays customised (Result.Status.Drift).
 func (r *Runner) Apply(ctx context.Context, p *Pack) (*Result, error) {
 	st, err := r.Status(ctx, p)
 	if err != nil {
@@ -380,12 +407,27 @@ func (r *Runner) Apply(ctx context.Context, p *Pack) (*Result, error) {
 	}
 	res := &Result{Status: st}
 	if st.State == StateCustomised {
+		if len(st.Pending) == 0 {
+			r.log.Info("customised database with no script pending: up to date", "applied", st.Applied)
+			return res, nil
+		}
 		return res, driftErr(st)
 	}
 	// The publisher's fingerprints are checked after each script only when this
 	// server's catalog reads as the publisher's did: otherwise the local baseline rules.
 	strict := st.Baseline == "empty" || st.Baseline == "publisher" || p.Fingerprints[r.driver][st.Applied] == st.Fingerprint
 	before := st.Fingerprint
+	var last *Listing
+	defer func() {
+		// The listing after the last script applied is the next local baseline; a
+		// failure to record it leaves the publisher's in force.
+		if last != nil {
+			a := res.Applied[len(res.Applied)-1]
+			if err := r.saveBaseline(a, last); err != nil {
+				r.log.Warn("the local baseline was not recorded: the publisher's fingerprint is expected", "script", a.Name, "err", err)
+			}
+		}
+	}()
 	for _, s := range st.Pending {
 		var want string
 		if strict {
@@ -394,12 +436,15 @@ func (r *Runner) Apply(ctx context.Context, p *Pack) (*Result, error) {
 				r.log.Warn("the pack has no fingerprint for a script: not checked", "script", s.Name, "driver", r.driver)
 			}
 		}
-		a, err := r.applyOne(ctx, p, s, ModeAuto, before, want)
+		// A listing partly read from the runner's cache that missed a change could
+		// only make the local baseline differ from the live schema, which then reads
+		// as customised: never the other way round.
+		a, l, err := r.applyOne(ctx, p, s, ModeAuto, before, want, false)
 		if err != nil {
 			return res, err
 		}
 		res.Applied = append(res.Applied, *a)
-		before = a.After
+		before, last = a.After, l
 	}
 	return res, nil
 }
@@ -409,7 +454,7 @@ func driftErr(st *Status) error {
 	if st.Expected == "" {
 		msg = fmt.Sprintf("the database is customised: the pack has no fingerprint for script %d to compare with", st.Applied)
 	}
-	if st.Drift != nil {
+	if st.Drift != nil && st.Drift.Unavailable == "" {
 		msg += fmt.Sprintf(" (%d added, %d removed, %d changed)", len(st.Drift.Added), len(st.Drift.Removed), len(st.Drift.Changed))
 	}
 	return &Error{Code: CodeSchemaDrift, Err: errors.New(msg + "; nothing was run: review the pending scripts and run them one by one")}
@@ -436,7 +481,8 @@ func (r *Runner) ApplyNext(ctx context.Context, p *Pack) (*Applied, error) {
 	if len(st.Pending) == 0 {
 		return nil, fmt.Errorf("dbscript: no pending script: the history holds script %d, the last of the pack", st.Applied)
 	}
-	return r.applyOne(ctx, p, st.Pending[0], ModeManual, "", "")
+	a, _, err := r.applyOne(ctx, p, st.Pending[0], ModeManual, "", "", false)
+	return a, err
 }
 
 // MarkApplied records that a person ran script number, the next pending one, by hand
@@ -452,57 +498,92 @@ func (r *Runner) MarkApplied(ctx context.Context, p *Pack, number int) (*Applied
 	if next := st.Pending[0]; next.Number != number {
 		return nil, fmt.Errorf("dbscript: mark script %d applied: the next pending script is %s", number, next.Name)
 	}
-	return r.applyOne(ctx, p, st.Pending[0], ModeMarked, "", "")
+	a, _, err := r.applyOne(ctx, p, st.Pending[0], ModeMarked, "", "", false)
+	return a, err
 }
 
 // applyOne runs (or, for ModeMarked, only records) one script in a transaction with
-// its history row. before is the fingerprint before, "" to read it; want, when not
-// "", is the fingerprint the schema must have after.
-func (r *Runner) applyOne(ctx context.Context, p *Pack, s *Script, mode Mode, before, want string) (*Applied, error) {
+// its history row, within the script timeout. before is the fingerprint before, ""
+// to read it; want, when not "", is the fingerprint the schema must have after. It
+// returns the listing after, read whole when fresh (else the dialect may read only
+// what changed).
+func (r *Runner) applyOne(ctx context.Context, p *Pack, s *Script, mode Mode, before, want string, fresh bool) (*Applied, *Listing, error) {
+	tctx := ctx
+	if r.timeout > 0 {
+		var cancel context.CancelFunc
+		tctx, cancel = context.WithTimeout(ctx, r.timeout)
+		defer cancel()
+	}
+	a, l, err := r.applyTx(tctx, p, s, mode, before, want, fresh)
+	if err != nil && ctx.Err() == nil && errors.Is(tctx.Err(), context.DeadlineExceeded) {
+		err = &Error{Code: CodeScriptFailed, Number: s.Number, Script: s.Name,
+			Err: fmt.Errorf("timed out after %s (script_timeout): rolled back whole: %w", r.timeout, err)}
+	}
+	return a, l, err
+}
+
+// resetter is a dialect that caches listings (see pgDialect).
+type resetter interface{ reset() }
+
+func (r *Runner) applyTx(ctx context.Context, p *Pack, s *Script, mode Mode, before, want string, fresh bool) (*Applied, *Listing, error) {
 	tx, err := r.db.BeginTx(ctx, nil)
 	if err != nil {
-		return nil, fmt.Errorf("dbscript: script %s: begin: %w", s.Name, err)
+		return nil, nil, fmt.Errorf("dbscript: script %s: begin: %w", s.Name, err)
 	}
 	defer tx.Rollback()
-	if err := r.d.begin(ctx, tx, r.schema, r.table); err != nil {
-		return nil, fmt.Errorf("dbscript: script %s: begin: %w", s.Name, err)
-	}
-	if _, err := tx.ExecContext(ctx, r.d.createHistory(r.schema, r.table)); err != nil {
-		return nil, fmt.Errorf("dbscript: create history table %s: %w", r.table, err)
+	if err := r.d.begin(ctx, tx, r.schema, r.table, r.timeout); err != nil {
+		return nil, nil, fmt.Errorf("dbscript: script %s: begin: %w", s.Name, err)
 	}
 	// Another runner may have gone first: the history is read again under the lock.
 	h, err := r.history(ctx, tx)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
+	}
+	if h == nil {
+		if _, err := tx.ExecContext(ctx, r.d.createHistory(r.schema, r.table)); err != nil {
+			return nil, nil, fmt.Errorf("dbscript: create history table %s: %w", r.table, err)
+		}
 	}
 	if err := checkHistory(p, h); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	for _, a := range h {
 		if a.Number >= s.Number {
-			return nil, &Error{Code: CodeHistoryMismatch, Number: s.Number, Script: s.Name,
+			return nil, nil, &Error{Code: CodeHistoryMismatch, Number: s.Number, Script: s.Name,
 				Err: fmt.Errorf("script %d was applied meanwhile (%s)", a.Number, a.Mode)}
 		}
 	}
 	if before == "" {
 		l, err := r.listing(ctx, tx)
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		before = l.Fingerprint
 	}
 	if mode != ModeMarked {
 		if err := r.exec(ctx, tx, s); err != nil {
-			return nil, err
+			return nil, nil, err
 		}
+	}
+	rs, caches := r.d.(resetter)
+	if fresh && caches {
+		rs.reset()
 	}
 	l, err := r.listing(ctx, tx)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
+	}
+	if want != "" && l.Fingerprint != want && caches && !fresh {
+		// Before refusing, the schema is read whole: a cached part may have missed
+		// a change.
+		rs.reset()
+		if l, err = r.listing(ctx, tx); err != nil {
+			return nil, nil, err
+		}
 	}
 	after := l.Fingerprint
 	if want != "" && after != want {
-		return nil, &Error{Code: CodeScriptFailed, Number: s.Number, Script: s.Name,
+		return nil, nil, &Error{Code: CodeScriptFailed, Number: s.Number, Script: s.Name,
 			Err: fmt.Errorf("the schema after it has fingerprint %s, the publisher's is %s: rolled back", short(after), short(want))}
 	}
 	a := Applied{Number: s.Number, Name: s.Name, Checksum: s.Checksum, Mode: mode, Before: before, After: after, AppliedAt: r.now().UTC()}
@@ -513,22 +594,37 @@ func (r *Runner) applyOne(ctx context.Context, p *Pack, s *Script, mode Mode, be
 	if _, err := tx.ExecContext(ctx, `INSERT INTO `+r.d.qualify(r.schema, r.table)+
 		` (number, name, sha256, mode, fingerprint_before, fingerprint_after, applied_at) VALUES (`+strings.Join(ph, ", ")+`)`,
 		a.Number, a.Name, a.Checksum, string(a.Mode), a.Before, a.After, a.AppliedAt.Format(time.RFC3339Nano)); err != nil {
-		return nil, fmt.Errorf("dbscript: script %s: record in history: %w", s.Name, err)
+		return nil, nil, fmt.Errorf("dbscript: script %s: record in history: %w", s.Name, err)
 	}
 	if err := tx.Commit(); err != nil {
-		return nil, &Error{Code: CodeScriptFailed, Number: s.Number, Script: s.Name, Err: fmt.Errorf("commit: %w", err)}
+		return nil, nil, &Error{Code: CodeScriptFailed, Number: s.Number, Script: s.Name, Err: fmt.Errorf("commit: %w", err)}
 	}
 	r.log.Info("script applied", "script", s.Name, "mode", mode, "fingerprint", after)
 	if r.progress != nil {
 		r.progress(a)
 	}
-	return &a, nil
+	return &a, l, nil
 }
 
 // Build applies every script of the pack, in order, to an empty database (a scratch
 // one) and returns the fingerprint after each: what a publisher writes into
 // fingerprints.json for this driver. The pack's own fingerprints are not checked.
 func (r *Runner) Build(ctx context.Context, p *Pack) (map[int]string, error) {
+	ls, err := r.BuildListings(ctx, p)
+	if err != nil {
+		return nil, err
+	}
+	out := map[int]string{}
+	for n, l := range ls {
+		out[n] = l.Fingerprint
+	}
+	return out, nil
+}
+
+// BuildListings is Build returning the whole listing after each script: what a
+// publisher writes into fingerprints.json (their fingerprints) and listings.json
+// (ListingChanges of them) for this driver, so that drift reports need no replay.
+func (r *Runner) BuildListings(ctx context.Context, p *Pack) (map[int]*Listing, error) {
 	st, err := r.Status(ctx, p)
 	if err != nil {
 		return nil, err
@@ -536,13 +632,13 @@ func (r *Runner) Build(ctx context.Context, p *Pack) (map[int]string, error) {
 	if st.State != StateEmpty {
 		return nil, fmt.Errorf("dbscript: build fingerprints: the scratch database is not empty (%d objects, %d scripts applied)", len(st.Live.Objects), len(st.History))
 	}
-	out := map[int]string{}
+	out := map[int]*Listing{}
 	for _, s := range st.Pending {
-		a, err := r.applyOne(ctx, p, s, ModeAuto, "", "")
+		_, l, err := r.applyOne(ctx, p, s, ModeAuto, "", "", true)
 		if err != nil {
 			return nil, err
 		}
-		out[s.Number] = a.After
+		out[s.Number] = l
 	}
 	return out, nil
 }

@@ -51,6 +51,28 @@ type Pack struct {
 	// Fingerprints holds, per driver, the standard schema's fingerprint after each
 	// script number.
 	Fingerprints Fingerprints
+	// Listings holds, per driver, the standard schema's canonical listing after each
+	// script number (as changes from one script to the next): what a drift report
+	// compares the live schema with. Empty for a pack built before listings.json.
+	Listings Listings
+}
+
+// Listing returns the publisher's listing of driver d after script n, checked against
+// the pack's fingerprint for n. It wraps ErrNoListing when the pack has none.
+func (p *Pack) Listing(d Driver, n int) (*Listing, error) {
+	if n == 0 {
+		return newListing(d, nil), nil
+	}
+	l, err := p.Listings.Listing(d, n)
+	if err != nil {
+		return nil, err
+	}
+	if want, ok := p.Fingerprints[d][n]; !ok {
+		return nil, fmt.Errorf("%s: %s after script %d: no fingerprint in %s to check the listing against", ListingsFile, d, n, FingerprintsFile)
+	} else if l.Fingerprint != want {
+		return nil, fmt.Errorf("%s: %s after script %d: the listing's fingerprint %s differs from %s's %s", ListingsFile, d, n, short(l.Fingerprint), FingerprintsFile, short(want))
+	}
+	return l, nil
 }
 
 // Fingerprints maps a driver to the fingerprint of the standard schema after each
@@ -74,7 +96,7 @@ func Load(fsys fs.FS) (*Pack, error) {
 	if err != nil {
 		return nil, fmt.Errorf("dbscript: load %s: %w", Dir, err)
 	}
-	p := &Pack{Fingerprints: Fingerprints{}}
+	p := &Pack{Fingerprints: Fingerprints{}, Listings: Listings{}}
 	for _, ent := range ents {
 		if ent.IsDir() || !strings.HasSuffix(ent.Name(), ".sql") {
 			continue
@@ -103,6 +125,17 @@ func Load(fsys fs.FS) (*Pack, error) {
 	}
 	if p.Fingerprints, err = ParseFingerprints(b); err != nil {
 		return nil, fmt.Errorf("dbscript: load %s: %w", FingerprintsFile, err)
+	}
+	// listings.json is optional: packs built before it existed have fingerprints only.
+	b, err = readLimited(fsys, ListingsFile, MaxListingsSize)
+	if errors.Is(err, fs.ErrNotExist) {
+		return p, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	if p.Listings, err = ParseListings(b); err != nil {
+		return nil, fmt.Errorf("dbscript: load %s: %w", ListingsFile, err)
 	}
 	return p, nil
 }

@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"time"
 
 	"modernc.org/sqlite"
 )
@@ -23,7 +24,10 @@ type sqliteDialect struct {
 func (*sqliteDialect) sqlDriver() string { return "sqlite" }
 func (*sqliteDialect) ph(int) string     { return "?" }
 
-func (*sqliteDialect) begin(context.Context, *sql.Tx, string, string) error { return nil }
+func (*sqliteDialect) begin(context.Context, *sql.Tx, string, string, time.Duration) error {
+	return nil
+}
+func (*sqliteDialect) beginRead(context.Context, *sql.Tx, string) error { return nil }
 
 func (*sqliteDialect) qualify(_, table string) string { return quoteIdent(table) }
 
@@ -276,21 +280,6 @@ func (*sqliteDialect) lineOf(err error, _ string) (int, string) {
 		return 0, se.Error()
 	}
 	return 0, err.Error()
-}
-
-// scratch runs fn on a new in-memory database.
-func (*sqliteDialect) scratch(ctx context.Context, _ *sql.DB, fn func(q querier, schema string) error) error {
-	db, err := Open(SQLite, ":memory:")
-	if err != nil {
-		return err
-	}
-	defer db.Close()
-	tx, err := db.BeginTx(ctx, nil)
-	if err != nil {
-		return err
-	}
-	defer tx.Rollback()
-	return fn(tx, "")
 }
 
 // quoteIdent quotes an identifier for SQLite and PostgreSQL alike.

@@ -35,7 +35,8 @@ func TestMain(m *testing.M) {
 }
 
 // dbTree returns a database module's pack tree holding scripts, with the
-// fingerprints.json built for driver d (on scratch, an empty database).
+// fingerprints.json and listings.json built for driver d (on scratch, an empty
+// database).
 func dbTree(t testing.TB, d dbscript.Driver, scratch string, scripts map[string]string) map[string]string {
 	t.Helper()
 	tree := map[string]string{}
@@ -51,11 +52,18 @@ func dbTree(t testing.TB, d dbscript.Driver, scratch string, scripts map[string]
 	defer db.Close()
 	r, err := dbscript.New(db, d)
 	require.NoError(t, err)
-	fps, err := r.Build(context.Background(), p)
+	ls, err := r.BuildListings(context.Background(), p)
 	require.NoError(t, err)
+	fps := map[int]string{}
+	for n, l := range ls {
+		fps[n] = l.Fingerprint
+	}
 	b, err := json.Marshal(dbscript.Fingerprints{d: fps})
 	require.NoError(t, err)
 	tree[dbscript.FingerprintsFile] = string(b)
+	b, err = json.Marshal(dbscript.Listings{d: dbscript.ListingChanges(ls)})
+	require.NoError(t, err)
+	tree[dbscript.ListingsFile] = string(b)
 	return tree
 }
 
@@ -292,4 +300,54 @@ func TestChromiumDatabase(t *testing.T) {
 	mu.Lock()
 	defer mu.Unlock()
 	require.Empty(t, problems, "script errors on the page")
+}
+
+// TestDatabaseAfterCheck: after a check and its background download, before any
+// install, the module's view and GET /api/modules/db/db show the newest release's
+// pending scripts (their text readable) and the customised database's drift.
+func TestDatabaseAfterCheck(t *testing.T) {
+	for _, d := range []dbscript.Driver{dbscript.SQLite, dbscript.Postgres} {
+		t.Run(string(d), func(t *testing.T) {
+			t.Parallel()
+			f := newFixture(t, "web")
+			dsn, scratch := filepath.Join(f.dir, "db.sqlite"), func() string { return ":memory:" }
+			if d == dbscript.Postgres {
+				dsn, scratch = pgServer.CreateDB(t), func() string { return pgServer.CreateDB(t) }
+			}
+			f.cfg.Modules = append(f.cfg.Modules, update.ModuleConfig{Name: "db", Kind: update.KindDatabase,
+				Database: &update.DatabaseConfig{Driver: string(d), DSN: dsn}})
+			f.repo.Publish("web", "1.0.0", platform, map[string]string{"index.html": "v1"})
+			v1 := map[string]string{"0001_init.sql": "CREATE TABLE customers (id INTEGER PRIMARY KEY, name TEXT NOT NULL);\n"}
+			f.repo.Publish("db", "1.0.0", platform, dbTree(t, d, scratch(), v1))
+			a := newAgent(t, f.cfg)
+			id, err := a.Install(t.Context(), "db", "1.0.0")
+			waitOp(t, a, id, err)
+			db, err := dbscript.Open(d, dsn)
+			require.NoError(t, err)
+			defer db.Close()
+			_, err = db.Exec("ALTER TABLE customers ADD COLUMN vip INTEGER")
+			require.NoError(t, err)
+			v2 := maps.Clone(v1)
+			v2["0002_items.sql"] = "CREATE TABLE items (id INTEGER PRIMARY KEY, label TEXT);\n"
+			f.repo.Publish("db", "1.1.0", platform, dbTree(t, d, scratch(), v2))
+
+			id, err = a.Check(t.Context())
+			require.NoError(t, err)
+			waitEnded(t, a, id)
+			s := serve(t, a)
+			v := s.moduleViews()["db"].Database
+			require.NotNil(t, v)
+			require.Equal(t, "customised", v.State, v.Error)
+			require.Equal(t, []string{"column customers.vip"}, v.Drift.Added)
+			require.Len(t, v.Pending, 1)
+			require.Equal(t, "0002_items.sql", v.Pending[0].Name)
+			st, body, _ := s.do("GET", "/api/modules/db/db", "")
+			require.Equal(t, http.StatusOK, st, body)
+			require.Contains(t, body, "0002_items.sql")
+			st, body, _ = s.do("GET", "/api/modules/db/db/scripts/2", "")
+			require.Equal(t, http.StatusOK, st, body)
+			require.Contains(t, body, "CREATE TABLE items")
+			require.Equal(t, "1.0.0", *s.moduleViews()["db"].Installed, "no install was attempted")
+		})
+	}
 }

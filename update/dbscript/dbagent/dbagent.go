@@ -11,7 +11,10 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
+	"path/filepath"
 	"strings"
+
+	"github.com/hashicorp/go-version"
 
 	"github.com/upkeep-go/upkeep/internal/limited"
 	"github.com/upkeep-go/upkeep/update"
@@ -24,7 +27,8 @@ const MaxDSNFile = 64 << 10
 
 // Opener returns the agent's opener of database modules over eng: each module's
 // scripts come from eng.AppliedPack, its database from its configuration (driver,
-// dsn or dsn_file, schema). opts are passed to every dbscript.Runner.
+// dsn or dsn_file, schema, script_timeout), its local baseline from the state dir
+// (BaselineFile). opts are passed to every dbscript.Runner after those.
 func Opener(eng *update.Engine, opts ...dbscript.Option) agent.DatabaseOpener {
 	return func(m update.ModuleConfig) (agent.DatabaseModule, error) {
 		if m.Kind != update.KindDatabase || m.Database == nil {
@@ -33,8 +37,28 @@ func Opener(eng *update.Engine, opts ...dbscript.Option) agent.DatabaseOpener {
 		if _, err := dbscript.ParseDriver(m.Database.Driver); err != nil {
 			return nil, fmt.Errorf("dbagent: module %s: %w", m.Name, err)
 		}
-		return &module{eng: eng, m: m, opts: opts}, nil
+		return &module{eng: eng, m: m, opts: append(ModuleOptions(eng.Config().StateDir, m), opts...)}, nil
 	}
+}
+
+// BaselineFile is where the local baseline of module (see dbscript.WithBaselineFile)
+// is kept: in the module's folder of the state dir, out of reach of the database's
+// own users.
+func BaselineFile(stateDir, module string) string {
+	return filepath.Join(stateDir, "modules", module, "db-baseline.json")
+}
+
+// ModuleOptions returns the runner options a module's configuration and the state
+// dir give: its local baseline file and its script_timeout.
+func ModuleOptions(stateDir string, m update.ModuleConfig) []dbscript.Option {
+	var opts []dbscript.Option
+	if stateDir != "" {
+		opts = append(opts, dbscript.WithBaselineFile(BaselineFile(stateDir, m.Name)))
+	}
+	if m.Database != nil {
+		opts = append(opts, dbscript.WithScriptTimeout(m.Database.Timeout()))
+	}
+	return opts
 }
 
 // Open opens the database of module m and its runner; the caller closes the *sql.DB.
@@ -77,11 +101,40 @@ type module struct {
 	opts []dbscript.Option
 }
 
+// PackDir returns the folder of the pack whose scripts module's database is read
+// against: the pack of the newest version offered and downloaded (eng.OfferedPack)
+// when it is newer than the installed version, so that its pending scripts and the
+// drift show after a check, before any install; else the pack an install installed
+// or tried last (eng.AppliedPack).
+func PackDir(ctx context.Context, eng *update.Engine, module string) (string, error) {
+	applied, err := eng.AppliedPack(ctx, module)
+	if dir, v, oerr := eng.OfferedPack(ctx, module); oerr == nil {
+		st, serr := eng.ModuleStatus(ctx, module)
+		if serr != nil {
+			return "", serr
+		}
+		if st.Installed == nil || err != nil || newer(v, *st.Installed) {
+			return dir, nil
+		}
+	}
+	return applied, err
+}
+
+// newer reports whether version a is newer than b.
+func newer(a, b string) bool {
+	va, err1 := version.NewVersion(a)
+	vb, err2 := version.NewVersion(b)
+	if err1 != nil || err2 != nil {
+		return a != b
+	}
+	return va.GreaterThan(vb)
+}
+
 // with runs f with the module's runner and pack.
 func (d *module) with(ctx context.Context, f func(*dbscript.Runner, *dbscript.Pack) error) error {
-	dir, err := d.eng.AppliedPack(ctx, d.m.Name)
+	dir, err := PackDir(ctx, d.eng, d.m.Name)
 	if err != nil {
-		return fmt.Errorf("%w; install the module first", err)
+		return fmt.Errorf("%w; run a check, or install the module first", err)
 	}
 	p, err := dbscript.Load(os.DirFS(dir))
 	if err != nil {
@@ -170,16 +223,32 @@ func applied(a *dbscript.Applied) *agent.AppliedScript {
 
 // NewApplier returns the engine's applier of database modules (for
 // update.WithApplier(update.KindDatabase, dbagent.NewApplier)): an install runs the
-// staged pack's pending scripts when the database is standard and fails with
-// schema_drift, running nothing, when it is customised.
+// staged pack's pending scripts when the database is standard, fails with
+// schema_drift, running nothing, when it is customised with scripts pending, and
+// completes when nothing is pending (the database stays customised). It keeps no
+// local baseline, so the publisher's fingerprints are always expected: use
+// Appliers to keep one in the state dir.
 func NewApplier(m update.ModuleConfig) (update.Applier, error) {
-	if m.Database == nil {
-		return nil, fmt.Errorf("module %s: database: missing", m.Name)
-	}
-	return applier{m: m}, nil
+	return Appliers("")(m)
 }
 
-type applier struct{ m update.ModuleConfig }
+// Appliers is NewApplier keeping each module's local baseline in stateDir (see
+// BaselineFile), the engine's configured state dir:
+//
+//	update.WithApplier(update.KindDatabase, dbagent.Appliers(cfg.StateDir))
+func Appliers(stateDir string, opts ...dbscript.Option) func(update.ModuleConfig) (update.Applier, error) {
+	return func(m update.ModuleConfig) (update.Applier, error) {
+		if m.Database == nil {
+			return nil, fmt.Errorf("module %s: database: missing", m.Name)
+		}
+		return applier{m: m, opts: append(ModuleOptions(stateDir, m), opts...)}, nil
+	}
+}
+
+type applier struct {
+	m    update.ModuleConfig
+	opts []dbscript.Option
+}
 
 // Apply runs the staged pack's pending scripts.
 func (a applier) Apply(ctx context.Context, stage fs.FS, from, to string) error {
@@ -187,7 +256,7 @@ func (a applier) Apply(ctx context.Context, stage fs.FS, from, to string) error 
 	if err != nil {
 		return err
 	}
-	r, db, err := Open(a.m)
+	r, db, err := Open(a.m, a.opts...)
 	if err != nil {
 		return err
 	}
