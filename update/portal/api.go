@@ -31,6 +31,8 @@ func (p *Portal) routes() *http.ServeMux {
 	m.HandleFunc("POST /api/modules/{name}/install", p.postInstall)
 	m.HandleFunc("POST /api/modules/{name}/rollback", p.postRollback)
 	m.HandleFunc("POST /api/modules/{name}/maintenance-off", p.postMaintenanceOff)
+	m.HandleFunc("POST /api/modules/{name}/hold", p.postHold)
+	m.HandleFunc("POST /api/modules/{name}/release", p.postHold)
 	m.HandleFunc("POST /api/check", p.postCheck)
 	m.HandleFunc("GET /api/modules/{name}/db", p.getDatabase)
 	m.HandleFunc("GET /api/modules/{name}/db/scripts/{n}", p.getScript)
@@ -365,6 +367,50 @@ type MaintenanceBackend interface {
 	MaintenanceOff(ctx context.Context, module string) (where string, err error)
 }
 
+// HoldBackend is what a Backend also implements to hold a module's automatic
+// installs and release them (the agent does: agent.Agent.Hold and Release).
+type HoldBackend interface {
+	// Hold stops automatic installs of module until a person installs or releases it.
+	Hold(ctx context.Context, module string) (*agent.Hold, error)
+	// Release ends module's hold, if any.
+	Release(ctx context.Context, module string) (*agent.Hold, error)
+}
+
+// postHold serves /hold and /release: 200 with the module's entry once done.
+func (p *Portal) postHold(w http.ResponseWriter, r *http.Request) {
+	hb, ok := p.b.(HoldBackend)
+	if !ok {
+		pageguard.WriteError(w, http.StatusNotFound, pageguard.CodeNotFound, "this portal cannot hold a module")
+		return
+	}
+	name := r.PathValue("name")
+	set := hb.Hold
+	if strings.HasSuffix(r.URL.Path, "/release") {
+		set = hb.Release
+	}
+	if _, err := set(r.Context(), name); err != nil {
+		p.fail(w, r, err)
+		return
+	}
+	p.writeModule(w, r, name)
+}
+
+// writeModule answers 200 with module's entry, as /api/modules lists it.
+func (p *Portal) writeModule(w http.ResponseWriter, r *http.Request, name string) {
+	mods, err := p.b.Modules(r.Context())
+	if err != nil {
+		p.fail(w, r, err)
+		return
+	}
+	for _, m := range mods {
+		if m.Name == name {
+			writeJSON(w, http.StatusOK, m)
+			return
+		}
+	}
+	p.fail(w, r, fmt.Errorf("%w: %q", update.ErrUnknownModule, name))
+}
+
 // postMaintenanceOff answers 200 with the module's entry once the flag is down.
 func (p *Portal) postMaintenanceOff(w http.ResponseWriter, r *http.Request) {
 	mb, ok := p.b.(MaintenanceBackend)
@@ -382,16 +428,5 @@ func (p *Portal) postMaintenanceOff(w http.ResponseWriter, r *http.Request) {
 		p.fail(w, r, err)
 		return
 	}
-	mods, err := p.b.Modules(r.Context())
-	if err != nil {
-		p.fail(w, r, err)
-		return
-	}
-	for _, m := range mods {
-		if m.Name == name {
-			writeJSON(w, http.StatusOK, m)
-			return
-		}
-	}
-	p.fail(w, r, fmt.Errorf("%w: %q", update.ErrUnknownModule, name))
+	p.writeModule(w, r, name)
 }

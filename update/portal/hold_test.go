@@ -76,3 +76,35 @@ func TestMaintenanceOffThroughPortal(t *testing.T) {
 	st, _, _ = s.do("POST", "/api/modules/web/maintenance-off", "")
 	require.Equal(t, http.StatusForbidden, st, "the token is needed as for every POST")
 }
+
+// A person holds and releases a module from the portal: the routes answer with the
+// module's entry, the hold survives a reload of the page, and each needs the page
+// token as every other POST does.
+func TestHoldAndReleaseThroughPortal(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, "web")
+	s := serve(t, newAgent(t, f.cfg))
+	page := s.page()
+	require.Contains(t, page, `<button type="button" data-action="hold">`)
+	require.Contains(t, page, `<button type="button" data-action="release" hidden>`)
+
+	st, _, _ := s.do("POST", "/api/modules/web/hold", "")
+	require.Equal(t, http.StatusForbidden, st, "a hold without the page token")
+	st, body, _ := s.do("POST", "/api/modules/web/hold", "", "X-Upkeep-Token: "+s.token)
+	require.Equal(t, http.StatusOK, st, body)
+	var m agent.ModuleView
+	require.NoError(t, json.Unmarshal([]byte(body), &m))
+	require.NotNil(t, m.Hold)
+	require.Equal(t, agent.HoldOperator, m.Hold.Reason)
+	page = s.page()
+	require.Contains(t, page, `<button type="button" data-action="hold" hidden>`)
+	require.Contains(t, page, `<button type="button" data-action="release">`)
+
+	st, body, _ = s.do("POST", "/api/modules/web/release", "", "X-Upkeep-Token: "+s.token)
+	require.Equal(t, http.StatusOK, st, body)
+	require.Contains(t, body, `"hold":null`)
+	require.Nil(t, s.modules()[0].Hold)
+
+	st, _, _ = s.do("POST", "/api/modules/nosuch/hold", "", "X-Upkeep-Token: "+s.token)
+	require.Equal(t, http.StatusNotFound, st)
+}

@@ -97,6 +97,8 @@
 
     var hold = field(el, 'hold');
     hold.hidden = !m.hold;
+    el.querySelector('button[data-action="hold"]').hidden = !!m.hold;
+    el.querySelector('button[data-action="release"]').hidden = !m.hold;
     field(el, 'hold-reason').textContent = m.hold ? m.hold.reason : '';
     setTime(field(el, 'hold-since'), m.hold && m.hold.since, '');
 
@@ -308,6 +310,10 @@
       req = post('api/modules/' + encodeURIComponent(mod) + '/db/' + action, action === 'mark-applied' ? { number: Number(next) } : null);
       showProgress(mel, 'script', 'script', 0, 0);
       box.querySelectorAll('button[data-action="apply-next"], button[data-action="mark-applied"]').forEach(function (x) { x.disabled = true; });
+    } else if (action === 'hold' || action === 'release') {
+      var hel = b.closest('[data-module]');
+      req = post('api/modules/' + encodeURIComponent(hel.dataset.module) + '/' + action).then(refreshModules)
+        .then(function () { b.disabled = false; });
     } else if (action === 'maintenance-off') {
       var fel = b.closest('[data-module]'), fname = fel.dataset.module;
       if (!window.confirm('Take down the maintenance flag of ' + fname + '? It is renamed to .bak, or kept in the state folder.')) return;
