@@ -228,6 +228,11 @@ func (e *Engine) planVersion(man *manifest.Manifest, m *ModuleConfig, installed,
 		if r.Module != m.Name || r.Version != want {
 			continue
 		}
+		// An explicit version is still held to the configured major version, as the
+		// check is: a v22 server asked for 23 by hand is refused, not upgraded.
+		if major := e.cfg.MajorOf(m); major != 0 && r.Major != 0 && r.Major != major {
+			return nil, &Error{Code: Code(manifest.CodeOtherMajor), Module: m.Name, Err: fmt.Errorf("release %s of %s is for major version %d, and this installation is major version %d (\"major\" in the configuration)", want, m.Name, r.Major, major)}
+		}
 		for j := range r.Packs {
 			if r.Packs[j].Platform == e.platform {
 				return []packRef{{module: m.Name, release: r, pack: &r.Packs[j]}}, nil

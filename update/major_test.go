@@ -40,6 +40,14 @@ func TestMajorRestrictsOffer(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, manifest.StatusIneligible, rep.Modules[0].Status)
 	require.Equal(t, update.Code(manifest.CodeOtherMajor), rep.Modules[0].Code)
+	// Asked for by hand, 23 is refused too, and nothing changes.
+	_, err = eng.Install(ctx, "web", update.InstallOptions{Version: "23.0.0"})
+	require.Equal(t, update.Code(manifest.CodeOtherMajor), update.CodeOf(err), "%v", err)
+	require.ErrorContains(t, err, "major version 23")
+	st, err := eng.ModuleStatus(ctx, "web")
+	require.NoError(t, err)
+	require.NotNil(t, st.Installed)
+	require.Equal(t, "22.0.5", *st.Installed)
 
 	// The module's own major wins over the global one.
 	e.cfg.Modules[0].Major = 23
