@@ -92,7 +92,14 @@ func (k *swapKind) apply(ctx context.Context, op *operation) error {
 		// The flag goes in the staged tree too, so that it stays visible across the
 		// exchange until maintenance goes off.
 		k.e.ops.at("create", md.work.join(stageName+"/"+m.MaintenanceFile))
-		if err := (maintenance.Flag{Name: m.MaintenanceFile}).Place(md.work.anchored(stageName), "installing "+j.To); err != nil {
+		// It shows what the live flag shows: the site's own page when there is one.
+		flag, stage, reason := maintenance.Flag{Name: m.MaintenanceFile}, md.work.anchored(stageName), "installing "+j.To
+		placed := false
+		err := op.onLive(func(live string) error { placed = true; return flag.PlaceFor(stage, live, reason) })
+		if err == nil && !placed {
+			err = flag.Place(stage, reason)
+		}
+		if err != nil {
 			return err
 		}
 	}

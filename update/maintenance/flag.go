@@ -56,6 +56,20 @@ func (f Flag) Place(dir, reason string) error {
 	return nil
 }
 
+// PlaceFor is Place into dir showing the page of the module folder siteDir: a
+// module's staged tree, which becomes live at an exchange, carries the same flag as
+// the live folder, the site's own page (BakName in siteDir) included.
+func (f Flag) PlaceFor(dir, siteDir, reason string) error {
+	p, err := f.path(dir)
+	if err != nil {
+		return &FlagError{Op: "place", Path: p, Err: err}
+	}
+	if err := place(p, reason, f.sitePage(siteDir)); err != nil {
+		return &FlagError{Op: "place", Path: p, Err: err}
+	}
+	return nil
+}
+
 func place(p, reason string, sitePage []byte) error {
 	// free reports whether p is free; when it is not, err is nil for upkeep's own flag
 	// and ErrForeignFlag for anything else.
