@@ -67,29 +67,41 @@ type InstallResult struct {
 	BytesSaved int64
 }
 
+// begin starts every operation on a module: it takes the module's lock, then
+// finishes or undoes what a crash left in its journal. unlock releases the lock.
+func (e *Engine) begin(ctx context.Context, module string) (m *ModuleConfig, k kind, unlock func(), err error) {
+	if m, err = e.cfg.Module(module); err != nil {
+		return nil, nil, nil, err
+	}
+	k = e.kindOf(m)
+	lk, err := e.lock(m)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	j, err := e.readJournal(m)
+	if err == nil && j != nil {
+		if err = e.recoverModule(ctx, m, j); err != nil {
+			err = fmt.Errorf("%s: recovering an interrupted %s first: %w", m.Name, j.Op, err)
+		}
+	}
+	if err != nil {
+		lk.unlock()
+		return nil, nil, nil, err
+	}
+	return m, k, lk.unlock, nil
+}
+
 // Install brings one module to the newest version offered (through every step of its
 // upgrade path), or to opts.Version, or installs an offline pack. A failure after
 // maintenance went on restores the previous version, runs ROLLBACK, turns maintenance
 // off and returns an error wrapping ErrRolledBack and the cause. It can be cancelled
 // through ctx at any point; the module is then left at its previous version.
 func (e *Engine) Install(ctx context.Context, module string, opts InstallOptions) (*InstallResult, error) {
-	m, err := e.cfg.Module(module)
+	m, k, unlock, err := e.begin(ctx, module)
 	if err != nil {
 		return nil, err
 	}
-	k := e.kindOf(m)
-	lk, err := e.lock(m)
-	if err != nil {
-		return nil, err
-	}
-	defer lk.unlock()
-	if j, err := e.readJournal(m); err != nil {
-		return nil, err
-	} else if j != nil {
-		if err := e.recoverModule(ctx, m, j); err != nil {
-			return nil, fmt.Errorf("%s: recovering an interrupted %s first: %w", m.Name, j.Op, err)
-		}
-	}
+	defer unlock()
 	st, err := e.loadStatus(m)
 	if err != nil {
 		return nil, err

@@ -23,23 +23,11 @@ type RollbackOptions struct {
 // swap). The version rolled away from is not kept. It is the only way upkeep ever
 // lowers a module's version.
 func (e *Engine) Rollback(ctx context.Context, module string, opts RollbackOptions) (*InstallResult, error) {
-	m, err := e.cfg.Module(module)
+	m, k, unlock, err := e.begin(ctx, module)
 	if err != nil {
 		return nil, err
 	}
-	k := e.kindOf(m)
-	lk, err := e.lock(m)
-	if err != nil {
-		return nil, err
-	}
-	defer lk.unlock()
-	if jr, err := e.readJournal(m); err != nil {
-		return nil, err
-	} else if jr != nil {
-		if err := e.recoverModule(ctx, m, jr); err != nil {
-			return nil, err
-		}
-	}
+	defer unlock()
 	st, err := e.loadStatus(m)
 	if err != nil {
 		return nil, err
