@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/upkeep-go/upkeep/internal/limited"
+	"github.com/upkeep-go/upkeep/internal/pageguard"
 	"github.com/upkeep-go/upkeep/update"
 	"github.com/upkeep-go/upkeep/update/agent"
 	"github.com/upkeep-go/upkeep/update/agent/service"
@@ -33,10 +34,12 @@ func init() {
 const defaultAgentAddr = "127.0.0.1:8080"
 
 func runAgent(ctx context.Context, cl *cli, args []string) error {
-	fs := cl.newFlags("agent", "upkeep agent --config FILE [--addr 127.0.0.1:8080] [--token-file FILE]")
+	fs := cl.newFlags("agent", "upkeep agent --config FILE [--addr 127.0.0.1:8080] [--token-file FILE] [--host NAME]...")
 	config := fs.String("config", "", "agent configuration `file`")
 	addr := fs.String("addr", defaultAgentAddr, "`address` the portal listens on")
-	tokenFile := fs.String("token-file", "", "`file` holding a secret that every request but /healthz must carry (Authorization: Bearer, or the portal's login)")
+	tokenFile := fs.String("token-file", "", "`file` holding a secret that every request but /healthz must carry (Authorization: Bearer, or the portal's login); required when --addr is not loopback")
+	var hosts multiFlag
+	fs.Var(&hosts, "host", "Host `name` the portal answers besides the loopback ones and --addr's own host: NAME:PORT, or NAME for any port (repeatable; the name a browser reaches a non-loopback --addr by)")
 	pos, err := parse(fs, args)
 	if err != nil {
 		return err
@@ -46,6 +49,12 @@ func runAgent(ctx context.Context, cl *cli, args []string) error {
 	}
 	if *config == "" {
 		return usagef("--config is required")
+	}
+	if err := openAddrNeedsToken(*addr, *tokenFile); err != nil {
+		return err
+	}
+	if err := validHosts(hosts); err != nil {
+		return err
 	}
 	cfg, err := agent.LoadConfig(*config)
 	if err != nil {
@@ -74,14 +83,14 @@ func runAgent(ctx context.Context, cl *cli, args []string) error {
 	}
 	run := func(ctx context.Context) error {
 		if fc == nil {
-			return serveAgent(ctx, cl, cfg, eng, *addr, secret, log)
+			return serveAgent(ctx, cl, cfg, eng, *addr, hosts, secret, log)
 		}
 		// The fleet role runs beside the agent, over the same engine.
 		ctx, cancel := context.WithCancel(ctx)
 		defer cancel()
 		fleetDone := make(chan error, 1)
 		go func() { fleetDone <- runFleetSide(ctx, cl, cfg, fc, eng, log) }()
-		err := serveAgent(ctx, cl, cfg, eng, *addr, secret, log)
+		err := serveAgent(ctx, cl, cfg, eng, *addr, hosts, secret, log)
 		cancel()
 		if ferr := <-fleetDone; err == nil && ferr != nil && !errors.Is(ferr, context.Canceled) {
 			err = fmt.Errorf("fleet %s: %w", fc.Role, ferr)
@@ -96,10 +105,45 @@ func runAgent(ctx context.Context, cl *cli, args []string) error {
 	return run(ctx)
 }
 
+// openAddrNeedsToken refuses, as a usage error, a portal address other than
+// loopback without a token file: whoever reaches that address could install and roll
+// back modules, and a Host check is no barrier to a client that is not a browser.
+func openAddrNeedsToken(addr, tokenFile string) error {
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		return usagef("--addr %s: %v", addr, err)
+	}
+	if tokenFile != "" || isLoopback(host) {
+		return nil
+	}
+	return usagef("--addr %s: not a loopback address, so anyone who reaches it could install and roll back modules: "+
+		"give --token-file FILE (a secret every request but /healthz must carry), or listen on 127.0.0.1", addr)
+}
+
+// validHosts refuses, as a usage error, a --host value that is not a host name.
+func validHosts(hosts []string) error {
+	for _, h := range hosts {
+		if _, err := pageguard.New(pageguard.Options{Hosts: []string{h}}); err != nil {
+			return usagef("--host %q: not a host name (NAME:PORT, or NAME)", h)
+		}
+	}
+	return nil
+}
+
+// isLoopback reports whether host names this machine's loopback only: localhost, or
+// an address in 127.0.0.0/8 or ::1. An empty host, 0.0.0.0 or :: listens everywhere.
+func isLoopback(host string) bool {
+	if strings.EqualFold(strings.TrimSuffix(host, "."), "localhost") {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
+}
+
 // serveAgent runs the agent and its portal until ctx is done, then stops both: the
 // running operations end (an interrupted install is undone by the engine) and the
 // server drains.
-func serveAgent(ctx context.Context, cl *cli, cfg *agent.Config, eng *update.Engine, addr, secret string, log *slog.Logger) error {
+func serveAgent(ctx context.Context, cl *cli, cfg *agent.Config, eng *update.Engine, addr string, hosts []string, secret string, log *slog.Logger) error {
 	a, err := agent.New(cfg, eng, agent.WithLogger(log), agent.WithDatabase(dbagent.Opener(eng, dbscript.WithLogger(log))))
 	if err != nil {
 		return err
@@ -109,6 +153,9 @@ func serveAgent(ctx context.Context, cl *cli, cfg *agent.Config, eng *update.Eng
 		return err
 	}
 	opts := []portal.Option{portal.WithAddr(ln.Addr().String()), portal.WithLogger(log)}
+	if len(hosts) > 0 {
+		opts = append(opts, portal.WithHosts(hosts...))
+	}
 	if secret != "" {
 		opts = append(opts, portal.WithBearer(secret))
 	}
@@ -145,7 +192,7 @@ func serveAgent(ctx context.Context, cl *cli, cfg *agent.Config, eng *update.Eng
 const serviceUsage = `usage: upkeep service SUBCOMMAND [flags]
 
 subcommands:
-  install --config FILE [--name upkeep] [--addr ADDR] [--token-file FILE] [--print]
+  install --config FILE [--name upkeep] [--addr ADDR] [--token-file FILE] [--host NAME]... [--print]
         install the agent as a systemd unit or a Windows service; --print writes the
         definition to stdout and installs nothing
   uninstall [--name upkeep]
@@ -166,10 +213,12 @@ func runService(ctx context.Context, cl *cli, args []string) error {
 	name := fs.String("name", service.DefaultName, "service `name`")
 	var config, addr, tokenFile *string
 	var print *bool
+	var hosts multiFlag
 	if sub == "install" {
 		config = fs.String("config", "", "agent configuration `file`")
 		addr = fs.String("addr", defaultAgentAddr, "`address` the portal listens on")
 		tokenFile = fs.String("token-file", "", "`file` holding the portal's secret")
+		fs.Var(&hosts, "host", "Host `name` the portal also answers (repeatable), as for agent")
 		print = fs.Bool("print", false, "print the service definition and install nothing")
 	}
 	pos, err := parse(fs, args)
@@ -191,6 +240,12 @@ func runService(ctx context.Context, cl *cli, args []string) error {
 		if *config == "" {
 			return usagef("--config is required")
 		}
+		if err := openAddrNeedsToken(*addr, *tokenFile); err != nil {
+			return err
+		}
+		if err := validHosts(hosts); err != nil {
+			return err
+		}
 		abs, err := filepath.Abs(*config)
 		if err != nil {
 			return err
@@ -199,6 +254,9 @@ func runService(ctx context.Context, cl *cli, args []string) error {
 			return err
 		}
 		d := service.Definition{Name: *name, Args: []string{"agent", "--config", abs, "--addr", *addr}}
+		for _, h := range hosts {
+			d.Args = append(d.Args, "--host", h)
+		}
 		if *tokenFile != "" {
 			tf, err := filepath.Abs(*tokenFile)
 			if err != nil {

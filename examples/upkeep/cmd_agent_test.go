@@ -138,3 +138,94 @@ func TestServicePrint(t *testing.T) {
 	require.Equal(t, 0, code)
 	require.Contains(t, out, "uninstall")
 }
+
+// agentUntilListening runs `upkeep agent` with args as a process and returns its exit
+// code and stderr, or -1 and what it printed once it says it listens; then it calls
+// serving, if not nil, with the base URL, and stops the agent.
+func agentUntilListening(t *testing.T, serving func(base string), args ...string) (int, string) {
+	t.Helper()
+	cmd := exec.Command(os.Args[0], append([]string{"agent"}, args...)...)
+	cmd.Env = commandEnv()
+	stderr, err := cmd.StderrPipe()
+	require.NoError(t, err)
+	require.NoError(t, cmd.Start())
+	defer cmd.Process.Kill()
+	var printed strings.Builder
+	lines := bufio.NewScanner(stderr)
+	for lines.Scan() {
+		printed.WriteString(lines.Text() + "\n")
+		if base, ok := strings.CutPrefix(lines.Text(), "listening on "); ok {
+			go io.Copy(io.Discard, stderr)
+			if serving != nil {
+				serving(base)
+			}
+			require.NoError(t, cmd.Process.Signal(syscall.SIGTERM))
+			require.NoError(t, cmd.Wait(), "exit 0 after SIGTERM")
+			return -1, printed.String()
+		}
+	}
+	err = cmd.Wait()
+	var ee *exec.ExitError
+	if err != nil {
+		require.ErrorAs(t, err, &ee)
+		return ee.ExitCode(), printed.String()
+	}
+	return 0, printed.String()
+}
+
+// TestAgentRefusesOpenAddr: a portal on an address other than loopback would let
+// anyone who reaches it install and roll back: `upkeep agent` refuses it without
+// --token-file, as a usage error that says why, and serves it with one.
+func TestAgentRefusesOpenAddr(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	_, pub := publisher(t, dir)
+	cb, _ := json.Marshal(map[string]any{"source": dir, "keys": []string{pub}, "state_dir": filepath.Join(dir, "state"),
+		"check_interval": "1h", "modules": []map[string]any{{"name": "web", "path": filepath.Join(dir, "web")}}})
+	config := filepath.Join(dir, "agent.json")
+	require.NoError(t, os.WriteFile(config, cb, 0o644))
+	tokenFile := filepath.Join(dir, "portal.token")
+	require.NoError(t, os.WriteFile(tokenFile, []byte("a-secret-of-32-characters-at-least\n"), 0o600))
+
+	for _, addr := range []string{"0.0.0.0:0", ":0", "[::]:0"} {
+		code, errs := agentUntilListening(t, nil, "--config", config, "--addr", addr)
+		require.Equal(t, exitUsage, code, "%s: %s", addr, errs)
+		require.Contains(t, errs, "--addr "+addr)
+		require.Contains(t, errs, "loopback")
+		require.Contains(t, errs, "--token-file")
+	}
+	for _, addr := range []string{"localhost:0", "[::1]:0", "127.0.0.2:0"} {
+		code, errs := agentUntilListening(t, nil, "--config", config, "--addr", addr)
+		if addr == "[::1]:0" && strings.Contains(errs, "cannot assign requested address") {
+			continue // no IPv6 loopback on this machine
+		}
+		require.Equal(t, -1, code, "%s: %s", addr, errs)
+	}
+	// With a token file the agent serves, and answers the names --host gives.
+	code, errs := agentUntilListening(t, func(base string) {
+		port := base[strings.LastIndex(base, ":")+1 : len(base)-1]
+		for host, want := range map[string]int{"127.0.0.1:" + port: 200, "upkeep-box.example:" + port: 200, "other.example:" + port: 421} {
+			req, err := http.NewRequest("GET", "http://127.0.0.1:"+port+"/healthz", nil)
+			require.NoError(t, err)
+			req.Host = host
+			resp, err := http.DefaultClient.Do(req)
+			require.NoError(t, err)
+			resp.Body.Close()
+			require.Equal(t, want, resp.StatusCode, host)
+		}
+	}, "--config", config, "--addr", "0.0.0.0:0", "--token-file", tokenFile, "--host", "upkeep-box.example")
+	require.Equal(t, -1, code, "with a token file the agent serves: %s", errs)
+	code, errs = agentUntilListening(t, nil, "--config", config, "--host", "a/b")
+	require.Equal(t, exitUsage, code, errs)
+	require.Contains(t, errs, `--host "a/b"`)
+
+	if runtime.GOOS == "linux" {
+		code, _, errs := runCLI(t, "service", "install", "--config", config, "--addr", "0.0.0.0:8080", "--print")
+		require.Equal(t, exitUsage, code, errs)
+		require.Contains(t, errs, "--token-file")
+		code, out, errs := runCLI(t, "service", "install", "--config", config, "--addr", "0.0.0.0:8080", "--token-file", tokenFile, "--host", "upkeep-box.example", "--print")
+		require.Equal(t, 0, code, errs)
+		require.Contains(t, out, "--token-file")
+		require.Contains(t, out, `"--host" "upkeep-box.example"`)
+	}
+}

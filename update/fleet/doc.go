@@ -32,12 +32,16 @@
 // The master also serves pages under [PagesPath] (/ui/): the servers list, the
 // operations log with each operation's report, Add update (an upload with its
 // progress; a refused pack shows in red with the reason), and Propagate and Apply
-// with a server selection, which the page then follows every second. They need the
-// admin token, as a bearer or through the login form (whose cookie holds an HMAC of
-// the token, not the token), answer only the loopback names, the listen address's
-// host and [MasterOptions].Hosts (421 otherwise), and take a POST only from the same
-// origin with the page's token in [PageTokenHeader] (403 otherwise), as the local
-// portal of update/portal does.
+// with a server selection, which the page then follows every second. They stand
+// behind the guard of the local portal (update/portal): they need the admin token,
+// as a bearer or through the login form, which starts a session with a random ID
+// that lasts 12 hours and ends at logout or with the process (after five wrong tokens
+// in a row an address is refused with 429 for a while); they answer only the loopback
+// names and the listen address's host on the port they are served on, and
+// [MasterOptions].Hosts (421 otherwise); they take a POST only from the same origin
+// and, unless it carries the admin token as a bearer, with the page's token in
+// [PageTokenHeader] (403 otherwise). Every JSON error, of the API as of the pages,
+// is {"error","code"}.
 //
 // # Several masters
 //

@@ -22,6 +22,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/upkeep-go/upkeep/internal/pageguard"
 	"github.com/upkeep-go/upkeep/manifest"
 	"github.com/upkeep-go/upkeep/signature"
 	"github.com/upkeep-go/upkeep/update"
@@ -55,9 +56,10 @@ type MasterOptions struct {
 	Client *http.Client
 	// OnListen is called by Run with the address once it listens. Default: none.
 	OnListen func(addr string)
-	// Hosts are the Host names (a port, if given, is ignored) that the pages under
-	// PagesPath answer besides localhost, 127.0.0.1, [::1] and the host of the
-	// listen address; others get 421. Default: none.
+	// Hosts are the Host values ("name:port", or "name" for any port) that the
+	// pages under PagesPath answer besides localhost, 127.0.0.1, [::1] and the host
+	// of the listen address on the port they are served on; others get 421.
+	// Default: none.
 	Hosts []string
 }
 
@@ -203,7 +205,7 @@ func (m *Master) fail(w http.ResponseWriter, r *http.Request, err error) {
 		m.log.Error("fleet request failed", "path", r.URL.Path, "err", err)
 		ae = &apiError{Status: http.StatusInternalServerError, Code: "error", Msg: err.Error()}
 	}
-	writeJSON(w, ae.Status, ae)
+	pageguard.WriteError(w, ae.Status, ae.Code, ae.Msg)
 }
 
 func bearer(r *http.Request) string {

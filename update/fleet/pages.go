@@ -1,20 +1,15 @@
 package fleet
 
 import (
-	"crypto/hmac"
-	"crypto/rand"
-	"crypto/sha256"
-	"crypto/subtle"
 	"embed"
-	"encoding/base64"
-	"encoding/hex"
-	"fmt"
+	"errors"
 	"html/template"
-	"net"
 	"net/http"
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/upkeep-go/upkeep/internal/pageguard"
 )
 
 // PagesPath is where the master's pages live, beside the API under /fleet/v1/: one
@@ -23,10 +18,11 @@ const PagesPath = "/ui/"
 
 // Names of the pages' protections.
 const (
-	// PageTokenHeader carries the page's token on every POST under PagesPath.
-	PageTokenHeader = "X-Upkeep-Token"
-	// LoginCookie holds the proof of a login on the pages: an HMAC of the admin
-	// token, never the token itself.
+	// PageTokenHeader carries the page's token on every POST under PagesPath that
+	// is not authenticated by the admin token as a bearer.
+	PageTokenHeader = pageguard.TokenHeader
+	// LoginCookie holds the ID of a login session on the pages: random, never a
+	// function of the admin token.
 	LoginCookie = "upkeep_fleet_login"
 )
 
@@ -43,11 +39,6 @@ var (
 	}
 	masterPage = template.Must(template.New("page.html").Funcs(pageFuncs).ParseFS(pageFS, "pages/page.html"))
 	loginPage  = template.Must(template.New("login.html").Funcs(pageFuncs).ParseFS(pageFS, "pages/login.html"))
-
-	// pagesCSP lets the pages run their own script and style only (by hash), talk
-	// to their own origin only, post forms to themselves only, and never be framed.
-	pagesCSP = "default-src 'none'; script-src " + hashSource(pagesJS) + "; style-src " + hashSource(pagesCSS) +
-		"; connect-src 'self'; img-src 'self' data:; form-action 'self'; base-uri 'none'; frame-ancestors 'none'"
 )
 
 func mustPageAsset(name string) string {
@@ -58,44 +49,27 @@ func mustPageAsset(name string) string {
 	return string(b)
 }
 
-func hashSource(s string) string {
-	sum := sha256.Sum256([]byte(s))
-	return "'sha256-" + base64.StdEncoding.EncodeToString(sum[:]) + "'"
-}
-
 // pages serves the master's pages: the servers list, the operations log and
-// reports, Add update, Propagate and Apply. They need the admin token (bearer or
-// login cookie), answer only the allowed Host names, and take a POST only with the
-// page's token and from the same origin.
+// reports, Add update, Propagate and Apply. They stand behind the guard the portal
+// uses (internal/pageguard): the admin token (bearer or login session), the Host
+// rule, and for a POST the same origin and, without the bearer, the page's token.
 type pages struct {
 	m     *Master
-	token string          // the page token, drawn per process
-	login string          // the login cookie's value
-	hosts map[string]bool // Host names answered, on any port
-	cop   *http.CrossOriginProtection
-	mux   *http.ServeMux
+	guard *pageguard.Guard
+	h     http.Handler
 }
 
 func newPages(m *Master) (*pages, error) {
-	var tok [32]byte
-	if _, err := rand.Read(tok[:]); err != nil {
-		return nil, fmt.Errorf("fleet: page token: %w", err)
+	p := &pages{m: m}
+	g, err := pageguard.New(pageguard.Options{
+		Addr: m.cfg.Listen, Hosts: m.opts.Hosts, Secret: m.adminToken, Realm: "upkeep fleet",
+		Cookie: LoginCookie, CookiePath: PagesPath, Open: []string{"/ui/login"}, LoginPath: "/ui/login",
+		Scripts: []string{pagesJS}, Styles: []string{pagesCSS}, Challenge: p.toLogin, Logger: m.log, Now: m.now,
+	})
+	if err != nil {
+		return nil, cfgErr("listen", "pages: %v", err)
 	}
-	mac := hmac.New(sha256.New, []byte(m.adminToken))
-	mac.Write([]byte("upkeep fleet login"))
-	p := &pages{m: m, token: hex.EncodeToString(tok[:]), login: hex.EncodeToString(mac.Sum(nil)),
-		hosts: map[string]bool{"localhost": true, "127.0.0.1": true, "::1": true}, cop: http.NewCrossOriginProtection()}
-	if host, _, err := net.SplitHostPort(m.cfg.Listen); err == nil {
-		if ip := net.ParseIP(host); host != "" && (ip == nil || !ip.IsUnspecified()) {
-			p.hosts[strings.ToLower(host)] = true
-		}
-	}
-	for _, h := range m.opts.Hosts {
-		if name, _, err := net.SplitHostPort(h); err == nil {
-			h = name
-		}
-		p.hosts[strings.TrimSuffix(strings.ToLower(strings.Trim(h, "[]")), ".")] = true
-	}
+	p.guard = g
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /ui/{$}", p.handleHome)
 	mux.HandleFunc("GET /ui/operations/{id}", p.handleReportPage)
@@ -105,80 +79,22 @@ func newPages(m *Master) (*pages, error) {
 	mux.HandleFunc("GET /ui/api/operations/{id}", p.handleReport)
 	mux.HandleFunc("POST /ui/api/updates", p.handleAddUpdate)
 	mux.HandleFunc("POST /ui/api/operations", p.handleCreateOp)
-	p.mux = mux
+	p.h = g.Wrap(pageguard.Routes(mux))
 	return p, nil
 }
 
-// hostAllowed reports whether the request's Host names the master: a guard against
-// DNS rebinding, whatever the port.
-func (p *pages) hostAllowed(r *http.Request) bool {
-	h := strings.ToLower(r.Host)
-	if name, _, err := net.SplitHostPort(h); err == nil {
-		h = name
-	} else if strings.HasPrefix(h, "[") != strings.HasSuffix(h, "]") {
+// toLogin sends a browser without credentials to the login form; the pages' API
+// answers 401 (the guard's own answer).
+func (p *pages) toLogin(w http.ResponseWriter, r *http.Request) bool {
+	if (r.Method != http.MethodGet && r.Method != http.MethodHead) || strings.HasPrefix(r.URL.Path, "/ui/api/") {
 		return false
 	}
-	h = strings.TrimSuffix(strings.Trim(h, "[]"), ".")
-	return h != "" && p.hosts[h]
+	http.Redirect(w, r, "/ui/login", http.StatusSeeOther)
+	return true
 }
 
-// authorized reports whether the request carries the admin token or the login cookie.
-func (p *pages) authorized(r *http.Request) bool {
-	if a := r.Header.Get("Authorization"); a != "" {
-		scheme, secret, ok := strings.Cut(a, " ")
-		return ok && strings.EqualFold(scheme, "Bearer") && sameSecret(strings.TrimSpace(secret), p.m.adminToken)
-	}
-	if c, err := r.Cookie(LoginCookie); err == nil {
-		return subtle.ConstantTimeCompare([]byte(c.Value), []byte(p.login)) == 1
-	}
-	return false
-}
-
-func (p *pages) tokenOK(t string) bool {
-	return subtle.ConstantTimeCompare([]byte(t), []byte(p.token)) == 1
-}
-
-func (p *pages) refuse(w http.ResponseWriter, r *http.Request, status int, code, msg string) {
-	p.m.log.Warn("fleet pages: refused", "method", r.Method, "path", r.URL.Path, "host", r.Host,
-		"remote", r.RemoteAddr, "status", status, "reason", msg)
-	writeJSON(w, status, &apiError{Code: code, Msg: "fleet: " + msg})
-}
-
-// ServeHTTP checks the Host, the credentials and the page token, then answers.
-func (p *pages) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	h := w.Header()
-	h.Set("Content-Security-Policy", pagesCSP)
-	h.Set("X-Content-Type-Options", "nosniff")
-	h.Set("Referrer-Policy", "no-referrer")
-	h.Set("X-Frame-Options", "DENY")
-	h.Set("Cache-Control", "no-store")
-	if !p.hostAllowed(r) {
-		p.refuse(w, r, http.StatusMisdirectedRequest, "misdirected", fmt.Sprintf("host %q is not served here", r.Host))
-		return
-	}
-	safe := r.Method == http.MethodGet || r.Method == http.MethodHead
-	if r.URL.Path != "/ui/login" && !p.authorized(r) {
-		if safe && !strings.HasPrefix(r.URL.Path, "/ui/api/") {
-			http.Redirect(w, r, "/ui/login", http.StatusSeeOther)
-			return
-		}
-		h.Set("WWW-Authenticate", `Bearer realm="upkeep fleet"`)
-		p.refuse(w, r, http.StatusUnauthorized, "unauthorized", "the admin token or a login is required")
-		return
-	}
-	if !safe {
-		if err := p.cop.Check(r); err != nil {
-			p.refuse(w, r, http.StatusForbidden, "forbidden", "cross-origin request refused: "+err.Error())
-			return
-		}
-		// The login form cannot send a header: it carries the token in a field.
-		if r.URL.Path != "/ui/login" && !p.tokenOK(r.Header.Get(PageTokenHeader)) {
-			p.refuse(w, r, http.StatusForbidden, "forbidden", "missing or wrong "+PageTokenHeader+" header: reload the page")
-			return
-		}
-	}
-	p.mux.ServeHTTP(w, r)
-}
+// ServeHTTP answers behind the guard.
+func (p *pages) ServeHTTP(w http.ResponseWriter, r *http.Request) { p.h.ServeHTTP(w, r) }
 
 func (p *pages) render(w http.ResponseWriter, status int, t *template.Template, data any) {
 	var b strings.Builder
@@ -199,32 +115,29 @@ type loginData struct {
 }
 
 func (p *pages) handleLoginForm(w http.ResponseWriter, r *http.Request) {
-	p.render(w, http.StatusOK, loginPage, loginData{CSS: template.CSS(pagesCSS), Token: p.token})
+	p.render(w, http.StatusOK, loginPage, loginData{CSS: template.CSS(pagesCSS), Token: p.guard.Token()})
 }
 
 func (p *pages) handleLogin(w http.ResponseWriter, r *http.Request) {
-	r.Body = http.MaxBytesReader(w, r.Body, 4<<10)
-	if err := r.ParseForm(); err != nil {
-		p.refuse(w, r, http.StatusBadRequest, "bad_request", "login form: "+err.Error())
-		return
+	err := p.guard.Login(w, r)
+	var ge *pageguard.Error
+	switch {
+	case err == nil:
+		http.Redirect(w, r, PagesPath, http.StatusSeeOther)
+	case !errors.As(err, &ge):
+		p.m.fail(w, r, err)
+	case ge.Status == http.StatusUnauthorized:
+		p.render(w, ge.Status, loginPage, loginData{CSS: template.CSS(pagesCSS), Token: p.guard.Token(), Error: "Wrong admin token."})
+	case ge.Status == http.StatusTooManyRequests:
+		p.render(w, ge.Status, loginPage, loginData{CSS: template.CSS(pagesCSS), Token: p.guard.Token(),
+			Error: "Too many wrong admin tokens: try again in " + w.Header().Get("Retry-After") + " s."})
+	default:
+		pageguard.WriteError(w, ge.Status, ge.Code, "fleet: "+ge.Msg)
 	}
-	if !p.tokenOK(r.PostForm.Get("token")) {
-		p.refuse(w, r, http.StatusForbidden, "forbidden", "login form: missing or wrong page token: reload the page")
-		return
-	}
-	if !sameSecret(strings.TrimSpace(r.PostForm.Get("secret")), p.m.adminToken) {
-		p.m.log.Warn("fleet pages: login refused", "remote", r.RemoteAddr)
-		p.render(w, http.StatusUnauthorized, loginPage, loginData{CSS: template.CSS(pagesCSS), Token: p.token, Error: "Wrong admin token."})
-		return
-	}
-	http.SetCookie(w, &http.Cookie{Name: LoginCookie, Value: p.login, Path: PagesPath, HttpOnly: true,
-		Secure: r.TLS != nil, SameSite: http.SameSiteStrictMode})
-	http.Redirect(w, r, PagesPath, http.StatusSeeOther)
 }
 
 func (p *pages) handleLogout(w http.ResponseWriter, r *http.Request) {
-	http.SetCookie(w, &http.Cookie{Name: LoginCookie, Value: "", Path: PagesPath, MaxAge: -1, HttpOnly: true,
-		Secure: r.TLS != nil, SameSite: http.SameSiteStrictMode})
+	p.guard.Logout(w, r)
 	w.WriteHeader(http.StatusNoContent)
 }
 
@@ -256,7 +169,7 @@ func (p *pages) data(r *http.Request) (*pageData, error) {
 	if err != nil {
 		return nil, err
 	}
-	d := &pageData{Token: p.token, CSS: template.CSS(pagesCSS), JS: template.JS(pagesJS), Master: p.m.cfg.Name}
+	d := &pageData{Token: p.guard.Token(), CSS: template.CSS(pagesCSS), JS: template.JS(pagesJS), Master: p.m.cfg.Name}
 	for _, v := range views {
 		row := serverRow{ServerView: v, RoleLetter: "S"}
 		if v.Role == RoleMaster {

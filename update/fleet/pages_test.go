@@ -83,7 +83,7 @@ func TestPagesRefusals(t *testing.T) {
 	require.Equal(t, http.StatusMisdirectedRequest, resp.StatusCode)
 
 	// The page, with its protections.
-	resp, page := c.do("GET", "/ui/", nil, map[string]string{"Authorization": bearer, "Host": "localhost:1"})
+	resp, page := c.do("GET", "/ui/", nil, map[string]string{"Authorization": bearer, "Host": "localhost:" + d.url[strings.LastIndex(d.url, ":")+1:]})
 	require.Equal(t, http.StatusOK, resp.StatusCode)
 	csp := resp.Header.Get("Content-Security-Policy")
 	require.Contains(t, csp, "frame-ancestors 'none'")
@@ -93,10 +93,12 @@ func TestPagesRefusals(t *testing.T) {
 	require.NotNil(t, m, "no page token in the page")
 	token := m[1]
 
-	// A POST without the page token, or with a wrong one: 403, and nothing started.
+	// A POST of a signed-in browser without the page token, or with a wrong one: 403,
+	// and nothing started. (The admin token as a bearer needs no page token.)
 	body := `{"kind":"propagate","update":"nothing","all":true}`
+	session, _ := c.cookie(adminToken)
 	for _, tok := range []string{"", token[:63], "x" + token[1:], token + "0"} {
-		hdr := map[string]string{"Authorization": bearer, "Content-Type": "application/json"}
+		hdr := map[string]string{"Cookie": session.Name + "=" + session.Value, "Content-Type": "application/json"}
 		if tok != "" {
 			hdr[fleet.PageTokenHeader] = tok
 		}

@@ -11,11 +11,12 @@ import (
 	"strings"
 	"time"
 
+	"github.com/upkeep-go/upkeep/internal/pageguard"
 	"github.com/upkeep-go/upkeep/update"
 	"github.com/upkeep-go/upkeep/update/agent"
 )
 
-func (p *Portal) routes() {
+func (p *Portal) routes() *http.ServeMux {
 	m := http.NewServeMux()
 	m.HandleFunc("GET /{$}", p.servePage)
 	m.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
@@ -24,6 +25,7 @@ func (p *Portal) routes() {
 	})
 	m.HandleFunc("GET /login", p.serveLogin)
 	m.HandleFunc("POST /login", p.postLogin)
+	m.HandleFunc("POST /logout", p.postLogout)
 	m.HandleFunc("GET /api/modules", p.getModules)
 	m.HandleFunc("POST /api/modules/{name}/install", p.postInstall)
 	m.HandleFunc("POST /api/modules/{name}/rollback", p.postRollback)
@@ -35,13 +37,7 @@ func (p *Portal) routes() {
 	m.HandleFunc("GET /api/operations", p.getOperations)
 	m.HandleFunc("GET /api/operations/{id}", p.getOperation)
 	m.HandleFunc("GET /api/events", p.serveEvents)
-	p.mux = m
-}
-
-// errorBody is the JSON of every error answer.
-type errorBody struct {
-	Error string `json:"error"`
-	Code  string `json:"code,omitempty"`
+	return m
 }
 
 func writeJSON(w http.ResponseWriter, status int, v any) {
@@ -51,29 +47,42 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 	enc.Encode(v)
 }
 
-// fail answers a backend error with the status its kind calls for.
+// fail answers a backend error with the status and code its kind calls for: the
+// engine's code when it has one.
 func (p *Portal) fail(w http.ResponseWriter, r *http.Request, err error) {
-	status := http.StatusInternalServerError
-	switch {
-	case errors.Is(err, update.ErrUnknownModule), errors.Is(err, agent.ErrNoOperation),
-		errors.Is(err, agent.ErrNoDatabase), errors.Is(err, agent.ErrNoScript):
-		status = http.StatusNotFound
-	case errors.Is(err, update.ErrNoUpdate), errors.Is(err, update.ErrNoBackup),
-		errors.Is(err, update.ErrDowngrade), errors.Is(err, update.ErrBusy),
-		errors.Is(err, update.ErrFailedVersion), errors.Is(err, update.ErrUnmanaged):
-		status = http.StatusConflict
-	case r.Context().Err() != nil:
+	status, code := http.StatusInternalServerError, ""
+	for _, k := range []struct {
+		err    error
+		status int
+		code   string
+	}{
+		{update.ErrUnknownModule, http.StatusNotFound, "unknown_module"},
+		{agent.ErrNoOperation, http.StatusNotFound, pageguard.CodeNotFound},
+		{agent.ErrNoDatabase, http.StatusNotFound, "not_database"},
+		{agent.ErrNoScript, http.StatusNotFound, pageguard.CodeNotFound},
+		{update.ErrNoUpdate, http.StatusConflict, "no_update"},
+		{update.ErrNoBackup, http.StatusConflict, "no_backup"},
+		{update.ErrDowngrade, http.StatusConflict, "downgrade"},
+		{update.ErrBusy, http.StatusConflict, string(update.CodeBusy)},
+		{update.ErrFailedVersion, http.StatusConflict, "failed_version"},
+		{update.ErrUnmanaged, http.StatusConflict, string(update.CodeUnmanaged)},
+	} {
+		if errors.Is(err, k.err) {
+			status, code = k.status, k.code
+			break
+		}
+	}
+	if status == http.StatusInternalServerError && r.Context().Err() != nil {
 		return // the client went away
 	}
-	body := errorBody{Error: err.Error()}
 	var ue *update.Error
-	if errors.As(err, &ue) {
-		body.Code = string(ue.Code)
+	if errors.As(err, &ue) && ue.Code != "" && (code == "" || ue.Code != update.CodeInternal) {
+		code = string(ue.Code)
 	}
 	if status == http.StatusInternalServerError {
 		p.log.Error("portal: backend", "method", r.Method, "path", r.URL.Path, "err", err)
 	}
-	writeJSON(w, status, body)
+	pageguard.WriteError(w, status, code, err.Error())
 }
 
 func (p *Portal) getModules(w http.ResponseWriter, r *http.Request) {
@@ -99,12 +108,12 @@ type started struct {
 func readBody(w http.ResponseWriter, r *http.Request, v any, want string, required bool) bool {
 	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, MaxBody))
 	if err != nil {
-		writeJSON(w, http.StatusRequestEntityTooLarge, errorBody{Error: fmt.Sprintf("request body: more than %d bytes", MaxBody)})
+		pageguard.WriteError(w, http.StatusRequestEntityTooLarge, pageguard.CodeTooLarge, fmt.Sprintf("request body: more than %d bytes", MaxBody))
 		return false
 	}
 	if len(strings.TrimSpace(string(body))) == 0 {
 		if required {
-			writeJSON(w, http.StatusBadRequest, errorBody{Error: "request body: empty (want " + want + ")"})
+			pageguard.WriteError(w, http.StatusBadRequest, pageguard.CodeBadRequest, "request body: empty (want "+want+")")
 			return false
 		}
 		return true
@@ -112,7 +121,7 @@ func readBody(w http.ResponseWriter, r *http.Request, v any, want string, requir
 	dec := json.NewDecoder(strings.NewReader(string(body)))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(v); err != nil {
-		writeJSON(w, http.StatusBadRequest, errorBody{Error: "request body: " + err.Error() + " (want " + want + ")"})
+		pageguard.WriteError(w, http.StatusBadRequest, pageguard.CodeBadRequest, "request body: "+err.Error()+" (want "+want+")")
 		return false
 	}
 	return true
@@ -157,7 +166,7 @@ func (p *Portal) getOperations(w http.ResponseWriter, r *http.Request) {
 	if s := q.Get("limit"); s != "" {
 		n, err := strconv.Atoi(s)
 		if err != nil || n < 1 || n > MaxOperations {
-			writeJSON(w, http.StatusBadRequest, errorBody{Error: fmt.Sprintf("query limit=%q: want a number from 1 to %d", s, MaxOperations)})
+			pageguard.WriteError(w, http.StatusBadRequest, pageguard.CodeBadRequest, fmt.Sprintf("query limit=%q: want a number from 1 to %d", s, MaxOperations))
 			return
 		}
 		limit = n
@@ -273,7 +282,7 @@ type DatabaseBackend interface {
 func (p *Portal) database(w http.ResponseWriter, r *http.Request) DatabaseBackend {
 	db, ok := p.b.(DatabaseBackend)
 	if !ok {
-		writeJSON(w, http.StatusNotFound, errorBody{Error: "this portal serves no database module"})
+		pageguard.WriteError(w, http.StatusNotFound, pageguard.CodeNotFound, "this portal serves no database module")
 	}
 	return db
 }
@@ -299,7 +308,7 @@ func (p *Portal) getScript(w http.ResponseWriter, r *http.Request) {
 	s := r.PathValue("n")
 	n, err := strconv.Atoi(s)
 	if err != nil || n < 1 {
-		writeJSON(w, http.StatusBadRequest, errorBody{Error: fmt.Sprintf("script number %q: want a number from 1", s)})
+		pageguard.WriteError(w, http.StatusBadRequest, pageguard.CodeBadRequest, fmt.Sprintf("script number %q: want a number from 1", s))
 		return
 	}
 	v, err := db.Script(r.Context(), r.PathValue("name"), n)
@@ -336,7 +345,7 @@ func (p *Portal) postMarkApplied(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if req.Number == nil || *req.Number < 1 {
-		writeJSON(w, http.StatusBadRequest, errorBody{Error: "request body: number: want a script number from 1 " + want})
+		pageguard.WriteError(w, http.StatusBadRequest, pageguard.CodeBadRequest, "request body: number: want a script number from 1 "+want)
 		return
 	}
 	id, err := db.MarkApplied(r.Context(), r.PathValue("name"), *req.Number)

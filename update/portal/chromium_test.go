@@ -240,3 +240,50 @@ func TestChromium(t *testing.T) {
 	defer mu.Unlock()
 	require.Empty(t, problems, "script errors on the page")
 }
+
+// TestChromiumLogin drives Debian's Chromium through a portal with a secret: the
+// login form, the page with its Sign out button (the session cookie out of the
+// script's reach), and after it the form again. TestLoginSession shows that the
+// session ends on the portal too, not only in the browser.
+func TestChromiumLogin(t *testing.T) {
+	chrome := testenv.NeedProgram(t, "chromium", "chromium")
+	t.Parallel()
+	const secret = "s3cret-from-token-file"
+	f := newFixture(t, "web")
+	f.repo.Publish("web", "1.0.0", platform, map[string]string{"index.html": "v1"})
+	s := serve(t, newEngineBackend(t, f.cfg), portal.WithBearer(secret))
+	opts := append(chromedp.DefaultExecAllocatorOptions[:],
+		chromedp.ExecPath(chrome), chromedp.WindowSize(1280, 900), chromedp.Flag("lang", "en-US"),
+		chromedp.NoSandbox, chromedp.Flag("disable-dev-shm-usage", true))
+	var mu sync.Mutex
+	var problems []string
+	listen := func(ev any) {
+		if ev, ok := ev.(*runtime.EventExceptionThrown); ok {
+			mu.Lock()
+			problems = append(problems, ev.ExceptionDetails.Text)
+			mu.Unlock()
+		}
+	}
+	actx, cancel := chromedp.NewExecAllocator(t.Context(), opts...)
+	defer cancel()
+	cctx, cancel := chromedp.NewContext(actx, chromedp.WithListener(listen))
+	defer cancel()
+	require.NoError(t, chromedp.Do(cctx, chromedp.Navigate(s.url+"/")))
+	tctx, cancel := context.WithTimeout(cctx, 2*time.Minute)
+	defer cancel()
+
+	require.NoError(t, chromedp.Do(tctx, chromedp.WaitVisible(chromedp.CSS(`input[name="secret"]`))))
+	require.NoError(t, chromedp.Do(tctx, chromedp.SendKeys(chromedp.CSS(`input[name="secret"]`), secret+"\n")))
+	require.NoError(t, chromedp.Do(tctx, chromedp.WaitVisible(chromedp.CSS(`#live[data-live="on"]`))))
+	cookies, err := chromedp.Run(tctx, chromedp.Evaluate[string](`document.cookie`))
+	require.NoError(t, err)
+	require.Empty(t, cookies, "the session cookie is HttpOnly")
+	require.NoError(t, chromedp.Do(tctx, chromedp.Click(chromedp.CSS(`button[data-action="logout"]`))))
+	require.NoError(t, chromedp.Do(tctx, chromedp.WaitVisible(chromedp.CSS(`input[name="secret"]`))))
+	ops, err := chromedp.Run(tctx, chromedp.Evaluate[int](`fetch('api/operations').then(r => r.status)`, chromedp.EvalAwaitPromise))
+	require.NoError(t, err)
+	require.Equal(t, http.StatusUnauthorized, ops, "signed out")
+	mu.Lock()
+	defer mu.Unlock()
+	require.Empty(t, problems, "script errors on the page")
+}

@@ -16,29 +16,42 @@
 //	GET  /api/operations/ID              one operation
 //	GET  /api/events                     Server-Sent Events: "progress" and "operation"
 //	GET  /login, POST /login             only with [WithBearer]
+//	POST /logout                         ends the login session → 204
 //
-// Errors are JSON {"error":"…","code":"…"}: 400 for a bad request body or query, 404
-// for an unknown module or operation, 409 when the engine refuses (nothing newer, no
-// backup, busy), 500 otherwise.
+// Errors are JSON {"error":"…","code":"…"}, always with a code: 400 for a bad request
+// body or query (bad_request), 404 for an unknown module (unknown_module) or
+// operation or route (not_found), 409 when the engine refuses (no_update, no_backup,
+// downgrade, busy, failed_version, unmanaged_folder), 500 otherwise (the engine's
+// code, else error); the guard's refusals below carry misdirected, unauthorized,
+// forbidden or throttled.
 //
 // # Security
 //
 // A portal on localhost is reachable by any page the operator's browser opens, and by
-// DNS rebinding a hostile name can even be made to point at 127.0.0.1, so:
+// DNS rebinding a hostile name can even be made to point at 127.0.0.1. The portal
+// stands behind the guard that the fleet master's pages use too (internal/pageguard,
+// whose package doc is the reference), so:
 //
 //   - A request whose Host header is not one the portal serves is refused with 421,
 //     whatever its path. The names served are localhost, 127.0.0.1 and [::1] with the
-//     port of [WithAddr] (any port without it), the address's own host when it is a
-//     specific one, and those of [WithHosts]; a trailing dot is tolerated.
+//     port of [WithAddr] (without it, the port the request came in on), the address's
+//     own host when it is a specific one, and those of [WithHosts]; a trailing dot is
+//     tolerated.
 //   - Every POST needs the per-portal random token that the page carries in
 //     <meta name="upkeep-token">, sent back as the X-Upkeep-Token header (a cross-site
 //     form cannot set a header), and passes [http.CrossOriginProtection]; nothing
-//     changes state on GET.
+//     changes state on GET. A request carrying the [WithBearer] secret as
+//     "Authorization: Bearer" needs no page token: scripts are API clients, and a
+//     browser cannot send that header cross-site.
 //   - Every answer forbids framing (Content-Security-Policy frame-ancestors 'none'),
 //     runs only the portal's own script (its hash in script-src), sets
 //     X-Content-Type-Options nosniff and Referrer-Policy no-referrer.
 //   - With [WithBearer] every path but /healthz also needs "Authorization: Bearer
-//     SECRET" or the cookie that the login form sets after the secret was typed in.
+//     SECRET" or the cookie of a login session. Typing the secret in the login form
+//     starts a session with a random ID that lasts 12 hours ([WithSessionTTL]) and
+//     ends at POST /logout; sessions live in memory, so a restart signs everyone out.
+//     After five wrong secrets in a row (form or bearer), an address is refused with
+//     429 for a while, even with the right one.
 //
 // The portal installs nothing itself and never asks the engine directly: a click
 // becomes a Backend call, and progress comes back through [Backend.Subscribe].

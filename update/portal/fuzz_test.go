@@ -11,8 +11,8 @@ import (
 )
 
 // FuzzHost checks the Host allowlist against its definition: a request is served
-// exactly when its Host is localhost, 127.0.0.1 or [::1] (any case, one trailing dot)
-// on the portal's port.
+// exactly when its Host is localhost, 127.0.0.1 or [::1] (any case, one trailing dot;
+// brackets for the IPv6 address only) on the portal's port.
 func FuzzHost(f *testing.F) {
 	for _, h := range []string{"127.0.0.1:8080", "localhost:8080", "LOCALHOST.:8080", "[::1]:8080",
 		"[::1]", "localhost", "evil.example:8080", "localhost..:8080", "[localhost]:8080", "127.0.0.1:08080",
@@ -30,7 +30,8 @@ func FuzzHost(f *testing.F) {
 		p.ServeHTTP(w, r)
 		served := w.Code == http.StatusOK
 		want := false
-		if name, port, err := net.SplitHostPort(strings.ToLower(host)); err == nil && port == "8080" {
+		if name, port, err := net.SplitHostPort(strings.ToLower(host)); err == nil && port == "8080" &&
+			strings.HasPrefix(host, "[") == strings.Contains(name, ":") {
 			switch strings.TrimSuffix(name, ".") {
 			case "localhost", "127.0.0.1", "::1":
 				want = true

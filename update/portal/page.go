@@ -2,9 +2,8 @@ package portal
 
 import (
 	"bytes"
-	"crypto/sha256"
 	"embed"
-	"encoding/base64"
+	"errors"
 	"fmt"
 	"html/template"
 	"net/http"
@@ -12,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/upkeep-go/upkeep/internal/pageguard"
 	"github.com/upkeep-go/upkeep/update/agent"
 )
 
@@ -42,12 +42,6 @@ var (
 	}
 	pageTemplate  = template.Must(template.New("page.html").Funcs(funcs).ParseFS(assets, "assets/page.html"))
 	loginTemplate = template.Must(template.New("login.html").Funcs(funcs).ParseFS(assets, "assets/login.html"))
-
-	// contentSecurityPolicy lets the page run its own script and style only (by hash),
-	// talk to its own origin only, post forms to itself only, and never be framed.
-	contentSecurityPolicy = "default-src 'none'; script-src " + hashSource(pageJS) +
-		"; style-src " + hashSource(pageCSS) +
-		"; connect-src 'self'; img-src 'self' data:; form-action 'self'; base-uri 'none'; frame-ancestors 'none'"
 )
 
 func mustAsset(name string) string {
@@ -56,11 +50,6 @@ func mustAsset(name string) string {
 		panic(err)
 	}
 	return string(b)
-}
-
-func hashSource(s string) string {
-	sum := sha256.Sum256([]byte(s))
-	return "'sha256-" + base64.StdEncoding.EncodeToString(sum[:]) + "'"
 }
 
 func or(s, alt string) string {
@@ -261,6 +250,7 @@ func progressBytes(done, total int64) string {
 
 type pageData struct {
 	Token      string
+	Session    bool // signed in through the form: the page offers to sign out
 	CSS        template.CSS
 	JS         template.JS
 	Error      string
@@ -272,11 +262,11 @@ type pageData struct {
 const shownOperations = 20
 
 func (p *Portal) servePage(w http.ResponseWriter, r *http.Request) {
-	if p.bearer != nil && !p.authorized(r) {
+	if !p.guard.Authenticated(r) {
 		p.renderLogin(w, http.StatusUnauthorized, "")
 		return
 	}
-	data := pageData{Token: p.token, CSS: template.CSS(pageCSS), JS: template.JS(pageJS)}
+	data := pageData{Token: p.guard.Token(), Session: pageguard.AuthOf(r) == pageguard.AuthSession, CSS: template.CSS(pageCSS), JS: template.JS(pageJS)}
 	mods, err := p.b.Modules(r.Context())
 	if err != nil {
 		p.log.Error("portal: modules", "err", err)
@@ -311,44 +301,48 @@ type loginData struct {
 }
 
 func (p *Portal) renderLogin(w http.ResponseWriter, status int, msg string) {
-	p.render(w, status, loginTemplate, loginData{CSS: template.CSS(pageCSS), Token: p.token, Error: msg})
+	p.render(w, status, loginTemplate, loginData{CSS: template.CSS(pageCSS), Token: p.guard.Token(), Error: msg})
 }
 
 func (p *Portal) serveLogin(w http.ResponseWriter, r *http.Request) {
-	if p.bearer == nil || p.authorized(r) {
+	if p.guard.Authenticated(r) {
 		toPage(w)
 		return
 	}
 	p.renderLogin(w, http.StatusOK, "")
 }
 
-// postLogin sets the login cookie when the form carries the secret. The form carries
-// the page token in a field (a form cannot send a header) and passed the
-// cross-origin check in ServeHTTP.
+// postLogin starts a login session when the form carries the secret. The form
+// carries the page token in a field (a form cannot send a header), which the guard
+// checks, and passed the cross-origin check.
 func (p *Portal) postLogin(w http.ResponseWriter, r *http.Request) {
-	if p.bearer == nil {
+	if !p.guard.NeedsLogin() {
 		toPage(w)
 		return
 	}
-	r.Body = http.MaxBytesReader(w, r.Body, MaxBody)
-	if err := r.ParseForm(); err != nil {
-		p.renderLogin(w, http.StatusBadRequest, "The form could not be read: "+err.Error())
-		return
+	err := p.guard.Login(w, r)
+	var ge *pageguard.Error
+	switch {
+	case err == nil:
+		toPage(w)
+	case !errors.As(err, &ge):
+		p.log.Error("portal: login", "err", err)
+		pageguard.WriteError(w, http.StatusInternalServerError, "", err.Error())
+	case ge.Status == http.StatusForbidden:
+		pageguard.WriteError(w, ge.Status, ge.Code, ge.Msg)
+	case ge.Status == http.StatusUnauthorized:
+		p.renderLogin(w, ge.Status, "Wrong secret.")
+	case ge.Status == http.StatusTooManyRequests:
+		p.renderLogin(w, ge.Status, "Too many wrong secrets: try again in "+w.Header().Get("Retry-After")+" s.")
+	default:
+		p.renderLogin(w, ge.Status, "The form could not be read: "+ge.Msg)
 	}
-	if !p.tokenOK(r.PostForm.Get("token")) {
-		p.refuse(w, r, http.StatusForbidden, "missing or wrong token field: reload the page")
-		return
-	}
-	if !p.secretOK(r.PostForm.Get("secret")) {
-		p.log.Warn("portal: wrong secret at login", "remote", r.RemoteAddr)
-		p.renderLogin(w, http.StatusUnauthorized, "Wrong secret.")
-		return
-	}
-	http.SetCookie(w, &http.Cookie{
-		Name: LoginCookie, Value: p.login, Path: "/", HttpOnly: true,
-		Secure: r.TLS != nil, SameSite: http.SameSiteStrictMode,
-	})
-	toPage(w)
+}
+
+// postLogout ends the session; the page then shows the login form.
+func (p *Portal) postLogout(w http.ResponseWriter, r *http.Request) {
+	p.guard.Logout(w, r)
+	w.WriteHeader(http.StatusNoContent)
 }
 
 // toPage sends the browser to the page. The Location is relative, resolved by the

@@ -2,11 +2,6 @@ package portal
 
 import (
 	"context"
-	"crypto/hmac"
-	"crypto/rand"
-	"crypto/sha256"
-	"crypto/subtle"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"html/template"
@@ -16,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/upkeep-go/upkeep/internal/pageguard"
 	"github.com/upkeep-go/upkeep/update/agent"
 )
 
@@ -57,9 +53,10 @@ const (
 
 // Header and cookie names of the portal's protections.
 const (
-	// TokenHeader carries the page's token on every POST.
-	TokenHeader = "X-Upkeep-Token"
-	// LoginCookie holds the proof of a login when a bearer secret is set.
+	// TokenHeader carries the page's token on every POST that is not authenticated
+	// by the bearer secret.
+	TokenHeader = pageguard.TokenHeader
+	// LoginCookie holds the ID of a login session when a bearer secret is set.
 	LoginCookie = "upkeep_login"
 )
 
@@ -67,15 +64,9 @@ const (
 type Portal struct {
 	b         Backend
 	log       *slog.Logger
-	hosts     map[string]bool // "name:port", lower case, no trailing dot
-	anyPort   map[string]bool // names accepted on any port (no WithAddr)
-	token     string
-	bearer    []byte // nil: no bearer required
-	login     string // the login cookie's value, derived from bearer
+	guard     *pageguard.Guard
 	heartbeat time.Duration
-	cop       *http.CrossOriginProtection
-	mux       *http.ServeMux
-	csp       string
+	h         http.Handler
 	page      *template.Template
 }
 
@@ -83,6 +74,7 @@ type config struct {
 	addr      string
 	hosts     []string
 	bearer    string
+	ttl       time.Duration
 	log       *slog.Logger
 	heartbeat time.Duration
 }
@@ -91,9 +83,9 @@ type config struct {
 type Option func(*config) error
 
 // WithAddr gives the address the portal is served on ("127.0.0.1:8080"): requests are
-// then accepted for localhost, 127.0.0.1 and [::1] on its port only, and for its host
-// when that is a specific name or address. Default: none, so the loopback names are
-// accepted on any port.
+// then accepted for localhost, 127.0.0.1 and [::1] on its port, and for its host when
+// that is a specific name or address. Default: none, so the loopback names are
+// accepted on the port of the connection each request came in on.
 func WithAddr(addr string) Option {
 	return func(c *config) error {
 		if _, _, err := net.SplitHostPort(addr); err != nil {
@@ -133,6 +125,18 @@ func WithBearer(secret string) Option {
 	}
 }
 
+// WithSessionTTL sets how long a login through the form lasts. Default:
+// pageguard's 12 hours.
+func WithSessionTTL(d time.Duration) Option {
+	return func(c *config) error {
+		if d <= 0 {
+			return fmt.Errorf("portal: WithSessionTTL %v: not positive", d)
+		}
+		c.ttl = d
+		return nil
+	}
+}
+
 // WithLogger logs refused requests and backend errors. Default: discard.
 func WithLogger(l *slog.Logger) Option {
 	return func(c *config) error {
@@ -168,151 +172,21 @@ func New(b Backend, opts ...Option) (*Portal, error) {
 			return nil, err
 		}
 	}
-	var tok [32]byte
-	if _, err := rand.Read(tok[:]); err != nil {
-		return nil, fmt.Errorf("portal: token: %w", err)
+	g, err := pageguard.New(pageguard.Options{
+		Addr: c.addr, Hosts: c.hosts, Secret: c.bearer, Realm: "upkeep", Cookie: LoginCookie,
+		SessionTTL: c.ttl, Public: []string{"/healthz"}, Open: []string{"GET /", "/login"}, LoginPath: "/login",
+		Scripts: []string{pageJS}, Styles: []string{pageCSS}, Logger: c.log,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("portal: %w", err)
 	}
-	p := &Portal{
-		b:         b,
-		log:       c.log,
-		hosts:     map[string]bool{},
-		anyPort:   map[string]bool{},
-		token:     hex.EncodeToString(tok[:]),
-		heartbeat: c.heartbeat,
-		cop:       http.NewCrossOriginProtection(),
-		csp:       contentSecurityPolicy,
-		page:      pageTemplate,
-	}
-	loopback := []string{"localhost", "127.0.0.1", "[::1]"}
-	if c.addr == "" {
-		for _, h := range loopback {
-			p.anyPort[h] = true
-		}
-	} else {
-		host, port, _ := net.SplitHostPort(c.addr)
-		for _, h := range loopback {
-			p.hosts[h+":"+port] = true
-		}
-		if ip := net.ParseIP(host); host != "" && (ip == nil || !ip.IsUnspecified()) {
-			p.hosts[normHost(net.JoinHostPort(host, port))] = true
-		}
-	}
-	for _, h := range c.hosts {
-		if _, _, err := net.SplitHostPort(h); err == nil {
-			p.hosts[normHost(h)] = true
-		} else {
-			p.anyPort[normHost(h)] = true
-		}
-	}
-	if c.bearer != "" {
-		p.bearer = []byte(c.bearer)
-		mac := hmac.New(sha256.New, p.bearer)
-		mac.Write([]byte("upkeep portal login"))
-		p.login = hex.EncodeToString(mac.Sum(nil))
-	}
-	p.routes()
+	p := &Portal{b: b, log: c.log, guard: g, heartbeat: c.heartbeat, page: pageTemplate}
+	p.h = g.Wrap(pageguard.Routes(p.routes()))
 	return p, nil
 }
 
-// normHost lowers a Host value and drops the trailing dot of its name.
-func normHost(h string) string {
-	h = strings.ToLower(h)
-	if host, port, err := net.SplitHostPort(h); err == nil {
-		return net.JoinHostPort(strings.TrimSuffix(host, "."), port)
-	}
-	return strings.TrimSuffix(h, ".")
-}
-
-// hostAllowed reports whether the request's Host is one the portal serves.
-func (p *Portal) hostAllowed(r *http.Request) bool {
-	h := strings.ToLower(r.Host)
-	host, port, err := net.SplitHostPort(h)
-	if err != nil {
-		// No port: the scheme's default one.
-		host, port = h, "80"
-		if r.TLS != nil {
-			port = "443"
-		}
-		if strings.HasPrefix(host, "[") != strings.HasSuffix(host, "]") {
-			return false
-		}
-		host = strings.TrimSuffix(strings.TrimPrefix(host, "["), "]")
-	}
-	host = strings.TrimSuffix(host, ".")
-	if host == "" || port == "" {
-		return false
-	}
-	name := host
-	if strings.Contains(host, ":") {
-		name = "[" + host + "]"
-	}
-	return p.hosts[name+":"+port] || p.anyPort[name]
-}
-
-// ServeHTTP checks the request's Host, credentials and token, then answers it.
+// ServeHTTP checks the request's Host, credentials and token (package pageguard),
+// then answers it.
 func (p *Portal) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	h := w.Header()
-	h.Set("Content-Security-Policy", p.csp)
-	h.Set("X-Content-Type-Options", "nosniff")
-	h.Set("Referrer-Policy", "no-referrer")
-	h.Set("X-Frame-Options", "DENY")
-	h.Set("Cache-Control", "no-store")
-	if !p.hostAllowed(r) {
-		p.refuse(w, r, http.StatusMisdirectedRequest, fmt.Sprintf("host %q is not served here", r.Host))
-		return
-	}
-	if r.URL.Path == "/healthz" {
-		p.mux.ServeHTTP(w, r)
-		return
-	}
-	// Without credentials only the login form is served (the page at / shows it too).
-	if p.bearer != nil && r.URL.Path != "/login" && (r.URL.Path != "/" || r.Method != http.MethodGet) && !p.authorized(r) {
-		h.Set("WWW-Authenticate", `Bearer realm="upkeep"`)
-		p.refuse(w, r, http.StatusUnauthorized, "a bearer token or a login is required")
-		return
-	}
-	switch r.Method {
-	case http.MethodGet, http.MethodHead, http.MethodOptions:
-	default:
-		if err := p.cop.Check(r); err != nil {
-			p.refuse(w, r, http.StatusForbidden, "cross-origin request refused: "+err.Error())
-			return
-		}
-		// The login form cannot send a header: it carries the token in a field, which
-		// its handler checks.
-		if r.URL.Path != "/login" && !p.tokenOK(r.Header.Get(TokenHeader)) {
-			p.refuse(w, r, http.StatusForbidden, "missing or wrong "+TokenHeader+" header: reload the page")
-			return
-		}
-	}
-	p.mux.ServeHTTP(w, r)
-}
-
-// refuse answers a refused request with a JSON error and logs it.
-func (p *Portal) refuse(w http.ResponseWriter, r *http.Request, status int, msg string) {
-	p.log.Warn("portal: refused", "method", r.Method, "path", r.URL.Path, "host", r.Host,
-		"remote", r.RemoteAddr, "status", status, "reason", msg)
-	writeJSON(w, status, errorBody{Error: msg})
-}
-
-// tokenOK reports whether t is the page's token, in constant time.
-func (p *Portal) tokenOK(t string) bool {
-	return subtle.ConstantTimeCompare([]byte(t), []byte(p.token)) == 1
-}
-
-// authorized reports whether the request carries the bearer secret or the login cookie.
-func (p *Portal) authorized(r *http.Request) bool {
-	if a := r.Header.Get("Authorization"); a != "" {
-		scheme, secret, ok := strings.Cut(a, " ")
-		return ok && strings.EqualFold(scheme, "Bearer") && p.secretOK(strings.TrimSpace(secret))
-	}
-	if c, err := r.Cookie(LoginCookie); err == nil {
-		return subtle.ConstantTimeCompare([]byte(c.Value), []byte(p.login)) == 1
-	}
-	return false
-}
-
-// secretOK reports whether s is the bearer secret, in constant time.
-func (p *Portal) secretOK(s string) bool {
-	return subtle.ConstantTimeCompare([]byte(s), p.bearer) == 1
+	p.h.ServeHTTP(w, r)
 }

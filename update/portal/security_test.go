@@ -1,9 +1,11 @@
 package portal_test
 
 import (
+	"context"
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/json"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -83,15 +85,23 @@ func TestHostOptions(t *testing.T) {
 	_, err = portal.New(nil)
 	require.ErrorContains(t, err, "nil Backend")
 
-	// Without WithAddr, the loopback names are served on any port, nothing else.
+	// Without WithAddr, the loopback names are served on the port the request came
+	// in on, nothing else; without a connection to tell it, on none.
 	p, err := portal.New(b)
 	require.NoError(t, err)
-	for host, want := range map[string]int{"localhost:1234": 200, "127.0.0.1": 200, "[::1]:5": 200, "[::1]": 200, "evil.example:1234": 421, "": 421, ":80": 421} {
+	local := &net.TCPAddr{IP: net.IPv4(127, 0, 0, 1), Port: 1234}
+	for host, want := range map[string]int{"localhost:1234": 200, "127.0.0.1:1234": 200, "[::1]:1234": 200, "127.0.0.1": 421,
+		"[::1]:5": 421, "[::1]": 421, "evil.example:1234": 421, "": 421, ":80": 421, ":1234": 421} {
 		r, _ := http.NewRequest("GET", "http://x/healthz", nil)
+		r = r.WithContext(context.WithValue(r.Context(), http.LocalAddrContextKey, local))
 		r.Host = host
 		w := httptest.NewRecorder()
 		p.ServeHTTP(w, r)
 		require.Equal(t, want, w.Code, host)
+
+		w = httptest.NewRecorder()
+		p.ServeHTTP(w, httptest.NewRequest("GET", "http://"+host+"/healthz", nil))
+		require.Equal(t, 421, w.Code, "no connection, no port: %s", host)
 	}
 }
 
@@ -225,9 +235,12 @@ func TestBearer(t *testing.T) {
 	require.Equal(t, "ok", body)
 
 	for _, path := range []string{"/api/modules", "/api/operations", "/api/events", "/api/operations/x"} {
+		// Wrong secrets count against the address, which a few more would throttle:
+		// each path asks a portal of its own.
+		wrong := serve(t, b, portal.WithBearer(secret))
 		for _, auth := range []string{"", "Authorization: Bearer wrong", "Authorization: Basic " + secret,
 			"Authorization: Bearer " + secret + "x", "Cookie: " + portal.LoginCookie + "=" + secret} {
-			st, body, h := s.do("GET", path, "", auth)
+			st, body, h := wrong.do("GET", path, "", auth)
 			require.Equal(t, http.StatusUnauthorized, st, "%s %q: %s", path, auth, body)
 			require.Equal(t, `Bearer realm="upkeep"`, h.Get("WWW-Authenticate"))
 		}

@@ -276,6 +276,10 @@
       viewScript(b.closest('[data-module]'), b.dataset.number);
       return;
     }
+    if (action === 'logout') {
+      post('logout').then(function () { window.location.reload(); }).catch(function (e) { flash(e.message); });
+      return;
+    }
     if (action === 'check') {
       req = post('api/check');
     } else if (action === 'apply-next' || action === 'mark-applied') {
