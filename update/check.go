@@ -58,6 +58,8 @@ type CheckReport struct {
 	Modules []ModuleCheck `json:"modules"`
 	// Manifest is the manifest that was accepted, nil when it was refused.
 	Manifest *manifest.Manifest `json:"-"`
+	// Warnings tell of what the check accepted but looks wrong (channel.go).
+	Warnings []string `json:"warnings,omitempty"`
 }
 
 // Check fetches and verifies the manifest, then decides for every configured module
@@ -86,6 +88,7 @@ func (e *Engine) Check(ctx context.Context) (*CheckReport, error) {
 		return rep, err
 	}
 	rep.Manifest = m
+	rep.Warnings = channelWarnings(e.cfg.Channel, m)
 	id, err := e.installID()
 	if err != nil {
 		return rep, err
@@ -151,6 +154,7 @@ func (e *Engine) target(mc *ModuleConfig, installed, id string) manifest.Target 
 		Platform:  e.platform,
 		Language:  e.cfg.Language,
 		Channel:   e.cfg.Channel,
+		Major:     e.cfg.MajorOf(mc),
 		InstallID: id,
 	}
 }

@@ -3,9 +3,15 @@ package update
 import (
 	"errors"
 	"fmt"
+	"maps"
+	"os"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strings"
+
+	"github.com/upkeep-go/upkeep/hooks"
+	"github.com/upkeep-go/upkeep/update/maintenance"
 )
 
 // Strategy is how a module's new tree replaces the live one.
@@ -31,16 +37,20 @@ const (
 // publisher key is refused. Setting it to another product than the pinned one is how
 // an agent is moved to that product: the other product's serial no longer counts.
 type Config struct {
-	Source             string         `json:"source"`
-	Product            string         `json:"product,omitempty"`
-	Keys               []string       `json:"keys"`
-	Threshold          int            `json:"threshold,omitempty"`
-	RootKeys           []string       `json:"root_keys,omitempty"`
-	RootThreshold      int            `json:"root_threshold,omitempty"`
-	StateDir           string         `json:"state_dir"`
-	Platform           string         `json:"platform,omitempty"`
-	Language           string         `json:"language,omitempty"`
-	Channel            string         `json:"channel,omitempty"`
+	Source        string   `json:"source"`
+	Product       string   `json:"product,omitempty"`
+	Keys          []string `json:"keys"`
+	Threshold     int      `json:"threshold,omitempty"`
+	RootKeys      []string `json:"root_keys,omitempty"`
+	RootThreshold int      `json:"root_threshold,omitempty"`
+	StateDir      string   `json:"state_dir"`
+	Platform      string   `json:"platform,omitempty"`
+	Language      string   `json:"language,omitempty"`
+	Channel       string   `json:"channel,omitempty"`
+	// Major, when set, is the only major version of release offered to every module
+	// (HFSQL's major_version: a v22 server is not offered version 23); a module's own
+	// Major overrides it. Default (0): every major version.
+	Major              int            `json:"major,omitempty"`
 	AllowUnsignedHFSQL bool           `json:"allow_unsigned_hfsql,omitempty"`
 	Retention          int            `json:"retention,omitempty"`
 	Modules            []ModuleConfig `json:"modules"`
@@ -61,6 +71,9 @@ type ModuleConfig struct {
 	MaintenanceFile string   `json:"maintenance_file,omitempty"`
 	Scripts         string   `json:"scripts,omitempty"`
 	Installed       string   `json:"installed,omitempty"`
+	// Major is the only major version of release offered to this module. Default (0):
+	// the configuration's Major.
+	Major int `json:"major,omitempty"`
 	// Kind is what the module is: KindFiles (the default) or KindDatabase.
 	Kind ModuleKind `json:"kind,omitempty"`
 	// Database is where a KindDatabase module's scripts run.
@@ -96,12 +109,14 @@ type DatabaseConfig struct {
 // ConfigError is a configuration that cannot be used: it names the field at fault and,
 // for a configuration file, the file. Its message has the io/fs shape: "update: config
 // StateDir: missing" (Go field names) for a Config built in code, "FILE: state_dir:
-// missing" (the JSON keys the file holds) for a file. It matches ErrConfig and its cause
-// with errors.Is.
+// missing" (the JSON keys the file holds) for a file, "FILE:LINE:COL: state_dir:
+// missing" when the line is known (package update/agent's LoadConfig fills it in). It
+// matches ErrConfig and its cause with errors.Is.
 type ConfigError struct {
-	File  string // the configuration file, "" when built in code
-	Field string // JSON path of the field at fault, e.g. "modules[1].path"
-	Err   error  // the cause
+	File      string // the configuration file, "" when built in code
+	Line, Col int    // where in File the field (or the object lacking it) is; 0 when unknown
+	Field     string // JSON path of the field at fault, e.g. "modules[1].path"
+	Err       error  // the cause
 }
 
 // Error describes the failure, naming what is at fault.
@@ -109,6 +124,9 @@ func (e *ConfigError) Error() string {
 	msg := "invalid"
 	if e.Err != nil {
 		msg = e.Err.Error()
+	}
+	if e.File != "" && e.Line > 0 {
+		return fmt.Sprintf("%s:%d:%d: %s: %s", e.File, e.Line, e.Col, e.Field, msg)
 	}
 	if e.File != "" {
 		return e.File + ": " + e.Field + ": " + msg
@@ -204,6 +222,9 @@ func (c *Config) validate(needSource, needKeys bool) error {
 	if c.Platform == "" {
 		c.Platform = runtime.GOOS + "/" + runtime.GOARCH
 	}
+	if c.Major < 0 {
+		return bad("major", "%d is negative (0 accepts every major version)", c.Major)
+	}
 	if c.Retention == 0 {
 		c.Retention = 2
 	}
@@ -227,6 +248,9 @@ func (c *Config) validate(needSource, needKeys bool) error {
 			return bad(f+".name", "module %q appears twice", m.Name)
 		}
 		seen[m.Name] = true
+		if m.Major < 0 {
+			return bad(f+".major", "%d is negative (0 takes the global major)", m.Major)
+		}
 		switch m.Kind {
 		case "", KindFiles:
 			if m.Database != nil {
@@ -261,6 +285,32 @@ func (c *Config) validate(needSource, needKeys bool) error {
 		if m.Service != nil {
 			if err := m.Service.service().Validate(); err != nil {
 				return &ConfigError{Field: f + ".service", Err: err}
+			}
+		}
+	}
+	return c.checkFolders()
+}
+
+// checkFolders refuses a state dir inside a module's folder and module folders that
+// nest: each update replaces a module's folder as a whole, so what lies inside it would
+// be swapped away with it (or, kept in a backup, later pruned).
+func (c *Config) checkFolders() error {
+	inside := func(p, dir string) bool {
+		rel, err := filepath.Rel(filepath.Clean(dir), filepath.Clean(p))
+		return err == nil && rel != ".." && !strings.HasPrefix(rel, ".."+string(filepath.Separator)) && !filepath.IsAbs(rel)
+	}
+	for i := range c.Modules {
+		m := &c.Modules[i]
+		if m.Path == "" {
+			continue
+		}
+		if filepath.IsAbs(c.StateDir) && inside(c.StateDir, m.Path) {
+			return &ConfigError{Field: "state_dir", Err: fmt.Errorf("%q is inside the folder of module %q (%s), which each update replaces: keep the state dir elsewhere", c.StateDir, m.Name, m.Path)}
+		}
+		for j := range c.Modules[:i] {
+			o := &c.Modules[j]
+			if o.Path != "" && (inside(m.Path, o.Path) || inside(o.Path, m.Path)) {
+				return &ConfigError{Field: fmt.Sprintf("modules[%d].path", i), Err: fmt.Errorf("%q and the folder of module %q (%s) nest: each update replaces a module's folder as a whole, so module folders must be apart", m.Path, o.Name, o.Path)}
 			}
 		}
 	}
@@ -310,4 +360,59 @@ func validModuleName(s string) bool {
 		}
 	}
 	return true
+}
+
+// MajorOf returns the major version module m is restricted to: its own, else the
+// configuration's; 0 when releases of every major version are offered.
+func (c *Config) MajorOf(m *ModuleConfig) int {
+	if m.Major != 0 {
+		return m.Major
+	}
+	return c.Major
+}
+
+// checkOptions refuses a WithHook or WithMaintenance for a module the configuration
+// does not have: a misspelt name would otherwise leave the hook silently unused.
+func (c *Config) checkOptions(hks map[string]hooks.Hook, maint map[string]*maintenance.State) error {
+	check := func(opt, name string) error {
+		if _, err := c.Module(name); err != nil {
+			names := make([]string, len(c.Modules))
+			for i, m := range c.Modules {
+				names[i] = m.Name
+			}
+			return fmt.Errorf("update: %s(%q): %w (configured: %s)", opt, name, err, strings.Join(names, ", "))
+		}
+		return nil
+	}
+	for _, name := range slices.Sorted(maps.Keys(hks)) {
+		if err := check("WithHook", name); err != nil {
+			return err
+		}
+	}
+	for _, name := range slices.Sorted(maps.Keys(maint)) {
+		if err := check("WithMaintenance", name); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// CheckSource refuses a Source that is neither a URL nor an existing folder
+// ("127.0.0.1:8090", which would otherwise name a folder beside the configuration
+// file). Package update/agent's LoadConfig calls it; New does not, since a program may
+// create its repository folder after the engine.
+func (c *Config) CheckSource() error {
+	src := c.Source
+	if src == "" || strings.Contains(src, "://") {
+		return nil
+	}
+	fi, err := os.Stat(src)
+	if err == nil && fi.IsDir() {
+		return nil
+	}
+	why := "does not exist"
+	if err == nil {
+		why = "is not a folder"
+	}
+	return &ConfigError{Field: "source", Err: fmt.Errorf("%q is neither a URL (http://HOST:PORT/…, https://…, file:///…) nor an existing folder (it %s)", src, why)}
 }

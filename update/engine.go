@@ -130,6 +130,9 @@ func New(cfg Config, opts ...Option) (*Engine, error) {
 	if err := cfg.validate(e.src == nil, e.keyring == nil); err != nil {
 		return nil, err
 	}
+	if err := cfg.checkOptions(e.hooks, e.maint); err != nil {
+		return nil, err
+	}
 	e.cfg = cfg
 	e.state = stateDir(cfg.StateDir)
 	p, err := manifest.Platform(cfg.Platform)

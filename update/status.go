@@ -111,7 +111,18 @@ func (e *Engine) loadStatus(m *ModuleConfig) (*ModuleStatus, error) {
 		}
 	}
 	st.Name = m.Name
+	// The latest seen is never older than what is installed: an install of a version
+	// the last check had not seen (the command, while a portal shows the status).
+	if st.Installed != nil && st.Latest != nil && olderThan(*st.Latest, *st.Installed) {
+		st.Latest = strp(*st.Installed)
+	}
 	return st, nil
+}
+
+// olderThan reports whether version a is older than b (false when either does not parse).
+func olderThan(a, b string) bool {
+	c, err := manifest.CompareVersions(a, b)
+	return err == nil && c < 0
 }
 
 func (e *Engine) saveStatus(st *ModuleStatus) error {

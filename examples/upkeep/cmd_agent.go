@@ -79,7 +79,7 @@ func runAgent(ctx context.Context, cl *cli, args []string) error {
 	log := slog.New(slog.NewTextHandler(cl.stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
 	eng, err := update.New(cfg.Config, update.WithLogger(log), update.WithApplier(update.KindDatabase, newDBApplier))
 	if err != nil {
-		return err
+		return cfg.Locate(err)
 	}
 	run := func(ctx context.Context) error {
 		if fc == nil {

@@ -103,7 +103,7 @@ func runFleetRole(ctx context.Context, cl *cli, args []string, role fleet.Role) 
 	log := cl.logger()
 	eng, err := update.New(cfg.Config, update.WithLogger(log), update.WithApplier(update.KindDatabase, newDBApplier))
 	if err != nil {
-		return err
+		return cfg.Locate(err)
 	}
 	return runFleetSide(ctx, cl, cfg, fc, eng, log)
 }

@@ -41,7 +41,9 @@ func (cl *cli) engine(path string) (*update.Engine, error) {
 	} else {
 		opts = append(opts, update.WithEvents(newProgressLines(cl.stderr).event))
 	}
-	return update.New(cfg.Config, opts...)
+	e, err := update.New(cfg.Config, opts...)
+	// An error about a key of the file names the file, line and key, not a Go field.
+	return e, cfg.Locate(err)
 }
 
 func runCheck(ctx context.Context, cl *cli, args []string) error {
@@ -60,6 +62,9 @@ func runCheck(ctx context.Context, cl *cli, args []string) error {
 		return err
 	}
 	rep, cerr := e.Check(ctx)
+	for _, w := range rep.Warnings {
+		fmt.Fprintf(cl.stderr, "upkeep check: warning: %s\n", w)
+	}
 	if *asJSON {
 		if err := writeJSON(cl.stdout, rep); err != nil {
 			return err
@@ -115,7 +120,10 @@ func runInstall(ctx context.Context, cl *cli, args []string) error {
 	if err != nil {
 		return err
 	}
+	started, from := time.Now(), installedNow(ctx, e, pos[0])
+	releaseOnInstall(cl, e, pos[0]) // a person's install ends a hold
 	res, err := e.Install(ctx, pos[0], update.InstallOptions{Version: *ver, PackFile: *packFile, SigFile: *sig, KeepUnmanaged: *keep})
+	cl.record(e, agent.Operation{Module: pos[0], Kind: agent.OpInstall, From: from, To: lastInstalled(res, from), Started: started}, ignoreNoUpdate(err))
 	if errors.Is(err, update.ErrNoUpdate) {
 		fmt.Fprintf(cl.stdout, "%s\n", strings.TrimPrefix(err.Error(), update.ErrNoUpdate.Error()+": "))
 		return nil
@@ -148,11 +156,20 @@ func runRollback(ctx context.Context, cl *cli, args []string) error {
 	if err != nil {
 		return err
 	}
+	started, from := time.Now(), installedNow(ctx, e, pos[0])
 	res, err := e.Rollback(ctx, pos[0], update.RollbackOptions{})
+	cl.record(e, agent.Operation{Module: pos[0], Kind: agent.OpRollback, From: from, To: lastInstalled(res, from), Started: started}, err)
 	if err != nil {
 		return err
 	}
 	fmt.Fprintf(cl.stdout, "rolled %s back from %s to %s\n", res.Module, orNone(strp(res.From)), res.Installed[0])
+	// A person's rollback holds the module, so that the agent does not install again
+	// what was just rolled away from.
+	if h, err := agent.SetHold(e.Config().StateDir, pos[0], agent.HoldRollback, time.Now()); err != nil {
+		return fmt.Errorf("rolled back, but the hold could not be set: %w", err)
+	} else {
+		fmt.Fprintf(cl.stdout, "%s on hold (%s): no automatic install until `upkeep release` or a person's install\n", res.Module, h.Reason)
+	}
 	return nil
 }
 
@@ -196,12 +213,14 @@ func runStatus(ctx context.Context, cl *cli, args []string) error {
 	if err != nil {
 		return err
 	}
+	cfg := e.Config()
 	sts, serr := e.Status(ctx)
 	if *asJSON {
-		if sts == nil {
-			sts = []update.ModuleStatus{}
+		mods, err := withHolds(e.Config(), sts)
+		if err != nil {
+			return err
 		}
-		if err := writeJSON(cl.stdout, map[string]any{"modules": sts}); err != nil {
+		if err := writeJSON(cl.stdout, map[string]any{"modules": mods}); err != nil {
 			return err
 		}
 	} else {
@@ -210,12 +229,18 @@ func runStatus(ctx context.Context, cl *cli, args []string) error {
 			if s.Maintenance {
 				maint = "ON"
 			}
+			if m, err := cfg.Module(s.Name); err == nil && agent.ForeignFlag(m) {
+				maint = "ON (flag not placed by upkeep: `upkeep maintenance off` takes it down)"
+			}
 			fmt.Fprintf(cl.stdout, "%s: installed %s, latest %s, maintenance %s", s.Name, orNone(s.Installed), orNone(s.Latest), maint)
 			if s.LastResult != "" {
 				fmt.Fprintf(cl.stdout, ", last result: %s", s.LastResult)
 			}
 			if s.LastError != "" {
 				fmt.Fprintf(cl.stdout, ", last error: %s", s.LastError)
+			}
+			if h, _ := agent.ReadHold(e.Config().StateDir, s.Name); h != nil {
+				fmt.Fprintf(cl.stdout, ", on hold (%s) since %s", h.Reason, h.Since.Format(time.RFC3339))
 			}
 			fmt.Fprintln(cl.stdout)
 		}

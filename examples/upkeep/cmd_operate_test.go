@@ -137,6 +137,9 @@ func TestOperateErrors(t *testing.T) {
 		os.WriteFile(p, b, 0o644)
 		return p
 	}
+	// An empty repository folder: nothing to be found there (a folder that does not
+	// exist is a configuration error).
+	require.NoError(t, os.Mkdir(filepath.Join(dir, "nowhere"), 0o755))
 	good := map[string]any{"source": filepath.Join(dir, "nowhere"), "keys": []string{pub}, "state_dir": filepath.Join(dir, "state"),
 		"modules": []map[string]any{{"name": "web", "path": filepath.Join(dir, "web")}}}
 
@@ -153,7 +156,7 @@ func TestOperateErrors(t *testing.T) {
 
 	code, out, _ := runCLI(t, "check", "--config", cfgFile(good), "--json")
 	require.Equal(t, 1, code)
-	require.JSONEq(t, `{"modules":[{"name":"web","installed":null,"status":"error","version":null,"code":"unreachable","reason":`+mustJSON(t, out)+`}]}`, out)
+	require.JSONEq(t, `{"modules":[{"name":"web","installed":null,"status":"error","version":null,"code":"not_found","reason":`+mustJSON(t, out)+`}]}`, out)
 
 	code, _, errs = runCLI(t, "install", "--config", cfgFile(good), "nosuch")
 	require.Equal(t, 1, code)

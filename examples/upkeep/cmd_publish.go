@@ -4,8 +4,11 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"strings"
 	"time"
+	"unicode/utf8"
 
+	"github.com/upkeep-go/upkeep/internal/limited"
 	"github.com/upkeep-go/upkeep/manifest"
 	"github.com/upkeep-go/upkeep/pack"
 	"github.com/upkeep-go/upkeep/update/agent"
@@ -18,7 +21,7 @@ func init() {
 }
 
 func runPublish(ctx context.Context, cl *cli, args []string) error {
-	fs := cl.newFlags("publish", "upkeep publish --repo DIR --sec FILE --module NAME --version V --platform P --from BUILD_DIR [--min-version V] [--channel C] [--expires DURATION] [--deltas N]")
+	fs := cl.newFlags("publish", "upkeep publish --repo DIR --sec FILE --module NAME --version V --platform P --from BUILD_DIR [--min-version V] [--channel C] [--major N] [--notes FILE] [--expires DURATION] [--deltas N]")
 	repo := fs.String("repo", "", "repository `folder` (created when empty)")
 	sec := fs.String("sec", "", "secret key `file`")
 	pw := fs.String("password-file", "", "`file` holding the secret key's password")
@@ -28,6 +31,8 @@ func runPublish(ctx context.Context, cl *cli, args []string) error {
 	from := fs.String("from", "", "build `folder` to pack")
 	minv := fs.String("min-version", "", "oldest installed `version` this release applies to")
 	channel := fs.String("channel", "", "release `channel` (default stable)")
+	major := fs.Int("major", 0, "the release's major `version`: servers configured with another \"major\" are not offered it")
+	notesFile := fs.String("notes", "", "release notes `file` (text) the portal shows")
 	product := fs.String("product", "", "product `name` of a new repository (default: the module); an existing repository must be of this product")
 	expires := fs.String("expires", "30d", "manifest lifetime: a Go `duration` or days (30d)")
 	method := fs.String("method", "deflate", "pack compression: deflate or zstd")
@@ -72,7 +77,15 @@ func runPublish(ctx context.Context, cl *cli, args []string) error {
 	} else if ok {
 		opts = append(opts, publish.WithModTime(t))
 	}
-	b := publish.Build{Module: *module, Version: *ver, Platform: *plat, Dir: *from, MinVersion: *minv, Channel: *channel}
+	if *major < 0 {
+		return usagef("--major %d: want 0 or more", *major)
+	}
+	notes, err := readNotes(*notesFile)
+	if err != nil {
+		return err
+	}
+	b := publish.Build{Module: *module, Version: *ver, Platform: *plat, Dir: *from, MinVersion: *minv, Channel: *channel,
+		Major: *major, Notes: notes}
 	man, err := publish.Publish(ctx, *repo, key, b, opts...)
 	if err != nil {
 		return err
@@ -156,4 +169,25 @@ func publishedPack(m *manifest.Manifest, b publish.Build) (manifest.Pack, bool) 
 		}
 	}
 	return manifest.Pack{}, false
+}
+
+// maxNotes bounds a release notes file.
+const maxNotes = 64 << 10
+
+// readNotes reads a release notes file ("" for none): UTF-8 text.
+func readNotes(path string) (string, error) {
+	if path == "" {
+		return "", nil
+	}
+	b, err := limited.ReadFile(path, maxNotes)
+	if err != nil {
+		return "", fmt.Errorf("--notes: %w", err)
+	}
+	if !utf8.Valid(b) {
+		return "", fmt.Errorf("--notes %s: not UTF-8 text", path)
+	}
+	if strings.TrimSpace(string(b)) == "" {
+		return "", fmt.Errorf("--notes %s: empty", path)
+	}
+	return strings.TrimRight(string(b), "\n"), nil
 }

@@ -421,6 +421,7 @@ func (a *Agent) Install(ctx context.Context, module, version string) (string, er
 	if err != nil {
 		return "", err
 	}
+	a.releaseOnInstall(module) // a person's install ends a hold (hold.go)
 	return st.op.ID, nil
 }
 
@@ -544,6 +545,7 @@ func (a *Agent) Rollback(ctx context.Context, module string) (string, error) {
 		return err
 	})
 	ms.rollback = st
+	a.holdOnRollback(module) // a person's rollback holds the module (hold.go)
 	return st.op.ID, nil
 }
 
@@ -653,7 +655,7 @@ func (a *Agent) autoInstall(ctx context.Context, modules []string) {
 	if a.window == nil || !a.window.Contains(a.now()) {
 		return
 	}
-	for _, name := range modules {
+	for _, name := range a.skipHeld(modules) {
 		if ctx.Err() != nil {
 			return
 		}
@@ -891,6 +893,8 @@ func (a *Agent) view(s update.ModuleStatus) ModuleView {
 	if v.Backups == nil {
 		v.Backups = []string{}
 	}
+	v.Hold, _ = ReadHold(a.eng.Config().StateDir, s.Name) // hold.go
+	v.MaintenanceForeign = a.foreignFlag(s.Name)          // maintenance.go
 	if !s.LastCheck.IsZero() {
 		t := s.LastCheck
 		v.LastCheck = &t

@@ -28,6 +28,21 @@ type Config struct {
 	// Fleet is the "fleet" block, kept raw: package update/fleet parses it
 	// (fleet.ParseConfig). Default (nil): the agent is in no fleet.
 	Fleet json.RawMessage `json:"fleet,omitempty"`
+
+	file string // the file LoadConfig read, for Locate
+	src  []byte
+}
+
+// Locate gives err, when it is a *update.ConfigError (such as update.New returns for a
+// key file that cannot be read), the configuration file and the line and column of
+// the key at fault, so that it reads "FILE:LINE:COL: keys: …" rather than naming a Go
+// field. Other errors, and errors of a Config not read by LoadConfig, are returned as
+// they are.
+func (c *Config) Locate(err error) error {
+	if c == nil || c.file == "" {
+		return err
+	}
+	return locate(err, c.file, c.src, nil)
 }
 
 // RunOptions returns the options of Run that the file sets (interval and window).
@@ -100,13 +115,19 @@ func LoadConfig(path string) (*Config, error) {
 	if err != nil {
 		return nil, &update.ConfigError{File: path, Field: "(file)", Err: err}
 	}
-	c, err := ParseConfig(data, filepath.Dir(path))
+	// A relative path names a file of the working folder, and so does the folder its
+	// own relative paths are relative to.
+	abs, err := filepath.Abs(path)
 	if err != nil {
-		var ce *update.ConfigError
-		if errors.As(err, &ce) {
-			ce.File = path
-		}
-		return nil, err
+		return nil, &update.ConfigError{File: path, Field: "(file)", Err: err}
+	}
+	c, err := ParseConfig(data, filepath.Dir(abs))
+	if err != nil {
+		return nil, locate(err, path, data, nil)
+	}
+	c.file, c.src = path, data
+	if err := c.CheckSource(); err != nil {
+		return nil, c.Locate(err)
 	}
 	return c, nil
 }
@@ -119,6 +140,14 @@ func ParseConfig(data []byte, base string) (*Config, error) {
 	dec.DisallowUnknownFields()
 	var c Config
 	if err := dec.Decode(&c); err != nil {
+		if ce, ok := unknownKey(err, data); ok {
+			return nil, ce
+		}
+		var se *json.SyntaxError
+		if errors.As(err, &se) {
+			line, col := lineCol(data, se.Offset-1) // Offset is just past the bad byte
+			return nil, &update.ConfigError{Field: "(json)", Line: line, Col: col, Err: err}
+		}
 		var ute *json.UnmarshalTypeError
 		if errors.As(err, &ute) {
 			// The keys of the embedded update.Config come with its name in front.

@@ -40,7 +40,7 @@ func TestParseConfig(t *testing.T) {
 		{`{"source":"x","keys":["k"],"state_dir":"/s","threshold":"2","modules":[{"name":"a","path":"/a"}]}`, "threshold"},
 		{`{"source":"x","keys":["k"],"state_dir":"/s","auto_install":{"days":["someday"]},"modules":[{"name":"a","path":"/a"}]}`, "auto_install"},
 		{`{"source":"x","keys":["k"],"state_dir":"/s","auto_install":{"hours":"2-5"},"modules":[{"name":"a","path":"/a"}]}`, "auto_install"},
-		{`{"source":"x","keys":["k"],"state_dir":"/s","modulez":[]}`, "(json)"},
+		{`{"source":"x","keys":["k"],"state_dir":"/s","modulez":[]}`, "modulez"},
 		{`{"source":"x"} {}`, "(json)"},
 		{`[`, "(json)"},
 	}
@@ -59,7 +59,7 @@ func TestLoadConfigNamesFile(t *testing.T) {
 	require.NoError(t, os.WriteFile(p, []byte(`{"source":"x","keys":["k"],"state_dir":"s","modules":[{"name":"a","path":"rel","strategy":"copy"}]}`), 0o644))
 	_, err := agent.LoadConfig(p)
 	require.Error(t, err)
-	require.Contains(t, err.Error(), p+": modules[0].strategy")
+	require.Contains(t, err.Error(), p+":1:80: modules[0].strategy")
 }
 
 func FuzzParseConfig(f *testing.F) {
@@ -118,11 +118,16 @@ func TestConfigErrorShapes(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
 	p := filepath.Join(dir, "agent.json")
+	// FILE:LINE:COL, at the key at fault or the object that lacks it.
 	tests := []struct{ json, want string }{
-		{`{"source":"x","keys":["k"],"modules":[{"name":"a","path":"/a"}]}`, p + ": state_dir: missing"},
-		{`{"source":"x","keys":["k"],"state_dir":"s","modules":[{"name":"a","path":"/a"},{"name":"b"}]}`, p + ": modules[1].path: missing"},
-		{`{"source":"x","keys":["k"],"state_dir":"s","allow_unsigned_hfsql":1,"modules":[{"name":"a","path":"/a"}]}`, p + ": allow_unsigned_hfsql: want bool, got JSON number"},
-		{`{"source":"x","keys":["k"],"state_dir":"s","auto_install":{"hours":"2-5"},"modules":[{"name":"a","path":"/a"}]}`, p + `: auto_install: hours: "2-5": want HH:MM-HH:MM`},
+		{`{"source":"x","keys":["k"],"modules":[{"name":"a","path":"/a"}]}`, p + ":1:1: state_dir: missing"},
+		{`{"source":"x","keys":["k"],"state_dir":"s","modules":[{"name":"a","path":"/a"},` + "\n" + `  {"name":"b"}]}`, p + ":2:3: modules[1].path: missing"},
+		{`{"source":"x","keys":["k"],"state_dir":"s",` + "\n\t" + `"allow_unsigned_hfsql":1,"modules":[{"name":"a","path":"/a"}]}`, p + ":2:2: allow_unsigned_hfsql: want bool, got JSON number"},
+		{`{"source":"x","keys":["k"],"state_dir":"s","auto_install":{"hours":"2-5"},"modules":[{"name":"a","path":"/a"}]}`, p + `:1:44: auto_install: hours: "2-5": want HH:MM-HH:MM`},
+		{"{\n  \"source\":\"x\",\"keys\":[\"k\"],\n  \"stat_dir\":\"s\",\"modules\":[{\"name\":\"a\",\"path\":\"/a\"}]}", p + `:3:3: stat_dir: unknown key; did you mean "state_dir"?`},
+		{`{"source":"x","keys":["k"],"state_dir":"s","modules":[{"name":"a","pth":"/a"}]}`, p + `:1:67: modules[0].pth: unknown key; did you mean "path"?`},
+		{`{"source":"x","keys":["k"],"state_dir":"s","modules":[{"name":"a","path":"/a"}],"zzz":1}`, p + `:1:81: zzz: unknown key`},
+		{"{\"source\":\"x\",\n\"keys\":[\"k\"}", p + `:2:12: (json): invalid character '}' after array element`},
 	}
 	for _, tt := range tests {
 		require.NoError(t, os.WriteFile(p, []byte(tt.json), 0o644))

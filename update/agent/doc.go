@@ -14,6 +14,12 @@
 // [Run] and [RunOnce] are the same schedule without operations, for a program that
 // only wants its modules kept up to date.
 //
+// A module on hold ([Hold], kept in STATE/agent/holds) is never installed unattended,
+// by the agent or by [Run]: a person's rollback holds it ([Agent.Rollback], `upkeep
+// rollback`), so does [Agent.Hold] (`upkeep hold`); a person's install or
+// [Agent.Release] ends it. Operations another process ran (the upkeep command) are
+// recorded with [RecordOperation] and listed with the agent's own.
+//
 // It drives an engine (package update) through its public API only: Recover at
 // start-up, Check, Download, Install with InstallOptions.Unattended, and Rollback when
 // a version installed unattended does not become ready. It installs nothing itself and

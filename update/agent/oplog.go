@@ -42,6 +42,7 @@ type opLog struct {
 	gen    int
 	ops    map[string]*logged
 	order  []string // IDs in the order they first appeared: start order
+	cliOff int64    // how much of the other processes' log (cliLogName) was read
 }
 
 type logged struct {
@@ -67,6 +68,7 @@ func openLog(dir string, limit int64, noSync bool) (l *opLog, bad []error, err e
 		}
 		bad = append(bad, b...)
 	}
+	l.readCLI()
 	f, err := os.OpenFile(filepath.Join(dir, logName), os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o600)
 	if err != nil {
 		return nil, nil, err
@@ -205,6 +207,7 @@ func (l *opLog) rotate() error {
 
 // get returns the operation with id.
 func (l *opLog) get(id string) (Operation, bool) {
+	l.readCLI()
 	g, ok := l.ops[id]
 	if !ok {
 		return Operation{}, false
@@ -212,8 +215,10 @@ func (l *opLog) get(id string) (Operation, bool) {
 	return g.op, true
 }
 
-// list returns up to limit operations of module ("" = all), newest first.
+// list returns up to limit operations of module ("" = all), newest first (those of
+// other processes come in among the agent's own by their start).
 func (l *opLog) list(module string, limit int) []Operation {
+	l.readCLI()
 	var out []Operation
 	for i := len(l.order) - 1; i >= 0 && len(out) < limit; i-- {
 		op := l.ops[l.order[i]].op

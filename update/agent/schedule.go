@@ -220,7 +220,7 @@ func RunOnce(ctx context.Context, eng *update.Engine, opts RunOptions) {
 		} else if err != nil {
 			log.Warn("background download", "module", mc.Name, "version", mc.Version, "err", err)
 		}
-		if auto {
+		if auto && !held(eng.Config().StateDir, mc.Name, log.Info) {
 			autoInstall(ctx, eng, mc.Name, opts)
 		}
 	}

@@ -72,17 +72,23 @@ type ModuleView struct {
 	Latest    *string `json:"latest"`
 	// Status is "up-to-date", "update", "installing", "maintenance", "failed",
 	// "ineligible" or "error" (the check failed), or "unknown" before any check.
-	Status      string     `json:"status"`
-	Code        *string    `json:"code"`
-	Reason      *string    `json:"reason"`
-	Notes       *string    `json:"notes"`
-	Downloaded  bool       `json:"downloaded"`
-	Maintenance bool       `json:"maintenance"`
-	Operation   *RunningOp `json:"operation"`
-	LastCheck   *time.Time `json:"last_check"`
-	LastResult  string     `json:"last_result"`
-	LastError   string     `json:"last_error"`
-	Backups     []string   `json:"backups"`
+	Status      string  `json:"status"`
+	Code        *string `json:"code"`
+	Reason      *string `json:"reason"`
+	Notes       *string `json:"notes"`
+	Downloaded  bool    `json:"downloaded"`
+	Maintenance bool    `json:"maintenance"`
+	// MaintenanceForeign reports that the maintenance flag in the module's folder was
+	// not placed by upkeep: a person takes it down (Agent.MaintenanceOff).
+	MaintenanceForeign bool       `json:"maintenance_foreign,omitempty"`
+	Operation          *RunningOp `json:"operation"`
+	LastCheck          *time.Time `json:"last_check"`
+	LastResult         string     `json:"last_result"`
+	LastError          string     `json:"last_error"`
+	Backups            []string   `json:"backups"`
+	// Hold is the module's hold, nil when it is not on hold: no automatic install
+	// until a person installs or releases it.
+	Hold *Hold `json:"hold"`
 	// Diagnostics answers "why is no version found": what the last check saw.
 	Diagnostics Diagnostics `json:"diagnostics"`
 	// Database is the database part of a module of kind database, nil for others.

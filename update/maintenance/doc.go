@@ -16,8 +16,13 @@
 //     person placed under the same name; upkeep never overwrites nor removes the latter
 //     ([ErrForeignFlag]), and always may remove its own, so a module left with a stale
 //     flag after a crash is cleared by recovery, with no renaming by hand.
+//     A person's own flag is taken down by [Flag.TakeDown] when asked, as the Altazion
+//     procedure does (renamed to app_offline.bak, [Flag.BakName], or moved into the
+//     state dir when that name is taken: never deleted); and a site's own maintenance
+//     page kept as that .bak is what upkeep's flag shows during an update.
 //
 // The package does not decide when maintenance starts or ends (the engine does), does not
 // stop or restart processes or web servers, does not bind ports, and writes nothing into a
-// module's folder except the flag file itself.
+// module's folder except the flag file itself (and, when asked, the .bak of a flag it
+// takes down).
 package maintenance

@@ -39,6 +39,9 @@ type Flag struct {
 // its name, which fails rather than replace a file that appeared meanwhile. Where the
 // file system has no hard links it is renamed instead, after checking the name is free.
 //
+// When the site's own maintenance page is kept beside the flag ([Flag.BakName]), the
+// flag shows it (after upkeep's marker line) instead of upkeep's built-in page.
+//
 // Place does nothing when upkeep's flag is already there (its reason is left as it was),
 // and returns a [*FlagError] wrapping [ErrForeignFlag] when a file that is not upkeep's
 // is there; that file is left untouched.
@@ -47,13 +50,13 @@ func (f Flag) Place(dir, reason string) error {
 	if err != nil {
 		return &FlagError{Op: "place", Path: p, Err: err}
 	}
-	if err := place(p, reason); err != nil {
+	if err := place(p, reason, f.sitePage(dir)); err != nil {
 		return &FlagError{Op: "place", Path: p, Err: err}
 	}
 	return nil
 }
 
-func place(p, reason string) error {
+func place(p, reason string, sitePage []byte) error {
 	// free reports whether p is free; when it is not, err is nil for upkeep's own flag
 	// and ErrForeignFlag for anything else.
 	free := func() (bool, error) {
@@ -74,6 +77,9 @@ func place(p, reason string) error {
 
 	marker := flagMarker + "placed=" + time.Now().UTC().Format(time.RFC3339) + " -->\n"
 	content := renderPage(reason, flagRetryAfter, marker)
+	if sitePage != nil {
+		content = append([]byte(marker), sitePage...)
+	}
 	tmp, err := atomicfile.Create(p, 0o644)
 	if err != nil {
 		return err

@@ -14,6 +14,7 @@ import (
 	"github.com/upkeep-go/upkeep/internal/pageguard"
 	"github.com/upkeep-go/upkeep/update"
 	"github.com/upkeep-go/upkeep/update/agent"
+	"github.com/upkeep-go/upkeep/update/maintenance"
 )
 
 func (p *Portal) routes() *http.ServeMux {
@@ -29,6 +30,7 @@ func (p *Portal) routes() *http.ServeMux {
 	m.HandleFunc("GET /api/modules", p.getModules)
 	m.HandleFunc("POST /api/modules/{name}/install", p.postInstall)
 	m.HandleFunc("POST /api/modules/{name}/rollback", p.postRollback)
+	m.HandleFunc("POST /api/modules/{name}/maintenance-off", p.postMaintenanceOff)
 	m.HandleFunc("POST /api/check", p.postCheck)
 	m.HandleFunc("GET /api/modules/{name}/db", p.getDatabase)
 	m.HandleFunc("GET /api/modules/{name}/db/scripts/{n}", p.getScript)
@@ -354,4 +356,42 @@ func (p *Portal) postMarkApplied(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	writeJSON(w, http.StatusAccepted, started{id})
+}
+
+// MaintenanceBackend is what a Backend also implements to take a module out of a
+// maintenance flag upkeep did not place (the agent does: agent.Agent.MaintenanceOff).
+type MaintenanceBackend interface {
+	// MaintenanceOff takes the flag down and returns where it went.
+	MaintenanceOff(ctx context.Context, module string) (where string, err error)
+}
+
+// postMaintenanceOff answers 200 with the module's entry once the flag is down.
+func (p *Portal) postMaintenanceOff(w http.ResponseWriter, r *http.Request) {
+	mb, ok := p.b.(MaintenanceBackend)
+	if !ok {
+		writeJSON(w, http.StatusNotFound, errorBody{Error: "this portal cannot take a maintenance flag down"})
+		return
+	}
+	name := r.PathValue("name")
+	if _, err := mb.MaintenanceOff(r.Context(), name); err != nil {
+		var fe *maintenance.FlagError
+		if errors.As(err, &fe) && (errors.Is(err, maintenance.ErrNoFlag) || errors.Is(err, maintenance.ErrOwnFlag)) {
+			writeJSON(w, http.StatusConflict, errorBody{Error: err.Error(), Code: "no_foreign_flag"})
+			return
+		}
+		p.fail(w, r, err)
+		return
+	}
+	mods, err := p.b.Modules(r.Context())
+	if err != nil {
+		p.fail(w, r, err)
+		return
+	}
+	for _, m := range mods {
+		if m.Name == name {
+			writeJSON(w, http.StatusOK, m)
+			return
+		}
+	}
+	p.fail(w, r, fmt.Errorf("%w: %q", update.ErrUnknownModule, name))
 }

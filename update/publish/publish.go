@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -25,6 +26,8 @@ type Build struct {
 
 	MinVersion string // optional: the oldest installed version this release applies to
 	Channel    string // optional: the release's channel; default "stable"
+	Major      int    // optional: the release's major version (HFSQL's major_version)
+	Notes      string // optional: the release notes the portal shows; replaces earlier notes of the release
 }
 
 // PackName returns the file name of b's pack in a repository,
@@ -90,6 +93,12 @@ func Publish(ctx context.Context, repo string, key signature.PrivateKey, b Build
 		if err := checkNew(m, file); err != nil {
 			return nil, err
 		}
+		// On this copy, read for the check only: the same version and platform spelt
+		// another way ("1.0" for "1.0.0", "linux64" for "linux/amd64").
+		if err := m.AddPack(manifest.Release{Module: b.Module, Version: b.Version},
+			manifest.Pack{Platform: b.Platform, File: file, Size: 1, SHA256: strings.Repeat("0", 64)}); err != nil {
+			return nil, duplicate(err, b)
+		}
 	}
 	// Build and sign the pack outside the lock, into a temporary file of this
 	// publication's own, so that parallel publications only wait for each other while
@@ -133,9 +142,13 @@ func Publish(ctx context.Context, repo string, key signature.PrivateKey, b Build
 	if err := checkNew(m, file); err != nil {
 		return nil, err
 	}
-	rel := manifest.Release{Module: b.Module, Version: b.Version, MinVersion: b.MinVersion, Channel: b.Channel, Published: o.now().UTC().Truncate(time.Second)}
+	rel := manifest.Release{Module: b.Module, Version: b.Version, MinVersion: b.MinVersion, Channel: b.Channel,
+		Major: b.Major, Notes: b.Notes, Published: o.now().UTC().Truncate(time.Second)}
 	if err := m.AddPack(rel, p); err != nil {
-		return nil, err
+		return nil, duplicate(err, b)
+	}
+	if b.Notes != "" {
+		setNotes(m, b)
 	}
 	if err := commitRepo(ctx, repo, key, m, o, moves, sigs); err != nil {
 		return nil, err
@@ -204,7 +217,7 @@ func (b Build) check() (string, error) {
 	}
 	// The manifest's own rules (module name, file name, min_version, channel), on a
 	// stand-in pack, so that a build that could never be listed is not packed.
-	rel := manifest.Release{Module: b.Module, Version: b.Version, MinVersion: b.MinVersion, Channel: b.Channel}
+	rel := manifest.Release{Module: b.Module, Version: b.Version, MinVersion: b.MinVersion, Channel: b.Channel, Major: b.Major, Notes: b.Notes}
 	stand := manifest.Pack{Platform: b.Platform, File: file, Size: 1, SHA256: strings.Repeat("0", 64)}
 	if err := (&manifest.Manifest{}).AddPack(rel, stand); err != nil {
 		return "", fmt.Errorf("build: %w", err)
@@ -285,4 +298,30 @@ func (c *countWriter) Write(p []byte) (int, error) {
 	n, err := c.w.Write(p)
 	c.n += int64(n)
 	return n, err
+}
+
+// duplicate says in words that b's version and platform are published already, for
+// the manifest's duplicate error (a version spelt another way, "1.0" for "1.0.0").
+func duplicate(err error, b Build) error {
+	if !errors.Is(err, manifest.ErrDuplicate) {
+		return err
+	}
+	return fmt.Errorf("%s %s for %s is already published: a published pack is never replaced; publish a new version (%w)",
+		b.Module, b.Version, b.Platform, err)
+}
+
+// setNotes gives the release of b its notes, also when the release was published
+// before with another platform.
+func setNotes(m *manifest.Manifest, b Build) {
+	for i := range m.Releases {
+		r := &m.Releases[i]
+		if r.Module == b.Module && sameVersion(r.Version, b.Version) {
+			r.Notes = b.Notes
+		}
+	}
+}
+
+func sameVersion(a, b string) bool {
+	c, err := manifest.CompareVersions(a, b)
+	return err == nil && c == 0
 }

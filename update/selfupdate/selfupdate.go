@@ -38,8 +38,10 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -79,7 +81,8 @@ type Config struct {
 	StateDir string
 
 	// Dir is the module's folder, replaced as a whole by each update. Default: the
-	// folder holding the executable this program was started from.
+	// folder holding the executable this program was started from, which must then
+	// hold nothing else until upkeep first installs there (see [ErrSharedDir]).
 	Dir string
 	// CheckInterval is the time between checks; the first check is at Serve's start.
 	// Default: DefaultCheckInterval.
@@ -97,6 +100,20 @@ type Config struct {
 	// Logger receives what the updater does. Default: discard.
 	Logger *slog.Logger
 }
+
+// ErrSharedDir is returned by [New] when Dir is left to its default and the folder of
+// the executable holds other files while upkeep does not manage it yet. Each update
+// replaces the whole folder, so those files (another tool in /usr/local/bin, a person's
+// notes) would end up in a backup that retention later deletes. The error names them;
+// give the program a folder of its own, or set Dir to a folder meant to be replaced.
+//
+// Managing only the executable inside a shared folder was the other way out; it is not
+// taken because an update is a tree (the executable and what ships beside it), swapped
+// atomically and rolled back as one: a folder of its own keeps that guarantee.
+var ErrSharedDir = errors.New("selfupdate: the executable's folder holds files upkeep did not put there")
+
+// executable is the path of the running program's executable (tests replace it).
+var executable = handoff.Executable
 
 // Updater keeps one program up to date. Create it with [New], early in main.
 type Updater struct {
@@ -168,9 +185,10 @@ func New(cfg Config) (*Updater, error) {
 	if err != nil {
 		return nil, fmt.Errorf("selfupdate: config Keys: %w", err)
 	}
+	exe := ""
 	if cfg.Dir == "" {
-		exe, err := handoff.Executable()
-		if err != nil {
+		var err error
+		if exe, err = executable(); err != nil {
 			return nil, fmt.Errorf("selfupdate: config Dir: %w", err)
 		}
 		cfg.Dir = filepath.Dir(exe)
@@ -192,11 +210,50 @@ func New(cfg Config) (*Updater, error) {
 	if err != nil {
 		return nil, configErr(err)
 	}
+	if exe != "" {
+		if err := ownFolder(eng, cfg.Module, exe); err != nil {
+			return nil, err
+		}
+	}
 	h, err := handoff.New(handoff.WithLogger(cfg.Logger), handoff.WithReadyTimeout(cfg.ReadyTimeout))
 	if err != nil {
 		return nil, err
 	}
 	return &Updater{cfg: cfg, log: cfg.Logger, eng: eng, h: h, maint: maint, restart: make(chan struct{})}, nil
+}
+
+// ownFolder refuses the executable's folder, taken as the module's by default, when
+// it holds anything besides the executable and upkeep has never installed there.
+func ownFolder(eng *update.Engine, module, exe string) error {
+	st, err := eng.ModuleStatus(context.Background(), module)
+	if err != nil {
+		return fmt.Errorf("selfupdate: config Dir: %w", err)
+	}
+	if st.Managed {
+		return nil // what the folder holds now, upkeep put there
+	}
+	dir := filepath.Dir(exe)
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return fmt.Errorf("selfupdate: config Dir: %w", err)
+	}
+	var others []string
+	for _, e := range entries {
+		if e.Name() != filepath.Base(exe) {
+			others = append(others, e.Name())
+		}
+	}
+	if len(others) == 0 {
+		return nil
+	}
+	const show = 10
+	list := strings.Join(others[:min(len(others), show)], ", ")
+	if len(others) > show {
+		list += fmt.Sprintf(" and %d more", len(others)-show)
+	}
+	return fmt.Errorf("selfupdate: config Dir: %s (the default, the executable's folder) also holds %s: "+
+		"each update replaces the whole folder; move the executable into a folder of its own, or set Dir: %w",
+		dir, list, ErrSharedDir)
 }
 
 // configErr names the field of Config that update's configuration error is about.

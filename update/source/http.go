@@ -250,6 +250,9 @@ func (h *HTTP) try(ctx context.Context, req Request, loc string) (_ *Response, s
 		if permanent(err) {
 			return nil, 0, final, err
 		}
+		if noSuchHost(err) {
+			return nil, 0, final, fmt.Errorf("%w (not retried: the DNS says the name does not exist): %w", ErrUnreachable, err)
+		}
 		return nil, 0, 0, err
 	}
 	status = resp.StatusCode
@@ -352,6 +355,14 @@ func permanent(err error) bool {
 	)
 	return errors.As(err, &cv) || errors.As(err, &ua) || errors.As(err, &hn) ||
 		errors.As(err, &ci) || errors.As(err, &rhe)
+}
+
+// noSuchHost reports whether err is the DNS's answer that the host name does not
+// exist (NXDOMAIN): unlike a timeout or a refused connection, retrying within seconds
+// changes nothing.
+func noSuchHost(err error) bool {
+	var de *net.DNSError
+	return errors.As(err, &de) && de.IsNotFound
 }
 
 // parseRetryAfter returns the wait a Retry-After header asks for (seconds or an HTTP

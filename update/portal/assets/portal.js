@@ -83,6 +83,23 @@
     codeEl.textContent = code || '';
     codeEl.hidden = !code;
 
+    field(el, 'foreign').hidden = !m.maintenance_foreign;
+    var off = el.querySelector('button[data-action="maintenance-off"]');
+    if (m.maintenance_foreign && !off) {
+      off = document.createElement('button');
+      off.type = 'button';
+      off.dataset.action = 'maintenance-off';
+      off.textContent = 'Take the maintenance flag down';
+      el.querySelector('button[data-action="install"]').parentNode.appendChild(off);
+    } else if (!m.maintenance_foreign && off) {
+      off.remove();
+    }
+
+    var hold = field(el, 'hold');
+    hold.hidden = !m.hold;
+    field(el, 'hold-reason').textContent = m.hold ? m.hold.reason : '';
+    setTime(field(el, 'hold-since'), m.hold && m.hold.since, '');
+
     var install = el.querySelector('button[data-action="install"]');
     var newer = m.latest && m.latest !== m.installed;
     install.textContent = newer ? 'Install ' + m.latest : 'Install';
@@ -291,6 +308,10 @@
       req = post('api/modules/' + encodeURIComponent(mod) + '/db/' + action, action === 'mark-applied' ? { number: Number(next) } : null);
       showProgress(mel, 'script', 'script', 0, 0);
       box.querySelectorAll('button[data-action="apply-next"], button[data-action="mark-applied"]').forEach(function (x) { x.disabled = true; });
+    } else if (action === 'maintenance-off') {
+      var fel = b.closest('[data-module]'), fname = fel.dataset.module;
+      if (!window.confirm('Take down the maintenance flag of ' + fname + '? It is renamed to .bak, or kept in the state folder.')) return;
+      req = post('api/modules/' + encodeURIComponent(fname) + '/maintenance-off').then(refreshModules);
     } else {
       var el = b.closest('[data-module]'), name = el.dataset.module;
       if (action === 'rollback' && !window.confirm('Put ' + name + ' back to its previous version?')) return;

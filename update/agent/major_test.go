@@ -1,0 +1,19 @@
+package agent_test
+
+import (
+	"testing"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/upkeep-go/upkeep/update/agent"
+)
+
+// "major" is a key of the agent configuration, global and per module.
+func TestConfigMajor(t *testing.T) {
+	t.Parallel()
+	c, err := agent.ParseConfig([]byte(`{"source":"/r","keys":["k.pub"],"state_dir":"/s","major":22,
+		"modules":[{"name":"hfsql","path":"/srv/hfsql"},{"name":"other","path":"/srv/other","major":23}]}`), "/etc/upkeep")
+	require.NoError(t, err)
+	require.Equal(t, 22, c.MajorOf(&c.Modules[0]))
+	require.Equal(t, 23, c.MajorOf(&c.Modules[1]))
+}
