@@ -369,14 +369,14 @@ type MaintenanceBackend interface {
 func (p *Portal) postMaintenanceOff(w http.ResponseWriter, r *http.Request) {
 	mb, ok := p.b.(MaintenanceBackend)
 	if !ok {
-		writeJSON(w, http.StatusNotFound, errorBody{Error: "this portal cannot take a maintenance flag down"})
+		pageguard.WriteError(w, http.StatusNotFound, pageguard.CodeNotFound, "this portal cannot take a maintenance flag down")
 		return
 	}
 	name := r.PathValue("name")
 	if _, err := mb.MaintenanceOff(r.Context(), name); err != nil {
 		var fe *maintenance.FlagError
 		if errors.As(err, &fe) && (errors.Is(err, maintenance.ErrNoFlag) || errors.Is(err, maintenance.ErrOwnFlag)) {
-			writeJSON(w, http.StatusConflict, errorBody{Error: err.Error(), Code: "no_foreign_flag"})
+			pageguard.WriteError(w, http.StatusConflict, "no_foreign_flag", err.Error())
 			return
 		}
 		p.fail(w, r, err)
