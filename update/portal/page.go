@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"html/template"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -32,6 +33,7 @@ var (
 		"iso":         func(t time.Time) string { return t.UTC().Format(time.RFC3339) },
 		"stamp":       func(t time.Time) string { return t.UTC().Format("2006-01-02 15:04:05 UTC") },
 		"resultClass": resultClass,
+		"windowText":  windowText,
 		"join":        strings.Join,
 		"versions": func(from, to string) string {
 			if from == "" && to == "" {
@@ -256,6 +258,73 @@ type pageData struct {
 	Error      string
 	Modules    []moduleData
 	Operations []agent.Operation
+	Settings   *settingsData // nil: the backend serves no settings
+}
+
+// settingsData is the settings form as the page fills it.
+type settingsData struct {
+	Interval, Source, Lang string
+	AutoMode               string // "off", "always" or "window"
+	Days                   []dayOption
+	From, To               string
+}
+
+type dayOption struct {
+	Value, Label string
+	Checked      bool
+}
+
+// weekDays are the days of the window form, in the order it shows them.
+var weekDays = [][2]string{{"mon", "Mon"}, {"tue", "Tue"}, {"wed", "Wed"}, {"thu", "Thu"}, {"fri", "Fri"}, {"sat", "Sat"}, {"sun", "Sun"}}
+
+func newSettingsData(st agent.Settings) *settingsData {
+	d := &settingsData{Interval: shortDuration(time.Duration(st.CheckInterval)), Source: st.Source, Lang: st.Lang, AutoMode: "off"}
+	var days []string
+	if w := st.AutoInstall; w != nil {
+		d.AutoMode = "always"
+		if len(w.Days) > 0 || w.Hours != "" {
+			d.AutoMode = "window"
+		}
+		for _, x := range w.Days {
+			days = append(days, strings.ToLower(x))
+		}
+		d.From, d.To, _ = strings.Cut(w.Hours, "-")
+	}
+	for _, wd := range weekDays {
+		d.Days = append(d.Days, dayOption{Value: wd[0], Label: wd[1], Checked: d.AutoMode == "window" && (len(days) == 0 || slices.Contains(days, wd[0]))})
+	}
+	return d
+}
+
+// shortDuration writes d as the settings form shows it: "24h", "90m", "2h30m".
+func shortDuration(d time.Duration) string {
+	s := d.String()
+	if strings.HasSuffix(s, "m0s") {
+		s = s[:len(s)-2]
+	}
+	if strings.HasSuffix(s, "h0m") {
+		s = s[:len(s)-2]
+	}
+	return s
+}
+
+// windowText says when automatic installs happen, as the page and portal.js write it.
+func windowText(w *agent.WindowView) string {
+	if w == nil {
+		return "No automatic install"
+	}
+	if len(w.Days) == 0 && w.Hours == "" {
+		return "Any time"
+	}
+	days := "every day"
+	if len(w.Days) > 0 {
+		days = strings.Join(w.Days, ", ")
+	}
+	hours := "all day"
+	if w.Hours != "" {
+		hours = w.Hours
+	}
+	return days + " · " + hours
 }
 
 // shownOperations is how many operations the page lists.
@@ -274,6 +343,13 @@ func (p *Portal) servePage(w http.ResponseWriter, r *http.Request) {
 	}
 	for _, m := range mods {
 		data.Modules = append(data.Modules, newModuleData(m))
+	}
+	if sb, ok := p.b.(SettingsBackend); ok {
+		if st, err := sb.Settings(r.Context()); err == nil {
+			data.Settings = newSettingsData(st)
+		} else {
+			p.log.Error("portal: settings", "err", err)
+		}
 	}
 	if data.Operations, err = p.b.Operations(r.Context(), "", shownOperations); err != nil {
 		p.log.Error("portal: operations", "err", err)

@@ -123,6 +123,8 @@
 
     var d = m.diagnostics;
     setTime(field(el, 'last_check'), m.last_check, 'never');
+    setTime(field(el, 'next_check'), m.next_check, '—');
+    field(el, 'window').textContent = windowText(m.window);
     field(el, 'last_result').textContent = m.last_result || '—';
     field(el, 'last_error').textContent = m.last_error || 'none';
     field(el, 'source').textContent = d.source_reachable == null ? 'unknown (not checked yet)' : (d.source_reachable ? 'reachable' : 'unreachable');
@@ -212,6 +214,46 @@
       pre.dataset.number = String(number);
       pre.hidden = false;
     }).catch(function (e) { flash(e.message); });
+  }
+
+  function windowText(w) {
+    if (!w) return 'No automatic install';
+    if (!w.days.length && !w.hours) return 'Any time';
+    return (w.days.length ? w.days.join(', ') : 'every day') + ' · ' + (w.hours || 'all day');
+  }
+
+  // The settings form: what it sends is only what it shows, the server checks it.
+  var settingsForm = document.querySelector('form[data-form="settings"]');
+  function settingsBody(f) {
+    var body = { check_interval: f.elements['check_interval'].value.trim(), source: f.elements['source'].value.trim(), lang: f.elements['lang'].value };
+    var mode = f.querySelector('input[name="auto"]:checked');
+    mode = mode ? mode.value : 'off';
+    if (mode === 'off') body.auto_install = null;
+    else if (mode === 'always') body.auto_install = 'always';
+    else {
+      var days = [];
+      f.querySelectorAll('input[name="days"]:checked').forEach(function (c) { days.push(c.value); });
+      var hours = f.elements['from'].value || f.elements['to'].value ? f.elements['from'].value + '-' + f.elements['to'].value : '';
+      body.auto_install = { days: days, hours: hours };
+    }
+    return body;
+  }
+  function showWindowFields(f) {
+    var mode = f.querySelector('input[name="auto"]:checked');
+    field(f, 'window-fields').hidden = !mode || mode.value !== 'window';
+  }
+  if (settingsForm) {
+    showWindowFields(settingsForm);
+    settingsForm.addEventListener('change', function () { showWindowFields(settingsForm); });
+    settingsForm.addEventListener('submit', function (ev) {
+      ev.preventDefault();
+      var f = settingsForm, err = field(f, 'settings-error'), ok = field(f, 'settings-saved');
+      err.hidden = true; ok.hidden = true;
+      post('api/settings', settingsBody(f)).then(function () {
+        ok.hidden = false;
+        refreshModules();
+      }).catch(function (e) { err.textContent = e.message; err.hidden = false; });
+    });
   }
 
   function getJSON(url) {
