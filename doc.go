@@ -27,10 +27,29 @@
 //   - update/publish: the publisher's side, apart from the engine: build, sign and add a
 //     pack to a repository's manifest, re-sign it before it expires, and serve a
 //     repository for development.
+//   - update/agent/service: the agent as a system service (a systemd unit or a Windows
+//     service).
+//   - update/portal: the agent's local web portal and its JSON API and events, as an
+//     http.Handler.
+//   - update/servicectl: the system service a module runs as (systemd, Windows, IIS
+//     application pool), stopped during its maintenance.
+//   - update/dbscript: database modules (SQL scripts, history, schema fingerprint and
+//     drift) on SQLite and PostgreSQL; update/dbscript/dbagent connects them to the
+//     engine and the agent.
+//   - update/fleet: a master and its slaves (enrolment, propagation, applies in waves,
+//     reports, convergence).
+//   - update/mirror: a verifying copy of a repository.
+//   - update/updatetest: a signed repository in a temporary folder, for tests of
+//     programs that embed the engine.
+//   - internal/atomicfile, internal/limited, internal/tarzst, internal/testenv: atomic
+//     writes, bounded reads, the tar+zstd backups of in-place modules, and the tests'
+//     system programs.
 //
 // manifest, signature, pack and hooks know nothing of each other or of update. The
-// command in examples/upkeep is the operator's and publisher's face of all of them, and
-// examples/quickstart runs the whole story on one machine.
+// command in examples/upkeep is the operator's and publisher's face of all of them
+// (go install github.com/upkeep-go/upkeep/examples/upkeep@latest),
+// examples/quickstart runs the whole story on one machine, and
+// examples/selfupdating-server is a server that updates itself.
 //
 // # Security
 //

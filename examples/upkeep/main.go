@@ -67,10 +67,17 @@ func (cl *cli) main(ctx context.Context, args []string) int {
 	case "-h", "-help", "--help", "help":
 		cl.usage(cl.stdout)
 		return exitOK
+	case "--version", "-version", "-v":
+		fmt.Fprintf(cl.stdout, "upkeep %s\n", version())
+		return exitOK
 	}
 	c, ok := commands[args[0]]
 	if !ok {
-		fmt.Fprintf(cl.stderr, "upkeep: unknown command %q (run `upkeep -h` for the list)\n", args[0])
+		if s := suggest(args[0]); s != "" {
+			fmt.Fprintf(cl.stderr, "upkeep: unknown command %q: did you mean %q? (run `upkeep -h` for the list)\n", args[0], s)
+		} else {
+			fmt.Fprintf(cl.stderr, "upkeep: unknown command %q (run `upkeep -h` for the list)\n", args[0])
+		}
 		return exitUsage
 	}
 	err := c.run(ctx, cl, args[1:])

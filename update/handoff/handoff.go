@@ -22,6 +22,11 @@
 //     accepted just before it); on failure the new process is killed, the caller
 //     keeps serving and undoes the swap (update.Engine.Rollback).
 //
+// Under systemd (a Type=notify unit, [EnvNotifySocket]), the first process's
+// [Handoff.Ready] sends READY=1, and a successful [Handoff.Upgrade] sends
+// MAINPID=<new process> and READY=1 before the old process exits, so the unit follows
+// the server across its updates.
+//
 // A program that does not serve restarts with [Restart] instead: the same executable
 // path and arguments, replacing the process on Unix; on Windows it starts the new
 // process and returns [ErrRestarted], and the caller exits.
@@ -293,8 +298,9 @@ func (e *entry) matches(network, addr string) bool {
 // Ready tells the parent process that this one serves, so that the parent stops
 // accepting and drains. Call it once every listener's Serve loop has started. It also
 // closes the inherited listeners that no Listen claimed (a new version that no longer
-// listens there). In a process that no parent handed over to, it does nothing; calling
-// it again does nothing.
+// listens there). In a process that no parent handed over to, it tells the service
+// manager, if any ([EnvNotifySocket]: systemd's Type=notify), that the service is
+// ready, and does nothing else; calling it again does nothing.
 func (h *Handoff) Ready() error {
 	h.mu.Lock()
 	f, unclaimed := h.ready, h.pending
@@ -305,6 +311,15 @@ func (h *Handoff) Ready() error {
 		e.ln.Close()
 	}
 	if f == nil {
+		// The first process of a service: a Type=notify unit waits for this word. A
+		// process a parent handed over to leaves it to the parent, which names it as the
+		// unit's main process (handedOver).
+		if ok, err := notify("READY=1"); ok {
+			if err != nil {
+				return err
+			}
+			h.opts.log.Info("told the service manager this process is ready")
+		}
 		return nil
 	}
 	_, err := f.Write([]byte("ready\n"))

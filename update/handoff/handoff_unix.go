@@ -189,6 +189,13 @@ func (h *Handoff) handedOver(exe string, pid int, took time.Duration) *Child {
 	}
 	close(h.exit)
 	h.opts.log.Info("the new process is ready; this one should drain and exit", "exe", exe, "child_pid", pid, "after", took)
+	// Under systemd the unit's main process is about to exit: name the new one first,
+	// or the unit would stop (Type=notify, NotifyAccess=main or all).
+	if ok, err := notify(fmt.Sprintf("MAINPID=%d\nREADY=1", pid)); err != nil {
+		h.opts.log.Warn("the service manager was not told the new main process", "child_pid", pid, "err", err)
+	} else if ok {
+		h.opts.log.Info("told the service manager the new main process", "child_pid", pid)
+	}
 	return &Child{PID: pid, Exe: exe, Ready: took}
 }
 

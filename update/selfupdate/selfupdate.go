@@ -27,8 +27,9 @@
 //
 // The handover works on Unix systems. On Windows Serve stops listening once the new
 // version is installed, starts it and returns (a short gap: run the program as a
-// service). The package does not handle signals (cancel Serve's context), does not
-// manage other modules, and does not tell a supervisor about the new process ID.
+// service). The package does not handle signals (cancel Serve's context) and does not
+// manage other modules. Under systemd (Type=notify) the handover tells the unit the new
+// main process (update/handoff).
 package selfupdate
 
 import (
