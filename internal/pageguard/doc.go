@@ -53,8 +53,9 @@
 // refused with 429 and Retry-After for [LoginBackoff], doubling with each further
 // failure up to [MaxLoginBackoff], even when it then sends the right secret: a
 // guess must not be testable while locked. A success clears the count. A local user
-// can thereby lock the loopback address out for a while; that is the trade for a
-// throttle that a bearer header cannot bypass.
+// can thereby lock the loopback address out for a while, and behind a reverse proxy
+// all clients share the proxy's address; that is the trade for a throttle that a
+// bearer header cannot bypass.
 //
 // # Errors
 //

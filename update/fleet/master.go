@@ -74,7 +74,7 @@ type Master struct {
 	now        func() time.Time
 	enrolToken string
 	adminToken string
-	mux        *http.ServeMux
+	mux        http.Handler
 
 	mu      sync.Mutex
 	waiters map[string]chan struct{} // server → closed when it has new work
@@ -136,7 +136,7 @@ func NewMaster(cfg *Config, store Store, kr *signature.Keyring, opts MasterOptio
 	}
 	mux.Handle(PagesPath, pg)
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { io.WriteString(w, "ok") })
-	m.mux = mux
+	m.mux = pageguard.Routes(mux) // an unknown route or method is a JSON error too
 	return m, nil
 }
 

@@ -173,3 +173,27 @@ func TestPagesLoginThrottled(t *testing.T) {
 	clk.add(time.Hour)
 	c.cookie(adminToken)
 }
+
+// TestAPIRoutesCarryCode: the fleet API's own answers to an unknown route or method
+// are JSON errors with a code too, as its handlers' are.
+func TestAPIRoutesCarryCode(t *testing.T) {
+	d := newDomain(t)
+	c := newPagesClient(t, d)
+	admin := map[string]string{"Authorization": "Bearer " + adminToken}
+	for _, r := range []struct {
+		method, path string
+		status       int
+		code         string
+	}{
+		{"GET", "/fleet/v1/nothing", 404, "not_found"},
+		{"GET", "/fleet/v1/admin/updates", 405, "not_allowed"},
+		{"GET", "/fleet/v1/admin/servers", 200, ""},
+		{"GET", "/fleet/v1/admin/operations/nothing", 404, "not_found"},
+	} {
+		resp, body := c.do(r.method, r.path, nil, admin)
+		require.Equal(t, r.status, resp.StatusCode, "%s %s: %s", r.method, r.path, body)
+		if r.code != "" {
+			require.Equal(t, r.code, jsonCode(t, resp, body), r.path)
+		}
+	}
+}
