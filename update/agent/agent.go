@@ -188,7 +188,7 @@ func New(cfg *Config, eng *update.Engine, opts ...Option) (*Agent, error) {
 	if a.jitter <= 0 {
 		a.jitter, a.sched.jitterAuto = a.interval/10, true
 	}
-	a.sched.resched, a.sched.settingsMu, a.sched.lang = make(chan struct{}, 1), make(chan struct{}, 1), cfg.Lang
+	a.sched.resched, a.sched.settingsMu, a.sched.lang = make(chan time.Duration, 1), make(chan struct{}, 1), cfg.Lang
 	if eng == nil {
 		var err error
 		if eng, err = update.New(cfg.Config, update.WithLogger(a.log)); err != nil {
@@ -253,8 +253,8 @@ func (a *Agent) Run(ctx context.Context) error {
 		select {
 		case <-ctx.Done():
 			return nil
-		case <-a.sched.resched: // the settings changed the interval
-			t.Reset(a.armed(a.nextWait()))
+		case d := <-a.sched.resched: // the settings changed the interval
+			t.Reset(d)
 			continue
 		case <-t.C:
 		}

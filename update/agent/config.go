@@ -140,8 +140,10 @@ func LoadConfig(path string) (*Config, error) {
 
 // ParseConfig parses and validates an agent configuration; relative paths are taken
 // relative to base. Unknown fields are errors (a misspelt field would otherwise be
-// silently ignored). An error is an *update.ConfigError naming the JSON key at fault.
+// silently ignored); "//" comments, to the end of a line, are allowed. An error is an
+// *update.ConfigError naming the JSON key at fault.
 func ParseConfig(data []byte, base string) (*Config, error) {
+	data = blankComments(data)
 	dec := json.NewDecoder(bytes.NewReader(data))
 	dec.DisallowUnknownFields()
 	var c Config

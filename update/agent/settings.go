@@ -90,9 +90,9 @@ func checkLang(l string) error {
 // schedState is what the schedule and the settings share. Its fields are guarded by
 // Agent.mu, but for resched.
 type schedState struct {
-	resched    chan struct{} // a settings change asks Run to re-arm its timer
-	jitterAuto bool          // the jitter follows the interval (no WithJitter)
-	nextCheck  time.Time     // when Run's timer fires; zero when Run is not running
+	resched    chan time.Duration // a settings change re-arms Run's timer to this wait
+	jitterAuto bool               // the jitter follows the interval (no WithJitter)
+	nextCheck  time.Time          // when Run's timer fires; zero when Run is not running
 	lang       string
 	settingsMu chan struct{} // one UpdateSettings at a time (a lock that ctx can abandon)
 }
@@ -102,6 +102,11 @@ type schedState struct {
 func (a *Agent) nextWait() time.Duration {
 	a.mu.Lock()
 	defer a.mu.Unlock()
+	return a.nextWaitLocked()
+}
+
+// nextWaitLocked is nextWait for a caller that holds a.mu.
+func (a *Agent) nextWaitLocked() time.Duration {
 	wait := a.interval
 	if a.jitter > 0 {
 		wait += time.Duration(mrand.Int64N(int64(2*a.jitter+1))) - a.jitter
@@ -232,11 +237,18 @@ func (a *Agent) UpdateSettings(ctx context.Context, patch []byte) (Settings, err
 	a.window = cfg.AutoInstall
 	a.sched.lang = cfg.Lang
 	s := a.settings()
-	a.mu.Unlock()
-	select {
-	case a.sched.resched <- struct{}{}:
-	default: // one is pending already
+	if _, ok := values["check_interval"]; ok && a.started && !a.stopped {
+		// The next check is due at the new interval from now; the view says so at
+		// once, and Run's timer follows (a wait not yet taken is replaced).
+		wait := a.nextWaitLocked()
+		a.sched.nextCheck = time.Now().Add(wait)
+		select {
+		case <-a.sched.resched:
+		default:
+		}
+		a.sched.resched <- wait
 	}
+	a.mu.Unlock()
 	a.log.Info("settings changed", "keys", sortedKeys(values), "check_interval", time.Duration(s.CheckInterval), "source", s.Source, "lang", s.Lang)
 	return s, nil
 }
@@ -310,7 +322,9 @@ func parsePatch(patch []byte) (map[string]json.RawMessage, error) {
 // first key). Every other byte is kept: comments of formatting, key order, the other
 // keys and modules.
 func setTopKeys(data []byte, values map[string]json.RawMessage) ([]byte, error) {
-	dec := json.NewDecoder(bytes.NewReader(data))
+	// Comments are blanked for the scan only: offsets are the same in data.
+	clean := blankComments(data)
+	dec := json.NewDecoder(bytes.NewReader(clean))
 	tok, err := dec.Token()
 	if err != nil {
 		return nil, err
@@ -331,7 +345,7 @@ func setTopKeys(data []byte, values map[string]json.RawMessage) ([]byte, error) 
 		}
 		key, _ := tok.(string)
 		if firstKey < 0 {
-			firstKey = before + int64(len(data[before:])-len(bytes.TrimLeft(data[before:], " \t\r\n,")))
+			firstKey = before + int64(len(clean[before:])-len(bytes.TrimLeft(clean[before:], " \t\r\n,")))
 		}
 		var raw json.RawMessage
 		if err := dec.Decode(&raw); err != nil {
@@ -362,7 +376,7 @@ func setTopKeys(data []byte, values map[string]json.RawMessage) ([]byte, error) 
 		}
 		indent := ""
 		if firstKey >= 0 {
-			lead := data[open:firstKey]
+			lead := clean[open:firstKey]
 			if i := bytes.LastIndexByte(lead, '\n'); i >= 0 {
 				indent = "\n" + string(lead[i+1:])
 			} else {

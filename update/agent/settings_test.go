@@ -88,7 +88,7 @@ func TestUpdateSettingsTakesEffect(t *testing.T) {
 	t.Parallel()
 	e := newAgentEnv(t)
 	e.repo.Publish("web", "1.0.0", platform, v1)
-	p, text, cfg := writeConfigFile(t, e, "\n    \"platform\": \"\",")
+	p, text, cfg := writeConfigFile(t, e, "\n    \"platform\": \"\", // this machine's")
 	a, err := agent.New(cfg, nil, agent.WithoutSync(), agent.WithFirstCheck(time.Hour))
 	require.NoError(t, err)
 	events := a.Subscribe(t.Context())
