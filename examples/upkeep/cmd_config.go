@@ -218,7 +218,7 @@ const configExample = `// upkeep agent configuration (JSON; "//" comments run to
   "language": "",                     // the pack language wanted ("": any)
   "channel": "stable",                // stable, beta, ...
   "major": 0,                         // only releases of this major version (0: any)
-  "retention": 3,                     // backups kept per module
+  "retention": 2,                     // backups kept per module
   "check_interval": "24h",            // time between checks: "90m", "36h", "7d"
   "auto_install": {"days": ["sat", "sun"], "hours": "02:00-05:00"}, // or "always", or null
   "lang": "fr",                       // the portal's language: "en", "fr", "" (the browser's)
