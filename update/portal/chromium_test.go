@@ -287,3 +287,104 @@ func TestChromiumLogin(t *testing.T) {
 	defer mu.Unlock()
 	require.Empty(t, problems, "script errors on the page")
 }
+
+// TestChromiumSettings drives Debian's Chromium through the settings form: automatic
+// installs in a window of days and hours, saved with the keyboard, and the module's
+// card then shows the window and the next check without a reload; a bad value shows
+// its error beside the form and changes nothing.
+func TestChromiumSettings(t *testing.T) {
+	chrome := testenv.NeedProgram(t, "chromium", "chromium")
+	t.Parallel()
+	f := newFixture(t, "web")
+	a, file := fileAgent(t, f)
+	s := serve(t, a)
+	opts := append(chromedp.DefaultExecAllocatorOptions[:],
+		chromedp.ExecPath(chrome), chromedp.WindowSize(1280, 1200), chromedp.Flag("lang", "en-US"),
+		chromedp.NoSandbox, chromedp.Flag("disable-dev-shm-usage", true))
+	var mu sync.Mutex
+	var problems []string
+	listen := func(ev any) {
+		if ev, ok := ev.(*runtime.EventExceptionThrown); ok {
+			mu.Lock()
+			d := ev.ExceptionDetails
+			msg := d.Text
+			if d.Exception != nil {
+				msg += " " + d.Exception.Description
+			}
+			problems = append(problems, msg)
+			mu.Unlock()
+		}
+	}
+	actx, cancel := chromedp.NewExecAllocator(t.Context(), opts...)
+	defer cancel()
+	cctx, cancel := chromedp.NewContext(actx, chromedp.WithListener(listen))
+	defer cancel()
+	require.NoError(t, chromedp.Do(cctx, chromedp.Navigate(s.url+"/")))
+	tctx, cancel := context.WithTimeout(cctx, 2*time.Minute)
+	defer cancel()
+	text := func(sel string) string {
+		t.Helper()
+		v, err := chromedp.Run(tctx, chromedp.Text(chromedp.CSS(sel)))
+		require.NoError(t, err, sel)
+		return v
+	}
+	const web = `[data-module="web"] `
+	require.NoError(t, chromedp.Do(tctx, chromedp.WaitVisible(chromedp.CSS(`#live[data-live="on"]`))))
+	require.Equal(t, "No automatic install", text(web+`[data-field="window"]`))
+	hidden, err := chromedp.Run(tctx, chromedp.Evaluate[bool](`document.querySelector('[data-field="window-fields"]').hidden`))
+	require.NoError(t, err)
+	require.True(t, hidden, "no window fields while automatic installs are off")
+	_, err = chromedp.Run(tctx, chromedp.Evaluate[bool](`window.upkeepNoReload = true`))
+	require.NoError(t, err)
+
+	// A bad interval: the error shows, the file stays.
+	before, err := os.ReadFile(file)
+	require.NoError(t, err)
+	require.NoError(t, chromedp.Do(tctx, chromedp.SetValue(chromedp.CSS(`input[name="check_interval"]`), "soon")))
+	require.NoError(t, chromedp.Do(tctx, chromedp.Click(chromedp.CSS(`button[data-action="save-settings"]`))))
+	require.NoError(t, chromedp.Do(tctx, chromedp.WaitVisible(chromedp.CSS(`[data-field="settings-error"]`))))
+	require.Contains(t, text(`[data-field="settings-error"]`), "check_interval")
+	after, err := os.ReadFile(file)
+	require.NoError(t, err)
+	require.Equal(t, string(before), string(after))
+
+	// The window, chosen with the keyboard: focus the radio, Space; the days with
+	// Space; the hours typed; Enter submits.
+	require.NoError(t, chromedp.Do(tctx, chromedp.SetValue(chromedp.CSS(`input[name="check_interval"]`), "6h")))
+	require.NoError(t, chromedp.Do(tctx, chromedp.Focus(chromedp.CSS(`input[name="auto"][value="window"]`))))
+	require.NoError(t, chromedp.Do(tctx, chromedp.KeyEvent(" ")))
+	require.NoError(t, chromedp.Do(tctx, chromedp.WaitVisible(chromedp.CSS(`input[name="days"][value="sat"]`))))
+	for _, d := range []string{"sat", "sun"} {
+		require.NoError(t, chromedp.Do(tctx, chromedp.Focus(chromedp.CSS(`input[name="days"][value="`+d+`"]`))))
+		require.NoError(t, chromedp.Do(tctx, chromedp.KeyEvent(" ")))
+	}
+	require.NoError(t, chromedp.Do(tctx, chromedp.SetValue(chromedp.CSS(`input[name="from"]`), "02:00")))
+	require.NoError(t, chromedp.Do(tctx, chromedp.SetValue(chromedp.CSS(`input[name="to"]`), "05:00")))
+	require.NoError(t, chromedp.Do(tctx, chromedp.Focus(chromedp.CSS(`input[name="check_interval"]`))))
+	require.NoError(t, chromedp.Do(tctx, chromedp.KeyEvent("\r")))
+	require.NoError(t, chromedp.Do(tctx, chromedp.WaitVisible(chromedp.CSS(`[data-field="settings-saved"]`))))
+	_, err = chromedp.Run(tctx, chromedp.Poll[bool](`document.querySelector('[data-module="web"] [data-field="window"]').textContent === 'sat, sun · 02:00-05:00'`))
+	require.NoError(t, err)
+	next, err := chromedp.Run(tctx, chromedp.Evaluate[string](`document.querySelector('[data-module="web"] [data-field="next_check"]').getAttribute('datetime')`))
+	require.NoError(t, err)
+	when, err := time.Parse(time.RFC3339, next)
+	require.NoError(t, err)
+	require.WithinDuration(t, time.Now().Add(6*time.Hour), when, time.Hour, "the next check at the new interval")
+	require.Equal(t, "", text(`[data-field="settings-error"]`))
+
+	cfg, err := agent.LoadConfig(file)
+	require.NoError(t, err)
+	require.Equal(t, &agent.Window{Days: []string{"sat", "sun"}, Hours: "02:00-05:00"}, cfg.AutoInstall)
+	require.Equal(t, 6*time.Hour, time.Duration(cfg.CheckInterval))
+	noReload, err := chromedp.Run(tctx, chromedp.Evaluate[bool](`window.upkeepNoReload === true`))
+	require.NoError(t, err)
+	require.True(t, noReload, "the page was reloaded")
+	shot, err := chromedp.Run(tctx, chromedp.FullScreenshot(90))
+	require.NoError(t, err)
+	dir := artifacts(t)
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "portal-settings.png"), shot, 0o644))
+	t.Logf("screenshot in %s", dir)
+	mu.Lock()
+	defer mu.Unlock()
+	require.Empty(t, problems, "script errors on the page")
+}

@@ -331,6 +331,7 @@
     var b = ev.target.closest('button[data-action]');
     if (!b || b.disabled) return;
     var action = b.dataset.action, req;
+    if (action === 'save-settings') return; // the form's submit handles it
     if (action === 'view-script') {
       viewScript(b.closest('[data-module]'), b.dataset.number);
       return;
