@@ -299,7 +299,7 @@ func TestChromiumSettings(t *testing.T) {
 	a, file := fileAgent(t, f)
 	s := serve(t, a)
 	opts := append(chromedp.DefaultExecAllocatorOptions[:],
-		chromedp.ExecPath(chrome), chromedp.WindowSize(1280, 1200), chromedp.Flag("lang", "en-US"),
+		chromedp.ExecPath(chrome), chromedp.WindowSize(1000, 1100), chromedp.Flag("lang", "en-US"),
 		chromedp.NoSandbox, chromedp.Flag("disable-dev-shm-usage", true))
 	var mu sync.Mutex
 	var problems []string
@@ -379,11 +379,27 @@ func TestChromiumSettings(t *testing.T) {
 	noReload, err := chromedp.Run(tctx, chromedp.Evaluate[bool](`window.upkeepNoReload === true`))
 	require.NoError(t, err)
 	require.True(t, noReload, "the page was reloaded")
-	shot, err := chromedp.Run(tctx, chromedp.FullScreenshot(90))
+
+	// The switch to French, with the keyboard: the page comes back in French, its
+	// script writes French too, and the choice holds across a reload.
+	require.NoError(t, chromedp.Do(tctx, chromedp.Focus(chromedp.CSS(`a[hreflang="fr"]`))))
+	require.NoError(t, chromedp.Do(tctx, chromedp.KeyEvent("\r")))
+	require.NoError(t, chromedp.Do(tctx, chromedp.WaitVisible(chromedp.CSS(`html[lang="fr"] #live[data-live="on"]`))))
+	require.Equal(t, "en direct", text(`#live`))
+	_, err = chromedp.Run(tctx, chromedp.Poll[bool](`document.querySelector('[data-module="web"] [data-field="window"]').textContent === 'sam, dim · 02:00-05:00'`))
 	require.NoError(t, err)
+	require.Equal(t, "Pas encore vérifié", text(web+`[data-field="state"]`))
+	require.Equal(t, "Enregistrer les réglages", text(`button[data-action="save-settings"]`))
+	require.NoError(t, chromedp.Do(tctx, chromedp.Reload()))
+	require.NoError(t, chromedp.Do(tctx, chromedp.WaitVisible(chromedp.CSS(`html[lang="fr"] #live[data-live="on"]`))))
 	dir := artifacts(t)
-	require.NoError(t, os.WriteFile(filepath.Join(dir, "portal-settings.png"), shot, 0o644))
-	t.Logf("screenshot in %s", dir)
+	shot, err := chromedp.Run(tctx, chromedp.FullScreenshot(100))
+	require.NoError(t, err)
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "portal-fr.png"), shot, 0o644))
+	shot, err = chromedp.Run(tctx, chromedp.Screenshot(chromedp.CSS(`section.settings`)))
+	require.NoError(t, err)
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "portal-fr-settings.png"), shot, 0o644))
+	t.Logf("screenshots in %s", dir)
 	mu.Lock()
 	defer mu.Unlock()
 	require.Empty(t, problems, "script errors on the page")

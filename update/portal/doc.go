@@ -35,6 +35,12 @@
 // with the same token as Install. Each module entry carries "next_check" (RFC 3339,
 // null when no schedule runs) and "window" (null, or {"days","hours"}).
 //
+// The page and the login form are in English and French (internal/i18n): the
+// language is the one chosen with the page's switch (?lang=en|fr, kept in the
+// upkeep_lang cookie), else the configuration's lang, else the browser's
+// Accept-Language, else English; <html lang> says which, and dates and sizes follow
+// it. Without JavaScript a <noscript> says that the buttons need it.
+//
 // # Security
 //
 // A portal on localhost is reachable by any page the operator's browser opens, and by
