@@ -267,7 +267,35 @@ func TestPagesChromium(t *testing.T) {
 	require.NoError(t, chromedp.Do(tctx, chromedp.WaitVisible(chromedp.CSS(`#report-box`))))
 	require.Equal(t, "staged", text(`#report [data-server="s-web1"] [data-field="state"]`))
 
+	// axe-core finds nothing serious on the report page, in English and in French
+	// (reached with the switch, by the keyboard).
+	axeSrc := testenv.AxeCore(t)
+	require.Empty(t, axeViolations(t, tctx, axeSrc), "axe-core, the English page")
+	require.NoError(t, chromedp.Do(tctx, chromedp.Focus(chromedp.CSS(`a[hreflang="fr"]`))))
+	require.NoError(t, chromedp.Do(tctx, chromedp.KeyEvent("\r")))
+	require.NoError(t, chromedp.Do(tctx, chromedp.WaitVisible(chromedp.CSS(`html[lang="fr"] #report-box`))))
+	require.Equal(t, "prête", text(`#report [data-server="s-web1"] [data-field="state"]`))
+	require.Empty(t, axeViolations(t, tctx, axeSrc), "axe-core, the French page")
+	require.NoError(t, chromedp.Do(tctx, chromedp.Navigate(d.url+"/ui/")))
+	require.NoError(t, chromedp.Do(tctx, chromedp.WaitVisible(chromedp.CSS(`html[lang="fr"] #servers`))))
+	require.Empty(t, axeViolations(t, tctx, axeSrc), "axe-core, the French servers page")
+
 	mu.Lock()
 	defer mu.Unlock()
 	require.Empty(t, problems, "script errors on the page")
+}
+
+// axeViolations runs axe-core in the page and returns its violations of impact
+// serious or critical, one line each (rule, impact, the elements at fault).
+func axeViolations(t testing.TB, ctx context.Context, src string) []string {
+	t.Helper()
+	_, err := chromedp.Run(ctx, chromedp.Evaluate[bool](src+";\ntrue"))
+	require.NoError(t, err, "inject axe-core")
+	out, err := chromedp.Run(ctx, chromedp.Evaluate[[]string](`axe.run(document, {resultTypes: ['violations']}).then(function (r) {
+		return r.violations.filter(function (v) { return v.impact === 'serious' || v.impact === 'critical'; }).map(function (v) {
+			return v.id + ' (' + v.impact + '): ' + v.help + ': ' + v.nodes.map(function (n) { return n.target.join(' '); }).join(', ');
+		});
+	})`, chromedp.EvalAwaitPromise))
+	require.NoError(t, err, "axe.run")
+	return out
 }

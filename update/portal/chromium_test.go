@@ -236,6 +236,14 @@ func TestChromium(t *testing.T) {
 	require.NoError(t, err)
 	require.NoError(t, os.WriteFile(filepath.Join(dir, "portal-installed.png"), shot, 0o644))
 	t.Logf("screenshots in %s", dir)
+	// Three modules, release notes, diagnostics, a rollback button: nothing serious
+	// for axe-core, in English and in French.
+	axeSrc := testenv.AxeCore(t)
+	require.Empty(t, axeViolations(t, tctx, axeSrc), "axe-core, the English page")
+	require.NoError(t, chromedp.Do(tctx, chromedp.Navigate(s.url+"/?lang=fr")))
+	require.NoError(t, chromedp.Do(tctx, chromedp.WaitVisible(chromedp.CSS(`html[lang="fr"] #live[data-live="on"]`))))
+	require.Equal(t, "À jour", text(web+`[data-field="state"]`))
+	require.Empty(t, axeViolations(t, tctx, axeSrc), "axe-core, the French page")
 	mu.Lock()
 	defer mu.Unlock()
 	require.Empty(t, problems, "script errors on the page")
@@ -331,6 +339,8 @@ func TestChromiumSettings(t *testing.T) {
 	const web = `[data-module="web"] `
 	require.NoError(t, chromedp.Do(tctx, chromedp.WaitVisible(chromedp.CSS(`#live[data-live="on"]`))))
 	require.Equal(t, "No automatic install", text(web+`[data-field="window"]`))
+	axeSrc := testenv.AxeCore(t)
+	require.Empty(t, axeViolations(t, tctx, axeSrc), "axe-core, the English page")
 	hidden, err := chromedp.Run(tctx, chromedp.Evaluate[bool](`document.querySelector('[data-field="window-fields"]').hidden`))
 	require.NoError(t, err)
 	require.True(t, hidden, "no window fields while automatic installs are off")
@@ -392,6 +402,7 @@ func TestChromiumSettings(t *testing.T) {
 	require.Equal(t, "Enregistrer les réglages", text(`button[data-action="save-settings"]`))
 	require.NoError(t, chromedp.Do(tctx, chromedp.Reload()))
 	require.NoError(t, chromedp.Do(tctx, chromedp.WaitVisible(chromedp.CSS(`html[lang="fr"] #live[data-live="on"]`))))
+	require.Empty(t, axeViolations(t, tctx, axeSrc), "axe-core, the French page")
 	dir := artifacts(t)
 	shot, err := chromedp.Run(tctx, chromedp.FullScreenshot(100))
 	require.NoError(t, err)
@@ -403,4 +414,19 @@ func TestChromiumSettings(t *testing.T) {
 	mu.Lock()
 	defer mu.Unlock()
 	require.Empty(t, problems, "script errors on the page")
+}
+
+// axeViolations runs axe-core in the page and returns its violations of impact
+// serious or critical, one line each (rule, impact, the elements at fault).
+func axeViolations(t testing.TB, ctx context.Context, src string) []string {
+	t.Helper()
+	_, err := chromedp.Run(ctx, chromedp.Evaluate[bool](src+";\ntrue"))
+	require.NoError(t, err, "inject axe-core")
+	out, err := chromedp.Run(ctx, chromedp.Evaluate[[]string](`axe.run(document, {resultTypes: ['violations']}).then(function (r) {
+		return r.violations.filter(function (v) { return v.impact === 'serious' || v.impact === 'critical'; }).map(function (v) {
+			return v.id + ' (' + v.impact + '): ' + v.help + ': ' + v.nodes.map(function (n) { return n.target.join(' '); }).join(', ');
+		});
+	})`, chromedp.EvalAwaitPromise))
+	require.NoError(t, err, "axe.run")
+	return out
 }
