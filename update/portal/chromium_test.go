@@ -389,6 +389,7 @@ func TestChromiumSettings(t *testing.T) {
 	noReload, err := chromedp.Run(tctx, chromedp.Evaluate[bool](`window.upkeepNoReload === true`))
 	require.NoError(t, err)
 	require.True(t, noReload, "the page was reloaded")
+	require.Empty(t, unreachedByTab(t, tctx), "controls the Tab key never reaches")
 
 	// The switch to French, with the keyboard: the page comes back in French, its
 	// script writes French too, and the choice holds across a reload.
@@ -428,5 +429,31 @@ func axeViolations(t testing.TB, ctx context.Context, src string) []string {
 		});
 	})`, chromedp.EvalAwaitPromise))
 	require.NoError(t, err, "axe.run")
+	return out
+}
+
+// unreachedByTab presses Tab through the page and returns the visible controls it
+// never focused (a radio group counts as reached when its checked radio is: arrows
+// move inside it).
+func unreachedByTab(t testing.TB, ctx context.Context) []string {
+	t.Helper()
+	n, err := chromedp.Run(ctx, chromedp.Evaluate[int](`(function () {
+		var all = Array.prototype.filter.call(document.querySelectorAll('a[href], button, input, select, textarea, summary'), function (e) {
+			return !e.disabled && e.type !== 'hidden' && e.getClientRects().length > 0 && !(e.type === 'radio' && !e.checked);
+		});
+		all.forEach(function (e, i) { e.dataset.kb = String(i); });
+		window.kbReached = {};
+		document.activeElement && document.activeElement.blur();
+		return all.length;
+	})()`))
+	require.NoError(t, err)
+	require.Positive(t, n)
+	for range n + 10 {
+		require.NoError(t, chromedp.Do(ctx, chromedp.KeyEvent("\t")))
+		_, err := chromedp.Run(ctx, chromedp.Evaluate[bool](`(function () { var e = document.activeElement; if (e && e.dataset.kb) window.kbReached[e.dataset.kb] = true; return true; })()`))
+		require.NoError(t, err)
+	}
+	out, err := chromedp.Run(ctx, chromedp.Evaluate[[]string](`Array.prototype.filter.call(document.querySelectorAll('[data-kb]'), function (e) { return !window.kbReached[e.dataset.kb]; }).map(function (e) { return e.outerHTML.slice(0, 120); })`))
+	require.NoError(t, err)
 	return out
 }
