@@ -281,6 +281,8 @@ func TestChromiumLogin(t *testing.T) {
 	defer cancel()
 
 	require.NoError(t, chromedp.Do(tctx, chromedp.WaitVisible(chromedp.CSS(`input[name="secret"]`))))
+	axeSrc := testenv.AxeCore(t)
+	require.Empty(t, axeViolations(t, tctx, axeSrc), "axe-core, the login form")
 	require.NoError(t, chromedp.Do(tctx, chromedp.SendKeys(chromedp.CSS(`input[name="secret"]`), secret+"\n")))
 	require.NoError(t, chromedp.Do(tctx, chromedp.WaitVisible(chromedp.CSS(`#live[data-live="on"]`))))
 	cookies, err := chromedp.Run(tctx, chromedp.Evaluate[string](`document.cookie`))
@@ -291,6 +293,14 @@ func TestChromiumLogin(t *testing.T) {
 	ops, err := chromedp.Run(tctx, chromedp.Evaluate[int](`fetch('api/operations').then(r => r.status)`, chromedp.EvalAwaitPromise))
 	require.NoError(t, err)
 	require.Equal(t, http.StatusUnauthorized, ops, "signed out")
+	require.NoError(t, chromedp.Do(tctx, chromedp.Navigate(s.url+"/?lang=fr")))
+	require.NoError(t, chromedp.Do(tctx, chromedp.WaitVisible(chromedp.CSS(`html[lang="fr"] input[name="secret"]`))))
+	require.Equal(t, "Se connecter", func() string {
+		v, err := chromedp.Run(tctx, chromedp.Text(chromedp.CSS(`button[type="submit"]`)))
+		require.NoError(t, err)
+		return v
+	}())
+	require.Empty(t, axeViolations(t, tctx, axeSrc), "axe-core, the French login form")
 	mu.Lock()
 	defer mu.Unlock()
 	require.Empty(t, problems, "script errors on the page")
