@@ -6,6 +6,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/upkeep-go/upkeep/manifest"
 	"github.com/upkeep-go/upkeep/update"
 )
 
@@ -27,6 +28,7 @@ func TestLatestNeverOlderThanInstalled(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, "1.1.0", *st.Installed)
 	require.Equal(t, "1.1.0", *st.Latest)
+	require.Equal(t, manifest.StatusUpToDate, st.CheckStatus, "the update the last check saw is installed (and more)")
 	all, err := eng.Status(ctx)
 	require.NoError(t, err)
 	require.Equal(t, "1.1.0", *all[0].Latest)

@@ -115,6 +115,9 @@ func (e *Engine) loadStatus(m *ModuleConfig) (*ModuleStatus, error) {
 	// the last check had not seen (the command, while a portal shows the status).
 	if st.Installed != nil && st.Latest != nil && olderThan(*st.Latest, *st.Installed) {
 		st.Latest = strp(*st.Installed)
+		if st.CheckStatus == manifest.StatusUpdate {
+			st.CheckStatus = manifest.StatusUpToDate // nothing newer was seen
+		}
 	}
 	return st, nil
 }

@@ -63,7 +63,7 @@ func runAgent(ctx context.Context, cl *cli, args []string) error {
 	var fc *fleet.Config
 	if len(cfg.Fleet) > 0 {
 		if fc, err = fleet.ParseConfig(cfg.Fleet, filepath.Dir(*config)); err != nil {
-			return fmt.Errorf("%s: %w", *config, err)
+			return fleetConfigErr(cfg, fmt.Errorf("%s: %w", *config, err))
 		}
 	}
 	var secret string

@@ -64,7 +64,7 @@ func fleetConfig(path string) (*agent.Config, *fleet.Config, error) {
 	}
 	fc, err := fleet.ParseConfig(cfg.Fleet, filepath.Dir(path))
 	if err != nil {
-		return nil, nil, fmt.Errorf("%s: %w", path, err)
+		return nil, nil, fleetConfigErr(cfg, fmt.Errorf("%s: %w", path, err))
 	}
 	return cfg, fc, nil
 }

@@ -213,7 +213,7 @@ func loadSecretKey(secPath, passFile string) (signature.PrivateKey, error) {
 	priv, err := signature.ParsePrivateKey(secText, password)
 	if err != nil {
 		if _, perr := signature.ParsePublicKeys(secText); perr == nil {
-			return signature.PrivateKey{}, fmt.Errorf("%s is a public key: --sec wants the secret key file (the one keygen wrote with --sec), the public one goes to --pub or a configuration's keys", secPath)
+			return signature.PrivateKey{}, fmt.Errorf("%s is a public key, not a secret key: give the secret key file (the one keygen wrote with --sec); the public one goes to --pub or a configuration's keys", secPath)
 		}
 		return signature.PrivateKey{}, fmt.Errorf("%s: %w", secPath, err)
 	}

@@ -57,6 +57,11 @@ func TestConfigFileErrorsFromTheCommand(t *testing.T) {
 	require.Equal(t, 1, code)
 	require.Contains(t, errs, p+`:1:2: source: "`+filepath.Join(dir, "127.0.0.1:8090")+`" is neither a URL`)
 
+	p = write("{\"source\": \"repo\", \"keys\": [\"publisher.pub\"], \"state_dir\": \"state\", \"modules\": [{\"name\": \"web\", \"path\": \"srv/web\"}],\n \"fleet\": {\"role\": \"slave\", \"mastr\": \"http://127.0.0.1:1\"}}")
+	code, _, errs = runCLI(t, "agent", "--config", p)
+	require.Equal(t, 1, code)
+	require.Contains(t, errs, p+`:2:29: fleet.mastr: unknown key; did you mean "master"?`)
+
 	p = write(`{"source": "repo", "keys": ["publisher.pub"], "state_dir": "srv/web/.state", "modules": [{"name": "web", "path": "srv/web"}]}`)
 	code, _, errs = runCLI(t, "status", "--config", p)
 	require.Equal(t, 1, code)
@@ -73,5 +78,5 @@ func TestPublicKeyAsSecret(t *testing.T) {
 	require.NoError(t, os.WriteFile(f, []byte("x"), 0o644))
 	code, _, errs := runCLI(t, "sign", "--sec", pub, f)
 	require.Equal(t, 1, code)
-	require.Contains(t, errs, pub+" is a public key: --sec wants the secret key file")
+	require.Contains(t, errs, pub+" is a public key, not a secret key: give the secret key file")
 }

@@ -192,7 +192,7 @@ func New(cfg *Config, eng *update.Engine, opts ...Option) (*Agent, error) {
 	if eng == nil {
 		var err error
 		if eng, err = update.New(cfg.Config, update.WithLogger(a.log)); err != nil {
-			return nil, err
+			return nil, cfg.Locate(err)
 		}
 	}
 	a.eng = eng

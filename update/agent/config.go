@@ -160,9 +160,14 @@ func ParseConfig(data []byte, base string) (*Config, error) {
 		if errors.As(err, &ute) {
 			// The keys of the embedded update.Config come with its name in front.
 			field := strings.TrimPrefix(ute.Field, "Config.")
+			// The decoder's path has no array index: the key read last before the value
+			// at fault, of the same name, has it ("modules[1].name").
+			field = keyBefore(data, field, ute.Offset)
 			return nil, &update.ConfigError{Field: field, Err: fmt.Errorf("want %s, got JSON %s", ute.Type, ute.Value)}
 		}
-		return nil, &update.ConfigError{Field: "(json)", Err: err}
+		// A value a type of its own refused ("check_interval": "soon"): the key whose value
+		// alone fails is the one at fault.
+		return nil, &update.ConfigError{Field: failingKey(data), Err: err}
 	}
 	if dec.More() {
 		return nil, &update.ConfigError{Field: "(json)", Err: errors.New("data after the configuration object")}

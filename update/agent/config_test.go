@@ -36,7 +36,7 @@ func TestParseConfig(t *testing.T) {
 		{`{"source":"x","keys":["k"],"state_dir":"/s","modules":[{"name":"../a","path":"/a"}]}`, "modules[0].name"},
 		{`{"source":"x","keys":["k"],"state_dir":"/s","modules":[{"name":"a","path":"/a","strategy":"copy"}]}`, "modules[0].strategy"},
 		{`{"source":"x","keys":["k"],"state_dir":"/s","modules":[{"name":"a","path":"/a","maintenance_file":"../x"}]}`, "modules[0].maintenance_file"},
-		{`{"source":"x","keys":["k"],"state_dir":"/s","check_interval":"soon","modules":[{"name":"a","path":"/a"}]}`, "(json)"},
+		{`{"source":"x","keys":["k"],"state_dir":"/s","check_interval":"soon","modules":[{"name":"a","path":"/a"}]}`, "check_interval"},
 		{`{"source":"x","keys":["k"],"state_dir":"/s","threshold":"2","modules":[{"name":"a","path":"/a"}]}`, "threshold"},
 		{`{"source":"x","keys":["k"],"state_dir":"/s","auto_install":{"days":["someday"]},"modules":[{"name":"a","path":"/a"}]}`, "auto_install"},
 		{`{"source":"x","keys":["k"],"state_dir":"/s","auto_install":{"hours":"2-5"},"modules":[{"name":"a","path":"/a"}]}`, "auto_install"},
@@ -128,6 +128,8 @@ func TestConfigErrorShapes(t *testing.T) {
 		{`{"source":"x","keys":["k"],"state_dir":"s","modules":[{"name":"a","pth":"/a"}]}`, p + `:1:67: modules[0].pth: unknown key; did you mean "path"?`},
 		{`{"source":"x","keys":["k"],"state_dir":"s","modules":[{"name":"a","path":"/a"}],"zzz":1}`, p + `:1:81: zzz: unknown key`},
 		{"{\"source\":\"x\",\n\"keys\":[\"k\"}", p + `:2:12: (json): invalid character '}' after array element`},
+		{`{"source":"x","keys":["k"],"state_dir":"s","modules":[{"name":"a","path":"/a"},` + "\n" + `{"name":1,"path":"/b"}]}`, p + `:2:2: modules[1].name: want string, got JSON number`},
+		{`{"source":"x","keys":["k"],"state_dir":"s",` + "\n" + `"check_interval":"soon","modules":[{"name":"a","path":"/a"}]}`, p + `:2:1: check_interval: bad duration "soon": want a positive Go duration such as "36h" or days such as "30d"`},
 	}
 	for _, tt := range tests {
 		require.NoError(t, os.WriteFile(p, []byte(tt.json), 0o644))

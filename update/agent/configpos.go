@@ -294,3 +294,55 @@ func editDistance(a, b string) int {
 	}
 	return prev[len(b)]
 }
+
+// keyBefore returns the path of the last key of data before offset off whose path,
+// without array indexes, is field; field itself when there is none.
+func keyBefore(data []byte, field string, off int64) string {
+	best, bestOff := field, int64(-1)
+	for p, o := range keyPositions(data) {
+		if o < off && o > bestOff && stripIndexes(p) == field {
+			best, bestOff = p, o
+		}
+	}
+	return best
+}
+
+func stripIndexes(p string) string {
+	var b strings.Builder
+	skip := false
+	for _, r := range p {
+		switch {
+		case r == '[':
+			skip = true
+		case r == ']':
+			skip = false
+		case !skip:
+			b.WriteRune(r)
+		}
+	}
+	return b.String()
+}
+
+// failingKey returns the top-level key of data whose value alone does not decode into
+// its field, "(json)" when none does.
+func failingKey(data []byte) string {
+	var top map[string]json.RawMessage
+	if json.Unmarshal(data, &top) != nil {
+		return "(json)"
+	}
+	t := reflect.TypeFor[Config]()
+	for _, k := range knownKeys("") {
+		raw, ok := top[k]
+		if !ok {
+			continue
+		}
+		f, ok := fieldByKey(t, k)
+		if !ok {
+			continue
+		}
+		if json.Unmarshal(raw, reflect.New(f.Type).Interface()) != nil {
+			return k
+		}
+	}
+	return "(json)"
+}
