@@ -89,11 +89,7 @@ func configCheck(cl *cli, args []string) error {
 		}
 		fc, err := fleet.ParseConfig(cfg.Fleet, filepath.Dir(abs))
 		if err != nil {
-			var fe *fleet.ConfigError
-			if errors.As(err, &fe) {
-				err = &update.ConfigError{Field: fe.Field, Err: fe.Err}
-			}
-			return bad(cfg.Locate(err))
+			return bad(fleetConfigErr(cfg, err))
 		}
 		if eff.Fleet, err = json.Marshal(fc); err != nil {
 			return err

@@ -66,3 +66,14 @@ func TestConfigCheckBadFile(t *testing.T) {
 	code, _, _ = runCLI(t, "config", "frobnicate")
 	require.Equal(t, 2, code)
 }
+
+// An unknown key of the fleet block is placed in the file, with "did you mean".
+func TestConfigCheckFleetUnknownKey(t *testing.T) {
+	t.Parallel()
+	p := filepath.Join(t.TempDir(), "agent.json")
+	require.NoError(t, os.WriteFile(p, []byte("{\"source\": \"https://u.example/\", \"keys\": [\"k\"], \"state_dir\": \"s\", \"modules\": [{\"name\": \"a\", \"path\": \"a\"}],\n \"fleet\": {\"role\": \"slave\",\n  \"mastr\": \"https://m.example/\"}}"), 0o644))
+	code, out, errs := runCLI(t, "config", "check", "--config", p)
+	require.Equal(t, 2, code, errs)
+	require.Empty(t, out)
+	require.Contains(t, errs, p+":3:3: fleet.mastr: unknown key; did you mean \"master\"?")
+}
