@@ -52,6 +52,7 @@ var (
 		agent.OpCheck: "check", agent.OpInstall: "install", agent.OpRollback: "rollback", agent.OpScript: "script",
 		agent.OpHold: "hold", agent.OpRelease: "release", agent.OpMaintenanceOff: "maintenance off",
 	}
+	holdLabels   = map[agent.HoldReason]string{agent.HoldRollback: "rollback", agent.HoldOperator: "operator"}
 	resultLabels = map[agent.OpResult]string{
 		agent.ResultRunning: "running", agent.ResultSucceeded: "succeeded", agent.ResultFailed: "failed",
 	}
@@ -204,5 +205,6 @@ var messages = i18n.Catalog{
 	"Wrong secret.": "Secret incorrect.",
 	"Too many wrong secrets: try again in {0} s.": "Trop de secrets incorrects : réessayez dans {0} s.",
 	"The form could not be read: {0}":             "Le formulaire n'a pas pu être lu : {0}",
+	"operator":                                    "demande d'une personne",
 	"{0} failed: {1}":                             "{0} a échoué : {1}",
 }

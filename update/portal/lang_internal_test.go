@@ -58,6 +58,9 @@ func TestMessagesInBothLanguages(t *testing.T) {
 	for _, v := range kindLabels {
 		used[v] = "kindLabels"
 	}
+	for _, v := range holdLabels {
+		used[v] = "holdLabels"
+	}
 	for _, v := range resultLabels {
 		used[v] = "resultLabels"
 	}

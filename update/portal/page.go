@@ -35,6 +35,7 @@ var (
 		"t":           tr,
 		"kindLabel":   func(k agent.OpKind) string { return or(kindLabels[k], string(k)) },
 		"resultLabel": func(r agent.OpResult) string { return or(resultLabels[r], string(r)) },
+		"holdLabel":   func(h agent.HoldReason) string { return or(holdLabels[h], string(h)) },
 		"resultClass": resultClass,
 		"windowText":  windowText,
 		"join":        strings.Join,

@@ -30,6 +30,7 @@
     hold: t('hold'), release: t('release'), 'maintenance-off': t('maintenance off')
   };
   var results = { running: t('running'), succeeded: t('succeeded'), failed: t('failed') };
+  var holds = { rollback: t('rollback'), operator: t('operator') };
   var days = { mon: t('mon'), tue: t('tue'), wed: t('wed'), thu: t('thu'), fri: t('fri'), sat: t('sat'), sun: t('sun') };
 
   var dbStates = {
@@ -113,7 +114,7 @@
 
     var hold = field(el, 'hold');
     hold.hidden = !m.hold;
-    field(el, 'hold-reason').textContent = m.hold ? m.hold.reason : '';
+    field(el, 'hold-reason').textContent = m.hold ? (holds[m.hold.reason] || m.hold.reason) : '';
     setTime(field(el, 'hold-since'), m.hold && m.hold.since, '');
 
     var install = el.querySelector('button[data-action="install"]');
@@ -265,8 +266,11 @@
       ev.preventDefault();
       var f = settingsForm, err = field(f, 'settings-error'), ok = field(f, 'settings-saved');
       err.hidden = true; ok.hidden = true;
-      post('api/settings', settingsBody(f)).then(function () {
+      var body = settingsBody(f);
+      post('api/settings', body).then(function () {
         ok.hidden = false;
+        // A new page language shows at once (unless the switch chose one).
+        if (body.lang && body.lang !== lang) { window.location.reload(); return; }
         refreshModules();
       }).catch(function (e) { err.textContent = e.message; err.hidden = false; });
     });
