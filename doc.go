@@ -43,7 +43,8 @@
 //     programs that embed the engine.
 //   - internal/atomicfile, internal/limited, internal/tarzst, internal/testenv: atomic
 //     writes, bounded reads, the tar+zstd backups of in-place modules, and the tests'
-//     system programs.
+//     system programs; internal/pageguard: the guard of the portal and the fleet pages;
+//     internal/i18n: the pages' language (English, French).
 //
 // manifest, signature, pack and hooks know nothing of each other or of update. The
 // command in examples/upkeep is the operator's and publisher's face of all of them

@@ -147,6 +147,9 @@ func New(cfg Config, opts ...Option) (*Engine, error) {
 		}
 		e.src = s
 	}
+	if e.src != nil {
+		e.src = newSwapSource(e.src, cfg.Source)
+	}
 	if len(cfg.RootKeys) > 0 {
 		if e.keyring != nil {
 			return nil, &ConfigError{Field: "root_keys", Err: errors.New("given with WithKeyring: with root keys the signing keys come from the repository's keys.json")}
@@ -170,7 +173,11 @@ func New(cfg Config, opts ...Option) (*Engine, error) {
 }
 
 // Config returns the engine's configuration (with defaults filled in).
-func (e *Engine) Config() Config { return e.cfg }
+func (e *Engine) Config() Config {
+	c := e.cfg
+	c.Source = e.sourceURL()
+	return c
+}
 
 // Step names what an Event is about.
 type Step string

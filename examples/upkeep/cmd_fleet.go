@@ -130,7 +130,7 @@ func runFleetSide(ctx context.Context, cl *cli, cfg *agent.Config, fc *fleet.Con
 		if fc.TLSCertFile != "" {
 			scheme = "https"
 		}
-		m, err := fleet.NewMaster(fc, store, kr, fleet.MasterOptions{PackDir: filepath.Join(cfg.StateDir, "fleet", "packs"), Engine: eng, Logger: log,
+		m, err := fleet.NewMaster(fc, store, kr, fleet.MasterOptions{PackDir: filepath.Join(cfg.StateDir, "fleet", "packs"), Engine: eng, Logger: log, Lang: cfg.Lang,
 			OnListen: func(addr string) { fmt.Fprintf(cl.stderr, "listening on %s://%s/\n", scheme, addr) }})
 		if err != nil {
 			return err

@@ -93,6 +93,8 @@ func (cl *cli) exitCode(name string, err error) int {
 		return exitOK
 	case errors.Is(err, errSilentFailure):
 		return exitFailed
+	case errors.Is(err, errSilentUsage):
+		return exitUsage
 	case errors.As(err, &ue):
 		fmt.Fprintf(cl.stderr, "upkeep %s: %v\n", name, ue.err)
 		return exitUsage

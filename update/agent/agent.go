@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	mrand "math/rand/v2"
 	"path/filepath"
 	"slices"
 	"sync"
@@ -74,6 +73,8 @@ type Agent struct {
 	snapAt     time.Time         // when every module was last read
 	refreshing bool              // a background re-read of every module runs
 	dbViews    map[string]*DatabaseView
+
+	sched schedState // the schedule and the settings (settings.go)
 }
 
 // moduleState is the queue of one module's operations.
@@ -190,8 +191,9 @@ func New(cfg *Config, eng *update.Engine, opts ...Option) (*Agent, error) {
 		a.interval = DefaultInterval
 	}
 	if a.jitter <= 0 {
-		a.jitter = a.interval / 10
+		a.jitter, a.sched.jitterAuto = a.interval/10, true
 	}
+	a.sched.resched, a.sched.settingsMu, a.sched.lang = make(chan time.Duration, 1), make(chan struct{}, 1), cfg.Lang
 	if eng == nil {
 		var err error
 		if eng, err = update.New(cfg.Config, update.WithLogger(a.log)); err != nil {
@@ -250,24 +252,21 @@ func (a *Agent) Run(ctx context.Context) error {
 		defer a.opWG.Done()
 		a.refreshDatabases(a.base)
 	}()
-	t := time.NewTimer(a.firstCheck)
+	t := time.NewTimer(a.armed(a.firstCheck))
 	defer t.Stop()
 	for {
 		select {
 		case <-ctx.Done():
 			return nil
+		case d := <-a.sched.resched: // the settings changed the interval
+			t.Reset(d)
+			continue
 		case <-t.C:
 		}
 		if _, err := a.Check(ctx); err != nil && !errors.Is(err, ErrStopped) {
 			a.log.Error("check", "err", err)
 		}
-		wait := a.interval
-		if a.jitter > 0 {
-			wait += time.Duration(mrand.Int64N(int64(2*a.jitter+1))) - a.jitter
-		}
-		// A jitter as large as the interval must not make checks back to back; a
-		// short interval (a self-updating server's tests) is kept as given.
-		t.Reset(max(wait, a.interval/2))
+		t.Reset(a.armed(a.nextWait()))
 	}
 }
 
@@ -708,7 +707,7 @@ func (a *Agent) recordCheck(rep *update.CheckReport, err error) {
 // autoInstall installs, one after the other, the modules a check offered an update,
 // when the window holds the time.
 func (a *Agent) autoInstall(ctx context.Context, modules []string) {
-	if a.window == nil || !a.window.Contains(a.now()) {
+	if w := a.autoWindow(); w == nil || !w.Contains(a.now()) {
 		return
 	}
 	for _, name := range a.skipHeld(modules) {
@@ -1015,6 +1014,7 @@ func (a *Agent) view(s update.ModuleStatus) ModuleView {
 				Drift: Drift{Added: []string{}, Removed: []string{}, Changed: []string{}}}
 		}
 	}
+	a.scheduleView(&v)
 	if download != nil {
 		v.Operation = &RunningOp{ID: download.op.ID, Kind: download.op.Kind, Step: download.prog.Step, Done: download.prog.Done, Total: download.prog.Total}
 	}

@@ -28,6 +28,9 @@ type Config struct {
 	// Fleet is the "fleet" block, kept raw: package update/fleet parses it
 	// (fleet.ParseConfig). Default (nil): the agent is in no fleet.
 	Fleet json.RawMessage `json:"fleet,omitempty"`
+	// Lang is the language of the portal's pages ("lang"): "en" or "fr". Default
+	// (""): the browser's Accept-Language, else English.
+	Lang string `json:"lang,omitempty"`
 
 	file string // the file LoadConfig read, for Locate
 	src  []byte
@@ -63,6 +66,9 @@ func (c *Config) Validate() error {
 		if err := c.AutoInstall.Validate(); err != nil {
 			return &update.ConfigError{Field: "auto_install", Err: err}
 		}
+	}
+	if err := checkLang(c.Lang); err != nil {
+		return &update.ConfigError{Field: "lang", Err: err}
 	}
 	return nil
 }
@@ -134,8 +140,10 @@ func LoadConfig(path string) (*Config, error) {
 
 // ParseConfig parses and validates an agent configuration; relative paths are taken
 // relative to base. Unknown fields are errors (a misspelt field would otherwise be
-// silently ignored). An error is an *update.ConfigError naming the JSON key at fault.
+// silently ignored); "//" comments, to the end of a line, are allowed. An error is an
+// *update.ConfigError naming the JSON key at fault.
 func ParseConfig(data []byte, base string) (*Config, error) {
+	data = blankComments(data)
 	dec := json.NewDecoder(bytes.NewReader(data))
 	dec.DisallowUnknownFields()
 	var c Config

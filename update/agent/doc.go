@@ -21,6 +21,11 @@
 // [Agent.Release] ends it. Operations another process ran (the upkeep command) are
 // recorded with [RecordOperation] and listed with the agent's own.
 //
+// [Agent.UpdateSettings] changes check_interval, auto_install, source and lang while
+// the agent runs (the portal's settings): the configuration file is rewritten in those
+// keys only, every other byte kept ("//" comments included), atomically, and the change
+// is in force at once; [ModuleView] shows the next check and the window in force.
+//
 // It drives an engine (package update) through its public API only: Recover at
 // start-up, Check, Download, Install with InstallOptions.Unattended, and Rollback when
 // a version installed unattended does not become ready. It installs nothing itself and

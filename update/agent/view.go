@@ -89,6 +89,13 @@ type ModuleView struct {
 	// Hold is the module's hold, nil when it is not on hold: no automatic install
 	// until a person installs or releases it.
 	Hold *Hold `json:"hold"`
+	// NextCheck is when the agent checks next; nil when it runs no schedule (Run has
+	// not started or has stopped).
+	NextCheck *time.Time `json:"next_check"`
+	// Window is the automatic install window in force for the module: nil when
+	// nothing is installed automatically (no auto_install, or the module is on hold);
+	// no days and no hours for any time.
+	Window *WindowView `json:"window"`
 	// Diagnostics answers "why is no version found": what the last check saw.
 	Diagnostics Diagnostics `json:"diagnostics"`
 	// Database is the database part of a module of kind database, nil for others.

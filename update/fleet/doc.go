@@ -61,7 +61,9 @@
 // [MasterOptions].Hosts (421 otherwise); they take a POST only from the same origin
 // and, unless it carries the admin token as a bearer, with the page's token in
 // [PageTokenHeader] (403 otherwise). Every JSON error, of the API as of the pages,
-// is {"error","code"}.
+// is {"error","code"}. The pages are in English and French: the switch on them
+// (?lang=), else [MasterOptions].Lang (the configuration's lang), else the browser's
+// Accept-Language, else English.
 //
 // # Several masters
 //

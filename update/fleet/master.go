@@ -85,6 +85,9 @@ type MasterOptions struct {
 	// of the listen address on the port they are served on; others get 421.
 	// Default: none.
 	Hosts []string
+	// Lang is the language of the pages: "en", "fr", or "" for the browser's
+	// Accept-Language (a person's switch on the pages wins). Default: "".
+	Lang string
 }
 
 // Master is a fleet's master: an http.Handler serving the fleet API (slaves' and

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/upkeep-go/upkeep/internal/i18n"
 	"github.com/upkeep-go/upkeep/internal/pageguard"
 )
 
@@ -35,8 +36,11 @@ var (
 	pagesCSS = mustPageAsset("pages/pages.css")
 
 	pageFuncs = template.FuncMap{
-		"stamp": func(t time.Time) string { return t.UTC().Format("2006-01-02 15:04:05 UTC") },
-		"iso":   func(t time.Time) string { return t.UTC().Format(time.RFC3339) },
+		"stamp":      i18n.FormatTime,
+		"t":          pageMessages.T,
+		"kindLabel":  func(k Kind) string { return cmpOr(kindLabels[k], string(k)) },
+		"stateLabel": func(s State) string { return cmpOr(stateLabels[s], string(s)) },
+		"iso":        func(t time.Time) string { return t.UTC().Format(time.RFC3339) },
 	}
 	masterPage = template.Must(template.New("page.html").Funcs(pageFuncs).ParseFS(pageFS, "pages/page.html"))
 	loginPage  = template.Must(template.New("login.html").Funcs(pageFuncs).ParseFS(pageFS, "pages/login.html"))
@@ -111,13 +115,14 @@ func (p *pages) render(w http.ResponseWriter, status int, t *template.Template, 
 }
 
 type loginData struct {
+	Lang  i18n.Lang
 	CSS   template.CSS
 	Token string
 	Error string
 }
 
 func (p *pages) handleLoginForm(w http.ResponseWriter, r *http.Request) {
-	p.render(w, http.StatusOK, loginPage, loginData{CSS: template.CSS(pagesCSS), Token: p.guard.Token()})
+	p.render(w, http.StatusOK, loginPage, loginData{Lang: p.lang(w, r), CSS: template.CSS(pagesCSS), Token: p.guard.Token()})
 }
 
 func (p *pages) handleLogin(w http.ResponseWriter, r *http.Request) {
@@ -129,10 +134,12 @@ func (p *pages) handleLogin(w http.ResponseWriter, r *http.Request) {
 	case !errors.As(err, &ge):
 		p.m.fail(w, r, err)
 	case ge.Status == http.StatusUnauthorized:
-		p.render(w, ge.Status, loginPage, loginData{CSS: template.CSS(pagesCSS), Token: p.guard.Token(), Error: "Wrong admin token."})
+		l := p.lang(w, r)
+		p.render(w, ge.Status, loginPage, loginData{Lang: l, CSS: template.CSS(pagesCSS), Token: p.guard.Token(), Error: pageMessages.T(l, "Wrong admin token.")})
 	case ge.Status == http.StatusTooManyRequests:
-		p.render(w, ge.Status, loginPage, loginData{CSS: template.CSS(pagesCSS), Token: p.guard.Token(),
-			Error: "Too many wrong admin tokens: try again in " + w.Header().Get("Retry-After") + " s."})
+		l := p.lang(w, r)
+		p.render(w, ge.Status, loginPage, loginData{Lang: l, CSS: template.CSS(pagesCSS), Token: p.guard.Token(),
+			Error: pageMessages.T(l, "Too many wrong admin tokens: try again in {0} s.", w.Header().Get("Retry-After"))})
 	default:
 		pageguard.WriteError(w, ge.Status, ge.Code, "fleet: "+ge.Msg)
 	}
@@ -154,15 +161,18 @@ type serverRow struct {
 }
 
 type pageData struct {
-	Token   string
-	CSS     template.CSS
-	JS      template.JS
-	Master  string
-	Servers []serverRow
-	Slaves  []string
-	Updates []string
-	Ops     []Operation
-	Report  *Report
+	Lang     i18n.Lang
+	Langs    []pageLang
+	Messages map[string]string // what pages.js needs to write in Lang
+	Token    string
+	CSS      template.CSS
+	JS       template.JS
+	Master   string
+	Servers  []serverRow
+	Slaves   []string
+	Updates  []string
+	Ops      []Operation
+	Report   *Report
 	// Self reports whether the master may apply an update to itself (it runs an
 	// engine): "master" is then offered beside the slaves.
 	Self bool
@@ -170,13 +180,14 @@ type pageData struct {
 	Convergence []*Convergence
 }
 
-func (p *pages) data(r *http.Request) (*pageData, error) {
+func (p *pages) data(w http.ResponseWriter, r *http.Request) (*pageData, error) {
 	ctx := r.Context()
 	views, err := p.m.Servers(ctx)
 	if err != nil {
 		return nil, err
 	}
-	d := &pageData{Token: p.guard.Token(), CSS: template.CSS(pagesCSS), JS: template.JS(pagesJS), Master: p.m.cfg.Name, Self: p.m.opts.Engine != nil}
+	l := p.lang(w, r)
+	d := &pageData{Lang: l, Langs: pageLangs(l), Messages: pageMessages.For(l), Token: p.guard.Token(), CSS: template.CSS(pagesCSS), JS: template.JS(pagesJS), Master: p.m.cfg.Name, Self: p.m.opts.Engine != nil}
 	modules := map[string]bool{}
 	for _, v := range views {
 		for mod := range v.Versions {
@@ -211,7 +222,7 @@ func (p *pages) data(r *http.Request) (*pageData, error) {
 }
 
 func (p *pages) handleHome(w http.ResponseWriter, r *http.Request) {
-	d, err := p.data(r)
+	d, err := p.data(w, r)
 	if err != nil {
 		p.m.fail(w, r, err)
 		return
@@ -220,7 +231,7 @@ func (p *pages) handleHome(w http.ResponseWriter, r *http.Request) {
 }
 
 func (p *pages) handleReportPage(w http.ResponseWriter, r *http.Request) {
-	d, err := p.data(r)
+	d, err := p.data(w, r)
 	if err == nil {
 		d.Report, err = p.m.report(r.Context(), r.PathValue("id"))
 	}
@@ -247,4 +258,12 @@ func (p *pages) handleCreateOp(w http.ResponseWriter, r *http.Request) {
 
 func (p *pages) handleRekey(w http.ResponseWriter, r *http.Request) {
 	p.m.handleRekey(w, r)
+}
+
+// cmpOr returns s, or alt when s is empty.
+func cmpOr(s, alt string) string {
+	if s == "" {
+		return alt
+	}
+	return s
 }

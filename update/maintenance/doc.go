@@ -6,7 +6,8 @@
 //   - For Go services, a [State] that the engine turns on and off, and its
 //     [State.Middleware], an http.Handler placed in front of the service's own handler.
 //     While maintenance is on it answers 503 Service Unavailable with Retry-After and
-//     Cache-Control: no-store (an HTML page, or JSON when the client's Accept prefers
+//     Cache-Control: no-store (an HTML page, in French or English as the browser's
+//     Accept-Language asks, or JSON when the client's Accept prefers
 //     application/json), except for configured health-check paths and requests that
 //     carry the bypass token. [State.On] drains: it returns once every request admitted
 //     before it has finished, or reports [ErrDrainTimeout] with the number still running.

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/upkeep-go/upkeep/internal/atomicfile"
+	"github.com/upkeep-go/upkeep/internal/i18n"
 )
 
 // DefaultFlagName is the flag file name of the ASP.NET convention: IIS serves it in place
@@ -90,7 +91,8 @@ func place(p, reason string, sitePage []byte) error {
 	}
 
 	marker := flagMarker + "placed=" + time.Now().UTC().Format(time.RFC3339) + " -->\n"
-	content := renderPage(reason, flagRetryAfter, marker)
+	// A web server serves the flag to every visitor as it is: it says it in both languages.
+	content := renderPage(reason, flagRetryAfter, marker, i18n.English, i18n.French)
 	if sitePage != nil {
 		content = append([]byte(marker), sitePage...)
 	}

@@ -7,6 +7,8 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+
+	"github.com/upkeep-go/upkeep/internal/i18n"
 )
 
 // Names under which a client presents the bypass token ([WithBypassToken]).
@@ -138,7 +140,8 @@ func (m *middleware) unavailable(w http.ResponseWriter, r *http.Request) {
 	}
 	page := m.opts.page
 	if page == nil {
-		page = renderPage(reason, secs, "")
+		page = renderPage(reason, secs, "", i18n.Negotiate(r.Header.Get("Accept-Language")))
+		h.Add("Vary", "Accept-Language")
 	}
 	h.Set("Content-Type", "text/html; charset=utf-8")
 	w.WriteHeader(http.StatusServiceUnavailable)

@@ -41,6 +41,8 @@ func (p *Portal) routes() *http.ServeMux {
 	m.HandleFunc("GET /api/operations", p.getOperations)
 	m.HandleFunc("GET /api/operations/{id}", p.getOperation)
 	m.HandleFunc("GET /api/events", p.serveEvents)
+	m.HandleFunc("GET /api/settings", p.getSettings)
+	m.HandleFunc("POST /api/settings", p.postSettings)
 	return m
 }
 
@@ -429,4 +431,75 @@ func (p *Portal) postMaintenanceOff(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	p.writeModule(w, r, name)
+}
+
+// SettingsBackend is what a Backend also implements to serve the settings (the agent
+// does): without it, /api/settings answers 404.
+type SettingsBackend interface {
+	// Settings returns the settings in force.
+	Settings(ctx context.Context) (agent.Settings, error)
+	// UpdateSettings changes the keys patch holds (a JSON object, partial allowed)
+	// and returns the settings then in force; a bad value is an *update.ConfigError
+	// naming the key, and changes nothing.
+	UpdateSettings(ctx context.Context, patch []byte) (agent.Settings, error)
+}
+
+// CodeConfig is the code of a settings change refused for a bad value.
+const CodeConfig = "config"
+
+// settings returns the backend's SettingsBackend, or answers 404.
+func (p *Portal) settings(w http.ResponseWriter) SettingsBackend {
+	sb, ok := p.b.(SettingsBackend)
+	if !ok {
+		pageguard.WriteError(w, http.StatusNotFound, pageguard.CodeNotFound, "this portal serves no settings")
+	}
+	return sb
+}
+
+func (p *Portal) getSettings(w http.ResponseWriter, r *http.Request) {
+	sb := p.settings(w)
+	if sb == nil {
+		return
+	}
+	s, err := sb.Settings(r.Context())
+	if err != nil {
+		p.fail(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, s)
+}
+
+func (p *Portal) postSettings(w http.ResponseWriter, r *http.Request) {
+	sb := p.settings(w)
+	if sb == nil {
+		return
+	}
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, MaxBody))
+	if err != nil {
+		pageguard.WriteError(w, http.StatusRequestEntityTooLarge, pageguard.CodeTooLarge, fmt.Sprintf("request body: more than %d bytes", MaxBody))
+		return
+	}
+	s, err := sb.UpdateSettings(r.Context(), body)
+	var ce *update.ConfigError
+	switch {
+	case errors.As(err, &ce):
+		pageguard.WriteError(w, http.StatusBadRequest, CodeConfig, "settings: "+ce.Field+": "+errText(ce.Err))
+	case errors.Is(err, agent.ErrNoConfigFile):
+		pageguard.WriteError(w, http.StatusConflict, CodeNoConfigFile, err.Error())
+	case err != nil:
+		p.fail(w, r, err)
+	default:
+		writeJSON(w, http.StatusOK, s)
+	}
+}
+
+// CodeNoConfigFile is the code of a settings change to an agent that has no
+// configuration file to keep it in.
+const CodeNoConfigFile = "no_config_file"
+
+func errText(err error) string {
+	if err == nil {
+		return "invalid"
+	}
+	return err.Error()
 }

@@ -236,6 +236,14 @@ func TestChromium(t *testing.T) {
 	require.NoError(t, err)
 	require.NoError(t, os.WriteFile(filepath.Join(dir, "portal-installed.png"), shot, 0o644))
 	t.Logf("screenshots in %s", dir)
+	// Three modules, release notes, diagnostics, a rollback button: nothing serious
+	// for axe-core, in English and in French.
+	axeSrc := testenv.AxeCore(t)
+	require.Empty(t, axeViolations(t, tctx, axeSrc), "axe-core, the English page")
+	require.NoError(t, chromedp.Do(tctx, chromedp.Navigate(s.url+"/?lang=fr")))
+	require.NoError(t, chromedp.Do(tctx, chromedp.WaitVisible(chromedp.CSS(`html[lang="fr"] #live[data-live="on"]`))))
+	require.Equal(t, "À jour", text(web+`[data-field="state"]`))
+	require.Empty(t, axeViolations(t, tctx, axeSrc), "axe-core, the French page")
 	mu.Lock()
 	defer mu.Unlock()
 	require.Empty(t, problems, "script errors on the page")
@@ -273,6 +281,8 @@ func TestChromiumLogin(t *testing.T) {
 	defer cancel()
 
 	require.NoError(t, chromedp.Do(tctx, chromedp.WaitVisible(chromedp.CSS(`input[name="secret"]`))))
+	axeSrc := testenv.AxeCore(t)
+	require.Empty(t, axeViolations(t, tctx, axeSrc), "axe-core, the login form")
 	require.NoError(t, chromedp.Do(tctx, chromedp.SendKeys(chromedp.CSS(`input[name="secret"]`), secret+"\n")))
 	require.NoError(t, chromedp.Do(tctx, chromedp.WaitVisible(chromedp.CSS(`#live[data-live="on"]`))))
 	cookies, err := chromedp.Run(tctx, chromedp.Evaluate[string](`document.cookie`))
@@ -283,7 +293,177 @@ func TestChromiumLogin(t *testing.T) {
 	ops, err := chromedp.Run(tctx, chromedp.Evaluate[int](`fetch('api/operations').then(r => r.status)`, chromedp.EvalAwaitPromise))
 	require.NoError(t, err)
 	require.Equal(t, http.StatusUnauthorized, ops, "signed out")
+	require.NoError(t, chromedp.Do(tctx, chromedp.Navigate(s.url+"/?lang=fr")))
+	require.NoError(t, chromedp.Do(tctx, chromedp.WaitVisible(chromedp.CSS(`html[lang="fr"] input[name="secret"]`))))
+	require.Equal(t, "Se connecter", func() string {
+		v, err := chromedp.Run(tctx, chromedp.Text(chromedp.CSS(`button[type="submit"]`)))
+		require.NoError(t, err)
+		return v
+	}())
+	require.Empty(t, axeViolations(t, tctx, axeSrc), "axe-core, the French login form")
 	mu.Lock()
 	defer mu.Unlock()
 	require.Empty(t, problems, "script errors on the page")
+}
+
+// TestChromiumSettings drives Debian's Chromium through the settings form: automatic
+// installs in a window of days and hours, saved with the keyboard, and the module's
+// card then shows the window and the next check without a reload; a bad value shows
+// its error beside the form and changes nothing.
+func TestChromiumSettings(t *testing.T) {
+	chrome := testenv.NeedProgram(t, "chromium", "chromium")
+	t.Parallel()
+	f := newFixture(t, "web")
+	a, file := fileAgent(t, f)
+	s := serve(t, a)
+	opts := append(chromedp.DefaultExecAllocatorOptions[:],
+		chromedp.ExecPath(chrome), chromedp.WindowSize(1000, 1100), chromedp.Flag("lang", "en-US"),
+		chromedp.NoSandbox, chromedp.Flag("disable-dev-shm-usage", true))
+	var mu sync.Mutex
+	var problems []string
+	listen := func(ev any) {
+		if ev, ok := ev.(*runtime.EventExceptionThrown); ok {
+			mu.Lock()
+			d := ev.ExceptionDetails
+			msg := d.Text
+			if d.Exception != nil {
+				msg += " " + d.Exception.Description
+			}
+			problems = append(problems, msg)
+			mu.Unlock()
+		}
+	}
+	actx, cancel := chromedp.NewExecAllocator(t.Context(), opts...)
+	defer cancel()
+	cctx, cancel := chromedp.NewContext(actx, chromedp.WithListener(listen))
+	defer cancel()
+	require.NoError(t, chromedp.Do(cctx, chromedp.Navigate(s.url+"/")))
+	tctx, cancel := context.WithTimeout(cctx, 2*time.Minute)
+	defer cancel()
+	text := func(sel string) string {
+		t.Helper()
+		v, err := chromedp.Run(tctx, chromedp.Text(chromedp.CSS(sel)))
+		require.NoError(t, err, sel)
+		return v
+	}
+	const web = `[data-module="web"] `
+	require.NoError(t, chromedp.Do(tctx, chromedp.WaitVisible(chromedp.CSS(`#live[data-live="on"]`))))
+	require.Equal(t, "No automatic install", text(web+`[data-field="window"]`))
+	axeSrc := testenv.AxeCore(t)
+	require.Empty(t, axeViolations(t, tctx, axeSrc), "axe-core, the English page")
+	hidden, err := chromedp.Run(tctx, chromedp.Evaluate[bool](`document.querySelector('[data-field="window-fields"]').hidden`))
+	require.NoError(t, err)
+	require.True(t, hidden, "no window fields while automatic installs are off")
+	_, err = chromedp.Run(tctx, chromedp.Evaluate[bool](`window.upkeepNoReload = true`))
+	require.NoError(t, err)
+
+	// A bad interval: the error shows, the file stays.
+	before, err := os.ReadFile(file)
+	require.NoError(t, err)
+	require.NoError(t, chromedp.Do(tctx, chromedp.SetValue(chromedp.CSS(`input[name="check_interval"]`), "soon")))
+	require.NoError(t, chromedp.Do(tctx, chromedp.Click(chromedp.CSS(`button[data-action="save-settings"]`))))
+	require.NoError(t, chromedp.Do(tctx, chromedp.WaitVisible(chromedp.CSS(`[data-field="settings-error"]`))))
+	require.Contains(t, text(`[data-field="settings-error"]`), "check_interval")
+	after, err := os.ReadFile(file)
+	require.NoError(t, err)
+	require.Equal(t, string(before), string(after))
+
+	// The window, chosen with the keyboard: focus the radio, Space; the days with
+	// Space; the hours typed; Enter submits.
+	require.NoError(t, chromedp.Do(tctx, chromedp.SetValue(chromedp.CSS(`input[name="check_interval"]`), "6h")))
+	require.NoError(t, chromedp.Do(tctx, chromedp.Focus(chromedp.CSS(`input[name="auto"][value="window"]`))))
+	require.NoError(t, chromedp.Do(tctx, chromedp.KeyEvent(" ")))
+	require.NoError(t, chromedp.Do(tctx, chromedp.WaitVisible(chromedp.CSS(`input[name="days"][value="sat"]`))))
+	for _, d := range []string{"sat", "sun"} {
+		require.NoError(t, chromedp.Do(tctx, chromedp.Focus(chromedp.CSS(`input[name="days"][value="`+d+`"]`))))
+		require.NoError(t, chromedp.Do(tctx, chromedp.KeyEvent(" ")))
+	}
+	require.NoError(t, chromedp.Do(tctx, chromedp.SetValue(chromedp.CSS(`input[name="from"]`), "02:00")))
+	require.NoError(t, chromedp.Do(tctx, chromedp.SetValue(chromedp.CSS(`input[name="to"]`), "05:00")))
+	require.NoError(t, chromedp.Do(tctx, chromedp.Focus(chromedp.CSS(`input[name="check_interval"]`))))
+	require.NoError(t, chromedp.Do(tctx, chromedp.KeyEvent("\r")))
+	require.NoError(t, chromedp.Do(tctx, chromedp.WaitVisible(chromedp.CSS(`[data-field="settings-saved"]`))))
+	_, err = chromedp.Run(tctx, chromedp.Poll[bool](`document.querySelector('[data-module="web"] [data-field="window"]').textContent === 'sat, sun · 02:00-05:00'`))
+	require.NoError(t, err)
+	next, err := chromedp.Run(tctx, chromedp.Evaluate[string](`document.querySelector('[data-module="web"] [data-field="next_check"]').getAttribute('datetime')`))
+	require.NoError(t, err)
+	when, err := time.Parse(time.RFC3339, next)
+	require.NoError(t, err)
+	require.WithinDuration(t, time.Now().Add(6*time.Hour), when, time.Hour, "the next check at the new interval")
+	require.Equal(t, "", text(`[data-field="settings-error"]`))
+
+	cfg, err := agent.LoadConfig(file)
+	require.NoError(t, err)
+	require.Equal(t, &agent.Window{Days: []string{"sat", "sun"}, Hours: "02:00-05:00"}, cfg.AutoInstall)
+	require.Equal(t, 6*time.Hour, time.Duration(cfg.CheckInterval))
+	noReload, err := chromedp.Run(tctx, chromedp.Evaluate[bool](`window.upkeepNoReload === true`))
+	require.NoError(t, err)
+	require.True(t, noReload, "the page was reloaded")
+	require.Empty(t, unreachedByTab(t, tctx), "controls the Tab key never reaches")
+
+	// The switch to French, with the keyboard: the page comes back in French, its
+	// script writes French too, and the choice holds across a reload.
+	require.NoError(t, chromedp.Do(tctx, chromedp.Focus(chromedp.CSS(`a[hreflang="fr"]`))))
+	require.NoError(t, chromedp.Do(tctx, chromedp.KeyEvent("\r")))
+	require.NoError(t, chromedp.Do(tctx, chromedp.WaitVisible(chromedp.CSS(`html[lang="fr"] #live[data-live="on"]`))))
+	require.Equal(t, "en direct", text(`#live`))
+	_, err = chromedp.Run(tctx, chromedp.Poll[bool](`document.querySelector('[data-module="web"] [data-field="window"]').textContent === 'sam, dim · 02:00-05:00'`))
+	require.NoError(t, err)
+	require.Equal(t, "Pas encore vérifié", text(web+`[data-field="state"]`))
+	require.Equal(t, "Enregistrer les réglages", text(`button[data-action="save-settings"]`))
+	require.NoError(t, chromedp.Do(tctx, chromedp.Reload()))
+	require.NoError(t, chromedp.Do(tctx, chromedp.WaitVisible(chromedp.CSS(`html[lang="fr"] #live[data-live="on"]`))))
+	require.Empty(t, axeViolations(t, tctx, axeSrc), "axe-core, the French page")
+	dir := artifacts(t)
+	shot, err := chromedp.Run(tctx, chromedp.FullScreenshot(100))
+	require.NoError(t, err)
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "portal-fr.png"), shot, 0o644))
+	shot, err = chromedp.Run(tctx, chromedp.Screenshot(chromedp.CSS(`section.settings`)))
+	require.NoError(t, err)
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "portal-fr-settings.png"), shot, 0o644))
+	t.Logf("screenshots in %s", dir)
+	mu.Lock()
+	defer mu.Unlock()
+	require.Empty(t, problems, "script errors on the page")
+}
+
+// axeViolations runs axe-core in the page and returns its violations of impact
+// serious or critical, one line each (rule, impact, the elements at fault).
+func axeViolations(t testing.TB, ctx context.Context, src string) []string {
+	t.Helper()
+	_, err := chromedp.Run(ctx, chromedp.Evaluate[bool](src+";\ntrue"))
+	require.NoError(t, err, "inject axe-core")
+	out, err := chromedp.Run(ctx, chromedp.Evaluate[[]string](`axe.run(document, {resultTypes: ['violations']}).then(function (r) {
+		return r.violations.filter(function (v) { return v.impact === 'serious' || v.impact === 'critical'; }).map(function (v) {
+			return v.id + ' (' + v.impact + '): ' + v.help + ': ' + v.nodes.map(function (n) { return n.target.join(' '); }).join(', ');
+		});
+	})`, chromedp.EvalAwaitPromise))
+	require.NoError(t, err, "axe.run")
+	return out
+}
+
+// unreachedByTab presses Tab through the page and returns the visible controls it
+// never focused (a radio group counts as reached when its checked radio is: arrows
+// move inside it).
+func unreachedByTab(t testing.TB, ctx context.Context) []string {
+	t.Helper()
+	n, err := chromedp.Run(ctx, chromedp.Evaluate[int](`(function () {
+		var all = Array.prototype.filter.call(document.querySelectorAll('a[href], button, input, select, textarea, summary'), function (e) {
+			return !e.disabled && e.type !== 'hidden' && e.getClientRects().length > 0 && !(e.type === 'radio' && !e.checked);
+		});
+		all.forEach(function (e, i) { e.dataset.kb = String(i); });
+		window.kbReached = {};
+		document.activeElement && document.activeElement.blur();
+		return all.length;
+	})()`))
+	require.NoError(t, err)
+	require.Positive(t, n)
+	for range n + 10 {
+		require.NoError(t, chromedp.Do(ctx, chromedp.KeyEvent("\t")))
+		_, err := chromedp.Run(ctx, chromedp.Evaluate[bool](`(function () { var e = document.activeElement; if (e && e.dataset.kb) window.kbReached[e.dataset.kb] = true; return true; })()`))
+		require.NoError(t, err)
+	}
+	out, err := chromedp.Run(ctx, chromedp.Evaluate[[]string](`Array.prototype.filter.call(document.querySelectorAll('[data-kb]'), function (e) { return !window.kbReached[e.dataset.kb]; }).map(function (e) { return e.outerHTML.slice(0, 120); })`))
+	require.NoError(t, err)
+	return out
 }

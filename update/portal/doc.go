@@ -15,15 +15,31 @@
 //	GET  /api/operations[?module=&limit=] {"operations":[…]}, newest first
 //	GET  /api/operations/ID              one operation
 //	GET  /api/events                     Server-Sent Events: "progress" and "operation"
+//	GET  /api/settings                   {"check_interval","auto_install","source","lang"}
+//	POST /api/settings                   the same, partial allowed → 200 the settings now in force
 //	GET  /login, POST /login             only with [WithBearer]
 //	POST /logout                         ends the login session → 204
 //
 // Errors are JSON {"error":"…","code":"…"}, always with a code: 400 for a bad request
 // body or query (bad_request), 404 for an unknown module (unknown_module) or
 // operation or route (not_found), 409 when the engine refuses (no_update, no_backup,
-// downgrade, busy, failed_version, unmanaged_folder), 500 otherwise (the engine's
+// downgrade, busy, failed_version, unmanaged_folder; no_config_file for settings of an
+// agent not read from a file), 400 with code config for a setting of a bad value
+// (the message names the key; nothing changed), 500 otherwise (the engine's
 // code, else error); the guard's refusals below carry misdirected, unauthorized,
 // forbidden or throttled.
+//
+// The settings ([SettingsBackend], which the agent satisfies) are written into the
+// agent's configuration file key by key, every other byte kept, and take effect
+// without a restart; the page's settings form (form[data-form=settings]) posts them
+// with the same token as Install. Each module entry carries "next_check" (RFC 3339,
+// null when no schedule runs) and "window" (null, or {"days","hours"}).
+//
+// The page and the login form are in English and French (internal/i18n): the
+// language is the one chosen with the page's switch (?lang=en|fr, kept in the
+// upkeep_lang cookie), else the configuration's lang, else the browser's
+// Accept-Language, else English; <html lang> says which, and dates and sizes follow
+// it. Without JavaScript a <noscript> says that the buttons need it.
 //
 // # Security
 //

@@ -53,7 +53,7 @@ func Example() {
 	fmt.Println(resp.StatusCode)
 	// Output:
 	// 200 ok
-	// 200 {"modules":[{"name":"web","installed":"1.0.0","latest":"1.1.0","status":"update","code":null,"reason":null,"notes":null,"downloaded":true,"maintenance":false,"operation":null,"last_check":null,"last_result":"","last_error":"","backups":[],"hold":null,"diagnostics":{"source_reachable":null,"manifest_serial":null,"manifest_expires":null,"problem":""},"database":null}]}
+	// 200 {"modules":[{"name":"web","installed":"1.0.0","latest":"1.1.0","status":"update","code":null,"reason":null,"notes":null,"downloaded":true,"maintenance":false,"operation":null,"last_check":null,"last_result":"","last_error":"","backups":[],"hold":null,"next_check":null,"window":null,"diagnostics":{"source_reachable":null,"manifest_serial":null,"manifest_expires":null,"problem":""},"database":null}]}
 	// 403
 }
 

@@ -4,13 +4,14 @@ import (
 	"bytes"
 	"embed"
 	"errors"
-	"fmt"
 	"html/template"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
 
+	"github.com/upkeep-go/upkeep/internal/i18n"
 	"github.com/upkeep-go/upkeep/internal/pageguard"
 	"github.com/upkeep-go/upkeep/update/agent"
 )
@@ -30,8 +31,13 @@ var (
 			return *s
 		},
 		"iso":         func(t time.Time) string { return t.UTC().Format(time.RFC3339) },
-		"stamp":       func(t time.Time) string { return t.UTC().Format("2006-01-02 15:04:05 UTC") },
+		"stamp":       i18n.FormatTime,
+		"t":           tr,
+		"kindLabel":   func(k agent.OpKind) string { return or(kindLabels[k], string(k)) },
+		"resultLabel": func(r agent.OpResult) string { return or(resultLabels[r], string(r)) },
+		"holdLabel":   func(h agent.HoldReason) string { return or(holdLabels[h], string(h)) },
 		"resultClass": resultClass,
+		"windowText":  windowText,
 		"join":        strings.Join,
 		"versions": func(from, to string) string {
 			if from == "" && to == "" {
@@ -129,31 +135,31 @@ var dbStates = map[string][2]string{
 	"unknown":    {"Unknown", ""},
 }
 
-func newDBData(v *agent.DatabaseView, busy bool) *dbData {
+func newDBData(l i18n.Lang, v *agent.DatabaseView, busy bool) *dbData {
 	d := &dbData{DatabaseView: *v}
 	st, ok := dbStates[v.State]
 	if !ok {
 		st = [2]string{v.State, ""}
 	}
-	d.StateLabel, d.StateClass = st[0], st[1]
+	d.StateLabel, d.StateClass = tr(l, st[0]), st[1]
 	if v.Applied > 0 {
-		d.AppliedText = fmt.Sprintf("script %d applied", v.Applied)
+		d.AppliedText = tr(l, "script {0} applied", v.Applied)
 	} else if v.State != "unknown" {
-		d.AppliedText = "no script applied"
+		d.AppliedText = tr(l, "no script applied")
 	}
 	d.DriftCount = len(v.Drift.Added) + len(v.Drift.Removed) + len(v.Drift.Changed)
-	d.DriftText = fmt.Sprintf("%d added, %d removed, %d changed", len(v.Drift.Added), len(v.Drift.Removed), len(v.Drift.Changed))
+	d.DriftText = tr(l, "{0} added, {1} removed, {2} changed", len(v.Drift.Added), len(v.Drift.Removed), len(v.Drift.Changed))
 	d.NoNext = busy || len(v.Pending) == 0
 	return d
 }
 
-func newModuleData(m agent.ModuleView) moduleData {
+func newModuleData(l i18n.Lang, m agent.ModuleView) moduleData {
 	d := moduleData{ModuleView: m}
 	st, ok := stateLabels[m.Status]
 	if !ok {
 		st = [2]string{m.Status, ""}
 	}
-	d.StateLabel, d.StateClass = st[0], st[1]
+	d.StateLabel, d.StateClass = tr(l, st[0]), st[1]
 	deref := func(p *string) string {
 		if p == nil {
 			return ""
@@ -169,23 +175,23 @@ func newModuleData(m agent.ModuleView) moduleData {
 	case "ineligible":
 		d.ReasonText, d.ReasonCode = deref(m.Reason), deref(m.Code)
 	case "maintenance":
-		d.ReasonText = "In maintenance: visitors see the maintenance page."
+		d.ReasonText = tr(l, "In maintenance: visitors see the maintenance page.")
 	default:
 		if m.Diagnostics.Problem != "" {
-			d.ReasonText = "An install will fail: " + m.Diagnostics.Problem
+			d.ReasonText = tr(l, "An install will fail: {0}", m.Diagnostics.Problem)
 		}
 	}
 	switch {
 	case latest == "" || latest == installed:
 		d.DownloadedText = "—"
 	case m.Downloaded:
-		d.DownloadedText = "Downloaded"
+		d.DownloadedText = tr(l, "Downloaded")
 	default:
-		d.DownloadedText = "Not downloaded"
+		d.DownloadedText = tr(l, "Not downloaded")
 	}
-	d.InstallLabel = "Install"
+	d.InstallLabel = tr(l, "Install")
 	if latest != "" && latest != installed {
-		d.InstallLabel = "Install " + latest
+		d.InstallLabel = tr(l, "Install {0}", latest)
 	}
 	d.InstallDisabled = m.Operation != nil || m.Status == "up-to-date" || m.Status == "ineligible"
 	for _, b := range m.Backups {
@@ -195,60 +201,53 @@ func newModuleData(m agent.ModuleView) moduleData {
 		}
 	}
 	if op := m.Operation; op != nil {
-		d.StateLabel, d.StateClass = or(runningLabels[op.Kind], "Working"), "warn"
-		d.StepLabel = or(stepLabels[op.Step], op.Step)
-		d.BytesText = progressBytes(op.Done, op.Total)
+		d.StateLabel, d.StateClass = tr(l, or(runningLabels[op.Kind], "Working")), "warn"
+		d.StepLabel = op.Step
+		if s, ok := stepLabels[op.Step]; ok {
+			d.StepLabel = tr(l, s)
+		}
+		d.BytesText = progressBytes(l, op.Done, op.Total)
 		if op.Total > 0 {
 			d.ProgressMax, d.ProgressValue = op.Total, op.Done
 		}
 	}
 	switch r := m.Diagnostics.SourceReachable; {
 	case r == nil:
-		d.SourceText = "unknown (not checked yet)"
+		d.SourceText = tr(l, "unknown (not checked yet)")
 	case *r:
-		d.SourceText = "reachable"
+		d.SourceText = tr(l, "reachable")
 	default:
-		d.SourceText = "unreachable"
+		d.SourceText = tr(l, "unreachable")
 	}
 	d.SerialText = "—"
 	if s := m.Diagnostics.ManifestSerial; s != nil {
 		d.SerialText = strconv.FormatUint(*s, 10)
 	}
 	if m.Database != nil {
-		d.DB = newDBData(m.Database, m.Operation != nil)
+		d.DB = newDBData(l, m.Database, m.Operation != nil)
 	}
-	d.BackupsText = "none"
+	d.BackupsText = tr(l, "none")
 	if len(m.Backups) > 0 {
 		d.BackupsText = strings.Join(m.Backups, ", ")
 	}
 	return d
 }
 
-// size writes n bytes in binary units, as portal.js does.
-func size(n int64) string {
-	units := []string{"B", "KiB", "MiB", "GiB", "TiB"}
-	f, i := float64(n), 0
-	for f >= 1024 && i < len(units)-1 {
-		f /= 1024
-		i++
-	}
-	if i == 0 {
-		return fmt.Sprintf("%d B", n)
-	}
-	return fmt.Sprintf("%.1f %s", f, units[i])
-}
-
-func progressBytes(done, total int64) string {
+// progressBytes says how far a transfer is, as portal.js does.
+func progressBytes(l i18n.Lang, done, total int64) string {
 	switch {
 	case total > 0:
-		return fmt.Sprintf("%s of %s (%d %%)", size(done), size(total), done*100/total)
+		return tr(l, "{0} of {1} ({2} %)", i18n.FormatSize(l, done), i18n.FormatSize(l, total), done*100/total)
 	case done > 0:
-		return size(done)
+		return i18n.FormatSize(l, done)
 	}
 	return ""
 }
 
 type pageData struct {
+	Lang       i18n.Lang
+	Langs      []langLink
+	Messages   map[string]string // what portal.js needs to write in Lang
 	Token      string
 	Session    bool // signed in through the form: the page offers to sign out
 	CSS        template.CSS
@@ -256,6 +255,81 @@ type pageData struct {
 	Error      string
 	Modules    []moduleData
 	Operations []agent.Operation
+	Settings   *settingsData // nil: the backend serves no settings
+}
+
+// settingsData is the settings form as the page fills it.
+type settingsData struct {
+	Interval, Source, Lang string
+	AutoMode               string // "off", "always" or "window"
+	Days                   []dayOption
+	From, To               string
+}
+
+type dayOption struct {
+	Value, Label string
+	Checked      bool
+}
+
+// weekDays are the days of the window form, in the order it shows them.
+var weekDays = [][2]string{{"mon", "Mon"}, {"tue", "Tue"}, {"wed", "Wed"}, {"thu", "Thu"}, {"fri", "Fri"}, {"sat", "Sat"}, {"sun", "Sun"}}
+
+// dayNames are the days as a window's text writes them.
+var dayNames = map[string]string{"mon": "mon", "tue": "tue", "wed": "wed", "thu": "thu", "fri": "fri", "sat": "sat", "sun": "sun"}
+
+func newSettingsData(st agent.Settings) *settingsData {
+	// The form's words are translated by the template; Label is the English.
+	d := &settingsData{Interval: shortDuration(time.Duration(st.CheckInterval)), Source: st.Source, Lang: st.Lang, AutoMode: "off"}
+	var days []string
+	if w := st.AutoInstall; w != nil {
+		d.AutoMode = "always"
+		if len(w.Days) > 0 || w.Hours != "" {
+			d.AutoMode = "window"
+		}
+		for _, x := range w.Days {
+			days = append(days, strings.ToLower(x))
+		}
+		d.From, d.To, _ = strings.Cut(w.Hours, "-")
+	}
+	for _, wd := range weekDays {
+		d.Days = append(d.Days, dayOption{Value: wd[0], Label: wd[1], Checked: d.AutoMode == "window" && (len(days) == 0 || slices.Contains(days, wd[0]))})
+	}
+	return d
+}
+
+// shortDuration writes d as the settings form shows it: "24h", "90m", "2h30m".
+func shortDuration(d time.Duration) string {
+	s := d.String()
+	if strings.HasSuffix(s, "m0s") {
+		s = s[:len(s)-2]
+	}
+	if strings.HasSuffix(s, "h0m") {
+		s = s[:len(s)-2]
+	}
+	return s
+}
+
+// windowText says when automatic installs happen, as the page and portal.js write it.
+func windowText(l i18n.Lang, w *agent.WindowView) string {
+	if w == nil {
+		return tr(l, "No automatic install")
+	}
+	if len(w.Days) == 0 && w.Hours == "" {
+		return tr(l, "Any time")
+	}
+	days := tr(l, "every day")
+	if len(w.Days) > 0 {
+		names := make([]string, len(w.Days))
+		for i, d := range w.Days {
+			names[i] = tr(l, dayNames[d])
+		}
+		days = strings.Join(names, ", ")
+	}
+	hours := tr(l, "all day")
+	if w.Hours != "" {
+		hours = w.Hours
+	}
+	return days + " · " + hours
 }
 
 // shownOperations is how many operations the page lists.
@@ -263,21 +337,29 @@ const shownOperations = 20
 
 func (p *Portal) servePage(w http.ResponseWriter, r *http.Request) {
 	if !p.guard.Authenticated(r) {
-		p.renderLogin(w, http.StatusUnauthorized, "")
+		p.renderLogin(w, r, http.StatusUnauthorized, "")
 		return
 	}
-	data := pageData{Token: p.guard.Token(), Session: pageguard.AuthOf(r) == pageguard.AuthSession, CSS: template.CSS(pageCSS), JS: template.JS(pageJS)}
+	l := p.lang(w, r)
+	data := pageData{Lang: l, Langs: langLinks(l), Messages: messages.For(l), Token: p.guard.Token(), Session: pageguard.AuthOf(r) == pageguard.AuthSession, CSS: template.CSS(pageCSS), JS: template.JS(pageJS)}
 	mods, err := p.b.Modules(r.Context())
 	if err != nil {
 		p.log.Error("portal: modules", "err", err)
-		data.Error = "Could not read the modules: " + err.Error()
+		data.Error = tr(l, "Could not read the modules: {0}", err.Error())
 	}
 	for _, m := range mods {
-		data.Modules = append(data.Modules, newModuleData(m))
+		data.Modules = append(data.Modules, newModuleData(l, m))
+	}
+	if sb, ok := p.b.(SettingsBackend); ok {
+		if st, err := sb.Settings(r.Context()); err == nil {
+			data.Settings = newSettingsData(st)
+		} else {
+			p.log.Error("portal: settings", "err", err)
+		}
 	}
 	if data.Operations, err = p.b.Operations(r.Context(), "", shownOperations); err != nil {
 		p.log.Error("portal: operations", "err", err)
-		data.Error = strings.TrimSpace(data.Error + " Could not read the operations: " + err.Error())
+		data.Error = strings.TrimSpace(data.Error + " " + tr(l, "Could not read the operations: {0}", err.Error()))
 	}
 	p.render(w, http.StatusOK, p.page, data)
 }
@@ -295,13 +377,18 @@ func (p *Portal) render(w http.ResponseWriter, status int, t *template.Template,
 }
 
 type loginData struct {
+	Lang  i18n.Lang
 	CSS   template.CSS
 	Token string
 	Error string
 }
 
-func (p *Portal) renderLogin(w http.ResponseWriter, status int, msg string) {
-	p.render(w, status, loginTemplate, loginData{CSS: template.CSS(pageCSS), Token: p.guard.Token(), Error: msg})
+func (p *Portal) renderLogin(w http.ResponseWriter, r *http.Request, status int, msg string, args ...any) {
+	l := p.lang(w, r)
+	if msg != "" {
+		msg = tr(l, msg, args...)
+	}
+	p.render(w, status, loginTemplate, loginData{Lang: l, CSS: template.CSS(pageCSS), Token: p.guard.Token(), Error: msg})
 }
 
 func (p *Portal) serveLogin(w http.ResponseWriter, r *http.Request) {
@@ -309,7 +396,7 @@ func (p *Portal) serveLogin(w http.ResponseWriter, r *http.Request) {
 		toPage(w)
 		return
 	}
-	p.renderLogin(w, http.StatusOK, "")
+	p.renderLogin(w, r, http.StatusOK, "")
 }
 
 // postLogin starts a login session when the form carries the secret. The form
@@ -331,11 +418,11 @@ func (p *Portal) postLogin(w http.ResponseWriter, r *http.Request) {
 	case ge.Status == http.StatusForbidden:
 		pageguard.WriteError(w, ge.Status, ge.Code, ge.Msg)
 	case ge.Status == http.StatusUnauthorized:
-		p.renderLogin(w, ge.Status, "Wrong secret.")
+		p.renderLogin(w, r, ge.Status, "Wrong secret.")
 	case ge.Status == http.StatusTooManyRequests:
-		p.renderLogin(w, ge.Status, "Too many wrong secrets: try again in "+w.Header().Get("Retry-After")+" s.")
+		p.renderLogin(w, r, ge.Status, "Too many wrong secrets: try again in {0} s.", w.Header().Get("Retry-After"))
 	default:
-		p.renderLogin(w, ge.Status, "The form could not be read: "+ge.Msg)
+		p.renderLogin(w, r, ge.Status, "The form could not be read: {0}", ge.Msg)
 	}
 }
 

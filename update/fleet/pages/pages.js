@@ -1,6 +1,18 @@
 (function () {
   'use strict';
   var token = document.querySelector('meta[name="upkeep-token"]').content;
+  // The page's language and the French of its messages (the keys are the English).
+  var msgs = JSON.parse(document.getElementById('upkeep-messages').textContent || '{}') || {};
+  function t(msg) {
+    var s = Object.prototype.hasOwnProperty.call(msgs, msg) ? msgs[msg] : msg;
+    for (var i = 1; i < arguments.length; i++) s = s.split('{' + (i - 1) + '}').join(String(arguments[i]));
+    return s;
+  }
+  var kinds = { 'add-update': t('add update'), propagate: t('propagate'), apply: t('apply') };
+  var states = {
+    pending: t('pending'), delivered: t('delivered'), staged: t('staged'), installing: t('installing'),
+    installed: t('installed'), failed: t('failed'), unreachable: t('unreachable'), cancelled: t('cancelled')
+  };
   function $(sel) { return document.querySelector(sel); }
   function say(el, text, bad) {
     el.textContent = text;
@@ -16,14 +28,14 @@
     box.hidden = false;
     table.dataset.op = rep.id;
     table.dataset.ended = rep.ended ? 'true' : 'false';
-    $('#report-status').textContent = rep.kind + ' of ' + rep.update + ': ' + (rep.ended ? 'ended' : 'running');
+    $('#report-status').textContent = (kinds[rep.kind] || rep.kind) + ' · ' + rep.update + ' · ' + (rep.ended ? t('ended') : t('running'));
     while (body.firstChild) { body.removeChild(body.firstChild); }
     rep.servers.forEach(function (s) {
       var tr = document.createElement('tr');
       tr.dataset.server = s.name;
       [['name', s.name], ['state', s.state], ['code', s.code], ['reason', s.reason], ['version', s.version]].forEach(function (c) {
         var td = document.createElement('td');
-        td.textContent = c[1] || '';
+        td.textContent = (c[0] === 'state' ? states[c[1]] : '') || c[1] || '';
         td.dataset.field = c[0];
         if (c[0] === 'state') { td.className = 'state-' + c[1]; }
         tr.appendChild(td);
@@ -33,14 +45,14 @@
   }
   // A new operation goes at the top of the log.
   function logOp(id, kind, update, ended) {
-    var body = $('#ops tbody'), tr = document.createElement('tr'), a = 'just now';
+    var body = $('#ops tbody'), tr = document.createElement('tr'), a = t('just now');
     if (body.querySelector('td[colspan]')) { body.removeChild(body.firstChild); }
     if (id) {
       a = document.createElement('a');
       a.href = '/ui/operations/' + encodeURIComponent(id);
-      a.textContent = 'just now';
+      a.textContent = t('just now');
     }
-    [a, kind, update, ended ? 'now' : 'running'].forEach(function (v) {
+    [a, kinds[kind] || kind, update, ended ? t('now') : t('running')].forEach(function (v) {
       var td = document.createElement('td');
       if (typeof v === 'string') { td.textContent = v; } else { td.appendChild(v); }
       tr.appendChild(td);
@@ -60,7 +72,7 @@
           showReport(rep);
           if (!rep.ended) { setTimeout(tick, 1000); return; }
           var row = document.querySelector('#ops tr[data-op="' + CSS.escape(id) + '"]');
-          if (row) { row.lastChild.textContent = 'ended'; }
+          if (row) { row.lastChild.textContent = t('ended'); }
         }, function () { setTimeout(tick, 1000); });
     }
     tick();
@@ -94,7 +106,7 @@
         if (xhr.status === 201) {
           var u = JSON.parse(xhr.responseText);
           bar.value = 100;
-          say(out, 'Added ' + u.name + ': ' + u.module + ' ' + u.version + ' (' + u.platform + ')', false);
+          say(out, t('Added {0}: {1} {2} ({3})', u.name, u.module, u.version, u.platform), false);
           var sel = $('#operate').elements.update, opt = document.createElement('option');
           opt.value = opt.textContent = u.name;
           sel.appendChild(opt);
@@ -109,7 +121,7 @@
       });
       xhr.addEventListener('error', function () {
         bar.classList.add('bad');
-        say(out, 'upload failed: the master did not answer', true);
+        say(out, t('upload failed: the master did not answer'), true);
       });
       xhr.send(pack);
     });
@@ -132,15 +144,15 @@
       method: 'POST', credentials: 'same-origin', body: JSON.stringify(req),
       headers: { 'Content-Type': 'application/json', 'X-Upkeep-Token': token }
     }).then(function (r) {
-      return r.text().then(function (t) {
-        if (r.status !== 201) { say(out, errorOf(t, r.status), true); return; }
-        var rep = JSON.parse(t);
-        say(out, 'Started ' + rep.kind + ' ' + rep.id, false);
+      return r.text().then(function (txt) {
+        if (r.status !== 201) { say(out, errorOf(txt, r.status), true); return; }
+        var rep = JSON.parse(txt);
+        say(out, t('Started {0} {1}', kinds[rep.kind] || rep.kind, rep.id), false);
         showReport(rep);
         logOp(rep.id, rep.kind, rep.update, false);
         watch(rep.id);
       });
-    }, function () { say(out, 'the master did not answer', true); });
+    }, function () { say(out, t('the master did not answer'), true); });
   });
 
   // Re-key: the next enrolment under the server's name replaces its secret.
@@ -150,11 +162,11 @@
       fetch('/ui/api/servers/' + encodeURIComponent(name) + '/rekey', {
         method: 'POST', credentials: 'same-origin', headers: { 'X-Upkeep-Token': token }
       }).then(function (r) {
-        return r.text().then(function (t) {
-          if (r.status !== 200) { say(out, errorOf(t, r.status), true); return; }
-          say(out, 'The next enrolment of ' + name + ' replaces its secret.', false);
+        return r.text().then(function (body) {
+          if (r.status !== 200) { say(out, errorOf(body, r.status), true); return; }
+          say(out, t('The next enrolment of {0} replaces its secret.', name), false);
         });
-      }, function () { say(out, 'the master did not answer', true); });
+      }, function () { say(out, t('the master did not answer'), true); });
     });
   });
 

@@ -3,22 +3,38 @@
   var token = document.querySelector('meta[name="upkeep-token"]').content;
   var live = document.getElementById('live');
   var flashEl = document.getElementById('flash');
+  // The page's language and the French of its messages (none for English: the keys
+  // are the English).
+  var lang = document.documentElement.lang || 'en';
+  var msgs = JSON.parse(document.getElementById('upkeep-messages').textContent || '{}') || {};
+  function t(msg) {
+    var s = Object.prototype.hasOwnProperty.call(msgs, msg) ? msgs[msg] : msg;
+    for (var i = 1; i < arguments.length; i++) s = s.split('{' + (i - 1) + '}').join(String(arguments[i]));
+    return s;
+  }
 
   var states = {
-    'up-to-date': ['Up to date', 'ok'], 'update': ['Update available', 'info'],
-    'installing': ['Installing', 'warn'], 'maintenance': ['In maintenance', 'warn'],
-    'failed': ['Failed', 'bad'], 'ineligible': ['Ineligible', ''],
-    'error': ['Check failed', 'bad'], 'unknown': ['Not checked yet', '']
+    'up-to-date': [t('Up to date'), 'ok'], 'update': [t('Update available'), 'info'],
+    'installing': [t('Installing'), 'warn'], 'maintenance': [t('In maintenance'), 'warn'],
+    'failed': [t('Failed'), 'bad'], 'ineligible': [t('Ineligible'), ''],
+    'error': [t('Check failed'), 'bad'], 'unknown': [t('Not checked yet'), '']
   };
-  var running = { install: 'Installing', rollback: 'Rolling back', check: 'Checking', script: 'Running a script' };
+  var running = { install: t('Installing'), rollback: t('Rolling back'), check: t('Checking'), script: t('Running a script') };
   var steps = {
-    '': 'Starting', check: 'Checking', download: 'Downloading', extract: 'Extracting',
-    hook: 'Running a hook', maintenance: 'Maintenance on', backup: 'Keeping a backup',
-    install: 'Swapping in', rollback: 'Rolling back', done: 'Finishing', script: 'Running the script'
+    '': t('Starting'), check: t('Checking'), download: t('Downloading'), extract: t('Extracting'),
+    hook: t('Running a hook'), maintenance: t('Maintenance on'), backup: t('Keeping a backup'),
+    install: t('Swapping in'), rollback: t('Rolling back'), done: t('Finishing'), script: t('Running the script')
   };
+  var kinds = {
+    check: t('check'), install: t('install'), rollback: t('rollback'), script: t('script'),
+    hold: t('hold'), release: t('release'), 'maintenance-off': t('maintenance off')
+  };
+  var results = { running: t('running'), succeeded: t('succeeded'), failed: t('failed') };
+  var holds = { rollback: t('rollback'), operator: t('operator') };
+  var days = { mon: t('mon'), tue: t('tue'), wed: t('wed'), thu: t('thu'), fri: t('fri'), sat: t('sat'), sun: t('sun') };
 
   var dbStates = {
-    standard: ['Standard', 'ok'], customised: ['Customised', 'warn'], empty: ['Empty', ''], unknown: ['Unknown', '']
+    standard: [t('Standard'), 'ok'], customised: [t('Customised'), 'warn'], empty: [t('Empty'), ''], unknown: [t('Unknown'), '']
   };
 
   function flash(msg) {
@@ -29,25 +45,26 @@
   function moduleEl(name) { return document.querySelector('article[data-module="' + CSS.escape(name) + '"]'); }
   function stamp(iso) {
     var d = new Date(iso);
-    return isNaN(d) ? iso : d.toLocaleString();
+    return isNaN(d) ? iso : d.toLocaleString(lang);
   }
   function setTime(el, iso, none) {
     if (iso) { el.setAttribute('datetime', iso); el.textContent = stamp(iso); } else { el.removeAttribute('datetime'); el.textContent = none; }
   }
   function size(n) {
-    var u = ['B', 'KiB', 'MiB', 'GiB', 'TiB'], i = 0;
+    var u = lang === 'fr' ? ['o', 'Kio', 'Mio', 'Gio', 'Tio'] : ['B', 'KiB', 'MiB', 'GiB', 'TiB'], i = 0;
     while (n >= 1024 && i < u.length - 1) { n /= 1024; i++; }
-    return (i ? n.toFixed(1) : String(n)) + ' ' + u[i];
+    var s = i ? n.toFixed(1) : String(n);
+    return (lang === 'fr' ? s.replace('.', ',') : s) + ' ' + u[i];
   }
   function bytes(done, total) {
-    if (total > 0) return size(done) + ' of ' + size(total) + ' (' + Math.floor(done * 100 / total) + ' %)';
+    if (total > 0) return t('{0} of {1} ({2} %)', size(done), size(total), Math.floor(done * 100 / total));
     return done > 0 ? size(done) : '';
   }
 
   function showProgress(el, kind, step, done, total) {
     el.dataset.kind = kind;
     var badge = field(el, 'state');
-    badge.textContent = running[kind] || 'Working';
+    badge.textContent = running[kind] || t('Working');
     badge.className = 'badge warn';
     field(el, 'progress').hidden = false;
     field(el, 'step').textContent = steps[step] || step;
@@ -61,7 +78,7 @@
     el.dataset.status = m.status;
     field(el, 'installed').textContent = m.installed || '—';
     field(el, 'latest').textContent = m.latest || '—';
-    field(el, 'downloaded').textContent = !m.latest || m.latest === m.installed ? '—' : (m.downloaded ? 'Downloaded' : 'Not downloaded');
+    field(el, 'downloaded').textContent = !m.latest || m.latest === m.installed ? '—' : (m.downloaded ? t('Downloaded') : t('Not downloaded'));
     var st = states[m.status] || [m.status, ''];
     var badge = field(el, 'state');
     badge.textContent = st[0];
@@ -72,8 +89,8 @@
       case 'failed': text = m.reason || m.last_error; bad = true; code = m.code; break;
       case 'error': text = m.last_error || m.reason; bad = true; code = m.code; break;
       case 'ineligible': text = m.reason; code = m.code; break;
-      case 'maintenance': text = 'In maintenance: visitors see the maintenance page.'; break;
-      default: if (m.diagnostics.problem) text = 'An install will fail: ' + m.diagnostics.problem;
+      case 'maintenance': text = t('In maintenance: visitors see the maintenance page.'); break;
+      default: if (m.diagnostics.problem) text = t('An install will fail: {0}', m.diagnostics.problem);
     }
     var reason = field(el, 'reason');
     reason.hidden = !text;
@@ -89,7 +106,7 @@
       off = document.createElement('button');
       off.type = 'button';
       off.dataset.action = 'maintenance-off';
-      off.textContent = 'Take the maintenance flag down';
+      off.textContent = t('Take the maintenance flag down');
       el.querySelector('button[data-action="install"]').parentNode.appendChild(off);
     } else if (!m.maintenance_foreign && off) {
       off.remove();
@@ -99,12 +116,12 @@
     hold.hidden = !m.hold;
     el.querySelector('button[data-action="hold"]').hidden = !!m.hold;
     el.querySelector('button[data-action="release"]').hidden = !m.hold;
-    field(el, 'hold-reason').textContent = m.hold ? m.hold.reason : '';
+    field(el, 'hold-reason').textContent = m.hold ? (holds[m.hold.reason] || m.hold.reason) : '';
     setTime(field(el, 'hold-since'), m.hold && m.hold.since, '');
 
     var install = el.querySelector('button[data-action="install"]');
     var newer = m.latest && m.latest !== m.installed;
-    install.textContent = newer ? 'Install ' + m.latest : 'Install';
+    install.textContent = newer ? t('Install {0}', m.latest) : t('Install');
     install.disabled = !!m.operation || m.status === 'up-to-date' || m.status === 'ineligible';
 
     var to = (m.backups || []).filter(function (b) { return b !== m.installed; })[0];
@@ -118,20 +135,22 @@
       rb.remove();
       rb = null;
     }
-    if (rb) { rb.textContent = 'Roll back to ' + to; rb.disabled = !!m.operation; }
+    if (rb) { rb.textContent = t('Roll back to {0}', to); rb.disabled = !!m.operation; }
 
     field(el, 'notes-box').hidden = !m.notes;
     field(el, 'notes').textContent = m.notes || '';
 
     var d = m.diagnostics;
-    setTime(field(el, 'last_check'), m.last_check, 'never');
+    setTime(field(el, 'last_check'), m.last_check, t('never'));
+    setTime(field(el, 'next_check'), m.next_check, '—');
+    field(el, 'window').textContent = windowText(m.window);
     field(el, 'last_result').textContent = m.last_result || '—';
-    field(el, 'last_error').textContent = m.last_error || 'none';
-    field(el, 'source').textContent = d.source_reachable == null ? 'unknown (not checked yet)' : (d.source_reachable ? 'reachable' : 'unreachable');
+    field(el, 'last_error').textContent = m.last_error || t('none');
+    field(el, 'source').textContent = d.source_reachable == null ? t('unknown (not checked yet)') : (d.source_reachable ? t('reachable') : t('unreachable'));
     field(el, 'serial').textContent = d.manifest_serial == null ? '—' : String(d.manifest_serial);
     setTime(field(el, 'expires'), d.manifest_expires, '—');
-    field(el, 'problem').textContent = d.problem || 'no problem found';
-    field(el, 'backups').textContent = (m.backups || []).length ? m.backups.join(', ') : 'none';
+    field(el, 'problem').textContent = d.problem || t('no problem found');
+    field(el, 'backups').textContent = (m.backups || []).length ? m.backups.join(', ') : t('none');
 
     if (m.database) renderDB(el, m.database, !!m.operation);
 
@@ -150,7 +169,7 @@
     var badge = field(box, 'db-state');
     badge.textContent = st[0];
     badge.className = 'badge ' + st[1];
-    field(box, 'db-applied').textContent = d.applied > 0 ? 'script ' + d.applied + ' applied' : (d.state !== 'unknown' ? 'no script applied' : '');
+    field(box, 'db-applied').textContent = d.applied > 0 ? t('script {0} applied', d.applied) : (d.state !== 'unknown' ? t('no script applied') : '');
     field(box, 'db-error').hidden = !d.error;
     field(box, 'db-error-text').textContent = d.error || '';
     var code = field(box, 'db-code');
@@ -160,14 +179,14 @@
     var drift = d.drift || { added: [], removed: [], changed: [] };
     var n = drift.added.length + drift.removed.length + drift.changed.length;
     field(box, 'db-drift-box').hidden = !n;
-    field(box, 'db-drift-summary').textContent = drift.added.length + ' added, ' + drift.removed.length + ' removed, ' + drift.changed.length + ' changed';
+    field(box, 'db-drift-summary').textContent = t('{0} added, {1} removed, {2} changed', drift.added.length, drift.removed.length, drift.changed.length);
     var list = field(box, 'db-drift');
     list.textContent = '';
     ['added', 'removed', 'changed'].forEach(function (k) {
       drift[k].forEach(function (name) {
         var li = document.createElement('li'), tag = document.createElement('span');
         tag.className = 'tag ' + k;
-        tag.textContent = k;
+        tag.textContent = { added: t('added'), removed: t('removed'), changed: t('changed') }[k];
         li.appendChild(tag);
         li.appendChild(document.createTextNode(' ' + name));
         list.appendChild(li);
@@ -186,11 +205,11 @@
       b.textContent = p.name;
       li.appendChild(b);
       if (p.touches && p.touches.length) {
-        var t = document.createElement('span');
-        t.className = 'touches';
-        t.textContent = 'touches ' + p.touches.join(', ');
+        var tch = document.createElement('span');
+        tch.className = 'touches';
+        tch.textContent = t('touches {0}', p.touches.join(', '));
         li.appendChild(document.createTextNode(' '));
-        li.appendChild(t);
+        li.appendChild(tch);
       }
       ol.appendChild(li);
     });
@@ -214,6 +233,49 @@
       pre.dataset.number = String(number);
       pre.hidden = false;
     }).catch(function (e) { flash(e.message); });
+  }
+
+  function windowText(w) {
+    if (!w) return t('No automatic install');
+    if (!w.days.length && !w.hours) return t('Any time');
+    return (w.days.length ? w.days.map(function (d) { return days[d] || d; }).join(', ') : t('every day')) + ' · ' + (w.hours || t('all day'));
+  }
+
+  // The settings form: what it sends is only what it shows, the server checks it.
+  var settingsForm = document.querySelector('form[data-form="settings"]');
+  function settingsBody(f) {
+    var body = { check_interval: f.elements['check_interval'].value.trim(), source: f.elements['source'].value.trim(), lang: f.elements['lang'].value };
+    var mode = f.querySelector('input[name="auto"]:checked');
+    mode = mode ? mode.value : 'off';
+    if (mode === 'off') body.auto_install = null;
+    else if (mode === 'always') body.auto_install = 'always';
+    else {
+      var days = [];
+      f.querySelectorAll('input[name="days"]:checked').forEach(function (c) { days.push(c.value); });
+      var hours = f.elements['from'].value || f.elements['to'].value ? f.elements['from'].value + '-' + f.elements['to'].value : '';
+      body.auto_install = { days: days, hours: hours };
+    }
+    return body;
+  }
+  function showWindowFields(f) {
+    var mode = f.querySelector('input[name="auto"]:checked');
+    field(f, 'window-fields').hidden = !mode || mode.value !== 'window';
+  }
+  if (settingsForm) {
+    showWindowFields(settingsForm);
+    settingsForm.addEventListener('change', function () { showWindowFields(settingsForm); });
+    settingsForm.addEventListener('submit', function (ev) {
+      ev.preventDefault();
+      var f = settingsForm, err = field(f, 'settings-error'), ok = field(f, 'settings-saved');
+      err.hidden = true; ok.hidden = true;
+      var body = settingsBody(f);
+      post('api/settings', body).then(function () {
+        ok.hidden = false;
+        // A new page language shows at once (unless the switch chose one).
+        if (body.lang && body.lang !== lang) { window.location.reload(); return; }
+        refreshModules();
+      }).catch(function (e) { err.textContent = e.message; err.hidden = false; });
+    });
   }
 
   function getJSON(url) {
@@ -243,7 +305,7 @@
         var el = moduleEl(m.name);
         if (el) render(el, m);
       });
-    }).catch(function (e) { flash('Could not read the modules: ' + e.message); });
+    }).catch(function (e) { flash(t('Could not read the modules: {0}', e.message)); });
   }
 
   function cell(tr, text, cls) {
@@ -259,21 +321,21 @@
       body.textContent = '';
       if (!j.operations.length) {
         var tr = document.createElement('tr');
-        cell(tr, 'No operation yet.', 'empty').colSpan = 6;
+        cell(tr, t('No operation yet.'), 'empty').colSpan = 6;
         body.appendChild(tr);
       }
       j.operations.forEach(function (op) {
         var tr = document.createElement('tr');
         tr.dataset.operation = op.id;
-        var t = document.createElement('time');
-        setTime(t, op.started, '');
-        cell(tr, t);
-        cell(tr, op.module || 'all');
-        cell(tr, op.kind);
+        var tm = document.createElement('time');
+        setTime(tm, op.started, '');
+        cell(tr, tm);
+        cell(tr, op.module || t('all'));
+        cell(tr, kinds[op.kind] || op.kind);
         cell(tr, op.from || op.to ? (op.from || '—') + ' → ' + (op.to || '—') : '');
         var b = document.createElement('span');
         b.className = 'badge ' + ({ succeeded: 'ok', failed: 'bad', running: 'warn' }[op.result] || '');
-        b.textContent = op.result;
+        b.textContent = results[op.result] || op.result;
         cell(tr, b);
         var err = cell(tr, op.error, 'err');
         if (op.code) {
@@ -284,13 +346,14 @@
         }
         body.appendChild(tr);
       });
-    }).catch(function (e) { flash('Could not read the operations: ' + e.message); });
+    }).catch(function (e) { flash(t('Could not read the operations: {0}', e.message)); });
   }
 
   document.addEventListener('click', function (ev) {
     var b = ev.target.closest('button[data-action]');
     if (!b || b.disabled) return;
     var action = b.dataset.action, req;
+    if (action === 'save-settings') return; // the form's submit handles it
     if (action === 'view-script') {
       viewScript(b.closest('[data-module]'), b.dataset.number);
       return;
@@ -305,7 +368,7 @@
       var mel = b.closest('[data-module]'), box = field(mel, 'database'), mod = mel.dataset.module;
       var next = box.dataset.next, nextName = box.dataset.nextName;
       if (!next) return;
-      var q = action === 'apply-next' ? 'Run ' + nextName + ' on ' + mod + ' now?' : 'Record ' + nextName + ' as run by hand on ' + mod + '?';
+      var q = action === 'apply-next' ? t('Run {0} on {1} now?', nextName, mod) : t('Record {0} as run by hand on {1}?', nextName, mod);
       if (!window.confirm(q)) return;
       req = post('api/modules/' + encodeURIComponent(mod) + '/db/' + action, action === 'mark-applied' ? { number: Number(next) } : null);
       showProgress(mel, 'script', 'script', 0, 0);
@@ -316,11 +379,11 @@
         .then(function () { b.disabled = false; });
     } else if (action === 'maintenance-off') {
       var fel = b.closest('[data-module]'), fname = fel.dataset.module;
-      if (!window.confirm('Take down the maintenance flag of ' + fname + '? It is renamed to .bak, or kept in the state folder.')) return;
+      if (!window.confirm(t('Take down the maintenance flag of {0}? It is renamed to .bak, or kept in the state folder.', fname))) return;
       req = post('api/modules/' + encodeURIComponent(fname) + '/maintenance-off').then(refreshModules);
     } else {
       var el = b.closest('[data-module]'), name = el.dataset.module;
-      if (action === 'rollback' && !window.confirm('Put ' + name + ' back to its previous version?')) return;
+      if (action === 'rollback' && !window.confirm(t('Put {0} back to its previous version?', name))) return;
       req = post('api/modules/' + encodeURIComponent(name) + '/' + action);
       showProgress(el, action, '', 0, 0);
     }
@@ -330,14 +393,14 @@
       .then(function () { if (action === 'check') b.disabled = false; });
   });
 
-  document.querySelectorAll('time[datetime]').forEach(function (t) { t.textContent = stamp(t.getAttribute('datetime')); });
+  document.querySelectorAll('time[datetime]').forEach(function (el) { el.textContent = stamp(el.getAttribute('datetime')); });
 
   var es;
   function connect() {
     es = new EventSource('api/events');
     es.addEventListener('open', function () {
       live.dataset.live = 'on';
-      live.textContent = 'live';
+      live.textContent = t('live');
       // Whatever ended while the stream was down shows now.
       refreshModules();
       refreshOperations();
@@ -348,13 +411,13 @@
     });
     es.addEventListener('operation', function (e) {
       var op = JSON.parse(e.data);
-      if (op.result === 'failed') flash((op.module ? op.module + ': ' : '') + op.kind + ' failed: ' + op.error);
+      if (op.result === 'failed') flash((op.module ? op.module + ': ' : '') + t('{0} failed: {1}', kinds[op.kind] || op.kind, op.error));
       refreshModules();
       refreshOperations();
     });
     es.addEventListener('error', function () {
       live.dataset.live = 'off';
-      live.textContent = 'reconnecting…';
+      live.textContent = t('reconnecting…');
       if (es.readyState === EventSource.CLOSED) setTimeout(connect, 3000);
     });
   }

@@ -1,0 +1,4 @@
+package fleet
+
+// PageMessages gives the external tests the pages' catalog.
+var PageMessages = pageMessages
