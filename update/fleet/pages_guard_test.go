@@ -130,7 +130,7 @@ func TestPagesBearerScript(t *testing.T) {
 func TestPagesSession(t *testing.T) {
 	d := newDomain(t)
 	c, clk := clockMaster(t, d)
-	ck, token := c.cookie(adminToken)
+	ck, _ := c.cookie(adminToken)
 	require.Equal(t, 12*60*60, ck.MaxAge)
 	cookie := map[string]string{"Cookie": ck.Name + "=" + ck.Value}
 	resp, _ := c.do("GET", "/ui/", nil, cookie)
@@ -143,7 +143,7 @@ func TestPagesSession(t *testing.T) {
 	require.Equal(t, http.StatusSeeOther, resp.StatusCode, "the session outlived 12 h")
 
 	// Logout ends the session on the master, not only in the browser.
-	ck, token = c.cookie(adminToken)
+	ck, token := c.cookie(adminToken)
 	cookie = map[string]string{"Cookie": ck.Name + "=" + ck.Value}
 	other := newPagesClient(t, d)
 	resp, _ = other.do("GET", "/ui/", nil, cookie)
