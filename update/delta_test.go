@@ -13,6 +13,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/upkeep-go/upkeep/manifest"
 	"github.com/upkeep-go/upkeep/update"
 	"github.com/upkeep-go/upkeep/update/publish"
 	"github.com/upkeep-go/upkeep/update/updatetest"
@@ -328,4 +329,41 @@ func TestDeltaPrefetched(t *testing.T) {
 	require.Len(t, de.rec.to(de.delta), 1, "the delta downloaded before is used")
 	require.Empty(t, de.rec.to(de.full))
 	require.Equal(t, de.v2, updatetest.ReadTree(t, de.module))
+}
+
+// TestDeltaNotSmallerNotDownloaded: a delta the signed manifest lists as no smaller
+// than the full pack is never downloaded, whatever else the manifest says: the full
+// pack is.
+func TestDeltaNotSmallerNotDownloaded(t *testing.T) {
+	t.Parallel()
+	de := newDeltaEnv(t, update.InPlace, false)
+	path := filepath.Join(de.repo.Dir, manifest.FileName)
+	data, err := os.ReadFile(path)
+	require.NoError(t, err)
+	m, err := manifest.Parse(data)
+	require.NoError(t, err)
+	n := 0
+	for i := range m.Releases {
+		for j := range m.Releases[i].Packs {
+			p := &m.Releases[i].Packs[j]
+			for k := range p.Deltas {
+				p.Deltas[k].Size = p.Size // as large as the pack
+				n++
+			}
+		}
+	}
+	require.Equal(t, 1, n)
+	data, err = m.Marshal()
+	require.NoError(t, err)
+	require.NoError(t, os.WriteFile(path, data, 0o644))
+	de.repo.Refresh(0)
+
+	res, err := de.eng.Install(context.Background(), "web", update.InstallOptions{})
+	require.NoError(t, err)
+	require.Equal(t, []string{"1.1.0"}, res.Installed)
+	require.Empty(t, res.Deltas)
+	require.Empty(t, de.rec.to(de.delta), "the delta is not downloaded")
+	require.NotEmpty(t, de.rec.to(de.full))
+	require.Equal(t, de.v2, updatetest.ReadTree(t, de.module))
+	require.NotContains(t, de.messages(), "delta from 1.0.0")
 }

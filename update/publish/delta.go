@@ -113,6 +113,9 @@ func buildDelta(ctx context.Context, repo string, key signature.PrivateKey, b Bu
 	if err := pack.BuildDeltaDir(ctx, cw, filepath.Join(tree, "t"), b.Dir, o.build...); err != nil {
 		return d, fmt.Errorf("building the delta from %s: %w", from, err)
 	}
+	if !deltaPays(cw.n, p.Size) {
+		return d, fmt.Errorf("the delta from %s has %d bytes, not smaller than 90 %% of the %d-byte pack: not listed", from, cw.n, p.Size)
+	}
 	if err := f.Chmod(0o644); err != nil {
 		return d, err
 	}
@@ -129,6 +132,13 @@ func buildDelta(ctx context.Context, repo string, key signature.PrivateKey, b Bu
 	}
 	return builtDelta{tmp: f.Name(), sig: sig,
 		entry: manifest.Delta{From: from, File: name, Size: cw.n, SHA256: hex.EncodeToString(h.Sum(nil))}}, nil
+}
+
+// deltaPays reports whether a delta of size bytes is worth listing beside a full pack
+// of full bytes: smaller than 90 % of it (a client that downloads the delta also
+// pays for the work of rebuilding, and a miss falls back to the full pack).
+func deltaPays(size, full int64) bool {
+	return size*10 < full*9
 }
 
 // extractChecked extracts the pack at path into dest after checking its size and
