@@ -39,8 +39,9 @@ func (t *tokenReader) Read(p []byte) (int, error) {
 // declared size it checks) entry by entry, calling add with each entry (reused
 // between calls) as soon as it is decoded: a listing is never held whole, and add
 // can refuse it on its first entry past a limit. The listing is an object whose
-// first member is "format" and whose only other is "entries".
-func readListing(src io.Reader, listing *file, add func(*deltaListItem) error) error {
+// first member is "format" ([DeltaFormat] or [DeltaFormatV1], whose number is stored
+// in *version before the first entry) and whose only other is "entries".
+func readListing(src io.Reader, listing *file, version *int, add func(*deltaListItem) error) error {
 	lr := &io.LimitedReader{R: src, N: int64(listing.usize) + 1}
 	tr := &tokenReader{r: lr}
 	jd := json.NewDecoder(tr)
@@ -105,8 +106,14 @@ func readListing(src io.Reader, listing *file, add func(*deltaListItem) error) e
 				return bad(err)
 			}
 			format, _ = t.(string)
-			if format != DeltaFormat {
-				return listingErr(listing.name, fmt.Sprintf("format %q, want %q", cutString(format, 64), DeltaFormat))
+			switch format {
+			case DeltaFormat:
+				*version = 2
+			case DeltaFormatV1:
+				*version = 1
+			default:
+				return listingErr(listing.name, fmt.Sprintf("format %q, want %q or %q: a delta this version cannot apply",
+					cutString(format, 64), DeltaFormat, DeltaFormatV1))
 			}
 		case key == "entries" && format == "":
 			return listingErr(listing.name, `"format" must come before "entries"`)

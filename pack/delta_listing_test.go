@@ -168,7 +168,8 @@ func FuzzDeltaListing(f *testing.F) {
 	f.Fuzz(func(t *testing.T, js []byte) {
 		listing := &file{name: DeltaListingName, usize: uint64(len(js))}
 		var got []deltaListItem
-		err := readListing(bytes.NewReader(js), listing, func(it *deltaListItem) error {
+		var version int
+		err := readListing(bytes.NewReader(js), listing, &version, func(it *deltaListItem) error {
 			if len(got) > 1000 {
 				return entryErr("", RuleMaxFiles, ErrLimit, "too many")
 			}
@@ -188,7 +189,7 @@ func FuzzDeltaListing(f *testing.F) {
 		if err := jd.Decode(&whole); err != nil {
 			t.Fatalf("accepted a listing encoding/json refuses: %v", err)
 		}
-		if whole.Format != DeltaFormat {
+		if whole.Format != DeltaFormat && whole.Format != DeltaFormatV1 {
 			t.Fatalf("accepted format %q", whole.Format)
 		}
 		if len(whole.Entries) != len(got) {

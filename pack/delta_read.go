@@ -14,8 +14,9 @@ import (
 // delta is a checked delta: its zip and its listing, each file entry joined to the
 // zip entry holding its data (nil for DeltaSame).
 type delta struct {
-	a     *archive
-	info  *DeltaInfo
+	a       *archive
+	version int // of the format: 1 (DeltaFormatV1) or 2 (DeltaFormat)
+	info    *DeltaInfo
 	files []*file // the new tree, as extraction entries (listing order)
 	data  []*file // for each of files: its zip entry, or nil
 }
@@ -131,12 +132,12 @@ const keepListing = 16 << 20
 func (d *delta) readListing(src io.Reader, listing *file, names map[string]*file, lim Limits, keep int64, mtimes *[]int64) (bool, error) {
 	n, kept := 0, int64(0)
 	keeping := true
-	err := readListing(src, listing, func(it *deltaListItem) error {
+	err := readListing(src, listing, &d.version, func(it *deltaListItem) error {
 		if n >= lim.MaxFiles {
 			return entryErr("", RuleMaxFiles, ErrLimit, fmt.Sprintf("more than %d entries", lim.MaxFiles))
 		}
 		n++
-		e, _, err := checkDeltaItem(it, lim)
+		e, _, err := checkDeltaItem(it, d.version, lim)
 		if err != nil {
 			return err
 		}
@@ -188,7 +189,7 @@ func (d *delta) readListing(src io.Reader, listing *file, names map[string]*file
 
 // checkDeltaItem checks one listing entry and returns it as a DeltaEntry and as an
 // extraction entry (without its modification time).
-func checkDeltaItem(it *deltaListItem, lim Limits) (DeltaEntry, file, error) {
+func checkDeltaItem(it *deltaListItem, version int, lim Limits) (DeltaEntry, file, error) {
 	e := DeltaEntry{Path: it.Path, Size: it.Size, Link: it.Target, Op: it.Op, BaseSize: it.BaseSize}
 	f := file{name: it.Path}
 	bad := func(detail string) (DeltaEntry, file, error) { return e, f, listingErr(it.Path, detail) }
@@ -242,8 +243,11 @@ func checkDeltaItem(it *deltaListItem, lim Limits) (DeltaEntry, file, error) {
 				return bad("base fields on an entry that is not patched")
 			}
 		case DeltaPatch:
-			if it.BaseSize < 1 || it.BaseSize > MaxDeltaDict || it.Size > MaxDeltaDict {
+			if version == 1 && (it.BaseSize < 1 || it.BaseSize > MaxDeltaDict || it.Size > MaxDeltaDict) {
 				return bad(fmt.Sprintf("patched file or its base outside 1..%d bytes", MaxDeltaDict))
+			}
+			if it.BaseSize < 1 || it.BaseSize > lim.MaxFileSize {
+				return bad(fmt.Sprintf("base of a patched file outside 1..%d bytes", lim.MaxFileSize))
 			}
 			if e.BaseSHA256, ok = parseSum(it.BaseSHA256); !ok {
 				return bad("base_sha256 is not 64 hex digits")
