@@ -26,7 +26,7 @@ import (
 //   - literal: the inserted bytes.
 //
 // The patch is a header (patchMagic, then the three frames' sizes as uvarints)
-// followed by the frames. The build finds the matches itself, over the whole base (a
+// followed by the frames; an empty stream has no frame (size 0). The build finds the matches itself, over the whole base (a
 // hash of every patchStep-th position of the base, a rolling hash over the new file,
 // and the previous match's offset tried first at every position), so that a change
 // that shifts the rest of a file, or a pointer changed every few hundred bytes, costs
@@ -282,7 +282,9 @@ func (pe *patchEncoder) encode(ctx context.Context, old, cur []byte) ([]byte, er
 	}
 	frames := make([][]byte, 3)
 	for k, b := range [][]byte{s.ctrl, s.diff, s.lit} {
-		frames[k] = pe.enc.EncodeAll(b, nil)
+		if len(b) > 0 { // an empty stream is no frame at all
+			frames[k] = pe.enc.EncodeAll(b, nil)
+		}
 	}
 	out := []byte(patchMagic)
 	for _, f := range frames {
@@ -337,6 +339,10 @@ func (pd *patchDecoder) apply(ctx context.Context, r io.ReaderAt, psize int64, b
 		}
 		src := io.NewSectionReader(r, at, sizes[k])
 		at += sizes[k]
+		if sizes[k] == 0 {
+			rd[k] = src // empty
+			continue
+		}
 		if pd.br[k] == nil {
 			pd.br[k] = bufio.NewReaderSize(src, 32<<10)
 		} else {

@@ -17,8 +17,8 @@ type delta struct {
 	a       *archive
 	version int // of the format: 1 (DeltaFormatV1) or 2 (DeltaFormat)
 	info    *DeltaInfo
-	files []*file // the new tree, as extraction entries (listing order)
-	data  []*file // for each of files: its zip entry, or nil
+	files   []*file // the new tree, as extraction entries (listing order)
+	data    []*file // for each of files: its zip entry, or nil
 }
 
 // ReadDeltaInfo reads and checks a delta without a base: the zip's structure (as

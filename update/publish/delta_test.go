@@ -2,6 +2,7 @@ package publish_test
 
 import (
 	"bytes"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -23,7 +24,11 @@ func TestPublishDeltas(t *testing.T) {
 	dir := t.TempDir()
 	sec, kr := newKey(t)
 	repo := filepath.Join(dir, "repo")
-	big := strings.Repeat("a line of text that repeats with a counter\n", 3000)
+	var lines strings.Builder // text that does not compress to nothing: a delta pays
+	for i := range 3000 {
+		fmt.Fprintf(&lines, "a line of text with a counter %d\n", i*7919%10007)
+	}
+	big := lines.String()
 	versions := []string{"1.0.0", "1.1.0", "1.2.0", "1.10.0"}
 	builds := map[string]string{}
 	for i, v := range versions {
