@@ -5,8 +5,15 @@ import (
 	"context"
 	"errors"
 	"math/rand/v2"
+	"os"
+	"os/exec"
+	"path/filepath"
 	"sync"
 	"testing"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/upkeep-go/upkeep/internal/testenv"
 )
 
 // TestPatchRoundTrip: a patch rebuilds the new file exactly, whatever changed: bytes
@@ -110,4 +117,43 @@ func (l *limitWriter) Write(p []byte) (int, error) {
 		return 0, errLimitWriter
 	}
 	return l.w.Write(p)
+}
+
+// TestPatchAgainstZstd: on a binary-like file with 1 % of its bytes edited, and on
+// one with a few bytes changed, a patch is at most 1.5 times what `zstd -19
+// --long=27 --patch-from` makes of the same pair (BenchmarkDeltaBinary measures the
+// real binaries).
+func TestPatchAgainstZstd(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs zstd -19")
+	}
+	zstdCmd := testenv.NeedProgram(t, "zstd", "zstd")
+	t.Parallel()
+	edited, _ := binaryLikePair(2<<20, 1)
+	few := append([]byte{}, edited...)
+	copy(few[1<<20:], "version 1.0.1")
+	copy(few[5000:], "1.0.1")
+	pairs := map[string][2][]byte{}
+	pairs["1%-edits"] = func() [2][]byte { o, c := binaryLikePair(2<<20, 1); return [2][]byte{o, c} }()
+	pairs["a-version-string"] = [2][]byte{edited, few}
+	var pe patchEncoder
+	defer pe.close()
+	for name, p := range pairs {
+		dir := t.TempDir()
+		oldPath, newPath, out := filepath.Join(dir, "old"), filepath.Join(dir, "new"), filepath.Join(dir, "p.zst")
+		require.NoError(t, os.WriteFile(oldPath, p[0], 0o644))
+		require.NoError(t, os.WriteFile(newPath, p[1], 0o644))
+		cmd := exec.Command(zstdCmd, "-q", "-f", "-19", "--long=27", "--patch-from="+oldPath, newPath, "-o", out)
+		if o, err := cmd.CombinedOutput(); err != nil {
+			t.Fatalf("%v: %v: %s", cmd, err, o)
+		}
+		zfi, err := os.Stat(out)
+		require.NoError(t, err)
+		patch, err := pe.encode(context.Background(), p[0], p[1])
+		require.NoError(t, err)
+		t.Logf("%s: patch %d bytes, zstd %d bytes (%.3fx)", name, len(patch), zfi.Size(), float64(len(patch))/float64(zfi.Size()))
+		if float64(len(patch)) > 1.5*float64(zfi.Size()) {
+			t.Errorf("%s: patch of %d bytes, more than 1.5 × zstd's %d", name, len(patch), zfi.Size())
+		}
+	}
 }
