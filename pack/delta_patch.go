@@ -43,6 +43,8 @@ const (
 	patchLongLen      = 64 // a match long enough to take over the previous offset
 	patchLookahead    = 16 // bytes within which the previous offset may resume
 	patchNear         = 64 // bytes after a match within which nearby offsets are tried
+	patchSkipLog      = 10 // without a match, one more byte skipped per KiB…
+	patchMaxSkip      = 1  // …up to this many
 	// MaxDeltaPatch bounds the files (new and old) a delta patches: larger ones are
 	// held whole. Building a patch holds the file, its old version and an index of it
 	// in memory.
@@ -174,7 +176,10 @@ func (ix *patchIndex) matches(ctx context.Context, cur []byte) ([]patchMatch, er
 			}
 		}
 		if best.n == 0 {
-			i++
+			// Far from any match (data new in this version, often compressed), look
+			// at fewer positions: a match found later is extended backwards over
+			// the bytes skipped.
+			i += 1 + min((i-start)>>patchSkipLog, patchMaxSkip)
 			continue
 		}
 		// Extend backwards over the bytes not yet matched.
