@@ -125,16 +125,33 @@ func loopExtract(b *testing.B, bp benchPack, into string, extract func(dest stri
 	b.SetBytes(bp.output)
 	b.ReportAllocs()
 	i := 0
+	var cpu time.Duration
 	for b.Loop() {
 		dest := filepath.Join(into, fmt.Sprintf("out-%d", i))
 		i++
+		c := processCPU()
 		if err := extract(dest); err != nil {
 			b.Fatal(err)
 		}
+		cpu += processCPU() - c
 		b.StopTimer()
 		os.RemoveAll(dest)
 		b.StartTimer()
 	}
+	reportCPU(b, cpu, bp.output)
+}
+
+// reportCPU reports the CPU time (user and system, all threads) per operation and
+// the throughput it gives on two cores ("MB/s-2cores-cpu"): on a machine shared with
+// other work, wall times swing by 2 or 3 times from one run to the next, CPU time
+// much less, so ratios are read from it.
+func reportCPU(b *testing.B, cpu time.Duration, bytes int64) {
+	if cpu <= 0 || b.N == 0 {
+		return
+	}
+	per := cpu / time.Duration(b.N)
+	b.ReportMetric(float64(per.Milliseconds()), "cpu-ms/op")
+	b.ReportMetric(2*float64(bytes)/per.Seconds()/1e6, "MB/s-2cores-cpu")
 }
 
 func openPack(b *testing.B, bp benchPack) *os.File {
@@ -268,11 +285,15 @@ func BenchmarkExtract(b *testing.B) {
 			require.NoError(b, err)
 			b.SetBytes(bp.output)
 			b.ReportAllocs()
+			var cpu time.Duration
 			for b.Loop() {
+				c := processCPU()
 				if err := inflateInMemory(data); err != nil {
 					b.Fatal(err)
 				}
+				cpu += processCPU() - c
 			}
+			reportCPU(b, cpu, bp.output)
 		})
 		if m == Deflate {
 			b.Run("unzip-q/"+m.String(), func(b *testing.B) {

@@ -10,7 +10,6 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
-	"math/bits"
 	"os"
 	"path"
 	"runtime"
@@ -22,16 +21,29 @@ import (
 )
 
 // A delta is a zip holding the listing of a whole new tree ([DeltaListingName]) and,
-// for each file that changed, either a zstd frame compressed with the same path's old
-// file as a raw dictionary ("patch/PATH", stored) or the whole new file ("file/PATH",
-// zstd-compressed). Unchanged files are only listed; removed files are absent.
+// for each file that changed, either a patch that rebuilds it from the same path's old
+// file ("patch/PATH", stored) or the whole new file ("file/PATH", zstd-compressed).
+// Unchanged files are only listed; removed files are absent.
+//
+// In the "upkeep-delta/2" format a patch is a list of copies from anywhere in the
+// old file, replaced bytes and inserted bytes, compressed with zstd (see
+// delta_patch.go). The "upkeep-delta/1" format, which [ApplyDelta] still reads,
+// held a zstd frame compressed with the old file as a raw dictionary: the encoder's
+// hash tables are fixed in size (a few hundred thousand buckets), so over a base of
+// megabytes most of the old file cannot be found again, and a 13.6 MB binary with 60
+// bytes changed gave a 5.7 MB patch. Agents that read only the first format refuse
+// a delta of the second by its "format" field, and install from the full pack.
 const (
 	// DeltaListingName is the zip entry holding a delta's listing (JSON).
 	DeltaListingName = "upkeep-delta.json"
-	// DeltaFormat is the value of the listing's "format" field.
-	DeltaFormat = "upkeep-delta/1"
-	// MaxDeltaDict bounds the old file used as a dictionary, and the new file patched
-	// with it: larger files are held whole in the delta. It bounds the memory of
+	// DeltaFormat is the value of the listing's "format" field of the deltas
+	// [BuildDelta] writes.
+	DeltaFormat = "upkeep-delta/2"
+	// DeltaFormatV1 is the earlier format, whose patches are zstd frames with the
+	// old file as a raw dictionary; [ApplyDelta] still applies it.
+	DeltaFormatV1 = "upkeep-delta/1"
+	// MaxDeltaDict bounds, in the "upkeep-delta/1" format, the old file used as a
+	// dictionary and the new file patched with it: it bounds the memory of
 	// [ApplyDelta] (one dictionary and one zstd window per worker).
 	MaxDeltaDict = 16 << 20
 	// maxDeltaListing bounds the decompressed listing.
@@ -140,13 +152,13 @@ func BuildDeltaDir(ctx context.Context, w io.Writer, oldDir, newDir string, opts
 // ([ApplyDelta]). The listing names every file, folder and link of newFS with its
 // mode, mtime (or [WithModTime]'s), size and SHA-256. A file whose old version (same
 // path) has the same content is only listed; a changed file of at most
-// [MaxDeltaDict] bytes, whose old version is at most as large and not of an
-// already-compressed type, is held as a zstd frame with the old file as raw
-// dictionary, when that frame is smaller than the file compressed alone; every other
-// file is held whole, zstd-compressed. Files are hashed and patched by
-// runtime.GOMAXPROCS(0) workers and written in order: the same trees give the same
-// bytes. Only changed files up to [MaxDeltaDict] are held in memory (with their old
-// version), at most two per worker.
+// [MaxDeltaPatch] bytes, whose old version is at most as large and not of an
+// already-compressed type, is held as a patch against the old file, when that patch
+// is smaller than the file compressed alone; every other file is held whole,
+// zstd-compressed. Files are hashed and patched by runtime.GOMAXPROCS(0) workers and
+// written in order: the same trees give the same bytes. Only changed files up to
+// [MaxDeltaPatch] are held in memory (with their old version and an index of it
+// while patched), at most two per worker.
 // [WithMethod] is ignored.
 func BuildDelta(ctx context.Context, w io.Writer, oldFS, newFS fs.FS, opts ...BuildOption) error {
 	o := &buildOptions{method: Zstd}
@@ -217,13 +229,14 @@ type deltaResult struct {
 type deltaBuildWorker struct {
 	buf   []byte
 	alone *zstd.Encoder // for the size of a file compressed alone
+	patch patchEncoder
 }
 
 // files fills items (one per entry) and writes the zip entries of the changed files.
 // Files are hashed, compared and patched by GOMAXPROCS workers; their entries are
 // written in the listing's order, so the same trees still give the same bytes. At
 // most 2 × workers files are in flight: memory stays bounded by that many changed
-// files of up to [MaxDeltaDict] bytes (with their old versions while patched).
+// files of up to [MaxDeltaPatch] bytes (with their old versions while patched).
 func (b *deltaBuilder) files(ctx context.Context, entries []*buildEntry, items []deltaListItem) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
@@ -274,6 +287,7 @@ func (b *deltaBuilder) files(ctx context.Context, entries []*buildEntry, items [
 				if w.alone != nil {
 					w.alone.Close()
 				}
+				w.patch.close()
 			}()
 			for i := range jobs {
 				r := &results[i]
@@ -327,7 +341,7 @@ func (b *deltaBuilder) file(ctx context.Context, w *deltaBuildWorker, e *buildEn
 			return nil
 		}
 	}
-	if old.Size() == 0 || old.Size() > MaxDeltaDict || e.size > MaxDeltaDict ||
+	if old.Size() == 0 || old.Size() > MaxDeltaPatch || e.size > MaxDeltaPatch ||
 		compressedExts[strings.ToLower(path.Ext(e.path))] {
 		it.Op = DeltaWhole
 		return nil
@@ -340,10 +354,10 @@ func (b *deltaBuilder) file(ctx context.Context, w *deltaBuildWorker, e *buildEn
 	if err != nil {
 		return &EntryError{Entry: e.path, Rule: RuleRead, Err: err}
 	}
-	if sha256.Sum256(cur) != newSum || len(dict) > MaxDeltaDict {
+	if sha256.Sum256(cur) != newSum || len(dict) > MaxDeltaPatch {
 		return &EntryError{Entry: e.path, Rule: RuleRead, Err: errors.New("file changed while the delta was built")}
 	}
-	frame, err := encodePatch(dict, cur)
+	frame, err := w.patch.encode(ctx, dict, cur)
 	if err != nil {
 		return &EntryError{Entry: e.path, Rule: RuleWrite, Err: err}
 	}
@@ -377,26 +391,6 @@ func (b *deltaBuilder) emit(ctx context.Context, e *buildEntry, it *deltaListIte
 		return b.addFile(ctx, e)
 	}
 	return nil
-}
-
-// encodePatch compresses cur with dict as raw dictionary, in one frame whose window
-// reaches the whole dictionary.
-func encodePatch(dict, cur []byte) ([]byte, error) {
-	enc, err := zstd.NewWriter(nil, zstd.WithEncoderConcurrency(1), zstd.WithEncoderLevel(zstd.SpeedBetterCompression),
-		zstd.WithWindowSize(patchWindow(len(dict), len(cur))), zstd.WithEncoderDictRaw(deltaDictID, dict))
-	if err != nil {
-		return nil, err
-	}
-	defer enc.Close()
-	return enc.EncodeAll(cur, nil), nil
-}
-
-// patchWindow is the window of a patch frame: a power of two covering the dictionary
-// and the file, within the decoders' limit.
-func patchWindow(dict, cur int) int {
-	n := max(dict+cur, zstd.MinWindowSize)
-	w := 1 << bits.Len(uint(n-1))
-	return min(w, maxZstdWindow)
 }
 
 // addFile writes e's content, compressed, as a whole entry.

@@ -63,8 +63,10 @@ type DeltaReport struct {
 // not a regular file, or not the content the delta expects (for a patch: the
 // listing's base SHA-256) is obtained from the [WithFetch] function, or else fails
 // with [ErrBase] naming it. On any error the temporary tree is removed and dest is
-// left as it was. Memory is bounded: a worker holds at most one base file of up to
-// [MaxDeltaDict] bytes and one zstd window.
+// left as it was. Memory is bounded: a worker holds three zstd windows of at most 8
+// MiB for a patch (the base is read where the patch copies from, never held whole;
+// in the "upkeep-delta/1" format, one base file of up to [MaxDeltaDict] bytes and
+// one zstd window).
 func ApplyDelta(ctx context.Context, r io.ReaderAt, size int64, baseDir, dest string, opts ...Option) (*DeltaReport, error) {
 	start := time.Now()
 	o, err := newOptions(opts)
@@ -146,6 +148,7 @@ type deltaWorker struct {
 	dict []byte
 	dec  decoders
 	zd   *zstd.Decoder // with the current dictionary
+	pd   patchDecoder
 	h    hash.Hash
 }
 
@@ -167,6 +170,7 @@ func (ap *applier) writeAll(ctx context.Context, files []*file) error {
 		wg.Go(func() {
 			w := &deltaWorker{br: newReadBuffer(), buf: make([]byte, copyBufSize), h: sha256.New()}
 			defer w.dec.close()
+			defer w.pd.close()
 			defer func() {
 				if w.zd != nil {
 					w.zd.Close()
@@ -266,6 +270,13 @@ func (ap *applier) produce(ctx context.Context, w *deltaWorker, e *DeltaEntry, z
 		ap.same.Add(1)
 		return nil
 	case DeltaPatch:
+		if ap.d.version == 2 {
+			if err := ap.patch(ctx, w, e, zf, cw); err != nil {
+				return err
+			}
+			ap.patched.Add(1)
+			return nil
+		}
 		if err := ap.readDict(w, e); err != nil {
 			return err
 		}
@@ -297,6 +308,48 @@ func (ap *applier) produce(ctx context.Context, w *deltaWorker, e *DeltaEntry, z
 		ap.whole.Add(1)
 		return nil
 	}
+}
+
+// patch rebuilds e from its base and the patch held in zf ("upkeep-delta/2"): the
+// base is checked against the listing's SHA-256 first, then read where the patch
+// copies from, never held whole.
+func (ap *applier) patch(ctx context.Context, w *deltaWorker, e *DeltaEntry, zf *file, cw *checkWriter) error {
+	in, err := ap.openBase(e.Path, e.BaseSize)
+	if err != nil {
+		return err
+	}
+	defer in.Close()
+	base, ok := in.(io.ReaderAt)
+	if !ok {
+		return &errBaseMismatch{"the base file cannot be read at random places"}
+	}
+	bh := sha256.New()
+	if _, err := io.CopyBuffer(bh, &ctxReader{ctx: ctx, r: in}, w.buf); err != nil {
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		return &errBaseMismatch{"reading the base file: " + err.Error()}
+	}
+	if [32]byte(bh.Sum(nil)) != e.BaseSHA256 {
+		return &errBaseMismatch{"the base file's content is not the one the patch was built from (SHA-256 " +
+			hex.EncodeToString(e.BaseSHA256[:8]) + "…)"}
+	}
+	src := io.NewSectionReader(ap.d.a.r, zf.dataOffset, int64(zf.csize))
+	err = w.pd.apply(ctx, src, int64(zf.csize), base, e.BaseSize, cw)
+	var mis *errBaseMismatch
+	switch {
+	case err == nil:
+		return cw.done()
+	case errors.Is(err, errPatch):
+		return entryErr(zf.name, RuleStructure, ErrFormat, err.Error())
+	case errors.As(err, &mis), ctx.Err() != nil:
+		return err
+	}
+	var ee *EntryError
+	if errors.As(err, &ee) {
+		return err
+	}
+	return entryErr(zf.name, RuleStructure, ErrFormat, err.Error())
 }
 
 // sameBufSize is the chunk in which an unchanged file is read, hashed and written:

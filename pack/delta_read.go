@@ -2,12 +2,11 @@ package pack
 
 import (
 	"bufio"
-	"bytes"
 	"encoding/hex"
-	"encoding/json"
 	"fmt"
 	"io"
 	"io/fs"
+	"maps"
 	"strings"
 	"time"
 )
@@ -16,10 +15,10 @@ import (
 // zip entry holding its data (nil for DeltaSame).
 type delta struct {
 	a       *archive
+	version int // of the format: 1 (DeltaFormatV1) or 2 (DeltaFormat)
 	info    *DeltaInfo
 	files   []*file // the new tree, as extraction entries (listing order)
 	data    []*file // for each of files: its zip entry, or nil
-	entries []int   // for each of files: its index in info.Entries
 }
 
 // ReadDeltaInfo reads and checks a delta without a base: the zip's structure (as
@@ -77,43 +76,71 @@ func openDelta(r io.ReaderAt, size int64, o *options) (*delta, error) {
 	}
 	var dec decoders
 	defer dec.close()
-	src, err := dec.open(a, listing, bufio.NewReaderSize(nil, readBufSize))
-	if err != nil {
-		return nil, err
-	}
-	raw, err := io.ReadAll(io.LimitReader(src, int64(listing.usize)+1))
-	if err != nil {
-		return nil, entryErr(listing.name, RuleStructure, ErrFormat, "decompressing: "+err.Error())
-	}
-	if uint64(len(raw)) != listing.usize {
-		return nil, entryErr(listing.name, RuleSize, ErrFormat, fmt.Sprintf("%d bytes, %d declared", len(raw), listing.usize))
-	}
-	var l deltaListing
-	jd := json.NewDecoder(bytes.NewReader(raw))
-	jd.DisallowUnknownFields()
-	if err := jd.Decode(&l); err != nil {
-		return nil, listingErr(listing.name, "JSON: "+err.Error())
-	}
-	if jd.More() {
-		return nil, listingErr(listing.name, "JSON: data after the listing")
-	}
-	if l.Format != DeltaFormat {
-		return nil, listingErr(listing.name, fmt.Sprintf("format %q, want %q", l.Format, DeltaFormat))
-	}
-	lim := o.limits
-	if len(l.Entries) > lim.MaxFiles {
-		return nil, entryErr("", RuleMaxFiles, ErrLimit, fmt.Sprintf("%d entries, more than %d", len(l.Entries), lim.MaxFiles))
-	}
-	d := &delta{a: a, info: &DeltaInfo{Entries: make([]DeltaEntry, 0, len(l.Entries))}}
-	tree := make([]treeEntry, 0, len(l.Entries))
-	used := 0
-	for i := range l.Entries {
-		it := &l.Entries[i]
-		e, f, err := checkDeltaItem(it, lim)
+	br := bufio.NewReaderSize(nil, readBufSize)
+	// A listing is decoded entry by entry, each checked as it comes. What a small
+	// listing decodes is kept; a large one is only checked first (its entries are
+	// dropped once they pass keepListing bytes), then decoded again: a listing past
+	// a limit is refused without ever being held.
+	var d *delta
+	var mtimes []int64
+	for keep := int64(keepListing); ; keep = -1 {
+		d = &delta{a: a, info: &DeltaInfo{}}
+		mtimes = nil
+		names := maps.Clone(byName)
+		src, err := dec.open(a, listing, br)
 		if err != nil {
 			return nil, err
 		}
-		tree = append(tree, treeEntry{raw: f.name, path: f.path, kind: f.kind, link: f.link})
+		all, err := d.readListing(src, listing, names, o.limits, keep, &mtimes)
+		if err != nil {
+			return nil, err
+		}
+		for name := range names {
+			return nil, listingErr(name, "entry not named by the listing")
+		}
+		if all {
+			break
+		}
+	}
+	// The extraction entries are made once the listing is known to be within the
+	// limits, in one allocation.
+	files := make([]file, len(d.info.Entries))
+	d.files = make([]*file, len(files))
+	for i := range files {
+		files[i] = deltaFile(&d.info.Entries[i], mtimes[i])
+		d.files[i] = &files[i]
+	}
+	tree := make([]treeEntry, len(d.files))
+	for i, f := range d.files {
+		tree[i] = treeEntry{raw: f.name, path: f.path, kind: f.kind, link: f.link}
+	}
+	if err := checkTree(tree, o.allowCase); err != nil {
+		return nil, err
+	}
+	return d, nil
+}
+
+// keepListing is the estimated memory (bytes) of the entries a first decoding of a
+// listing keeps; past it, they are dropped and the listing decoded again once
+// checked.
+const keepListing = 16 << 20
+
+// readListing decodes and checks the listing read from src, joining its entries to
+// the zip entries of names (removing each one used). It keeps them in d while their
+// estimated memory is at most keep bytes (and always when keep < 0); past that, it
+// only checks the rest, and reports that it did not keep them all.
+func (d *delta) readListing(src io.Reader, listing *file, names map[string]*file, lim Limits, keep int64, mtimes *[]int64) (bool, error) {
+	n, kept := 0, int64(0)
+	keeping := true
+	err := readListing(src, listing, &d.version, func(it *deltaListItem) error {
+		if n >= lim.MaxFiles {
+			return entryErr("", RuleMaxFiles, ErrLimit, fmt.Sprintf("more than %d entries", lim.MaxFiles))
+		}
+		n++
+		e, _, err := checkDeltaItem(it, d.version, lim)
+		if err != nil {
+			return err
+		}
 		var zf *file
 		switch e.Op {
 		case DeltaPatch, DeltaWhole:
@@ -121,15 +148,14 @@ func openDelta(r io.ReaderAt, size int64, o *options) (*delta, error) {
 			if e.Op == DeltaPatch {
 				dir = deltaPatchDir
 			}
-			zf = byName[dir+e.Path]
+			zf = names[dir+e.Path]
 			if zf == nil {
-				return nil, listingErr(e.Path, fmt.Sprintf("op %s but the delta has no entry %q", e.Op, dir+e.Path))
+				return listingErr(e.Path, fmt.Sprintf("op %s but the delta has no entry %q", e.Op, dir+e.Path))
 			}
-			delete(byName, dir+e.Path)
-			used++
+			delete(names, dir+e.Path)
 			e.Data = int64(zf.csize)
 			if err := checkDeltaData(e, zf, lim); err != nil {
-				return nil, err
+				return err
 			}
 			d.info.Data += e.Data
 		}
@@ -143,42 +169,40 @@ func openDelta(r io.ReaderAt, size int64, o *options) (*delta, error) {
 		}
 		d.info.Size += e.Size
 		if d.info.Size > lim.MaxTotal {
-			return nil, entryErr(e.Path, RuleMaxTotal, ErrLimit, fmt.Sprintf("listing declares more than %d bytes in all", lim.MaxTotal))
+			return entryErr(e.Path, RuleMaxTotal, ErrLimit, fmt.Sprintf("listing declares more than %d bytes in all", lim.MaxTotal))
+		}
+		if !keeping {
+			return nil
+		}
+		if kept += int64(len(e.Path) + len(e.Link) + 400); keep >= 0 && kept > keep {
+			keeping = false
+			d.info.Entries, d.data, *mtimes = nil, nil, nil
+			return nil
 		}
 		d.info.Entries = append(d.info.Entries, e)
-		d.files = append(d.files, f)
 		d.data = append(d.data, zf)
-		d.entries = append(d.entries, i)
-	}
-	for name := range byName {
-		return nil, listingErr(name, "entry not named by the listing")
-	}
-	if err := checkTree(tree, o.allowCase); err != nil {
-		return nil, err
-	}
-	return d, nil
+		*mtimes = append(*mtimes, it.MTime)
+		return nil
+	})
+	return keeping, err
 }
 
 // checkDeltaItem checks one listing entry and returns it as a DeltaEntry and as an
-// extraction entry.
-func checkDeltaItem(it *deltaListItem, lim Limits) (DeltaEntry, *file, error) {
+// extraction entry (without its modification time).
+func checkDeltaItem(it *deltaListItem, version int, lim Limits) (DeltaEntry, file, error) {
 	e := DeltaEntry{Path: it.Path, Size: it.Size, Link: it.Target, Op: it.Op, BaseSize: it.BaseSize}
-	f := &file{name: it.Path, modTime: time.Unix(it.MTime, 0).UTC()}
-	bad := func(detail string) (DeltaEntry, *file, error) { return e, nil, listingErr(it.Path, detail) }
-	raw := it.Path
-	if it.Type == "dir" {
-		raw += "/"
-	}
-	p, nerr := checkName(raw)
+	f := file{name: it.Path}
+	bad := func(detail string) (DeltaEntry, file, error) { return e, f, listingErr(it.Path, detail) }
+	p, nerr := checkName(it.Path)
 	if nerr != nil {
-		return e, nil, nerr
+		return e, f, nerr
 	}
 	if p != it.Path {
 		return bad("path ends with a slash")
 	}
-	f.path = p
+	f.path = it.Path // not p, which may be a copy
 	if dd := strings.Count(p, "/") + 1; dd > lim.MaxDepth {
-		return e, nil, entryErr(it.Path, RuleMaxDepth, ErrLimit, fmt.Sprintf("%d path segments, more than %d", dd, lim.MaxDepth))
+		return e, f, entryErr(it.Path, RuleMaxDepth, ErrLimit, fmt.Sprintf("%d path segments, more than %d", dd, lim.MaxDepth))
 	}
 	if it.MTime < -1<<40 || it.MTime > 1<<40 {
 		return bad("mtime out of range")
@@ -205,7 +229,7 @@ func checkDeltaItem(it *deltaListItem, lim Limits) (DeltaEntry, *file, error) {
 		}
 		f.kind, f.mode = kindFile, fs.FileMode(it.Mode)
 		if it.Size < 0 || it.Size > lim.MaxFileSize {
-			return e, nil, entryErr(it.Path, RuleMaxFileSize, ErrLimit, fmt.Sprintf("declares %d bytes, more than %d", it.Size, lim.MaxFileSize))
+			return e, f, entryErr(it.Path, RuleMaxFileSize, ErrLimit, fmt.Sprintf("declares %d bytes, more than %d", it.Size, lim.MaxFileSize))
 		}
 		f.usize = uint64(it.Size)
 		sum, ok := parseSum(it.SHA256)
@@ -219,8 +243,11 @@ func checkDeltaItem(it *deltaListItem, lim Limits) (DeltaEntry, *file, error) {
 				return bad("base fields on an entry that is not patched")
 			}
 		case DeltaPatch:
-			if it.BaseSize < 1 || it.BaseSize > MaxDeltaDict || it.Size > MaxDeltaDict {
+			if version == 1 && (it.BaseSize < 1 || it.BaseSize > MaxDeltaDict || it.Size > MaxDeltaDict) {
 				return bad(fmt.Sprintf("patched file or its base outside 1..%d bytes", MaxDeltaDict))
+			}
+			if it.BaseSize < 1 || it.BaseSize > lim.MaxFileSize {
+				return bad(fmt.Sprintf("base of a patched file outside 1..%d bytes", lim.MaxFileSize))
 			}
 			if e.BaseSHA256, ok = parseSum(it.BaseSHA256); !ok {
 				return bad("base_sha256 is not 64 hex digits")
@@ -233,6 +260,20 @@ func checkDeltaItem(it *deltaListItem, lim Limits) (DeltaEntry, *file, error) {
 	}
 	e.Mode = f.mode
 	return e, f, nil
+}
+
+// deltaFile returns the extraction entry of the checked entry e.
+func deltaFile(e *DeltaEntry, mtime int64) file {
+	f := file{name: e.Path, path: e.Path, mode: e.Mode, link: e.Link, modTime: time.Unix(mtime, 0).UTC()}
+	switch {
+	case e.Mode.IsDir():
+		f.kind = kindDir
+	case e.Mode&fs.ModeSymlink != 0:
+		f.kind = kindLink
+	default:
+		f.kind, f.usize = kindFile, uint64(e.Size)
+	}
+	return f
 }
 
 // checkDeltaData checks the zip entry zf holding e's data against the listing and

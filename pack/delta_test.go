@@ -318,13 +318,41 @@ func TestDeltaHostile(t *testing.T) {
 	oldContent := []byte(textBlob(7, 50000))
 	os.WriteFile(filepath.Join(base, "a.txt"), oldContent, 0o644)
 	newContent := []byte(strings.Replace(string(oldContent), "line 10 ", "line ten ", 1))
-	frame, err := encodePatch(oldContent, newContent)
+	for _, version := range []int{1, 2} {
+		t.Run(fmt.Sprint("v", version), func(t *testing.T) {
+			t.Parallel()
+			testDeltaHostile(t, version, base, oldContent, newContent)
+		})
+	}
+}
+
+// encodeTestPatch returns the patch of the delta format version that rebuilds cur
+// from old.
+func encodeTestPatch(t testing.TB, version int, old, cur []byte) []byte {
+	t.Helper()
+	if version == 1 {
+		enc, err := zstd.NewWriter(nil, zstd.WithEncoderConcurrency(1), zstd.WithWindowSize(32<<20), zstd.WithEncoderDictRaw(deltaDictID, old))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer enc.Close()
+		return enc.EncodeAll(cur, nil)
+	}
+	var pe patchEncoder
+	defer pe.close()
+	p, err := pe.encode(context.Background(), old, cur)
 	if err != nil {
 		t.Fatal(err)
 	}
-	otherFrame, _ := encodePatch(oldContent, []byte(textBlob(8, len(newContent))))
+	return p
+}
+
+func testDeltaHostile(t *testing.T, version int, base string, oldContent, newContent []byte) {
+	format := map[int]string{1: DeltaFormatV1, 2: DeltaFormat}[version]
+	frame := encodeTestPatch(t, version, oldContent, newContent)
+	otherFrame := encodeTestPatch(t, version, oldContent, []byte(textBlob(8, len(newContent))))
 	bomb := make([]byte, 3<<20)
-	bombFrame, _ := encodePatch(oldContent[:1000], bomb)
+	bombFrame := encodeTestPatch(t, version, oldContent[:1000], bomb)
 	file := func(p string, content []byte, op DeltaOp) deltaListItem {
 		it := deltaListItem{Path: p, Type: "file", Mode: 0o644, Size: int64(len(content)), SHA256: sumHex(content), Op: op}
 		if op == DeltaPatch {
@@ -332,7 +360,7 @@ func TestDeltaHostile(t *testing.T) {
 		}
 		return it
 	}
-	list := func(items ...deltaListItem) deltaListing { return deltaListing{Format: DeltaFormat, Entries: items} }
+	list := func(items ...deltaListItem) deltaListing { return deltaListing{Format: format, Entries: items} }
 	patched := file("a.txt", newContent, DeltaPatch)
 	bombItem := file("a.txt", bomb, DeltaPatch)
 	bombItem.BaseSize, bombItem.BaseSHA256 = 1000, sumHex(oldContent[:1000])

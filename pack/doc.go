@@ -78,12 +78,16 @@
 //
 // [BuildDelta] writes a delta from an old tree to a new one: a zip holding the new
 // tree's listing ([DeltaListingName]: path, mode, size and SHA-256 of every file,
-// folders, links), a zstd frame per changed file compressed with the same path's old
-// file as a raw dictionary (both at most [MaxDeltaDict]), and whole files for new
+// folders, links), a patch per changed file against the same path's old file (both
+// at most [MaxDeltaPatch]: copies from anywhere in the old file found over its whole
+// length, replaced and inserted bytes, compressed with zstd; a binary rebuilt with a
+// changed version string patches in about a hundred bytes), and whole files for new
 // files, larger files, already-compressed types and patches that do not pay.
 // Unchanged files are only listed; removed files are absent. [ApplyDelta] rebuilds the
-// new tree from a base tree it only reads and the delta, under every rule and limit
-// of Extract (a patch's dictionary counts with its frame for the ratio), checking each
+// new tree from a base tree it only reads and the delta (of [DeltaFormat], or of
+// [DeltaFormatV1] whose patches are zstd frames with the old file as dictionary),
+// reading each listing entry as it is decoded, under every rule and limit of Extract
+// (a patch's base counts with it for the ratio), checking each
 // file's size and SHA-256; a base file that is not the expected one fails with
 // [ErrBase] naming it, or is obtained through [WithFetch].
 //

@@ -171,3 +171,22 @@ func (r *fdReader) Read(b []byte) (int, error) {
 }
 
 func (r *fdReader) Close() error { return pathErr("close", r.name, unix.Close(r.fd)) }
+
+// ReadAt reads at off with pread(2), for patches that copy from any place of a base.
+func (r *fdReader) ReadAt(b []byte, off int64) (int, error) {
+	n := 0
+	for n < len(b) {
+		k, err := unix.Pread(r.fd, b[n:], off+int64(n))
+		if err == unix.EINTR {
+			continue
+		}
+		if err != nil {
+			return n, &os.PathError{Op: "pread", Path: r.name, Err: err}
+		}
+		if k == 0 {
+			return n, io.EOF
+		}
+		n += k
+	}
+	return n, nil
+}

@@ -19,13 +19,15 @@ import (
 // deltaRef returns the delta of ref's pack from version from, as a packRef whose
 // binding carries from=from, when the module can use one: a tree of files whose
 // live folder will hold from's tree when ref is installed (installed is the version
-// the live folder holds now).
+// the live folder holds now), and the delta is smaller than the full pack.
 func (e *Engine) deltaRef(m *ModuleConfig, installed, from string, ref packRef) (packRef, bool) {
 	if from == "" || (m.Kind != "" && m.Kind != KindFiles) {
 		return packRef{}, false
 	}
 	d, ok := ref.pack.DeltaFrom(from)
-	if !ok || d.Size <= 0 || ref.pack.Size <= 0 {
+	// A delta not smaller than the full pack is never worth it, whatever the
+	// manifest lists.
+	if !ok || d.Size <= 0 || ref.pack.Size <= 0 || d.Size >= ref.pack.Size {
 		return packRef{}, false
 	}
 	if from == installed {

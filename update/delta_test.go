@@ -1,8 +1,12 @@
 package update_test
 
 import (
+	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -11,8 +15,13 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/klauspost/compress/zip"
+	"github.com/klauspost/compress/zstd"
 	"github.com/stretchr/testify/require"
 
+	"github.com/upkeep-go/upkeep/manifest"
+	"github.com/upkeep-go/upkeep/pack"
+	"github.com/upkeep-go/upkeep/signature"
 	"github.com/upkeep-go/upkeep/update"
 	"github.com/upkeep-go/upkeep/update/publish"
 	"github.com/upkeep-go/upkeep/update/updatetest"
@@ -328,4 +337,110 @@ func TestDeltaPrefetched(t *testing.T) {
 	require.Len(t, de.rec.to(de.delta), 1, "the delta downloaded before is used")
 	require.Empty(t, de.rec.to(de.full))
 	require.Equal(t, de.v2, updatetest.ReadTree(t, de.module))
+}
+
+// TestDeltaNotSmallerNotDownloaded: a delta the signed manifest lists as no smaller
+// than the full pack is never downloaded, whatever else the manifest says: the full
+// pack is.
+func TestDeltaNotSmallerNotDownloaded(t *testing.T) {
+	t.Parallel()
+	de := newDeltaEnv(t, update.InPlace, false)
+	path := filepath.Join(de.repo.Dir, manifest.FileName)
+	data, err := os.ReadFile(path)
+	require.NoError(t, err)
+	m, err := manifest.Parse(data)
+	require.NoError(t, err)
+	n := 0
+	for i := range m.Releases {
+		for j := range m.Releases[i].Packs {
+			p := &m.Releases[i].Packs[j]
+			for k := range p.Deltas {
+				p.Deltas[k].Size = p.Size // as large as the pack
+				n++
+			}
+		}
+	}
+	require.Equal(t, 1, n)
+	data, err = m.Marshal()
+	require.NoError(t, err)
+	require.NoError(t, os.WriteFile(path, data, 0o644))
+	de.repo.Refresh(0)
+
+	res, err := de.eng.Install(context.Background(), "web", update.InstallOptions{})
+	require.NoError(t, err)
+	require.Equal(t, []string{"1.1.0"}, res.Installed)
+	require.Empty(t, res.Deltas)
+	require.Empty(t, de.rec.to(de.delta), "the delta is not downloaded")
+	require.NotEmpty(t, de.rec.to(de.full))
+	require.Equal(t, de.v2, updatetest.ReadTree(t, de.module))
+	require.NotContains(t, de.messages(), "delta from 1.0.0")
+}
+
+// TestDeltaOfUnknownFormatFallsBack: a delta of a format this agent cannot apply (as
+// "upkeep-delta/2" is to agents that read only "upkeep-delta/1"), signed and listed
+// like any other, is refused by its format: the agent says so and installs from the
+// full pack.
+func TestDeltaOfUnknownFormatFallsBack(t *testing.T) {
+	t.Parallel()
+	de := newDeltaEnv(t, update.Swap, false)
+	p := filepath.Join(de.repo.Dir, de.delta)
+	old, err := zip.OpenReader(p)
+	require.NoError(t, err)
+	old.RegisterDecompressor(uint16(pack.Zstd), zstd.ZipDecompressor())
+	var buf bytes.Buffer
+	zw := zip.NewWriter(&buf)
+	for _, f := range old.File {
+		r, err := f.Open()
+		require.NoError(t, err)
+		data, err := io.ReadAll(r)
+		require.NoError(t, err)
+		if f.Name == pack.DeltaListingName {
+			data = bytes.Replace(data, []byte(`"format":"`+pack.DeltaFormat+`"`), []byte(`"format":"upkeep-delta/9"`), 1)
+			require.Contains(t, string(data), "upkeep-delta/9")
+		}
+		w, err := zw.CreateHeader(&zip.FileHeader{Name: f.Name, Method: zip.Store})
+		require.NoError(t, err)
+		_, err = w.Write(data)
+		require.NoError(t, err)
+	}
+	require.NoError(t, zw.Close())
+	old.Close()
+	require.NoError(t, os.WriteFile(p, buf.Bytes(), 0o644))
+	sig, err := signature.Sign(de.repo.Key, bytes.NewReader(buf.Bytes()),
+		signature.Binding{File: de.delta, Module: "web", Version: "1.1.0", Platform: platform, From: "1.0.0"}.String())
+	require.NoError(t, err)
+	require.NoError(t, os.WriteFile(p+".minisig", sig, 0o644))
+	mpath := filepath.Join(de.repo.Dir, manifest.FileName)
+	data, err := os.ReadFile(mpath)
+	require.NoError(t, err)
+	m, err := manifest.Parse(data)
+	require.NoError(t, err)
+	sum := sha256.Sum256(buf.Bytes())
+	for i := range m.Releases {
+		for j := range m.Releases[i].Packs {
+			pk := &m.Releases[i].Packs[j]
+			for k := range pk.Deltas {
+				pk.Deltas[k].Size, pk.Deltas[k].SHA256 = int64(buf.Len()), hex.EncodeToString(sum[:])
+			}
+		}
+	}
+	data, err = m.Marshal()
+	require.NoError(t, err)
+	require.NoError(t, os.WriteFile(mpath, data, 0o644))
+	de.repo.Refresh(0)
+
+	res, err := de.eng.Install(context.Background(), "web", update.InstallOptions{})
+	require.NoError(t, err)
+	require.Equal(t, []string{"1.1.0"}, res.Installed)
+	require.Empty(t, res.Deltas)
+	require.Len(t, de.rec.to(de.delta), 1, "the delta was tried")
+	require.NotEmpty(t, de.rec.to(de.full))
+	require.Equal(t, de.v2, updatetest.ReadTree(t, de.module))
+	msgs := de.messages()
+	require.Contains(t, msgs, "delta from 1.0.0 failed, downloading the full pack")
+	require.Contains(t, msgs, `format "upkeep-delta/9"`)
+	st, err := de.eng.ModuleStatus(context.Background(), "web")
+	require.NoError(t, err)
+	require.Contains(t, st.LastResult, "full pack: the delta from 1.0.0 failed")
+	require.Contains(t, st.LastResult, "a delta this version cannot apply")
 }

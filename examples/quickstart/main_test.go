@@ -24,6 +24,9 @@ func TestQuickstart(t *testing.T) {
 	} {
 		require.Contains(t, s, want)
 	}
+	// A delta not smaller than the pack is neither listed nor offered (it printed
+	// "delta from 1.0.0: 816 bytes instead of 647").
+	require.NotContains(t, s, "delta from")
 	pre, post := strings.Index(s, "hook PREINSTALL  hello 1.0.0 → 1.1.0"), strings.Index(s, "hook POSTINSTALL hello 1.0.0 → 1.1.0")
 	require.True(t, pre >= 0 && post > pre, "PREINSTALL then POSTINSTALL of the update:\n%s", s)
 }

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -14,7 +15,13 @@ func TestPackDelta(t *testing.T) {
 	t.Parallel()
 	oldDir := packTree(t)
 	newDir := packTree(t)
-	require.NoError(t, os.WriteFile(filepath.Join(newDir, "README"), append(bytes.Repeat([]byte("text "), 1000), "more"...), 0o644))
+	// A README that does not compress to nothing, so that patching it pays.
+	var readme bytes.Buffer
+	for i := range 400 {
+		fmt.Fprintf(&readme, "line %d of the text\n", i*7919%10007)
+	}
+	require.NoError(t, os.WriteFile(filepath.Join(oldDir, "README"), readme.Bytes(), 0o644))
+	require.NoError(t, os.WriteFile(filepath.Join(newDir, "README"), append(readme.Bytes(), "more"...), 0o644))
 	require.NoError(t, os.WriteFile(filepath.Join(newDir, "NEW"), []byte("new"), 0o644))
 	out := filepath.Join(t.TempDir(), "d.zip")
 

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -95,7 +96,11 @@ func TestPublishCommandDeltas(t *testing.T) {
 	repo := filepath.Join(dir, "repo")
 	for i, v := range []string{"1.0.0", "1.1.0", "1.2.0"} {
 		build := filepath.Join(dir, "build-"+v)
-		updatetest.WriteTree(t, build, map[string]string{"app.txt": strings.Repeat("text of the app\n", 500) + v, "same": "same"})
+		var app strings.Builder // numbered lines: a pack a small change's delta is well under
+		for l := range 3000 {
+			fmt.Fprintf(&app, "line %d of the app\n", l*7919%10007)
+		}
+		updatetest.WriteTree(t, build, map[string]string{"app.txt": app.String() + v, "same": "same"})
 		args := []string{"publish", "--repo", repo, "--sec", sec, "--module", "web", "--version", v, "--platform", "linux/amd64", "--from", build}
 		if i == 2 {
 			args = append(args, "--deltas", "0")

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -74,6 +75,10 @@ func buildDeltas(ctx context.Context, repo string, key signature.PrivateKey, b B
 			if ctx.Err() != nil {
 				return out, ctx.Err()
 			}
+			if errors.Is(err, errDeltaNotSmaller) {
+				o.logger.Debug("no delta from an earlier version", "module", b.Module, "from", e.version, "reason", err)
+				continue
+			}
 			o.logger.Warn("no delta from an earlier version", "module", b.Module, "from", e.version, "err", err)
 			continue
 		}
@@ -113,6 +118,9 @@ func buildDelta(ctx context.Context, repo string, key signature.PrivateKey, b Bu
 	if err := pack.BuildDeltaDir(ctx, cw, filepath.Join(tree, "t"), b.Dir, o.build...); err != nil {
 		return d, fmt.Errorf("building the delta from %s: %w", from, err)
 	}
+	if !deltaPays(cw.n, p.Size) {
+		return d, fmt.Errorf("the delta from %s has %d bytes, %w of the %d-byte pack: not listed", from, cw.n, errDeltaNotSmaller, p.Size)
+	}
 	if err := f.Chmod(0o644); err != nil {
 		return d, err
 	}
@@ -129,6 +137,16 @@ func buildDelta(ctx context.Context, repo string, key signature.PrivateKey, b Bu
 	}
 	return builtDelta{tmp: f.Name(), sig: sig,
 		entry: manifest.Delta{From: from, File: name, Size: cw.n, SHA256: hex.EncodeToString(h.Sum(nil))}}, nil
+}
+
+// errDeltaNotSmaller is a delta not worth listing beside its full pack.
+var errDeltaNotSmaller = errors.New("not smaller than 90 %")
+
+// deltaPays reports whether a delta of size bytes is worth listing beside a full pack
+// of full bytes: smaller than 90 % of it (a client that downloads the delta also
+// pays for the work of rebuilding, and a miss falls back to the full pack).
+func deltaPays(size, full int64) bool {
+	return size*10 < full*9
 }
 
 // extractChecked extracts the pack at path into dest after checking its size and

@@ -2,6 +2,7 @@ package publish_test
 
 import (
 	"bytes"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -23,7 +24,11 @@ func TestPublishDeltas(t *testing.T) {
 	dir := t.TempDir()
 	sec, kr := newKey(t)
 	repo := filepath.Join(dir, "repo")
-	big := strings.Repeat("a line of text that repeats with a counter\n", 3000)
+	var lines strings.Builder // text that does not compress to nothing: a delta pays
+	for i := range 3000 {
+		fmt.Fprintf(&lines, "a line of text with a counter %d\n", i*7919%10007)
+	}
+	big := lines.String()
 	versions := []string{"1.0.0", "1.1.0", "1.2.0", "1.10.0"}
 	builds := map[string]string{}
 	for i, v := range versions {
@@ -101,5 +106,33 @@ func TestPublishDeltaSkipsBadEarlierPack(t *testing.T) {
 	require.NoError(t, err)
 	for _, e := range ents {
 		require.NotContains(t, e.Name(), "delta", "no temporary left")
+	}
+}
+
+// TestPublishDeltaNotSmallerIsNotListed: a delta that is not smaller than 90 % of its
+// full pack (a small module rewritten) is neither listed nor left in the repository;
+// the publication goes on.
+func TestPublishDeltaNotSmallerIsNotListed(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	sec, _ := newKey(t)
+	repo := filepath.Join(dir, "repo")
+	for i, v := range []string{"1.0.0", "1.0.1"} {
+		build := filepath.Join(dir, "build-"+v)
+		writeTree(t, build, map[string]string{"version": v, "app.txt": strings.Repeat(v+" ", 40+i)})
+		_, err := publish.Publish(t.Context(), repo, sec, publish.Build{Module: "web", Version: v, Platform: "linux/amd64", Dir: build}, publish.WithDeltas(1))
+		require.NoError(t, err)
+	}
+	data, err := os.ReadFile(filepath.Join(repo, manifest.FileName))
+	require.NoError(t, err)
+	m, err := manifest.Parse(data)
+	require.NoError(t, err)
+	for _, r := range m.Releases {
+		require.Empty(t, r.Packs[0].Deltas, "version %s lists a delta no smaller than its pack (%d bytes)", r.Version, r.Packs[0].Size)
+	}
+	ents, err := os.ReadDir(repo)
+	require.NoError(t, err)
+	for _, e := range ents {
+		require.NotContains(t, e.Name(), "-from-", "a delta left in the repository")
 	}
 }
