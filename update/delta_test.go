@@ -176,7 +176,7 @@ func (de *deltaEnv) fullInstall(t *testing.T, strategy update.Strategy) map[stri
 	dir := t.TempDir()
 	cfg.StateDir = filepath.Join(dir, "state")
 	cfg.Modules = []update.ModuleConfig{{Name: "web", Path: filepath.Join(dir, "srv", "web"), Strategy: strategy}}
-	eng, err := update.New(cfg, update.WithoutSync())
+	eng, err := update.New(cfg, updatetest.WithoutSync())
 	require.NoError(t, err)
 	res, err := eng.Install(context.Background(), "web", update.InstallOptions{Version: "1.1.0"})
 	require.NoError(t, err)

@@ -12,6 +12,7 @@ import (
 	"github.com/upkeep-go/upkeep/hooks"
 	"github.com/upkeep-go/upkeep/manifest"
 	"github.com/upkeep-go/upkeep/signature"
+	"github.com/upkeep-go/upkeep/update/internal/seam"
 	"github.com/upkeep-go/upkeep/update/maintenance"
 	"github.com/upkeep-go/upkeep/update/source"
 )
@@ -62,8 +63,9 @@ func WithLogger(l *slog.Logger) Option {
 	return func(e *Engine) error { e.log = l; return nil }
 }
 
-// WithClock sets the clock used for manifest expiry and status times. Default: time.Now.
-func WithClock(now func() time.Time) Option {
+// withClock sets the clock used for manifest expiry and status times. Default: time.Now.
+// Tests reach it through updatetest.WithClock.
+func withClock(now func() time.Time) Option {
 	return func(e *Engine) error { e.now = now; return nil }
 }
 
@@ -90,9 +92,10 @@ func WithMaintenance(module string, s *maintenance.State) Option {
 	return func(e *Engine) error { e.maint[module] = s; return nil }
 }
 
-// WithBusyTimeout bounds how long an operation on a locked file is retried before the
-// install fails naming the file. Default: 30s.
-func WithBusyTimeout(d time.Duration) Option {
+// withBusyTimeout bounds how long an operation on a locked file is retried before the
+// install fails naming the file. Default: 30s. Tests reach it through
+// updatetest.WithBusyTimeout.
+func withBusyTimeout(d time.Duration) Option {
 	return func(e *Engine) error { e.ops.busy = d; return nil }
 }
 
@@ -107,9 +110,17 @@ func WithWorkers(n int) Option {
 	}
 }
 
-// WithoutSync skips fsync of extracted trees (tests, tmpfs). Default: durable.
-func WithoutSync() Option {
+// withoutSync skips fsync of extracted trees. Default: durable. Tests reach it through
+// updatetest.WithoutSync.
+func withoutSync() Option {
 	return func(e *Engine) error { e.noSync = true; return nil }
+}
+
+func init() {
+	seam.Clock = func(now func() time.Time) any { return withClock(now) }
+	seam.NoSync = func() any { return withoutSync() }
+	seam.BusyTimeout = func(d time.Duration) any { return withBusyTimeout(d) }
+	seam.ServiceTimeout = func(d time.Duration) any { return withServiceTimeout(d) }
 }
 
 // New returns an engine for cfg, validating it.

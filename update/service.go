@@ -30,9 +30,10 @@ const StepService Step = "service"
 // service did not stop or start within the bound.
 const CodeService Code = "service"
 
-// WithServiceTimeout bounds how long a module's service may take to stop or to start
-// before the operation fails (and is undone). Default: servicectl.DefaultTimeout.
-func WithServiceTimeout(d time.Duration) Option {
+// withServiceTimeout bounds how long a module's service may take to stop or to start
+// before the operation fails (and is undone). Default: servicectl.DefaultTimeout. Tests
+// reach it through updatetest.WithServiceTimeout.
+func withServiceTimeout(d time.Duration) Option {
 	return func(e *Engine) error { e.svcTimeout = d; return nil }
 }
 

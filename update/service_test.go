@@ -99,7 +99,7 @@ func TestServiceStopHangs(t *testing.T) {
 
 	e.cfg.Modules[0].Service = &update.ServiceConfig{Kind: "systemd", Name: "hang.service"}
 	e.repo.Publish("web", "2.0.0", platform, v2)
-	eng = e.engine(t, update.WithServiceTimeout(300*time.Millisecond))
+	eng = e.engine(t, updatetest.WithServiceTimeout(300*time.Millisecond))
 	start := time.Now()
 	_, err = eng.Install(ctx, "web", update.InstallOptions{})
 	require.ErrorIs(t, err, update.ErrRolledBack)
