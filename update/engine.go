@@ -250,7 +250,7 @@ func checkStateDirs(paths ...string) error {
 			return stateErr(err)
 		}
 		if !fi.IsDir() {
-			return &WorkFolderError{Path: p, Owner: -1, Mode: fi.Mode(), Reason: "this part of the state dir is not a folder"}
+			return &workFolderError{Path: p, Owner: -1, Mode: fi.Mode(), Reason: "this part of the state dir is not a folder"}
 		}
 		if err := ownedInfo(p, fi, "state dir"); err != nil {
 			return err

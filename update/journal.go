@@ -77,7 +77,7 @@ func (e *Engine) readJournal(m *ModuleConfig) (*journal, error) {
 		return nil, err
 	}
 	if !fi.Mode().IsRegular() {
-		return nil, &WorkFolderError{Path: p, Owner: -1, Mode: fi.Mode(), Reason: "the journal is not a regular file"}
+		return nil, &workFolderError{Path: p, Owner: -1, Mode: fi.Mode(), Reason: "the journal is not a regular file"}
 	}
 	if err := ownedInfo(p, fi, "journal"); err != nil {
 		return nil, err
