@@ -30,7 +30,6 @@ type Engine struct {
 	chain    keyChain           // with root keys: the key chain of the last key set accepted
 	log      *slog.Logger
 	now      func() time.Time
-	events   func(Event)
 	obs      observers
 	hooks    map[string]hooks.Hook
 	maint    map[string]*maintenance.State
@@ -67,13 +66,6 @@ func WithLogger(l *slog.Logger) Option {
 // Tests reach it through updatetest.WithClock.
 func withClock(now func() time.Time) Option {
 	return func(e *Engine) error { e.now = now; return nil }
-}
-
-// WithEvents sets a function that receives progress events (download bytes, install
-// steps, hook phases). It is called from the goroutine doing the work and must return
-// quickly. Default: none.
-func WithEvents(f func(Event)) Option {
-	return func(e *Engine) error { e.events = f; return nil }
 }
 
 // WithHook adds a Go hook for a module, run at every phase before the module's script
@@ -220,9 +212,6 @@ type Event struct {
 }
 
 func (e *Engine) emit(ev Event) {
-	if e.events != nil {
-		e.events(ev)
-	}
 	e.obs.emit(ev)
 }
 
