@@ -150,7 +150,7 @@ func (e *Engine) target(mc *ModuleConfig, installed, id string) manifest.Target 
 		Platform:  e.platform,
 		Language:  e.cfg.Language,
 		Channel:   e.cfg.Channel,
-		Major:     e.cfg.MajorOf(mc),
+		Major:     e.cfg.majorOf(mc),
 		InstallID: id,
 	}
 }

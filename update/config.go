@@ -113,9 +113,9 @@ type DatabaseConfig struct {
 	ScriptTimeout string `json:"script_timeout,omitempty"`
 }
 
-// Timeout returns ScriptTimeout as a duration, 30 minutes when it is not set.
-func (d *DatabaseConfig) Timeout() time.Duration {
-	if v, err := time.ParseDuration(d.ScriptTimeout); err == nil && v > 0 {
+// scriptTimeout returns ScriptTimeout as a duration, 30 minutes when it is not set.
+func scriptTimeout(s string) time.Duration {
+	if v, err := time.ParseDuration(s); err == nil && v > 0 {
 		return v
 	}
 	return 30 * time.Minute
@@ -382,9 +382,9 @@ func validModuleName(s string) bool {
 	return true
 }
 
-// MajorOf returns the major version module m is restricted to: its own, else the
+// majorOf returns the major version module m is restricted to: its own, else the
 // configuration's; 0 when releases of every major version are offered.
-func (c *Config) MajorOf(m *ModuleConfig) int {
+func (c *Config) majorOf(m *ModuleConfig) int {
 	if m.Major != 0 {
 		return m.Major
 	}
@@ -417,11 +417,11 @@ func (c *Config) checkOptions(hks map[string]hooks.Hook, maint map[string]*maint
 	return nil
 }
 
-// CheckSource refuses a Source that is neither a URL nor an existing folder
+// checkSource refuses a Source that is neither a URL nor an existing folder
 // ("127.0.0.1:8090", which would otherwise name a folder beside the configuration
-// file). Package update/agent's LoadConfig calls it; New does not, since a program may
-// create its repository folder after the engine.
-func (c *Config) CheckSource() error {
+// file). Package update/agent's LoadConfig calls it through update/internal/seam; New
+// does not, since a program may create its repository folder after the engine.
+func (c *Config) checkSource() error {
 	src := c.Source
 	if src == "" || strings.Contains(src, "://") {
 		return nil

@@ -113,6 +113,18 @@ func init() {
 	seam.NoSync = func() any { return withoutSync() }
 	seam.BusyTimeout = func(d time.Duration) any { return withBusyTimeout(d) }
 	seam.ServiceTimeout = func(d time.Duration) any { return withServiceTimeout(d) }
+	seam.AppliedPack = func(ctx context.Context, e any, module string) (string, error) {
+		return e.(*Engine).appliedPack(ctx, module)
+	}
+	seam.OfferedPack = func(ctx context.Context, e any, module string) (string, string, error) {
+		return e.(*Engine).offeredPack(ctx, module)
+	}
+	seam.TrustedKeyring = func(ctx context.Context, e any) (*signature.Keyring, error) {
+		return e.(*Engine).trustedKeyring(ctx)
+	}
+	seam.SetSource = func(e any, url string) error { return e.(*Engine).setSource(url) }
+	seam.CheckSource = func(source string) error { return (&Config{Source: source}).checkSource() }
+	seam.ScriptTimeout = scriptTimeout
 }
 
 // New returns an engine for cfg, validating it.

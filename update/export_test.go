@@ -7,6 +7,7 @@ import (
 	"github.com/upkeep-go/upkeep/internal/tarzst"
 
 	"github.com/upkeep-go/upkeep/manifest"
+	"github.com/upkeep-go/upkeep/signature"
 )
 
 // Test-only access for the external tests of this package.
@@ -70,3 +71,16 @@ func GoFieldPath(path string) string { return goFieldPath(path) }
 func WithEvents(f func(Event)) Option {
 	return func(e *Engine) error { e.AddEventFunc(f); return nil }
 }
+
+// AppliedPack is appliedPack, which update/dbscript/dbagent reaches through seam.
+func (e *Engine) AppliedPack(ctx context.Context, module string) (string, error) {
+	return e.appliedPack(ctx, module)
+}
+
+// TrustedKeyring is trustedKeyring, which update/fleet reaches through seam.
+func (e *Engine) TrustedKeyring(ctx context.Context) (*signature.Keyring, error) {
+	return e.trustedKeyring(ctx)
+}
+
+// CheckSource is checkSource, which update/agent reaches through seam.
+func (c *Config) CheckSource() error { return c.checkSource() }

@@ -242,7 +242,7 @@ func (e *Engine) planVersion(man *manifest.Manifest, m *ModuleConfig, installed,
 		}
 		// An explicit version is still held to the configured major version, as the
 		// check is: a v22 server asked for 23 by hand is refused, not upgraded.
-		if major := e.cfg.MajorOf(m); major != 0 && r.Major != 0 && r.Major != major {
+		if major := e.cfg.majorOf(m); major != 0 && r.Major != 0 && r.Major != major {
 			return nil, &Error{Code: Code(manifest.CodeOtherMajor), Module: m.Name, Err: fmt.Errorf("release %s of %s is for major version %d, and this installation is major version %d (\"major\" in the configuration)", want, m.Name, r.Major, major)}
 		}
 		for j := range r.Packs {

@@ -11,6 +11,7 @@ import (
 
 	"github.com/upkeep-go/upkeep/internal/limited"
 	"github.com/upkeep-go/upkeep/update"
+	"github.com/upkeep-go/upkeep/update/internal/seam"
 )
 
 // Config is the agent configuration file (the one `upkeep --config` reads): the engine's configuration
@@ -132,7 +133,7 @@ func LoadConfig(path string) (*Config, error) {
 		return nil, locate(err, path, data, nil)
 	}
 	c.file, c.src = path, data
-	if err := c.CheckSource(); err != nil {
+	if err := seam.CheckSource(c.Source); err != nil {
 		return nil, c.Locate(err)
 	}
 	return c, nil
