@@ -32,11 +32,11 @@ type Applier interface {
 // the Applier of one module. Default: none, and Install refuses such modules with
 // ErrDatabaseModule.
 func WithApplier(kind ModuleKind, f func(ModuleConfig) (Applier, error)) Option {
-	return func(e *Engine) error {
-		if e.appliers == nil {
-			e.appliers = map[ModuleKind]func(ModuleConfig) (Applier, error){}
+	return func(o *options) error {
+		if o.appliers == nil {
+			o.appliers = map[ModuleKind]func(ModuleConfig) (Applier, error){}
 		}
-		e.appliers[kind] = f
+		o.appliers[kind] = f
 		return nil
 	}
 }

@@ -22,57 +22,62 @@ import (
 // methods are safe for concurrent use; operations on one module are serialised by a
 // lock in the state dir, which also keeps other processes out.
 type Engine struct {
+	options
 	cfg      Config
 	state    stateDir
-	src      source.Source
-	keyring  *signature.Keyring
 	roots    *signature.Keyring // the configured root keys, nil without root_keys
 	chain    keyChain           // with root keys: the key chain of the last key set accepted
+	obs      observers
+	locks    locks
+	platform string
+}
+
+// options are what the Options set, over the defaults New gives them.
+type options struct {
+	src      source.Source
+	keyring  *signature.Keyring
 	log      *slog.Logger
 	now      func() time.Time
-	obs      observers
 	hooks    map[string]hooks.Hook
 	maint    map[string]*maintenance.State
 	appliers map[ModuleKind]func(ModuleConfig) (Applier, error)
 	ops      *ops
-	locks    locks
 	workers  int
-	platform string
 	noSync   bool
 	// svcTimeout bounds a stop or start of a module's service.
 	svcTimeout time.Duration
 }
 
 // Option configures an Engine.
-type Option func(*Engine) error
+type Option func(*options) error
 
 // WithSource sets where manifests and packs come from. Default: source.New(cfg.Source).
 func WithSource(s source.Source) Option {
-	return func(e *Engine) error { e.src = s; return nil }
+	return func(o *options) error { o.src = s; return nil }
 }
 
 // WithKeyring sets the trusted keys. Default: the key files of cfg.Keys with
 // cfg.Threshold.
 func WithKeyring(kr *signature.Keyring) Option {
-	return func(e *Engine) error { e.keyring = kr; return nil }
+	return func(o *options) error { o.keyring = kr; return nil }
 }
 
 // WithLogger sets the logger. Default: discard.
 func WithLogger(l *slog.Logger) Option {
-	return func(e *Engine) error { e.log = l; return nil }
+	return func(o *options) error { o.log = l; return nil }
 }
 
 // withClock sets the clock used for manifest expiry and status times. Default: time.Now.
 // Tests reach it through updatetest.WithClock.
 func withClock(now func() time.Time) Option {
-	return func(e *Engine) error { e.now = now; return nil }
+	return func(o *options) error { o.now = now; return nil }
 }
 
 // WithHook adds a Go hook for a module, run at every phase before the module's script
 // folder. Default: none.
 func WithHook(module string, h hooks.Hook) Option {
-	return func(e *Engine) error {
-		e.hooks[module] = hooks.Chain(e.hooks[module], h)
+	return func(o *options) error {
+		o.hooks[module] = hooks.Chain(o.hooks[module], h)
 		return nil
 	}
 }
@@ -81,23 +86,23 @@ func WithHook(module string, h hooks.Hook) Option {
 // turns it on (draining in-flight requests) and off around the swap. Default: only the
 // module's MaintenanceFile, if configured.
 func WithMaintenance(module string, s *maintenance.State) Option {
-	return func(e *Engine) error { e.maint[module] = s; return nil }
+	return func(o *options) error { o.maint[module] = s; return nil }
 }
 
 // withBusyTimeout bounds how long an operation on a locked file is retried before the
 // install fails naming the file. Default: 30s. Tests reach it through
 // updatetest.WithBusyTimeout.
 func withBusyTimeout(d time.Duration) Option {
-	return func(e *Engine) error { e.ops.busy = d; return nil }
+	return func(o *options) error { o.ops.busy = d; return nil }
 }
 
 // WithWorkers sets the number of extraction workers. Default: GOMAXPROCS.
 func WithWorkers(n int) Option {
-	return func(e *Engine) error {
+	return func(o *options) error {
 		if n < 1 {
 			return fmt.Errorf("update: workers must be at least 1, got %d", n)
 		}
-		e.workers = n
+		o.workers = n
 		return nil
 	}
 }
@@ -105,7 +110,7 @@ func WithWorkers(n int) Option {
 // withoutSync skips fsync of extracted trees. Default: durable. Tests reach it through
 // updatetest.WithoutSync.
 func withoutSync() Option {
-	return func(e *Engine) error { e.noSync = true; return nil }
+	return func(o *options) error { o.noSync = true; return nil }
 }
 
 func init() {
@@ -129,16 +134,16 @@ func init() {
 
 // New returns an engine for cfg, validating it.
 func New(cfg Config, opts ...Option) (*Engine, error) {
-	e := &Engine{
+	e := &Engine{options: options{
 		log:     slog.New(slog.DiscardHandler),
 		now:     time.Now,
 		hooks:   map[string]hooks.Hook{},
 		maint:   map[string]*maintenance.State{},
 		ops:     &ops{},
 		workers: runtime.GOMAXPROCS(0),
-	}
+	}}
 	for _, o := range opts {
-		if err := o(e); err != nil {
+		if err := o(&e.options); err != nil {
 			return nil, err
 		}
 	}

@@ -66,12 +66,6 @@ func RestoreArchive(archive, dest string) error {
 // GoFieldPath turns a configuration field's JSON path into the Go one.
 func GoFieldPath(path string) string { return goFieldPath(path) }
 
-// WithEvents subscribes f to e's progress events as New returns it, as a program
-// does with AddEventFunc right after New.
-func WithEvents(f func(Event)) Option {
-	return func(e *Engine) error { e.AddEventFunc(f); return nil }
-}
-
 // AppliedPack is appliedPack, which update/dbscript/dbagent reaches through seam.
 func (e *Engine) AppliedPack(ctx context.Context, module string) (string, error) {
 	return e.appliedPack(ctx, module)

@@ -34,7 +34,7 @@ const CodeService Code = "service"
 // before the operation fails (and is undone). Default: servicectl.DefaultTimeout. Tests
 // reach it through updatetest.WithServiceTimeout.
 func withServiceTimeout(d time.Duration) Option {
-	return func(e *Engine) error { e.svcTimeout = d; return nil }
+	return func(o *options) error { o.svcTimeout = d; return nil }
 }
 
 // stopService stops the module's service, if it names one: a step of install and
