@@ -339,7 +339,7 @@ func (e *Engine) installOne(ctx context.Context, m *ModuleConfig, k kind, from s
 // the step's name (when it has one) before running it, so that the next named step
 // also records that this one ended.
 type step struct {
-	journal string
+	journal journalStep
 	do      func(context.Context) error
 }
 
@@ -687,7 +687,7 @@ func (e *Engine) abort(ctx context.Context, op *operation, cause error) error {
 			st.LastResult = fmt.Sprintf("recovered: interrupted %s of %s undone, %s kept", j.Op, j.To, k.restored(j))
 			st.LastError = j.Reason
 			if j.Reason == "" {
-				st.LastError = "interrupted " + j.Op + " of " + j.To + " (at step " + j.Step + ")"
+				st.LastError = "interrupted " + string(j.Op) + " of " + j.To + " (at step " + string(j.Step) + ")"
 			}
 			if j.Op == opInstall {
 				st.FailedVersion = j.To
