@@ -13,6 +13,7 @@ import (
 
 	"github.com/upkeep-go/upkeep/hooks"
 	"github.com/upkeep-go/upkeep/update/maintenance"
+	"github.com/upkeep-go/upkeep/update/servicectl"
 )
 
 // Strategy is how a module's new tree replaces the live one.
@@ -79,9 +80,11 @@ type ModuleConfig struct {
 	Kind ModuleKind `json:"kind,omitempty"`
 	// Database is where a KindDatabase module's scripts run.
 	Database *DatabaseConfig `json:"database,omitempty"`
-	// Service is what runs the module, stopped during its maintenance. Default (nil):
-	// none.
-	Service *ServiceConfig `json:"service,omitempty"`
+	// Service is what runs the module ("service" in the configuration file, with its
+	// "kind" and "name"): the engine stops it once maintenance is on and starts it
+	// again before maintenance goes off, also when an install or a rollback fails and
+	// is undone. Default (nil): none.
+	Service *servicectl.Service `json:"service,omitempty"`
 }
 
 // ModuleKind is what a module is made of.
@@ -298,7 +301,7 @@ func (c *Config) validate(needSource, needKeys bool) error {
 			return bad(f+".maintenance_file", "%q must be a plain file name", m.MaintenanceFile)
 		}
 		if m.Service != nil {
-			if err := m.Service.service().Validate(); err != nil {
+			if err := m.Service.Validate(); err != nil {
 				return &ConfigError{Field: f + ".service", Err: err}
 			}
 		}

@@ -7,21 +7,6 @@ import (
 	"github.com/upkeep-go/upkeep/update/servicectl"
 )
 
-// ServiceConfig names what runs a module ("service" in the configuration file): the
-// engine stops it once maintenance is on and starts it again before maintenance goes
-// off, also when an install or a rollback fails and is undone.
-type ServiceConfig struct {
-	// Kind is "systemd" (a unit), "windows" (a Windows service) or "iis-apppool" (an
-	// IIS application pool).
-	Kind string `json:"kind"`
-	// Name is the unit, service or pool name.
-	Name string `json:"name"`
-}
-
-func (s *ServiceConfig) service() servicectl.Service {
-	return servicectl.Service{Kind: servicectl.Kind(s.Kind), Name: s.Name}
-}
-
 // StepService is the step of events about a module's service: Message is "stopping
 // NAME" or "starting NAME".
 const StepService Step = "service"
@@ -45,7 +30,7 @@ func (e *Engine) stopService(ctx context.Context, op *operation) error {
 		return nil
 	}
 	e.emit(Event{Module: op.m.Name, Version: op.j.To, Step: StepService, Message: "stopping " + s.Name})
-	if err := servicectl.Stop(ctx, s.service(), e.svcTimeout); err != nil {
+	if err := servicectl.Stop(ctx, *s, e.svcTimeout); err != nil {
 		return &Error{Code: CodeService, Module: op.m.Name, Err: err}
 	}
 	return nil
@@ -61,7 +46,7 @@ func (e *Engine) startService(ctx context.Context, op *operation) error {
 		return nil
 	}
 	e.emit(Event{Module: op.m.Name, Version: op.j.To, Step: StepService, Message: "starting " + s.Name})
-	if err := servicectl.Start(ctx, s.service(), e.svcTimeout); err != nil {
+	if err := servicectl.Start(ctx, *s, e.svcTimeout); err != nil {
 		return &Error{Code: CodeService, Module: op.m.Name, Err: err}
 	}
 	op.serviceUp = true
