@@ -194,12 +194,11 @@ func goFieldPath(path string) string {
 // initialisms are the words of JSON keys that Go field names write in capitals.
 var initialisms = map[string]string{"hfsql": "HFSQL", "id": "ID", "url": "URL", "dsn": "DSN"}
 
-// Validate checks the configuration and fills defaults (threshold 1, channel stable,
-// this machine's platform, strategy swap).
-func (c *Config) Validate() error { return c.validate(true, true) }
-
-// validate is Validate; New asks for Source and Keys only when no WithSource or
-// WithKeyring option gives them.
+// validate checks the configuration and fills defaults (threshold 1, channel stable,
+// this machine's platform, strategy swap). New asks for Source and Keys only when no
+// WithSource or WithKeyring option gives them; package update/agent's LoadConfig,
+// which validates a configuration file without building an engine, asks for both
+// through update/internal/seam.
 func (c *Config) validate(needSource, needKeys bool) error {
 	bad := func(field, format string, args ...any) error {
 		return &ConfigError{Field: field, Err: fmt.Errorf(format, args...)}

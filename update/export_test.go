@@ -78,3 +78,6 @@ func (e *Engine) TrustedKeyring(ctx context.Context) (*signature.Keyring, error)
 
 // CheckSource is checkSource, which update/agent reaches through seam.
 func (c *Config) CheckSource() error { return c.checkSource() }
+
+// Validate is validate as update/agent's LoadConfig calls it through seam.
+func (c *Config) Validate() error { return c.validate(true, true) }

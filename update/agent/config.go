@@ -54,10 +54,10 @@ func (c *Config) RunOptions() RunOptions {
 	return RunOptions{Interval: time.Duration(c.CheckInterval), AutoInstall: c.AutoInstall}
 }
 
-// Validate checks the configuration and fills the engine's defaults
-// (update.Config.Validate).
+// Validate checks the configuration and fills the engine's defaults (threshold 1,
+// channel stable, this machine's platform, strategy swap), as update.New does.
 func (c *Config) Validate() error {
-	if err := c.Config.Validate(); err != nil {
+	if err := seam.ValidateConfig(&c.Config); err != nil {
 		return err
 	}
 	if c.CheckInterval < 0 {

@@ -48,4 +48,7 @@ var (
 	// ScriptTimeout is a DatabaseConfig.ScriptTimeout as a duration, with its
 	// default (update/dbscript/dbagent).
 	ScriptTimeout func(s string) time.Duration
+	// ValidateConfig checks an *update.Config and fills its defaults, as New does
+	// with neither WithSource nor WithKeyring (update/agent's LoadConfig).
+	ValidateConfig func(c any) error
 )
