@@ -80,7 +80,7 @@ func runCheck(ctx context.Context, cl *cli, args []string) error {
 		}
 	}
 	if *asJSON {
-		if err := writeJSON(cl.stdout, rep); err != nil {
+		if err := writeJSON(cl.stdout, checkJSON(rep)); err != nil {
 			return err
 		}
 	} else {
@@ -260,6 +260,39 @@ func runStatus(ctx context.Context, cl *cli, args []string) error {
 		}
 	}
 	return serr
+}
+
+// checkJSON is the shape of `upkeep check --json`: every key of a module, with null
+// for those that do not apply (no version offered, no code, no reason), so that
+// scripts can read each one.
+func checkJSON(rep *update.CheckReport) any {
+	type plain update.ModuleCheck
+	type module struct {
+		plain
+		Version *string `json:"version"`
+		Code    *string `json:"code"`
+		Reason  *string `json:"reason"`
+	}
+	type report struct {
+		Modules  []module `json:"modules"`
+		Warnings []string `json:"warnings,omitempty"`
+	}
+	out := report{Warnings: rep.Warnings}
+	if rep.Modules != nil {
+		out.Modules = make([]module, len(rep.Modules))
+	}
+	for i, c := range rep.Modules {
+		out.Modules[i] = module{plain(c), nullable(c.Version), nullable(string(c.Code)), nullable(c.Reason)}
+	}
+	return out
+}
+
+// nullable is s, or nil (JSON null) when it is empty.
+func nullable(s string) *string {
+	if s == "" {
+		return nil
+	}
+	return &s
 }
 
 func writeJSON(w io.Writer, v any) error {
