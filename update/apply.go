@@ -32,11 +32,11 @@ type Applier interface {
 // the Applier of one module. Default: none, and Install refuses such modules with
 // ErrDatabaseModule.
 func WithApplier(kind ModuleKind, f func(ModuleConfig) (Applier, error)) Option {
-	return func(e *Engine) error {
-		if e.appliers == nil {
-			e.appliers = map[ModuleKind]func(ModuleConfig) (Applier, error){}
+	return func(o *options) error {
+		if o.appliers == nil {
+			o.appliers = map[ModuleKind]func(ModuleConfig) (Applier, error){}
 		}
-		e.appliers[kind] = f
+		o.appliers[kind] = f
 		return nil
 	}
 }
@@ -108,7 +108,7 @@ func (k *appliedKind) apply(ctx context.Context, op *operation) error {
 }
 
 // undo restores nothing. Once Apply may have run, the staged pack is kept, for the
-// person who works through the scripts by hand (AppliedPack); before, it goes.
+// person who works through the scripts by hand (appliedPack); before, it goes.
 func (k *appliedKind) undo(ctx context.Context, op *operation) error {
 	switch op.j.Step {
 	case jExtract, jStaged, jMaintenance, jBackup:
@@ -119,7 +119,7 @@ func (k *appliedKind) undo(ctx context.Context, op *operation) error {
 	return nil
 }
 
-// settle keeps the staged pack of the version installed (AppliedPack).
+// settle keeps the staged pack of the version installed (appliedPack).
 func (k *appliedKind) settle(ctx context.Context, op *operation) error {
 	k.e.keepAppliedPack(k.m)
 	return nil
@@ -141,7 +141,7 @@ func (k *appliedKind) restored(j *journal) string {
 
 // keepAppliedPack keeps the staged pack of the newest version tried, whatever the
 // outcome: a person working through a customised database's scripts one by one
-// reads them from there (AppliedPack).
+// reads them from there (appliedPack).
 func (e *Engine) keepAppliedPack(m *ModuleConfig) {
 	dest := e.state.module(m.Name, "pack")
 	e.ops.at("removeall", dest)
@@ -152,10 +152,11 @@ func (e *Engine) keepAppliedPack(m *ModuleConfig) {
 	}
 }
 
-// AppliedPack returns the folder holding the extracted, verified pack of the newest
+// appliedPack returns the folder holding the extracted, verified pack of the newest
 // version an install of an applied module (KindDatabase) installed or tried to
-// install; fs.ErrNotExist when there is none yet.
-func (e *Engine) AppliedPack(ctx context.Context, module string) (string, error) {
+// install; fs.ErrNotExist when there is none yet. update/dbscript/dbagent reaches it
+// through update/internal/seam.
+func (e *Engine) appliedPack(ctx context.Context, module string) (string, error) {
 	if err := ctx.Err(); err != nil {
 		return "", err
 	}

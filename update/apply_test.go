@@ -57,13 +57,13 @@ func TestAppliedModule(t *testing.T) {
 		Modules: []update.ModuleConfig{{Name: "db", Kind: update.KindDatabase,
 			Database: &update.DatabaseConfig{Driver: "sqlite", DSN: filepath.Join(dir, "db.sqlite")}}}}
 
-	_, err := must(update.New(cfg, update.WithoutSync())).Install(ctx, "db", update.InstallOptions{})
+	_, err := must(update.New(cfg, updatetest.WithoutSync())).Install(ctx, "db", update.InstallOptions{})
 	require.ErrorIs(t, err, update.ErrDatabaseModule)
 
 	ap := &fileApplier{log: filepath.Join(dir, "applied.log"), fail: "2.0.0"}
 	var mu sync.Mutex
 	var phases []string
-	eng := must(update.New(cfg, update.WithoutSync(),
+	eng := must(update.New(cfg, updatetest.WithoutSync(),
 		update.WithApplier(update.KindDatabase, func(update.ModuleConfig) (update.Applier, error) { return ap, nil }),
 		update.WithHook("db", hooks.Func(func(ctx context.Context, ev hooks.Event) error {
 			mu.Lock()

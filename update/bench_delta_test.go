@@ -57,7 +57,7 @@ func BenchmarkDeltaInstall(b *testing.B) {
 			srv := httptest.NewServer(cs)
 			b.Cleanup(srv.Close)
 			e.cfg.Source = srv.URL + "/"
-			eng, err := update.New(e.cfg, update.WithoutSync())
+			eng, err := update.New(e.cfg, updatetest.WithoutSync())
 			if err != nil {
 				b.Fatal(err)
 			}

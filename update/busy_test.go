@@ -29,7 +29,7 @@ func TestRetryBusyFile(t *testing.T) {
 
 	calls = 0
 	err = o.retry(context.Background(), "/srv/web/app.dll", func() error { calls++; return syscall.ETXTBSY })
-	var be *BusyError
+	var be *busyError
 	require.True(t, errors.As(err, &be))
 	require.ErrorIs(t, err, ErrFileBusy)
 	require.Contains(t, err.Error(), "/srv/web/app.dll")

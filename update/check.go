@@ -2,7 +2,6 @@ package update
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -21,8 +20,9 @@ const (
 	MaxUnknownPackSize = 4 << 30
 )
 
-// ModuleCheck is the outcome of a check for one module, as `upkeep check --json`
-// prints it.
+// ModuleCheck is the outcome of a check for one module. `upkeep check --json` prints
+// it with its keys version, code and reason always present (null when they do not
+// apply); its plain encoding/json form leaves them out when empty.
 type ModuleCheck struct {
 	Name      string  `json:"name"`
 	Installed *string `json:"installed"`
@@ -39,18 +39,6 @@ type ModuleCheck struct {
 	// succeeded: a module folder this account cannot write to.
 	Warning   string              `json:"warning,omitempty"`
 	Selection *manifest.Selection `json:"-"`
-}
-
-// MarshalJSON writes every field of `upkeep check --json`'s shape, with null for those that do not
-// apply (no version offered, no code, no reason), so that scripts can read each key.
-func (c ModuleCheck) MarshalJSON() ([]byte, error) {
-	type plain ModuleCheck
-	return json.Marshal(struct {
-		plain
-		Version *string `json:"version"`
-		Code    *string `json:"code"`
-		Reason  *string `json:"reason"`
-	}{plain(c), strp(c.Version), strp(string(c.Code)), strp(c.Reason)})
 }
 
 // CheckReport is the outcome of Check.
@@ -150,7 +138,7 @@ func (e *Engine) target(mc *ModuleConfig, installed, id string) manifest.Target 
 		Platform:  e.platform,
 		Language:  e.cfg.Language,
 		Channel:   e.cfg.Channel,
-		Major:     e.cfg.MajorOf(mc),
+		Major:     e.cfg.majorOf(mc),
 		InstallID: id,
 	}
 }

@@ -13,6 +13,7 @@ import (
 
 	"github.com/upkeep-go/upkeep/hooks"
 	"github.com/upkeep-go/upkeep/update/maintenance"
+	"github.com/upkeep-go/upkeep/update/servicectl"
 )
 
 // Strategy is how a module's new tree replaces the live one.
@@ -79,9 +80,11 @@ type ModuleConfig struct {
 	Kind ModuleKind `json:"kind,omitempty"`
 	// Database is where a KindDatabase module's scripts run.
 	Database *DatabaseConfig `json:"database,omitempty"`
-	// Service is what runs the module, stopped during its maintenance. Default (nil):
-	// none.
-	Service *ServiceConfig `json:"service,omitempty"`
+	// Service is what runs the module ("service" in the configuration file, with its
+	// "kind" and "name"): the engine stops it once maintenance is on and starts it
+	// again before maintenance goes off, also when an install or a rollback fails and
+	// is undone. Default (nil): none.
+	Service *servicectl.Service `json:"service,omitempty"`
 }
 
 // ModuleKind is what a module is made of.
@@ -113,9 +116,9 @@ type DatabaseConfig struct {
 	ScriptTimeout string `json:"script_timeout,omitempty"`
 }
 
-// Timeout returns ScriptTimeout as a duration, 30 minutes when it is not set.
-func (d *DatabaseConfig) Timeout() time.Duration {
-	if v, err := time.ParseDuration(d.ScriptTimeout); err == nil && v > 0 {
+// scriptTimeout returns ScriptTimeout as a duration, 30 minutes when it is not set.
+func scriptTimeout(s string) time.Duration {
+	if v, err := time.ParseDuration(s); err == nil && v > 0 {
 		return v
 	}
 	return 30 * time.Minute
@@ -191,12 +194,11 @@ func goFieldPath(path string) string {
 // initialisms are the words of JSON keys that Go field names write in capitals.
 var initialisms = map[string]string{"hfsql": "HFSQL", "id": "ID", "url": "URL", "dsn": "DSN"}
 
-// Validate checks the configuration and fills defaults (threshold 1, channel stable,
-// this machine's platform, strategy swap).
-func (c *Config) Validate() error { return c.validate(true, true) }
-
-// validate is Validate; New asks for Source and Keys only when no WithSource or
-// WithKeyring option gives them.
+// validate checks the configuration and fills defaults (threshold 1, channel stable,
+// this machine's platform, strategy swap). New asks for Source and Keys only when no
+// WithSource or WithKeyring option gives them; package update/agent's LoadConfig,
+// which validates a configuration file without building an engine, asks for both
+// through update/internal/seam.
 func (c *Config) validate(needSource, needKeys bool) error {
 	bad := func(field, format string, args ...any) error {
 		return &ConfigError{Field: field, Err: fmt.Errorf(format, args...)}
@@ -298,7 +300,7 @@ func (c *Config) validate(needSource, needKeys bool) error {
 			return bad(f+".maintenance_file", "%q must be a plain file name", m.MaintenanceFile)
 		}
 		if m.Service != nil {
-			if err := m.Service.service().Validate(); err != nil {
+			if err := m.Service.Validate(); err != nil {
 				return &ConfigError{Field: f + ".service", Err: err}
 			}
 		}
@@ -382,9 +384,9 @@ func validModuleName(s string) bool {
 	return true
 }
 
-// MajorOf returns the major version module m is restricted to: its own, else the
+// majorOf returns the major version module m is restricted to: its own, else the
 // configuration's; 0 when releases of every major version are offered.
-func (c *Config) MajorOf(m *ModuleConfig) int {
+func (c *Config) majorOf(m *ModuleConfig) int {
 	if m.Major != 0 {
 		return m.Major
 	}
@@ -417,11 +419,11 @@ func (c *Config) checkOptions(hks map[string]hooks.Hook, maint map[string]*maint
 	return nil
 }
 
-// CheckSource refuses a Source that is neither a URL nor an existing folder
+// checkSource refuses a Source that is neither a URL nor an existing folder
 // ("127.0.0.1:8090", which would otherwise name a folder beside the configuration
-// file). Package update/agent's LoadConfig calls it; New does not, since a program may
-// create its repository folder after the engine.
-func (c *Config) CheckSource() error {
+// file). Package update/agent's LoadConfig calls it through update/internal/seam; New
+// does not, since a program may create its repository folder after the engine.
+func (c *Config) checkSource() error {
 	src := c.Source
 	if src == "" || strings.Contains(src, "://") {
 		return nil

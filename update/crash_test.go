@@ -35,7 +35,7 @@ func TestCrashChild(t *testing.T) {
 	require.NoError(t, err)
 	var cfg Config
 	require.NoError(t, json.Unmarshal(b, &cfg))
-	e, err := New(cfg, WithoutSync())
+	e, err := New(cfg, updatetest.WithoutSync())
 	require.NoError(t, err)
 	count := 0
 	SetCrashPoint(e, func(kind, path string) {
@@ -94,7 +94,7 @@ func crashMatrix(t *testing.T, strategy Strategy, op string) {
 	// The baseline: 1.0.0 installed and 2.0.0 downloaded (install) or 2.0.0 installed
 	// with 1.0.0 kept (rollback).
 	os.MkdirAll(filepath.Join(base, "srv"), 0o755)
-	e, err := New(cfg(base), WithoutSync())
+	e, err := New(cfg(base), updatetest.WithoutSync())
 	require.NoError(t, err)
 	ctx := context.Background()
 	_, err = e.Install(ctx, "web", InstallOptions{Version: "1.0.0"})
@@ -136,7 +136,7 @@ func crashMatrix(t *testing.T, strategy Strategy, op string) {
 		ws := ee.Sys().(syscall.WaitStatus)
 		require.True(t, ws.Signaled() && ws.Signal() == syscall.SIGKILL, "point %d: child failed instead of crashing: %s", n, out)
 
-		e, err := New(c, WithoutSync())
+		e, err := New(c, updatetest.WithoutSync())
 		require.NoError(t, err)
 		_, err = e.Recover(ctx)
 		require.NoError(t, err, "point %d", n)
@@ -254,7 +254,7 @@ func doubleCrash(t *testing.T, strategy Strategy, op string) {
 			Modules: []ModuleConfig{{Name: "web", Path: filepath.Join(dir, "srv", "web"), Strategy: strategy, MaintenanceFile: "app_offline.htm"}}}
 	}
 	os.MkdirAll(filepath.Join(base, "srv"), 0o755)
-	e, err := New(cfg(base), WithoutSync())
+	e, err := New(cfg(base), updatetest.WithoutSync())
 	require.NoError(t, err)
 	ctx := context.Background()
 	_, err = e.Install(ctx, "web", InstallOptions{Version: "1.0.0"})
@@ -309,7 +309,7 @@ func doubleCrash(t *testing.T, strategy Strategy, op string) {
 			}
 			pairs++
 			c := cfg(dir)
-			e, err := New(c, WithoutSync())
+			e, err := New(c, updatetest.WithoutSync())
 			require.NoError(t, err)
 			_, err = e.Recover(ctx)
 			require.NoError(t, err, "points %d then %d", n, m)

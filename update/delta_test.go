@@ -143,11 +143,12 @@ func newDeltaEnvAt(t *testing.T, strategy update.Strategy, rec *recorder, serve 
 	e.repo.Publish("web", "1.1.0", platform, v2, publish.WithDeltas(1))
 	e.cfg.Source = serve(e.repo.Dir)
 	de := &deltaEnv{env: e, rec: rec, v2: v2}
-	de.eng = e.engine(t, update.WithEvents(func(ev update.Event) {
+	de.eng = e.engine(t)
+	de.eng.AddEventFunc(func(ev update.Event) {
 		de.mu.Lock()
 		de.events = append(de.events, ev)
 		de.mu.Unlock()
-	}))
+	})
 	_, err := de.eng.Install(context.Background(), "web", update.InstallOptions{Version: "1.0.0"})
 	require.NoError(t, err)
 	require.Equal(t, v1, updatetest.ReadTree(t, e.module))
@@ -176,7 +177,7 @@ func (de *deltaEnv) fullInstall(t *testing.T, strategy update.Strategy) map[stri
 	dir := t.TempDir()
 	cfg.StateDir = filepath.Join(dir, "state")
 	cfg.Modules = []update.ModuleConfig{{Name: "web", Path: filepath.Join(dir, "srv", "web"), Strategy: strategy}}
-	eng, err := update.New(cfg, update.WithoutSync())
+	eng, err := update.New(cfg, updatetest.WithoutSync())
 	require.NoError(t, err)
 	res, err := eng.Install(context.Background(), "web", update.InstallOptions{Version: "1.1.0"})
 	require.NoError(t, err)

@@ -162,10 +162,10 @@ func (e *Engine) openModuleDirs(m *ModuleConfig, create bool) (*moduleDirs, erro
 	return &moduleDirs{parent: parent, work: work, name: filepath.Base(m.Path)}, nil
 }
 
-// WorkFolderError is a folder upkeep would delete in (its state dir, a module's work
+// workFolderError is a folder upkeep would delete in (its state dir, a module's work
 // folder) that another account owns or can write to: it could plant links there to
 // make upkeep, often running as root, delete or overwrite files elsewhere.
-type WorkFolderError struct {
+type workFolderError struct {
 	Path   string
 	Owner  int         // the folder's owner (uid), -1 where unknown
 	Mode   fs.FileMode // the folder's permissions
@@ -173,9 +173,9 @@ type WorkFolderError struct {
 }
 
 // Error describes the failure, naming the folder and what to do.
-func (e *WorkFolderError) Error() string {
+func (e *workFolderError) Error() string {
 	return fmt.Sprintf("%s: %s (mode %v, owner %d): refusing to work in it; remove it or give it to the account running upkeep with mode 0700", e.Path, e.Reason, e.Mode, e.Owner)
 }
 
 // Unwrap returns ErrUnsafeFolder, for errors.Is.
-func (e *WorkFolderError) Unwrap() error { return ErrUnsafeFolder }
+func (e *workFolderError) Unwrap() error { return ErrUnsafeFolder }

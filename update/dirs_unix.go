@@ -39,7 +39,7 @@ func ownedInfo(path string, fi os.FileInfo, what string) error {
 		return nil
 	}
 	bad := func(reason string) error {
-		return &WorkFolderError{Path: path, Owner: int(st.Uid), Mode: fi.Mode().Perm(), Reason: reason}
+		return &workFolderError{Path: path, Owner: int(st.Uid), Mode: fi.Mode().Perm(), Reason: reason}
 	}
 	if int(st.Uid) != os.Geteuid() {
 		return bad(fmt.Sprintf("this %s belongs to another account (uid %d, upkeep runs as uid %d)", what, st.Uid, os.Geteuid()))

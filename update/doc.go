@@ -7,6 +7,11 @@
 // and one lock per module (an OS lock in the state dir) keeps one operation per module
 // at a time, across processes.
 //
+// New takes the [Config] and [Option] values ([WithKeyring], [WithSource], [WithHook],
+// [WithMaintenance], [WithApplier], [WithLogger], [WithWorkers]); a program follows an
+// engine's progress with [Engine.AddEventFunc]. The knobs only tests need (a clock,
+// no fsync, short busy and service timeouts) are in update/updatetest.
+//
 // # The install
 //
 // Every step is written to the module's journal before it starts, so that Recover

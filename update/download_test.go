@@ -85,11 +85,12 @@ func TestDownloadResumesAfterCut(t *testing.T) {
 		return true
 	})
 	var events []update.Event
-	eng := e.engine(t, update.WithSource(fastSource(t, url)), update.WithEvents(func(ev update.Event) {
+	eng := e.engine(t, update.WithSource(fastSource(t, url)))
+	eng.AddEventFunc(func(ev update.Event) {
 		if ev.Step == update.StepDownload {
 			events = append(events, ev)
 		}
-	}))
+	})
 	_, err := eng.Install(context.Background(), "web", update.InstallOptions{})
 	require.NoError(t, err)
 	require.Equal(t, tree, updatetest.ReadTree(t, e.module))
@@ -212,11 +213,12 @@ func TestNginx(t *testing.T) {
 	require.NoError(t, os.WriteFile(part, whole[:half], 0o644))
 
 	first := int64(-1)
-	eng := e.engine(t, update.WithEvents(func(ev update.Event) {
+	eng := e.engine(t)
+	eng.AddEventFunc(func(ev update.Event) {
 		if ev.Step == update.StepDownload && first < 0 {
 			first = ev.Done
 		}
-	}))
+	})
 	_, err = eng.Install(ctx, "web", update.InstallOptions{})
 	require.NoError(t, err)
 	require.Equal(t, tree, updatetest.ReadTree(t, e.module))

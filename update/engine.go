@@ -12,6 +12,7 @@ import (
 	"github.com/upkeep-go/upkeep/hooks"
 	"github.com/upkeep-go/upkeep/manifest"
 	"github.com/upkeep-go/upkeep/signature"
+	"github.com/upkeep-go/upkeep/update/internal/seam"
 	"github.com/upkeep-go/upkeep/update/maintenance"
 	"github.com/upkeep-go/upkeep/update/source"
 )
@@ -21,64 +22,62 @@ import (
 // methods are safe for concurrent use; operations on one module are serialised by a
 // lock in the state dir, which also keeps other processes out.
 type Engine struct {
+	options
 	cfg      Config
 	state    stateDir
-	src      source.Source
-	keyring  *signature.Keyring
 	roots    *signature.Keyring // the configured root keys, nil without root_keys
 	chain    keyChain           // with root keys: the key chain of the last key set accepted
+	obs      observers
+	locks    locks
+	platform string
+}
+
+// options are what the Options set, over the defaults New gives them.
+type options struct {
+	src      source.Source
+	keyring  *signature.Keyring
 	log      *slog.Logger
 	now      func() time.Time
-	events   func(Event)
-	obs      observers
 	hooks    map[string]hooks.Hook
 	maint    map[string]*maintenance.State
 	appliers map[ModuleKind]func(ModuleConfig) (Applier, error)
 	ops      *ops
-	locks    locks
 	workers  int
-	platform string
 	noSync   bool
 	// svcTimeout bounds a stop or start of a module's service.
 	svcTimeout time.Duration
 }
 
 // Option configures an Engine.
-type Option func(*Engine) error
+type Option func(*options) error
 
 // WithSource sets where manifests and packs come from. Default: source.New(cfg.Source).
 func WithSource(s source.Source) Option {
-	return func(e *Engine) error { e.src = s; return nil }
+	return func(o *options) error { o.src = s; return nil }
 }
 
 // WithKeyring sets the trusted keys. Default: the key files of cfg.Keys with
 // cfg.Threshold.
 func WithKeyring(kr *signature.Keyring) Option {
-	return func(e *Engine) error { e.keyring = kr; return nil }
+	return func(o *options) error { o.keyring = kr; return nil }
 }
 
 // WithLogger sets the logger. Default: discard.
 func WithLogger(l *slog.Logger) Option {
-	return func(e *Engine) error { e.log = l; return nil }
+	return func(o *options) error { o.log = l; return nil }
 }
 
-// WithClock sets the clock used for manifest expiry and status times. Default: time.Now.
-func WithClock(now func() time.Time) Option {
-	return func(e *Engine) error { e.now = now; return nil }
-}
-
-// WithEvents sets a function that receives progress events (download bytes, install
-// steps, hook phases). It is called from the goroutine doing the work and must return
-// quickly. Default: none.
-func WithEvents(f func(Event)) Option {
-	return func(e *Engine) error { e.events = f; return nil }
+// withClock sets the clock used for manifest expiry and status times. Default: time.Now.
+// Tests reach it through updatetest.WithClock.
+func withClock(now func() time.Time) Option {
+	return func(o *options) error { o.now = now; return nil }
 }
 
 // WithHook adds a Go hook for a module, run at every phase before the module's script
 // folder. Default: none.
 func WithHook(module string, h hooks.Hook) Option {
-	return func(e *Engine) error {
-		e.hooks[module] = hooks.Chain(e.hooks[module], h)
+	return func(o *options) error {
+		o.hooks[module] = hooks.Chain(o.hooks[module], h)
 		return nil
 	}
 }
@@ -87,43 +86,65 @@ func WithHook(module string, h hooks.Hook) Option {
 // turns it on (draining in-flight requests) and off around the swap. Default: only the
 // module's MaintenanceFile, if configured.
 func WithMaintenance(module string, s *maintenance.State) Option {
-	return func(e *Engine) error { e.maint[module] = s; return nil }
+	return func(o *options) error { o.maint[module] = s; return nil }
 }
 
-// WithBusyTimeout bounds how long an operation on a locked file is retried before the
-// install fails naming the file. Default: 30s.
-func WithBusyTimeout(d time.Duration) Option {
-	return func(e *Engine) error { e.ops.busy = d; return nil }
+// withBusyTimeout bounds how long an operation on a locked file is retried before the
+// install fails naming the file. Default: 30s. Tests reach it through
+// updatetest.WithBusyTimeout.
+func withBusyTimeout(d time.Duration) Option {
+	return func(o *options) error { o.ops.busy = d; return nil }
 }
 
 // WithWorkers sets the number of extraction workers. Default: GOMAXPROCS.
 func WithWorkers(n int) Option {
-	return func(e *Engine) error {
+	return func(o *options) error {
 		if n < 1 {
 			return fmt.Errorf("update: workers must be at least 1, got %d", n)
 		}
-		e.workers = n
+		o.workers = n
 		return nil
 	}
 }
 
-// WithoutSync skips fsync of extracted trees (tests, tmpfs). Default: durable.
-func WithoutSync() Option {
-	return func(e *Engine) error { e.noSync = true; return nil }
+// withoutSync skips fsync of extracted trees. Default: durable. Tests reach it through
+// updatetest.WithoutSync.
+func withoutSync() Option {
+	return func(o *options) error { o.noSync = true; return nil }
+}
+
+func init() {
+	seam.Clock = func(now func() time.Time) any { return withClock(now) }
+	seam.NoSync = func() any { return withoutSync() }
+	seam.BusyTimeout = func(d time.Duration) any { return withBusyTimeout(d) }
+	seam.ServiceTimeout = func(d time.Duration) any { return withServiceTimeout(d) }
+	seam.AppliedPack = func(ctx context.Context, e any, module string) (string, error) {
+		return e.(*Engine).appliedPack(ctx, module)
+	}
+	seam.OfferedPack = func(ctx context.Context, e any, module string) (string, string, error) {
+		return e.(*Engine).offeredPack(ctx, module)
+	}
+	seam.TrustedKeyring = func(ctx context.Context, e any) (*signature.Keyring, error) {
+		return e.(*Engine).trustedKeyring(ctx)
+	}
+	seam.SetSource = func(e any, url string) error { return e.(*Engine).setSource(url) }
+	seam.CheckSource = func(source string) error { return (&Config{Source: source}).checkSource() }
+	seam.ScriptTimeout = scriptTimeout
+	seam.ValidateConfig = func(c any) error { return c.(*Config).validate(true, true) }
 }
 
 // New returns an engine for cfg, validating it.
 func New(cfg Config, opts ...Option) (*Engine, error) {
-	e := &Engine{
+	e := &Engine{options: options{
 		log:     slog.New(slog.DiscardHandler),
 		now:     time.Now,
 		hooks:   map[string]hooks.Hook{},
 		maint:   map[string]*maintenance.State{},
 		ops:     &ops{},
 		workers: runtime.GOMAXPROCS(0),
-	}
+	}}
 	for _, o := range opts {
-		if err := o(e); err != nil {
+		if err := o(&e.options); err != nil {
 			return nil, err
 		}
 	}
@@ -209,9 +230,6 @@ type Event struct {
 }
 
 func (e *Engine) emit(ev Event) {
-	if e.events != nil {
-		e.events(ev)
-	}
 	e.obs.emit(ev)
 }
 
@@ -239,7 +257,7 @@ func checkStateDirs(paths ...string) error {
 			return stateErr(err)
 		}
 		if !fi.IsDir() {
-			return &WorkFolderError{Path: p, Owner: -1, Mode: fi.Mode(), Reason: "this part of the state dir is not a folder"}
+			return &workFolderError{Path: p, Owner: -1, Mode: fi.Mode(), Reason: "this part of the state dir is not a folder"}
 		}
 		if err := ownedInfo(p, fi, "state dir"); err != nil {
 			return err

@@ -56,7 +56,7 @@ func newEnv(t *testing.T, strategy update.Strategy, served bool) *env {
 
 func (e *env) engine(t *testing.T, opts ...update.Option) *update.Engine {
 	t.Helper()
-	eng, err := update.New(e.cfg, append([]update.Option{update.WithoutSync(), update.WithBusyTimeout(200 * time.Millisecond)}, opts...)...)
+	eng, err := update.New(e.cfg, append([]update.Option{updatetest.WithoutSync(), updatetest.WithBusyTimeout(200 * time.Millisecond)}, opts...)...)
 	require.NoError(t, err)
 	return eng
 }
@@ -249,7 +249,7 @@ func TestCheckRefusals(t *testing.T) {
 			return nil
 		}, update.CodeBadSignature},
 		{"expired", func(t *testing.T, e *env) []update.Option {
-			return []update.Option{update.WithClock(func() time.Time { return time.Now().Add(31 * 24 * time.Hour) })}
+			return []update.Option{updatetest.WithClock(func() time.Time { return time.Now().Add(31 * 24 * time.Hour) })}
 		}, update.CodeExpired},
 		{"not found", func(t *testing.T, e *env) []update.Option {
 			os.Remove(filepath.Join(e.repo.Dir, "manifest.json"))
@@ -459,7 +459,7 @@ func TestNewWithoutKeyFilesOrSource(t *testing.T) {
 	cfg.Keys, cfg.Source = nil, ""
 	_, err = update.New(cfg)
 	require.ErrorIs(t, err, update.ErrConfig, "without options, both are needed")
-	eng, err := update.New(cfg, update.WithKeyring(kr), update.WithSource(src), update.WithoutSync())
+	eng, err := update.New(cfg, update.WithKeyring(kr), update.WithSource(src), updatetest.WithoutSync())
 	require.NoError(t, err)
 	_, err = eng.Install(ctx, "web", update.InstallOptions{})
 	require.NoError(t, err)

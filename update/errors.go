@@ -89,8 +89,8 @@ var (
 	// holds files upkeep does not manage: nothing is changed (see
 	// InstallOptions.KeepUnmanaged and ModuleConfig.Installed).
 	ErrUnmanaged = errors.New("update: module folder not managed by upkeep")
-	// ErrUnsafeFolder is wrapped by a WorkFolderError: a state dir, work folder or
-	// journal that another account owns or can write.
+	// ErrUnsafeFolder is wrapped by the error of a state dir, work folder or journal
+	// that another account owns or can write; the message names it, its mode and owner.
 	ErrUnsafeFolder = errors.New("update: unsafe folder")
 	// ErrRolledBack wraps the cause of an install that failed and was undone.
 	ErrRolledBack = errors.New("update: install failed and was rolled back")

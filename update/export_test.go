@@ -7,6 +7,7 @@ import (
 	"github.com/upkeep-go/upkeep/internal/tarzst"
 
 	"github.com/upkeep-go/upkeep/manifest"
+	"github.com/upkeep-go/upkeep/signature"
 )
 
 // Test-only access for the external tests of this package.
@@ -64,3 +65,19 @@ func RestoreArchive(archive, dest string) error {
 
 // GoFieldPath turns a configuration field's JSON path into the Go one.
 func GoFieldPath(path string) string { return goFieldPath(path) }
+
+// AppliedPack is appliedPack, which update/dbscript/dbagent reaches through seam.
+func (e *Engine) AppliedPack(ctx context.Context, module string) (string, error) {
+	return e.appliedPack(ctx, module)
+}
+
+// TrustedKeyring is trustedKeyring, which update/fleet reaches through seam.
+func (e *Engine) TrustedKeyring(ctx context.Context) (*signature.Keyring, error) {
+	return e.trustedKeyring(ctx)
+}
+
+// CheckSource is checkSource, which update/agent reaches through seam.
+func (c *Config) CheckSource() error { return c.checkSource() }
+
+// Validate is validate as update/agent's LoadConfig calls it through seam.
+func (c *Config) Validate() error { return c.validate(true, true) }

@@ -51,13 +51,13 @@ func TestHFSQLRepository(t *testing.T) {
 	updatetest.WriteTree(t, filepath.Join(dir, "hfsql"), map[string]string{"version.txt": "220036"})
 
 	// Not allowed: the repository has no signed manifest.
-	eng, err := update.New(cfg, update.WithoutSync())
+	eng, err := update.New(cfg, updatetest.WithoutSync())
 	require.NoError(t, err)
 	_, err = eng.Check(ctx)
 	require.Equal(t, update.CodeNotFound, update.CodeOf(err), "%v", err)
 
 	cfg.AllowUnsignedHFSQL = true
-	eng, err = update.New(cfg, update.WithoutSync(), update.WithClock(func() time.Time { return time.Now() }))
+	eng, err = update.New(cfg, updatetest.WithoutSync(), updatetest.WithClock(func() time.Time { return time.Now() }))
 	require.NoError(t, err)
 	rep, err := eng.Check(ctx)
 	require.NoError(t, err)

@@ -242,7 +242,7 @@ func (e *Engine) planVersion(man *manifest.Manifest, m *ModuleConfig, installed,
 		}
 		// An explicit version is still held to the configured major version, as the
 		// check is: a v22 server asked for 23 by hand is refused, not upgraded.
-		if major := e.cfg.MajorOf(m); major != 0 && r.Major != 0 && r.Major != major {
+		if major := e.cfg.majorOf(m); major != 0 && r.Major != 0 && r.Major != major {
 			return nil, &Error{Code: Code(manifest.CodeOtherMajor), Module: m.Name, Err: fmt.Errorf("release %s of %s is for major version %d, and this installation is major version %d (\"major\" in the configuration)", want, m.Name, r.Major, major)}
 		}
 		for j := range r.Packs {
@@ -339,7 +339,7 @@ func (e *Engine) installOne(ctx context.Context, m *ModuleConfig, k kind, from s
 // the step's name (when it has one) before running it, so that the next named step
 // also records that this one ended.
 type step struct {
-	journal string
+	journal journalStep
 	do      func(context.Context) error
 }
 
@@ -687,7 +687,7 @@ func (e *Engine) abort(ctx context.Context, op *operation, cause error) error {
 			st.LastResult = fmt.Sprintf("recovered: interrupted %s of %s undone, %s kept", j.Op, j.To, k.restored(j))
 			st.LastError = j.Reason
 			if j.Reason == "" {
-				st.LastError = "interrupted " + j.Op + " of " + j.To + " (at step " + j.Step + ")"
+				st.LastError = "interrupted " + string(j.Op) + " of " + j.To + " (at step " + string(j.Step) + ")"
 			}
 			if j.Op == opInstall {
 				st.FailedVersion = j.To

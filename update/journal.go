@@ -11,19 +11,25 @@ import (
 // it ends; Recover reads the last one written and completes the operation (at
 // jInstalled) or undoes it through its kind (see kind.undo).
 const (
-	jExtract     = "extract"     // extracting into the stage folder
-	jStaged      = "staged"      // the new tree is complete and verified in the stage folder
-	jMaintenance = "maintenance" // maintenance is being turned on
-	jBackup      = "backup"      // the previous version is being kept
-	jSwap        = "swap"        // the new tree is replacing the live one
-	jSwapped     = "swapped"     // the new tree is in place, POSTINSTALL has not succeeded yet
-	jInstalled   = "installed"   // POSTINSTALL succeeded: the operation will be completed
+	jExtract     journalStep = "extract"     // extracting into the stage folder
+	jStaged      journalStep = "staged"      // the new tree is complete and verified in the stage folder
+	jMaintenance journalStep = "maintenance" // maintenance is being turned on
+	jBackup      journalStep = "backup"      // the previous version is being kept
+	jSwap        journalStep = "swap"        // the new tree is replacing the live one
+	jSwapped     journalStep = "swapped"     // the new tree is in place, POSTINSTALL has not succeeded yet
+	jInstalled   journalStep = "installed"   // POSTINSTALL succeeded: the operation will be completed
 )
+
+// journalStep is a step of an operation, as its journal records it.
+type journalStep string
+
+// journalOp is an operation a journal records.
+type journalOp string
 
 // Operations a journal records.
 const (
-	opInstall  = "install"
-	opRollback = "rollback"
+	opInstall  journalOp = "install"
+	opRollback journalOp = "rollback"
 )
 
 // journal is the durable record of an operation under way on one module. It names
@@ -31,12 +37,12 @@ const (
 // the module's work folder, the backup named Keep), so that a journal written by
 // someone else cannot make Recover delete anything outside the module's places.
 type journal struct {
-	Op       string   `json:"op"` // install, rollback
-	Module   string   `json:"module"`
-	Strategy Strategy `json:"strategy"`
-	From     string   `json:"from"`
-	To       string   `json:"to"`
-	Step     string   `json:"step"`
+	Op       journalOp   `json:"op"` // install, rollback
+	Module   string      `json:"module"`
+	Strategy Strategy    `json:"strategy"`
+	From     string      `json:"from"`
+	To       string      `json:"to"`
+	Step     journalStep `json:"step"`
 	// Keep is the name the previous tree is kept under (a version, or
 	// "unmanaged-<time>" for a tree upkeep did not manage); "" when it is not kept.
 	Keep string `json:"keep,omitempty"`
@@ -60,7 +66,7 @@ type journal struct {
 
 func (e *Engine) journalPath(m *ModuleConfig) string { return e.state.module(m.Name, "journal.json") }
 
-func (e *Engine) writeJournal(m *ModuleConfig, j *journal, step string) error {
+func (e *Engine) writeJournal(m *ModuleConfig, j *journal, step journalStep) error {
 	j.Step = step
 	return e.writeJSON(e.journalPath(m), j)
 }
@@ -77,7 +83,7 @@ func (e *Engine) readJournal(m *ModuleConfig) (*journal, error) {
 		return nil, err
 	}
 	if !fi.Mode().IsRegular() {
-		return nil, &WorkFolderError{Path: p, Owner: -1, Mode: fi.Mode(), Reason: "the journal is not a regular file"}
+		return nil, &workFolderError{Path: p, Owner: -1, Mode: fi.Mode(), Reason: "the journal is not a regular file"}
 	}
 	if err := ownedInfo(p, fi, "journal"); err != nil {
 		return nil, err

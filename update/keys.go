@@ -270,12 +270,13 @@ func (e *Engine) packKeys() (*trust.Keys, error) {
 	return keys, nil
 }
 
-// TrustedKeyring returns the keyring packs are verified with now: the configured
+// trustedKeyring returns the keyring packs are verified with now: the configured
 // keys, or with RootKeys the signing keys of the key set accepted at the last check
-// (an error until a check accepted one, and once that key set expired). Programs
-// that verify packs beside the engine, such as a fleet's master and slaves, ask for
-// it each time, so that a key rotated or revoked through keys.json is followed.
-func (e *Engine) TrustedKeyring(ctx context.Context) (*signature.Keyring, error) {
+// (an error until a check accepted one, and once that key set expired). A fleet's
+// master, which verifies the packs its slaves upload, asks for it through
+// update/internal/seam each time, so that a key rotated or revoked through keys.json
+// is followed.
+func (e *Engine) trustedKeyring(ctx context.Context) (*signature.Keyring, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}

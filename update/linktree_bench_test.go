@@ -28,7 +28,7 @@ func BenchmarkPostBackupTree(b *testing.B) {
 			b.Fatal(err)
 		}
 	}
-	e := &Engine{ops: &ops{}, workers: 2}
+	e := &Engine{options: options{ops: &ops{}, workers: 2}}
 	ctx := context.Background()
 	work := b.TempDir()
 	wd, err := openDir(work)

@@ -7,9 +7,10 @@ type observers struct {
 	fs atomic.Pointer[[]func(Event)]
 }
 
-// AddEventFunc adds f to the functions that receive the engine's progress events,
-// after the one WithEvents set, for the engine's life. It is how a program that did
-// not build the engine (an agent given one) follows its operations. f is called from
+// AddEventFunc adds f to the functions that receive the engine's progress events
+// (download bytes, install steps, hook phases), for the engine's life. It is the one
+// way to follow an engine's operations, for the program that built it (a CLI's
+// progress bar) and for one given it (an agent, a portal). f is called from
 // the goroutine doing the work, possibly from several at once, and must return
 // quickly. Safe for concurrent use.
 func (e *Engine) AddEventFunc(f func(Event)) {

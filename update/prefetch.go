@@ -56,7 +56,7 @@ func (e *Engine) Download(ctx context.Context, module string, sel *manifest.Sele
 
 // keepOfferedPack extracts the verified pack of the newest version offered to a
 // database module into its state folder, so that its pending scripts and drift can
-// be read before any install (OfferedPack).
+// be read before any install (offeredPack).
 func (e *Engine) keepOfferedPack(ctx context.Context, m *ModuleConfig, d *downloaded) error {
 	dir, ver := e.state.module(m.Name, "offered"), e.state.module(m.Name, "offered.version")
 	e.ops.at("removeall", dir)
@@ -73,10 +73,11 @@ func (e *Engine) keepOfferedPack(ctx context.Context, m *ModuleConfig, d *downlo
 	return nil
 }
 
-// OfferedPack returns the folder holding the extracted, verified pack of the newest
+// offeredPack returns the folder holding the extracted, verified pack of the newest
 // version a Download fetched for a database module, and that version; fs.ErrNotExist
 // when there is none. Its scripts are those an install of that version would run.
-func (e *Engine) OfferedPack(ctx context.Context, module string) (dir, version string, err error) {
+// update/dbscript/dbagent reaches it through update/internal/seam.
+func (e *Engine) offeredPack(ctx context.Context, module string) (dir, version string, err error) {
 	if err := ctx.Err(); err != nil {
 		return "", "", err
 	}

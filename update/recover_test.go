@@ -79,7 +79,7 @@ func TestManifestConditionalRequest(t *testing.T) {
 	}
 	require.Equal(t, []int{200, 304}, statuses)
 
-	later := e.engine(t, update.WithClock(func() time.Time { return time.Now().Add(40 * 24 * time.Hour) }))
+	later := e.engine(t, updatetest.WithClock(func() time.Time { return time.Now().Add(40 * 24 * time.Hour) }))
 	_, err := later.Check(ctx)
 	require.Equal(t, update.CodeExpired, update.CodeOf(err), "a cached manifest expires too: %v", err)
 }

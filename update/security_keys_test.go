@@ -204,7 +204,7 @@ func TestExpiredKeySetVerifiesNoPack(t *testing.T) {
 	require.NoError(t, err)
 
 	later := func() time.Time { return expires.Add(time.Minute) }
-	eng, err := update.New(e.cfg, update.WithoutSync(), update.WithClock(later))
+	eng, err := update.New(e.cfg, updatetest.WithoutSync(), updatetest.WithClock(later))
 	require.NoError(t, err)
 	// An offline pack is verified with the keys in force, without a check.
 	matches, err := filepath.Glob(filepath.Join(repo.Dir, "web-1.0.0*.zip"))

@@ -7,21 +7,6 @@ import (
 	"github.com/upkeep-go/upkeep/update/servicectl"
 )
 
-// ServiceConfig names what runs a module ("service" in the configuration file): the
-// engine stops it once maintenance is on and starts it again before maintenance goes
-// off, also when an install or a rollback fails and is undone.
-type ServiceConfig struct {
-	// Kind is "systemd" (a unit), "windows" (a Windows service) or "iis-apppool" (an
-	// IIS application pool).
-	Kind string `json:"kind"`
-	// Name is the unit, service or pool name.
-	Name string `json:"name"`
-}
-
-func (s *ServiceConfig) service() servicectl.Service {
-	return servicectl.Service{Kind: servicectl.Kind(s.Kind), Name: s.Name}
-}
-
 // StepService is the step of events about a module's service: Message is "stopping
 // NAME" or "starting NAME".
 const StepService Step = "service"
@@ -30,10 +15,11 @@ const StepService Step = "service"
 // service did not stop or start within the bound.
 const CodeService Code = "service"
 
-// WithServiceTimeout bounds how long a module's service may take to stop or to start
-// before the operation fails (and is undone). Default: servicectl.DefaultTimeout.
-func WithServiceTimeout(d time.Duration) Option {
-	return func(e *Engine) error { e.svcTimeout = d; return nil }
+// withServiceTimeout bounds how long a module's service may take to stop or to start
+// before the operation fails (and is undone). Default: servicectl.DefaultTimeout. Tests
+// reach it through updatetest.WithServiceTimeout.
+func withServiceTimeout(d time.Duration) Option {
+	return func(o *options) error { o.svcTimeout = d; return nil }
 }
 
 // stopService stops the module's service, if it names one: a step of install and
@@ -44,7 +30,7 @@ func (e *Engine) stopService(ctx context.Context, op *operation) error {
 		return nil
 	}
 	e.emit(Event{Module: op.m.Name, Version: op.j.To, Step: StepService, Message: "stopping " + s.Name})
-	if err := servicectl.Stop(ctx, s.service(), e.svcTimeout); err != nil {
+	if err := servicectl.Stop(ctx, *s, e.svcTimeout); err != nil {
 		return &Error{Code: CodeService, Module: op.m.Name, Err: err}
 	}
 	return nil
@@ -60,7 +46,7 @@ func (e *Engine) startService(ctx context.Context, op *operation) error {
 		return nil
 	}
 	e.emit(Event{Module: op.m.Name, Version: op.j.To, Step: StepService, Message: "starting " + s.Name})
-	if err := servicectl.Start(ctx, s.service(), e.svcTimeout); err != nil {
+	if err := servicectl.Start(ctx, *s, e.svcTimeout); err != nil {
 		return &Error{Code: CodeService, Module: op.m.Name, Err: err}
 	}
 	op.serviceUp = true

@@ -61,7 +61,7 @@ func TestServiceStoppedDuringMaintenance(t *testing.T) {
 			ctx := context.Background()
 			e := newEnv(t, strategy, true)
 			calls := fakeSystemctl(t, e.module)
-			e.cfg.Modules[0].Service = &update.ServiceConfig{Kind: "systemd", Name: "web.service"}
+			e.cfg.Modules[0].Service = &servicectl.Service{Kind: "systemd", Name: "web.service"}
 			e.repo.Publish("web", "1.0.0", platform, v1)
 			e.repo.Publish("web", "2.0.0", platform, v2)
 			eng := e.engine(t)
@@ -97,9 +97,9 @@ func TestServiceStopHangs(t *testing.T) {
 	_, err := eng.Install(ctx, "web", update.InstallOptions{})
 	require.NoError(t, err)
 
-	e.cfg.Modules[0].Service = &update.ServiceConfig{Kind: "systemd", Name: "hang.service"}
+	e.cfg.Modules[0].Service = &servicectl.Service{Kind: "systemd", Name: "hang.service"}
 	e.repo.Publish("web", "2.0.0", platform, v2)
-	eng = e.engine(t, update.WithServiceTimeout(300*time.Millisecond))
+	eng = e.engine(t, updatetest.WithServiceTimeout(300*time.Millisecond))
 	start := time.Now()
 	_, err = eng.Install(ctx, "web", update.InstallOptions{})
 	require.ErrorIs(t, err, update.ErrRolledBack)
@@ -122,7 +122,7 @@ func TestServiceStartFailsRollsBack(t *testing.T) {
 	ctx := context.Background()
 	e := newEnv(t, update.Swap, true)
 	calls := fakeSystemctl(t, e.module)
-	e.cfg.Modules[0].Service = &update.ServiceConfig{Kind: "systemd", Name: "nostart.service"}
+	e.cfg.Modules[0].Service = &servicectl.Service{Kind: "systemd", Name: "nostart.service"}
 	e.repo.Publish("web", "1.0.0", platform, v1)
 	eng := e.engine(t)
 	_, err := eng.Install(ctx, "web", update.InstallOptions{})
@@ -144,7 +144,7 @@ func TestServiceStartFailsRollsBack(t *testing.T) {
 func TestServiceConfig(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t, update.Swap, false)
-	e.cfg.Modules[0].Service = &update.ServiceConfig{Kind: "upstart", Name: "web"}
+	e.cfg.Modules[0].Service = &servicectl.Service{Kind: "upstart", Name: "web"}
 	_, err := update.New(e.cfg)
 	require.ErrorIs(t, err, update.ErrConfig)
 	require.Contains(t, err.Error(), "Modules[0].Service")

@@ -7,7 +7,7 @@ import (
 	"github.com/upkeep-go/upkeep/update/source"
 )
 
-// swapSource is the engine's source: it forwards to the one in force, which SetSource
+// swapSource is the engine's source: it forwards to the one in force, which setSource
 // replaces while the engine runs (a settings change in the portal needs no restart).
 type swapSource struct {
 	cur atomic.Pointer[sourceEntry]
@@ -29,16 +29,17 @@ func (s *swapSource) Fetch(ctx context.Context, req source.Request) (*source.Res
 	return s.cur.Load().src.Fetch(ctx, req)
 }
 
-// SetSource makes the engine fetch manifests and packs from url (a value of
+// setSource makes the engine fetch manifests and packs from url (a value of
 // Config.Source) from the next fetch on; a fetch under way ends on the previous
 // source. What was accepted from the previous source still holds: a manifest of a
 // serial lower than one already accepted is refused as a replay, and packs are
 // verified against the manifest whatever serves them. An error is a *ConfigError
-// naming "source"; the source in force then stays.
-func (e *Engine) SetSource(url string) error {
+// naming "source"; the source in force then stays. update/agent's settings reach it
+// through update/internal/seam.
+func (e *Engine) setSource(url string) error {
 	c := e.cfg
 	c.Source = url
-	if err := c.CheckSource(); err != nil {
+	if err := c.checkSource(); err != nil {
 		return err
 	}
 	s, err := source.New(url)

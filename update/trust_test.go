@@ -18,6 +18,7 @@ import (
 	"github.com/upkeep-go/upkeep/signature"
 	"github.com/upkeep-go/upkeep/update"
 	"github.com/upkeep-go/upkeep/update/source"
+	"github.com/upkeep-go/upkeep/update/updatetest"
 )
 
 // These tests write and sign manifests themselves, so that they can sign with any key
@@ -496,7 +497,7 @@ func TestCheckCrashAtEveryWrite(t *testing.T) {
 // engine returns an engine on the configuration.
 func (e *trustEnv) engine(t *testing.T) *update.Engine {
 	t.Helper()
-	eng, err := update.New(e.cfg, update.WithoutSync())
+	eng, err := update.New(e.cfg, updatetest.WithoutSync())
 	require.NoError(t, err)
 	return eng
 }

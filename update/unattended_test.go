@@ -39,11 +39,12 @@ func TestUnattendedRefusesFailedVersion(t *testing.T) {
 	e.repo.Publish("web", "1.1.0", platform, v2)
 	var attempts atomic.Int32
 	var downloads atomic.Int32
-	eng := e.engine(t, update.WithHook("web", failAt(&attempts, "1.1.0")), update.WithEvents(func(ev update.Event) {
+	eng := e.engine(t, update.WithHook("web", failAt(&attempts, "1.1.0")))
+	eng.AddEventFunc(func(ev update.Event) {
 		if ev.Step == update.StepDownload {
 			downloads.Add(1)
 		}
-	}))
+	})
 	unattended := update.InstallOptions{Unattended: true}
 	_, err := eng.Install(ctx, "web", update.InstallOptions{Version: "1.0.0", Unattended: true})
 	require.NoError(t, err)

@@ -38,12 +38,14 @@ func (cl *cli) engine(path string) (*update.Engine, error) {
 	}
 	log := slog.New(slog.NewTextHandler(cl.stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
 	opts := []update.Option{update.WithLogger(log), update.WithApplier(update.KindDatabase, dbagent.Appliers(cfg.StateDir))}
-	if cl.terminal {
-		opts = append(opts, update.WithEvents(newProgressBar(cl.stderr).event))
-	} else {
-		opts = append(opts, update.WithEvents(newProgressLines(cl.stderr).event))
-	}
 	e, err := update.New(cfg.Config, opts...)
+	if err == nil {
+		if cl.terminal {
+			e.AddEventFunc(newProgressBar(cl.stderr).event)
+		} else {
+			e.AddEventFunc(newProgressLines(cl.stderr).event)
+		}
+	}
 	// An error about a key of the file names the file, line and key, not a Go field.
 	return e, cfg.Locate(err)
 }
@@ -78,7 +80,7 @@ func runCheck(ctx context.Context, cl *cli, args []string) error {
 		}
 	}
 	if *asJSON {
-		if err := writeJSON(cl.stdout, rep); err != nil {
+		if err := writeJSON(cl.stdout, checkJSON(rep)); err != nil {
 			return err
 		}
 	} else {
@@ -258,6 +260,39 @@ func runStatus(ctx context.Context, cl *cli, args []string) error {
 		}
 	}
 	return serr
+}
+
+// checkJSON is the shape of `upkeep check --json`: every key of a module, with null
+// for those that do not apply (no version offered, no code, no reason), so that
+// scripts can read each one.
+func checkJSON(rep *update.CheckReport) any {
+	type plain update.ModuleCheck
+	type module struct {
+		plain
+		Version *string `json:"version"`
+		Code    *string `json:"code"`
+		Reason  *string `json:"reason"`
+	}
+	type report struct {
+		Modules  []module `json:"modules"`
+		Warnings []string `json:"warnings,omitempty"`
+	}
+	out := report{Warnings: rep.Warnings}
+	if rep.Modules != nil {
+		out.Modules = make([]module, len(rep.Modules))
+	}
+	for i, c := range rep.Modules {
+		out.Modules[i] = module{plain(c), nullable(c.Version), nullable(string(c.Code)), nullable(c.Reason)}
+	}
+	return out
+}
+
+// nullable is s, or nil (JSON null) when it is empty.
+func nullable(s string) *string {
+	if s == "" {
+		return nil
+	}
+	return &s
 }
 
 func writeJSON(w io.Writer, v any) error {

@@ -58,7 +58,7 @@ func newAgentEnv(t testing.TB) *aenv {
 
 func (e *aenv) engine(t testing.TB, opts ...update.Option) *update.Engine {
 	t.Helper()
-	eng, err := update.New(e.cfg.Config, append([]update.Option{update.WithoutSync(), update.WithBusyTimeout(200 * time.Millisecond)}, opts...)...)
+	eng, err := update.New(e.cfg.Config, append([]update.Option{updatetest.WithoutSync(), updatetest.WithBusyTimeout(200 * time.Millisecond)}, opts...)...)
 	require.NoError(t, err)
 	return eng
 }

@@ -11,6 +11,7 @@ import (
 
 	"github.com/upkeep-go/upkeep/internal/limited"
 	"github.com/upkeep-go/upkeep/update"
+	"github.com/upkeep-go/upkeep/update/internal/seam"
 )
 
 // Config is the agent configuration file (the one `upkeep --config` reads): the engine's configuration
@@ -53,10 +54,10 @@ func (c *Config) RunOptions() RunOptions {
 	return RunOptions{Interval: time.Duration(c.CheckInterval), AutoInstall: c.AutoInstall}
 }
 
-// Validate checks the configuration and fills the engine's defaults
-// (update.Config.Validate).
+// Validate checks the configuration and fills the engine's defaults (threshold 1,
+// channel stable, this machine's platform, strategy swap), as update.New does.
 func (c *Config) Validate() error {
-	if err := c.Config.Validate(); err != nil {
+	if err := seam.ValidateConfig(&c.Config); err != nil {
 		return err
 	}
 	if c.CheckInterval < 0 {
@@ -132,7 +133,7 @@ func LoadConfig(path string) (*Config, error) {
 		return nil, locate(err, path, data, nil)
 	}
 	c.file, c.src = path, data
-	if err := c.CheckSource(); err != nil {
+	if err := seam.CheckSource(c.Source); err != nil {
 		return nil, c.Locate(err)
 	}
 	return c, nil

@@ -14,6 +14,7 @@ func TestConfigMajor(t *testing.T) {
 	c, err := agent.ParseConfig([]byte(`{"source":"/r","keys":["k.pub"],"state_dir":"/s","major":22,
 		"modules":[{"name":"hfsql","path":"/srv/hfsql"},{"name":"other","path":"/srv/other","major":23}]}`), "/etc/upkeep")
 	require.NoError(t, err)
-	require.Equal(t, 22, c.MajorOf(&c.Modules[0]))
-	require.Equal(t, 23, c.MajorOf(&c.Modules[1]))
+	require.Equal(t, 22, c.Major)
+	require.Equal(t, 0, c.Modules[0].Major, "the global major applies")
+	require.Equal(t, 23, c.Modules[1].Major)
 }

@@ -50,7 +50,7 @@ func newEnv(t *testing.T) *env {
 
 func (e *env) engine(t *testing.T, opts ...update.Option) *update.Engine {
 	t.Helper()
-	eng, err := update.New(e.cfg, append([]update.Option{update.WithoutSync(), update.WithBusyTimeout(200 * time.Millisecond)}, opts...)...)
+	eng, err := update.New(e.cfg, append([]update.Option{updatetest.WithoutSync(), updatetest.WithBusyTimeout(200 * time.Millisecond)}, opts...)...)
 	require.NoError(t, err)
 	return eng
 }
@@ -64,7 +64,7 @@ func TestRunOnceDownloadsAndInstallsInWindow(t *testing.T) {
 	window := &agent.Window{Days: []string{"sat"}, Hours: "02:00-03:00"}
 	saturday3am := time.Date(2026, 11, 21, 2, 30, 0, 0, time.Local)
 	monday := time.Date(2026, 11, 23, 12, 0, 0, 0, time.Local)
-	eng := e.engine(t, update.WithClock(func() time.Time { return monday }))
+	eng := e.engine(t, updatetest.WithClock(func() time.Time { return monday }))
 	var checks atomic.Int32
 	agent.RunOnce(ctx, eng, agent.RunOptions{AutoInstall: window, Clock: func() time.Time { return monday },
 		OnCheck: func(*update.CheckReport, error) { checks.Add(1) }})
@@ -76,7 +76,7 @@ func TestRunOnceDownloadsAndInstallsInWindow(t *testing.T) {
 
 	// Inside the window (the manifest is fetched with a clock inside its validity).
 	inside := func() time.Time { return saturday3am.AddDate(0, 0, 7) }
-	eng = e.engine(t, update.WithClock(inside))
+	eng = e.engine(t, updatetest.WithClock(inside))
 	e.repo.Refresh(60 * 24 * time.Hour)
 	agent.RunOnce(ctx, eng, agent.RunOptions{AutoInstall: window, Clock: inside})
 	require.Equal(t, v1, updatetest.ReadTree(t, e.module))

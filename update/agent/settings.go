@@ -18,6 +18,7 @@ import (
 	"github.com/upkeep-go/upkeep/internal/atomicfile"
 	"github.com/upkeep-go/upkeep/internal/limited"
 	"github.com/upkeep-go/upkeep/update"
+	"github.com/upkeep-go/upkeep/update/internal/seam"
 )
 
 // Settings are the keys of the configuration file that a person changes from the
@@ -200,7 +201,7 @@ func (a *Agent) UpdateSettings(ctx context.Context, patch []byte) (Settings, err
 	}
 	cfg, err := ParseConfig(next, filepath.Dir(abs))
 	if err == nil {
-		err = cfg.CheckSource()
+		err = seam.CheckSource(cfg.Source)
 	}
 	if err != nil {
 		// A setting is named as the key of the request, not a place in the file.
@@ -212,7 +213,7 @@ func (a *Agent) UpdateSettings(ctx context.Context, patch []byte) (Settings, err
 	}
 	cfg.file, cfg.src = file, next
 	oldSource := a.eng.Config().Source
-	if err := a.eng.SetSource(cfg.Source); err != nil {
+	if err := seam.SetSource(a.eng, cfg.Source); err != nil {
 		return Settings{}, err
 	}
 	perm := os.FileMode(0o600)
@@ -220,7 +221,7 @@ func (a *Agent) UpdateSettings(ctx context.Context, patch []byte) (Settings, err
 		perm = fi.Mode().Perm()
 	}
 	if err := atomicfile.WriteFile(file, next, perm); err != nil {
-		if rerr := a.eng.SetSource(oldSource); rerr != nil {
+		if rerr := seam.SetSource(a.eng, oldSource); rerr != nil {
 			a.log.Error("settings: source not put back", "err", rerr)
 		}
 		return Settings{}, fmt.Errorf("settings: write %s: %w", file, err)

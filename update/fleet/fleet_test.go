@@ -126,7 +126,7 @@ func (d *domain) startMaster() {
 func (d *domain) withEngine() *domain {
 	d.t.Helper()
 	eng, err := update.New(update.Config{Source: d.repo.Dir, Keys: []string{d.repo.PubFile}, StateDir: filepath.Join(d.dir, "mstate"),
-		Modules: []update.ModuleConfig{{Name: "app", Path: filepath.Join(d.dir, "mapp")}}}, update.WithoutSync())
+		Modules: []update.ModuleConfig{{Name: "app", Path: filepath.Join(d.dir, "mapp")}}}, updatetest.WithoutSync())
 	if err != nil {
 		d.t.Fatal(err)
 	}
@@ -214,7 +214,7 @@ func (d *domain) newSlave(name string, o slaveOpts) *slave {
 		}
 	}
 	eng, err := update.New(update.Config{Source: d.repo.Dir, Keys: []string{o.pubFile}, StateDir: filepath.Join(dir, "state"),
-		Modules: []update.ModuleConfig{mc}}, update.WithoutSync(), update.WithClock(func() time.Time { return time.Now().Add(o.skew) }))
+		Modules: []update.ModuleConfig{mc}}, updatetest.WithoutSync(), updatetest.WithClock(func() time.Time { return time.Now().Add(o.skew) }))
 	if err != nil {
 		t.Fatal(err)
 	}

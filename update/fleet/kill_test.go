@@ -45,7 +45,7 @@ func TestSlaveProcess(t *testing.T) {
 		t.Fatal(err)
 	}
 	eng, err := update.New(update.Config{Source: p.Source, Keys: []string{p.PubFile}, StateDir: filepath.Join(p.Dir, "state"),
-		Modules: []update.ModuleConfig{{Name: "app", Path: filepath.Join(p.Dir, "app"), Scripts: filepath.Join(p.Dir, "scripts")}}}, update.WithoutSync())
+		Modules: []update.ModuleConfig{{Name: "app", Path: filepath.Join(p.Dir, "app"), Scripts: filepath.Join(p.Dir, "scripts")}}}, updatetest.WithoutSync())
 	if err != nil {
 		t.Fatal(err)
 	}

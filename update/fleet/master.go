@@ -28,6 +28,7 @@ import (
 	"github.com/upkeep-go/upkeep/manifest"
 	"github.com/upkeep-go/upkeep/signature"
 	"github.com/upkeep-go/upkeep/update"
+	"github.com/upkeep-go/upkeep/update/internal/seam"
 	"github.com/upkeep-go/upkeep/update/trust"
 )
 
@@ -112,8 +113,8 @@ type Master struct {
 
 // NewMaster returns the master of cfg (role master) over store, accepting updates
 // that kr verifies; with kr nil, the keyring of opts.Engine at each upload
-// (Engine.TrustedKeyring: the signing keys of keys.json when root_keys are
-// configured). It reads the token files now.
+// (the keys it verifies packs with: the signing keys of keys.json when root_keys
+// are configured). It reads the token files now.
 func NewMaster(cfg *Config, store Store, kr *signature.Keyring, opts MasterOptions) (*Master, error) {
 	if cfg.Role != RoleMaster {
 		return nil, cfgErr("role", "%q: NewMaster needs \"master\"", cfg.Role)
@@ -749,7 +750,7 @@ func (m *Master) addUpdate(r *http.Request) (*Update, error) {
 	}
 	kr := m.kr
 	if kr == nil {
-		if kr, err = m.opts.Engine.TrustedKeyring(r.Context()); err != nil {
+		if kr, err = seam.TrustedKeyring(r.Context(), m.opts.Engine); err != nil {
 			return nil, notSecure("no trusted signing keys yet: %v", err)
 		}
 	}

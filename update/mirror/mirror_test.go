@@ -139,7 +139,7 @@ func agentOn(t *testing.T, dir string, threshold int, keys ...string) (*update.E
 	base := t.TempDir()
 	cfg := update.Config{Source: dir, Keys: keys, Threshold: threshold, StateDir: filepath.Join(base, "state"),
 		Modules: []update.ModuleConfig{{Name: "web", Path: filepath.Join(base, "web")}, {Name: "api", Path: filepath.Join(base, "api")}}}
-	e, err := update.New(cfg, update.WithoutSync())
+	e, err := update.New(cfg, updatetest.WithoutSync())
 	require.NoError(t, err)
 	return e, base
 }

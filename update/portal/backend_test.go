@@ -46,11 +46,12 @@ func newEngineBackend(t testing.TB, cfg update.Config, opts ...update.Option) *e
 	t.Helper()
 	b := &engineBackend{running: map[string]*agent.RunningOp{}, subs: map[chan agent.Event]bool{}}
 	b.ctx, b.cancel = context.WithCancel(context.Background())
-	opts = append([]update.Option{update.WithoutSync(), update.WithEvents(b.onEvent)}, opts...)
+	opts = append([]update.Option{updatetest.WithoutSync()}, opts...)
 	eng, err := update.New(cfg, opts...)
 	if err != nil {
 		t.Fatal(err)
 	}
+	eng.AddEventFunc(b.onEvent)
 	b.eng = eng
 	t.Cleanup(func() { b.cancel(); b.wg.Wait() })
 	return b
@@ -339,7 +340,7 @@ func newAgent(t testing.TB, cfg update.Config, opts ...agent.Option) *agent.Agen
 		t.Fatal(err)
 	}
 	// Database modules are served as the upkeep command serves them.
-	eng, err := update.New(acfg.Config, update.WithoutSync(), update.WithApplier(update.KindDatabase, dbagent.NewApplier))
+	eng, err := update.New(acfg.Config, updatetest.WithoutSync(), update.WithApplier(update.KindDatabase, dbagent.NewApplier))
 	if err != nil {
 		t.Fatal(err)
 	}

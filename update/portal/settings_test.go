@@ -14,6 +14,7 @@ import (
 
 	"github.com/upkeep-go/upkeep/update"
 	"github.com/upkeep-go/upkeep/update/agent"
+	"github.com/upkeep-go/upkeep/update/updatetest"
 )
 
 // fileAgent runs an agent over f's configuration as written to a file and read back
@@ -26,7 +27,7 @@ func fileAgent(t testing.TB, f *fixture) (*agent.Agent, string) {
 	require.NoError(t, os.WriteFile(p, b, 0o600))
 	cfg, err := agent.LoadConfig(p)
 	require.NoError(t, err)
-	eng, err := update.New(cfg.Config, update.WithoutSync())
+	eng, err := update.New(cfg.Config, updatetest.WithoutSync())
 	require.NoError(t, err)
 	a, err := agent.New(cfg, eng, agent.WithoutSync(), agent.WithFirstCheck(time.Hour))
 	require.NoError(t, err)

@@ -34,10 +34,11 @@ const (
 // DefaultTimeout bounds a stop or a start when the caller gives no timeout.
 const DefaultTimeout = 90 * time.Second
 
-// Service names a service.
+// Service names a service. Its JSON form is the "service" object of a module in the
+// agent configuration: {"kind": "systemd", "name": "web.service"}.
 type Service struct {
-	Kind Kind
-	Name string
+	Kind Kind   `json:"kind"`
+	Name string `json:"name"` // the unit, service or pool name
 }
 
 // String returns the service as messages name it: "systemd unit web.service".

@@ -1,6 +1,8 @@
 // Package updatetest helps test programs that embed upkeep: a publisher's repository
 // in a temporary folder with its own signing key, served over HTTP on 127.0.0.1, and
-// helpers that write and compare module trees.
+// helpers that write and compare module trees. It also holds the engine's test knobs
+// (a clock, no fsync, short busy and service timeouts), which an embedding program
+// never needs.
 package updatetest
 
 import (

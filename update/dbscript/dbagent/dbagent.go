@@ -1,6 +1,6 @@
 // Package dbagent connects database modules to the agent: it implements
 // agent.DatabaseModule over package update/dbscript, reading the scripts from the
-// pack the engine installed or tried last (update.Engine.AppliedPack).
+// pack the engine installed or tried last (kept in the module's folder of the state dir).
 //
 //	a, err := agent.New(cfg, eng, agent.WithDatabase(dbagent.Opener(eng)))
 package dbagent
@@ -20,13 +20,14 @@ import (
 	"github.com/upkeep-go/upkeep/update"
 	"github.com/upkeep-go/upkeep/update/agent"
 	"github.com/upkeep-go/upkeep/update/dbscript"
+	"github.com/upkeep-go/upkeep/update/internal/seam"
 )
 
 // MaxDSNFile bounds the size of a module's dsn_file.
 const MaxDSNFile = 64 << 10
 
 // Opener returns the agent's opener of database modules over eng: each module's
-// scripts come from eng.AppliedPack, its database from its configuration (driver,
+// scripts come from the pack eng installed or tried last, its database from its configuration (driver,
 // dsn or dsn_file, schema, script_timeout), its local baseline from the state dir
 // (BaselineFile). opts are passed to every dbscript.Runner after those.
 func Opener(eng *update.Engine, opts ...dbscript.Option) agent.DatabaseOpener {
@@ -56,7 +57,7 @@ func ModuleOptions(stateDir string, m update.ModuleConfig) []dbscript.Option {
 		opts = append(opts, dbscript.WithBaselineFile(BaselineFile(stateDir, m.Name)))
 	}
 	if m.Database != nil {
-		opts = append(opts, dbscript.WithScriptTimeout(m.Database.Timeout()))
+		opts = append(opts, dbscript.WithScriptTimeout(seam.ScriptTimeout(m.Database.ScriptTimeout)))
 	}
 	return opts
 }
@@ -102,13 +103,13 @@ type module struct {
 }
 
 // PackDir returns the folder of the pack whose scripts module's database is read
-// against: the pack of the newest version offered and downloaded (eng.OfferedPack)
+// against: the pack of the newest version offered and downloaded (by eng.Download)
 // when it is newer than the installed version, so that its pending scripts and the
 // drift show after a check, before any install; else the pack an install installed
-// or tried last (eng.AppliedPack).
+// or tried last.
 func PackDir(ctx context.Context, eng *update.Engine, module string) (string, error) {
-	applied, err := eng.AppliedPack(ctx, module)
-	if dir, v, oerr := eng.OfferedPack(ctx, module); oerr == nil {
+	applied, err := seam.AppliedPack(ctx, eng, module)
+	if dir, v, oerr := seam.OfferedPack(ctx, eng, module); oerr == nil {
 		st, serr := eng.ModuleStatus(ctx, module)
 		if serr != nil {
 			return "", serr
