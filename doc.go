@@ -40,7 +40,9 @@
 //     reports, convergence).
 //   - update/mirror: a verifying copy of a repository.
 //   - update/updatetest: a signed repository in a temporary folder, for tests of
-//     programs that embed the engine.
+//     programs that embed the engine, and the engine's test knobs.
+//   - update/internal/seam: how this module's own packages reach the engine's plumbing
+//     and test knobs, which update does not export.
 //   - internal/atomicfile, internal/limited, internal/tarzst, internal/testenv: atomic
 //     writes, bounded reads, the tar+zstd backups of in-place modules, and the tests'
 //     system programs; internal/pageguard: the guard of the portal and the fleet pages;
