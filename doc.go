@@ -46,7 +46,8 @@
 //   - internal/atomicfile, internal/limited, internal/tarzst, internal/testenv: atomic
 //     writes, bounded reads, the tar+zstd backups of in-place modules, and the tests'
 //     system programs; internal/pageguard: the guard of the portal and the fleet pages;
-//     internal/i18n: the pages' language (English, French).
+//     internal/i18n: the pages' language (English, French); internal/testenv/browser:
+//     axe-core and the Tab walk of the Chromium tests.
 //
 // manifest, signature, pack and hooks know nothing of each other or of update. The
 // command in examples/upkeep is the operator's and publisher's face of all of them

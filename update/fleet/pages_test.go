@@ -18,6 +18,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/upkeep-go/upkeep/internal/testenv"
+	"github.com/upkeep-go/upkeep/internal/testenv/browser"
 	"github.com/upkeep-go/upkeep/update/fleet"
 	"github.com/upkeep-go/upkeep/update/updatetest"
 )
@@ -292,59 +293,18 @@ func TestPagesChromium(t *testing.T) {
 	// axe-core finds nothing serious on the report page, in English and in French
 	// (reached with the switch, by the keyboard).
 	axeSrc := testenv.AxeCore(t)
-	require.Empty(t, axeViolations(t, tctx, axeSrc), "axe-core, the English page")
+	require.Empty(t, browser.AxeViolations(t, tctx, axeSrc), "axe-core, the English page")
 	require.NoError(t, chromedp.Do(tctx, chromedp.Focus(chromedp.CSS(`a[hreflang="fr"]`))))
 	require.NoError(t, chromedp.Do(tctx, chromedp.KeyEvent("\r")))
 	require.NoError(t, chromedp.Do(tctx, chromedp.WaitVisible(chromedp.CSS(`html[lang="fr"] #report-box`))))
 	require.Equal(t, "prête", text(`#report [data-server="s-web1"] [data-field="state"]`))
-	require.Empty(t, axeViolations(t, tctx, axeSrc), "axe-core, the French page")
+	require.Empty(t, browser.AxeViolations(t, tctx, axeSrc), "axe-core, the French page")
 	require.NoError(t, chromedp.Do(tctx, chromedp.Navigate(d.url+"/ui/")))
 	require.NoError(t, chromedp.Do(tctx, chromedp.WaitVisible(chromedp.CSS(`html[lang="fr"] #servers`))))
-	require.Empty(t, axeViolations(t, tctx, axeSrc), "axe-core, the French servers page")
-	require.Empty(t, unreachedByTab(t, tctx), "controls the Tab key never reaches")
+	require.Empty(t, browser.AxeViolations(t, tctx, axeSrc), "axe-core, the French servers page")
+	require.Empty(t, browser.UnreachedByTab(t, tctx), "controls the Tab key never reaches")
 
 	mu.Lock()
 	defer mu.Unlock()
 	require.Empty(t, problems, "script errors on the page")
-}
-
-// axeViolations runs axe-core in the page and returns its violations of impact
-// serious or critical, one line each (rule, impact, the elements at fault).
-func axeViolations(t testing.TB, ctx context.Context, src string) []string {
-	t.Helper()
-	_, err := chromedp.Run(ctx, chromedp.Evaluate[bool](src+";\ntrue"))
-	require.NoError(t, err, "inject axe-core")
-	out, err := chromedp.Run(ctx, chromedp.Evaluate[[]string](`axe.run(document, {resultTypes: ['violations']}).then(function (r) {
-		return r.violations.filter(function (v) { return v.impact === 'serious' || v.impact === 'critical'; }).map(function (v) {
-			return v.id + ' (' + v.impact + '): ' + v.help + ': ' + v.nodes.map(function (n) { return n.target.join(' '); }).join(', ');
-		});
-	})`, chromedp.EvalAwaitPromise))
-	require.NoError(t, err, "axe.run")
-	return out
-}
-
-// unreachedByTab presses Tab through the page and returns the visible controls it
-// never focused (a radio group counts as reached when its checked radio is: arrows
-// move inside it).
-func unreachedByTab(t testing.TB, ctx context.Context) []string {
-	t.Helper()
-	n, err := chromedp.Run(ctx, chromedp.Evaluate[int](`(function () {
-		var all = Array.prototype.filter.call(document.querySelectorAll('a[href], button, input, select, textarea, summary'), function (e) {
-			return !e.disabled && e.type !== 'hidden' && e.getClientRects().length > 0 && !(e.type === 'radio' && !e.checked);
-		});
-		all.forEach(function (e, i) { e.dataset.kb = String(i); });
-		window.kbReached = {};
-		document.activeElement && document.activeElement.blur();
-		return all.length;
-	})()`))
-	require.NoError(t, err)
-	require.Positive(t, n)
-	for range n + 10 {
-		require.NoError(t, chromedp.Do(ctx, chromedp.KeyEvent("\t")))
-		_, err := chromedp.Run(ctx, chromedp.Evaluate[bool](`(function () { var e = document.activeElement; if (e && e.dataset.kb) window.kbReached[e.dataset.kb] = true; return true; })()`))
-		require.NoError(t, err)
-	}
-	out, err := chromedp.Run(ctx, chromedp.Evaluate[[]string](`Array.prototype.filter.call(document.querySelectorAll('[data-kb]'), function (e) { return !window.kbReached[e.dataset.kb]; }).map(function (e) { return e.outerHTML.slice(0, 120); })`))
-	require.NoError(t, err)
-	return out
 }

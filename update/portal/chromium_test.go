@@ -20,6 +20,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/upkeep-go/upkeep/internal/testenv"
+	"github.com/upkeep-go/upkeep/internal/testenv/browser"
 	"github.com/upkeep-go/upkeep/update/agent"
 	"github.com/upkeep-go/upkeep/update/portal"
 	"github.com/upkeep-go/upkeep/update/publish"
@@ -239,11 +240,11 @@ func TestChromium(t *testing.T) {
 	// Three modules, release notes, diagnostics, a rollback button: nothing serious
 	// for axe-core, in English and in French.
 	axeSrc := testenv.AxeCore(t)
-	require.Empty(t, axeViolations(t, tctx, axeSrc), "axe-core, the English page")
+	require.Empty(t, browser.AxeViolations(t, tctx, axeSrc), "axe-core, the English page")
 	require.NoError(t, chromedp.Do(tctx, chromedp.Navigate(s.url+"/?lang=fr")))
 	require.NoError(t, chromedp.Do(tctx, chromedp.WaitVisible(chromedp.CSS(`html[lang="fr"] #live[data-live="on"]`))))
 	require.Equal(t, "À jour", text(web+`[data-field="state"]`))
-	require.Empty(t, axeViolations(t, tctx, axeSrc), "axe-core, the French page")
+	require.Empty(t, browser.AxeViolations(t, tctx, axeSrc), "axe-core, the French page")
 	mu.Lock()
 	defer mu.Unlock()
 	require.Empty(t, problems, "script errors on the page")
@@ -282,7 +283,7 @@ func TestChromiumLogin(t *testing.T) {
 
 	require.NoError(t, chromedp.Do(tctx, chromedp.WaitVisible(chromedp.CSS(`input[name="secret"]`))))
 	axeSrc := testenv.AxeCore(t)
-	require.Empty(t, axeViolations(t, tctx, axeSrc), "axe-core, the login form")
+	require.Empty(t, browser.AxeViolations(t, tctx, axeSrc), "axe-core, the login form")
 	require.NoError(t, chromedp.Do(tctx, chromedp.SendKeys(chromedp.CSS(`input[name="secret"]`), secret+"\n")))
 	require.NoError(t, chromedp.Do(tctx, chromedp.WaitVisible(chromedp.CSS(`#live[data-live="on"]`))))
 	cookies, err := chromedp.Run(tctx, chromedp.Evaluate[string](`document.cookie`))
@@ -300,7 +301,7 @@ func TestChromiumLogin(t *testing.T) {
 		require.NoError(t, err)
 		return v
 	}())
-	require.Empty(t, axeViolations(t, tctx, axeSrc), "axe-core, the French login form")
+	require.Empty(t, browser.AxeViolations(t, tctx, axeSrc), "axe-core, the French login form")
 	mu.Lock()
 	defer mu.Unlock()
 	require.Empty(t, problems, "script errors on the page")
@@ -350,7 +351,7 @@ func TestChromiumSettings(t *testing.T) {
 	require.NoError(t, chromedp.Do(tctx, chromedp.WaitVisible(chromedp.CSS(`#live[data-live="on"]`))))
 	require.Equal(t, "No automatic install", text(web+`[data-field="window"]`))
 	axeSrc := testenv.AxeCore(t)
-	require.Empty(t, axeViolations(t, tctx, axeSrc), "axe-core, the English page")
+	require.Empty(t, browser.AxeViolations(t, tctx, axeSrc), "axe-core, the English page")
 	hidden, err := chromedp.Run(tctx, chromedp.Evaluate[bool](`document.querySelector('[data-field="window-fields"]').hidden`))
 	require.NoError(t, err)
 	require.True(t, hidden, "no window fields while automatic installs are off")
@@ -399,7 +400,7 @@ func TestChromiumSettings(t *testing.T) {
 	noReload, err := chromedp.Run(tctx, chromedp.Evaluate[bool](`window.upkeepNoReload === true`))
 	require.NoError(t, err)
 	require.True(t, noReload, "the page was reloaded")
-	require.Empty(t, unreachedByTab(t, tctx), "controls the Tab key never reaches")
+	require.Empty(t, browser.UnreachedByTab(t, tctx), "controls the Tab key never reaches")
 
 	// The switch to French, with the keyboard: the page comes back in French, its
 	// script writes French too, and the choice holds across a reload.
@@ -413,7 +414,7 @@ func TestChromiumSettings(t *testing.T) {
 	require.Equal(t, "Enregistrer les réglages", text(`button[data-action="save-settings"]`))
 	require.NoError(t, chromedp.Do(tctx, chromedp.Reload()))
 	require.NoError(t, chromedp.Do(tctx, chromedp.WaitVisible(chromedp.CSS(`html[lang="fr"] #live[data-live="on"]`))))
-	require.Empty(t, axeViolations(t, tctx, axeSrc), "axe-core, the French page")
+	require.Empty(t, browser.AxeViolations(t, tctx, axeSrc), "axe-core, the French page")
 	dir := artifacts(t)
 	shot, err := chromedp.Run(tctx, chromedp.FullScreenshot(100))
 	require.NoError(t, err)
@@ -425,45 +426,4 @@ func TestChromiumSettings(t *testing.T) {
 	mu.Lock()
 	defer mu.Unlock()
 	require.Empty(t, problems, "script errors on the page")
-}
-
-// axeViolations runs axe-core in the page and returns its violations of impact
-// serious or critical, one line each (rule, impact, the elements at fault).
-func axeViolations(t testing.TB, ctx context.Context, src string) []string {
-	t.Helper()
-	_, err := chromedp.Run(ctx, chromedp.Evaluate[bool](src+";\ntrue"))
-	require.NoError(t, err, "inject axe-core")
-	out, err := chromedp.Run(ctx, chromedp.Evaluate[[]string](`axe.run(document, {resultTypes: ['violations']}).then(function (r) {
-		return r.violations.filter(function (v) { return v.impact === 'serious' || v.impact === 'critical'; }).map(function (v) {
-			return v.id + ' (' + v.impact + '): ' + v.help + ': ' + v.nodes.map(function (n) { return n.target.join(' '); }).join(', ');
-		});
-	})`, chromedp.EvalAwaitPromise))
-	require.NoError(t, err, "axe.run")
-	return out
-}
-
-// unreachedByTab presses Tab through the page and returns the visible controls it
-// never focused (a radio group counts as reached when its checked radio is: arrows
-// move inside it).
-func unreachedByTab(t testing.TB, ctx context.Context) []string {
-	t.Helper()
-	n, err := chromedp.Run(ctx, chromedp.Evaluate[int](`(function () {
-		var all = Array.prototype.filter.call(document.querySelectorAll('a[href], button, input, select, textarea, summary'), function (e) {
-			return !e.disabled && e.type !== 'hidden' && e.getClientRects().length > 0 && !(e.type === 'radio' && !e.checked);
-		});
-		all.forEach(function (e, i) { e.dataset.kb = String(i); });
-		window.kbReached = {};
-		document.activeElement && document.activeElement.blur();
-		return all.length;
-	})()`))
-	require.NoError(t, err)
-	require.Positive(t, n)
-	for range n + 10 {
-		require.NoError(t, chromedp.Do(ctx, chromedp.KeyEvent("\t")))
-		_, err := chromedp.Run(ctx, chromedp.Evaluate[bool](`(function () { var e = document.activeElement; if (e && e.dataset.kb) window.kbReached[e.dataset.kb] = true; return true; })()`))
-		require.NoError(t, err)
-	}
-	out, err := chromedp.Run(ctx, chromedp.Evaluate[[]string](`Array.prototype.filter.call(document.querySelectorAll('[data-kb]'), function (e) { return !window.kbReached[e.dataset.kb]; }).map(function (e) { return e.outerHTML.slice(0, 120); })`))
-	require.NoError(t, err)
-	return out
 }
