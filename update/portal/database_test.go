@@ -325,6 +325,13 @@ func TestDatabaseAfterCheck(t *testing.T) {
 			db, err := dbscript.Open(d, dsn)
 			require.NoError(t, err)
 			defer db.Close()
+			if d == dbscript.SQLite {
+				// The agent reads the database's state in the background after the
+				// install; an application waits for a reader as SQLite applications do.
+				db.SetMaxOpenConns(1)
+				_, err = db.Exec("PRAGMA busy_timeout = 10000")
+				require.NoError(t, err)
+			}
 			_, err = db.Exec("ALTER TABLE customers ADD COLUMN vip INTEGER")
 			require.NoError(t, err)
 			v2 := maps.Clone(v1)
