@@ -105,6 +105,12 @@ func newDBFixture(t *testing.T, d dbscript.Driver) *dbFixture {
 	db, err := dbscript.Open(d, dsn)
 	require.NoError(t, err)
 	t.Cleanup(func() { db.Close() })
+	if d == dbscript.SQLite {
+		// As in TestDatabaseAfterCheck: wait for the agent's background read.
+		db.SetMaxOpenConns(1)
+		_, err = db.Exec("PRAGMA busy_timeout = 10000")
+		require.NoError(t, err)
+	}
 	for _, q := range []string{"ALTER TABLE customers ADD COLUMN vip INTEGER", "CREATE VIEW vips AS SELECT id FROM customers WHERE vip = 1"} {
 		_, err := db.Exec(q)
 		require.NoError(t, err)
