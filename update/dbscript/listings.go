@@ -148,59 +148,29 @@ func ParseListings(b []byte) (Listings, error) {
 // MarshalJSON writes the listings with drivers and numbers in order, one object a
 // line, so that the file diffs well.
 func (l Listings) MarshalJSON() ([]byte, error) {
-	var b bytes.Buffer
-	b.WriteString("{")
-	drivers := make([]string, 0, len(l))
-	for d := range l {
-		drivers = append(drivers, string(d))
-	}
-	slices.Sort(drivers)
-	for i, d := range drivers {
-		if i > 0 {
-			b.WriteString(",")
-		}
-		fmt.Fprintf(&b, "\n  %q: {", d)
-		nums := make([]int, 0, len(l[Driver(d)]))
-		for n := range l[Driver(d)] {
-			nums = append(nums, n)
-		}
-		slices.Sort(nums)
-		for j, n := range nums {
-			if j > 0 {
+	return byDriverJSON(l, func(b *bytes.Buffer, c ListingChange) error {
+		b.WriteString(`{"set": [`)
+		for k, o := range c.Set {
+			ob, err := json.Marshal(o)
+			if err != nil {
+				return err
+			}
+			if k > 0 {
 				b.WriteString(",")
 			}
-			c := l[Driver(d)][n]
-			fmt.Fprintf(&b, "\n    \"%d\": {\"set\": [", n)
-			for k, o := range c.Set {
-				ob, err := json.Marshal(o)
-				if err != nil {
-					return nil, err
-				}
-				if k > 0 {
-					b.WriteString(",")
-				}
-				b.WriteString("\n      ")
-				b.Write(ob)
-			}
-			b.WriteString("], \"drop\": [")
-			for k, key := range c.Drop {
-				if k > 0 {
-					b.WriteString(",")
-				}
-				kb, _ := json.Marshal(key)
-				b.WriteString("\n      ")
-				b.Write(kb)
-			}
-			b.WriteString("]}")
+			b.WriteString("\n      ")
+			b.Write(ob)
 		}
-		if len(nums) > 0 {
-			b.WriteString("\n  ")
+		b.WriteString(`], "drop": [`)
+		for k, key := range c.Drop {
+			if k > 0 {
+				b.WriteString(",")
+			}
+			kb, _ := json.Marshal(key)
+			b.WriteString("\n      ")
+			b.Write(kb)
 		}
-		b.WriteString("}")
-	}
-	if len(drivers) > 0 {
-		b.WriteString("\n")
-	}
-	b.WriteString("}")
-	return b.Bytes(), nil
+		b.WriteString("]}")
+		return nil
+	})
 }

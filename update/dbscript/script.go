@@ -185,10 +185,20 @@ func ParseFingerprints(b []byte) (Fingerprints, error) {
 // MarshalJSON writes the fingerprints with drivers and numbers in order, one entry a
 // line, so that the file diffs well.
 func (f Fingerprints) MarshalJSON() ([]byte, error) {
+	return byDriverJSON(f, func(b *bytes.Buffer, v string) error {
+		fmt.Fprintf(b, "%q", v)
+		return nil
+	})
+}
+
+// byDriverJSON writes a map of drivers to script numbers as JSON with drivers and
+// numbers in order, one number a line ("\n    \"N\": " then what entry writes), so
+// that fingerprints.json and listings.json diff well.
+func byDriverJSON[V any](m map[Driver]map[int]V, entry func(*bytes.Buffer, V) error) ([]byte, error) {
 	var b bytes.Buffer
 	b.WriteString("{")
-	drivers := make([]string, 0, len(f))
-	for d := range f {
+	drivers := make([]string, 0, len(m))
+	for d := range m {
 		drivers = append(drivers, string(d))
 	}
 	slices.Sort(drivers)
@@ -197,8 +207,8 @@ func (f Fingerprints) MarshalJSON() ([]byte, error) {
 			b.WriteString(",")
 		}
 		fmt.Fprintf(&b, "\n  %q: {", d)
-		nums := make([]int, 0, len(f[Driver(d)]))
-		for n := range f[Driver(d)] {
+		nums := make([]int, 0, len(m[Driver(d)]))
+		for n := range m[Driver(d)] {
 			nums = append(nums, n)
 		}
 		slices.Sort(nums)
@@ -206,7 +216,10 @@ func (f Fingerprints) MarshalJSON() ([]byte, error) {
 			if j > 0 {
 				b.WriteString(",")
 			}
-			fmt.Fprintf(&b, "\n    \"%d\": %q", n, f[Driver(d)][n])
+			fmt.Fprintf(&b, "\n    \"%d\": ", n)
+			if err := entry(&b, m[Driver(d)][n]); err != nil {
+				return nil, err
+			}
 		}
 		if len(nums) > 0 {
 			b.WriteString("\n  ")
