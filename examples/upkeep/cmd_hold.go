@@ -28,20 +28,10 @@ func runRelease(ctx context.Context, cl *cli, args []string) error {
 // holdCommand is `upkeep hold` and `upkeep release`: they change the hold file the
 // agent reads before each automatic install, and record an operation.
 func holdCommand(ctx context.Context, cl *cli, name string, args []string) error {
-	fs := cl.newFlags(name, "upkeep "+name+" --config FILE MODULE")
-	config := fs.String("config", "", "agent configuration `file`")
-	pos, err := parse(fs, args)
+	e, module, err := cl.moduleEngine(name, "upkeep "+name+" --config FILE MODULE", args)
 	if err != nil {
 		return err
 	}
-	if err := exactArgs(pos, 1, "one MODULE"); err != nil {
-		return err
-	}
-	e, err := cl.engine(*config)
-	if err != nil {
-		return err
-	}
-	module := pos[0]
 	cfg := e.Config()
 	if _, err := cfg.Module(module); err != nil {
 		return err

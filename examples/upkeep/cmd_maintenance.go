@@ -23,21 +23,12 @@ func runMaintenance(ctx context.Context, cl *cli, args []string) error {
 		}
 		return usagef("want `%s`", synopsis)
 	}
-	fs := cl.newFlags("maintenance off", synopsis)
-	config := fs.String("config", "", "agent configuration `file`")
-	pos, err := parse(fs, args[1:])
-	if err != nil {
-		return err
-	}
-	if err := exactArgs(pos, 1, "one MODULE"); err != nil {
-		return err
-	}
-	e, err := cl.engine(*config)
+	e, module, err := cl.moduleEngine("maintenance off", synopsis, args[1:])
 	if err != nil {
 		return err
 	}
 	cfg := e.Config()
-	m, err := cfg.Module(pos[0])
+	m, err := cfg.Module(module)
 	if err != nil {
 		return err
 	}

@@ -25,6 +25,25 @@ func init() {
 	register(&command{name: "status", summary: "per module: installed, latest, maintenance, last result", run: runStatus})
 }
 
+// moduleEngine parses the arguments of a command that acts on one module,
+// `--config FILE MODULE`, and returns the engine and the module's name.
+func (cl *cli) moduleEngine(name, synopsis string, args []string) (*update.Engine, string, error) {
+	fs := cl.newFlags(name, synopsis)
+	config := fs.String("config", "", "agent configuration `file`")
+	pos, err := parse(fs, args)
+	if err != nil {
+		return nil, "", err
+	}
+	if err := exactArgs(pos, 1, "one MODULE"); err != nil {
+		return nil, "", err
+	}
+	e, err := cl.engine(*config)
+	if err != nil {
+		return nil, "", err
+	}
+	return e, pos[0], nil
+}
+
 // engine loads a configuration and builds its engine, with a logger on stderr and
 // the progress of each step: a bar on a terminal, plain lines otherwise (a log file,
 // a CI job, a pipe).
@@ -157,29 +176,20 @@ func runInstall(ctx context.Context, cl *cli, args []string) error {
 }
 
 func runRollback(ctx context.Context, cl *cli, args []string) error {
-	fs := cl.newFlags("rollback", "upkeep rollback --config FILE MODULE")
-	config := fs.String("config", "", "agent configuration `file`")
-	pos, err := parse(fs, args)
+	e, module, err := cl.moduleEngine("rollback", "upkeep rollback --config FILE MODULE", args)
 	if err != nil {
 		return err
 	}
-	if err := exactArgs(pos, 1, "one MODULE"); err != nil {
-		return err
-	}
-	e, err := cl.engine(*config)
-	if err != nil {
-		return err
-	}
-	started, from := time.Now(), installedNow(ctx, e, pos[0])
-	res, err := e.Rollback(ctx, pos[0], update.RollbackOptions{})
-	cl.record(e, agent.Operation{Module: pos[0], Kind: agent.OpRollback, From: from, To: lastInstalled(res, from), Started: started}, err)
+	started, from := time.Now(), installedNow(ctx, e, module)
+	res, err := e.Rollback(ctx, module, update.RollbackOptions{})
+	cl.record(e, agent.Operation{Module: module, Kind: agent.OpRollback, From: from, To: lastInstalled(res, from), Started: started}, err)
 	if err != nil {
 		return err
 	}
 	fmt.Fprintf(cl.stdout, "rolled %s back from %s to %s\n", res.Module, orNone(strp(res.From)), res.Installed[0])
 	// A person's rollback holds the module, so that the agent does not install again
 	// what was just rolled away from.
-	if h, err := agent.SetHold(e.Config().StateDir, pos[0], agent.HoldRollback, time.Now()); err != nil {
+	if h, err := agent.SetHold(e.Config().StateDir, module, agent.HoldRollback, time.Now()); err != nil {
 		return fmt.Errorf("rolled back, but the hold could not be set: %w", err)
 	} else {
 		fmt.Fprintf(cl.stdout, "%s on hold (%s): no automatic install until `upkeep release` or a person's install\n", res.Module, h.Reason)
