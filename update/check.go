@@ -169,7 +169,7 @@ func (e *Engine) fetchManifest(ctx context.Context) (*manifest.Manifest, error) 
 	}
 	cached := e.readCache()
 	data, notModified, validator, err := e.fetchSmall(ctx, manifest.FileName, manifest.MaxSize, CodeInvalidManifest, cached.Validator)
-	if errors.Is(err, source.ErrNotFound) && e.cfg.AllowUnsignedHFSQL {
+	if errors.Is(err, source.ErrNotFound) && e.hfsql {
 		return e.fetchHFSQL(ctx, t)
 	}
 	if err != nil {

@@ -52,10 +52,12 @@ type Config struct {
 	// Major, when set, is the only major version of release offered to every module
 	// (HFSQL's major_version: a v22 server is not offered version 23); a module's own
 	// Major overrides it. Default (0): every major version.
-	Major              int            `json:"major,omitempty"`
-	AllowUnsignedHFSQL bool           `json:"allow_unsigned_hfsql,omitempty"`
-	Retention          int            `json:"retention,omitempty"`
-	Modules            []ModuleConfig `json:"modules"`
+	Major     int            `json:"major,omitempty"`
+	Retention int            `json:"retention,omitempty"`
+	Modules   []ModuleConfig `json:"modules"`
+	// Workers is the number of goroutines that extract a pack and write a backup.
+	// Default (0): GOMAXPROCS. It is set in code only, not in the configuration file.
+	Workers int `json:"-"`
 }
 
 // Root keys: when RootKeys names key files, the signing keys are not configured but
@@ -165,7 +167,7 @@ var ErrConfig = errors.New("update: invalid configuration")
 
 // goFieldPath turns the JSON path of a configuration field into the Go one, for a
 // Config built in code: "modules[1].path" becomes "Modules[1].Path",
-// "allow_unsigned_hfsql" becomes "AllowUnsignedHFSQL". A path that is not a field, such
+// "root_keys" becomes "RootKeys". A path that is not a field, such
 // as "(json)", is returned as it is.
 func goFieldPath(path string) string {
 	if strings.HasPrefix(path, "(") {
@@ -208,6 +210,12 @@ func (c *Config) validate(needSource, needKeys bool) error {
 	}
 	if c.StateDir == "" {
 		return bad("state_dir", "missing")
+	}
+	switch {
+	case c.Workers < 0:
+		return bad("workers", "must be at least 1 (or 0 for GOMAXPROCS), got %d", c.Workers)
+	case c.Workers == 0:
+		c.Workers = runtime.GOMAXPROCS(0)
 	}
 	if len(c.RootKeys) > 0 && len(c.Keys) > 0 {
 		return bad("keys", "given with root_keys: with root keys the signing keys come from the repository's keys.json; remove \"keys\"")

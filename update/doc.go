@@ -8,7 +8,7 @@
 // at a time, across processes.
 //
 // New takes the [Config] and [Option] values ([WithKeyring], [WithSource], [WithHook],
-// [WithMaintenance], [WithApplier], [WithLogger], [WithWorkers]); a program follows an
+// [WithMaintenance], [WithApplier], [WithLogger]); a program follows an
 // engine's progress with [Engine.AddEventFunc]. The knobs only tests need (a clock,
 // no fsync, short busy and service timeouts) are in update/updatetest.
 //

@@ -3,10 +3,8 @@ package update
 import (
 	"context"
 	"errors"
-	"fmt"
 	"log/slog"
 	"os"
-	"runtime"
 	"time"
 
 	"github.com/upkeep-go/upkeep/hooks"
@@ -44,6 +42,9 @@ type options struct {
 	ops      *ops
 	workers  int
 	noSync   bool
+	// hfsql reads an unsigned hfsql_updateinfo.json when the source has no manifest.json
+	// and no signed manifest was accepted before (update/agent's allow_unsigned_hfsql).
+	hfsql bool
 	// svcTimeout bounds a stop or start of a module's service.
 	svcTimeout time.Duration
 }
@@ -96,17 +97,6 @@ func withBusyTimeout(d time.Duration) Option {
 	return func(o *options) error { o.ops.busy = d; return nil }
 }
 
-// WithWorkers sets the number of extraction workers. Default: GOMAXPROCS.
-func WithWorkers(n int) Option {
-	return func(o *options) error {
-		if n < 1 {
-			return fmt.Errorf("update: workers must be at least 1, got %d", n)
-		}
-		o.workers = n
-		return nil
-	}
-}
-
 // withoutSync skips fsync of extracted trees. Default: durable. Tests reach it through
 // updatetest.WithoutSync.
 func withoutSync() Option {
@@ -128,6 +118,7 @@ func init() {
 		return e.(*Engine).trustedKeyring(ctx)
 	}
 	seam.SetSource = func(e any, url string) error { return e.(*Engine).setSource(url) }
+	seam.UnsignedHFSQL = func() any { return Option(func(o *options) error { o.hfsql = true; return nil }) }
 	seam.CheckSource = func(source string) error { return (&Config{Source: source}).checkSource() }
 	seam.ScriptTimeout = scriptTimeout
 	seam.ValidateConfig = func(c any) error { return c.(*Config).validate(true, true) }
@@ -136,12 +127,11 @@ func init() {
 // New returns an engine for cfg, validating it.
 func New(cfg Config, opts ...Option) (*Engine, error) {
 	e := &Engine{options: options{
-		log:     slog.New(slog.DiscardHandler),
-		now:     time.Now,
-		hooks:   map[string]hooks.Hook{},
-		maint:   map[string]*maintenance.State{},
-		ops:     &ops{},
-		workers: runtime.GOMAXPROCS(0),
+		log:   slog.New(slog.DiscardHandler),
+		now:   time.Now,
+		hooks: map[string]hooks.Hook{},
+		maint: map[string]*maintenance.State{},
+		ops:   &ops{},
 	}}
 	for _, o := range opts {
 		if err := o(&e.options); err != nil {
@@ -155,6 +145,7 @@ func New(cfg Config, opts ...Option) (*Engine, error) {
 		return nil, err
 	}
 	e.cfg = cfg
+	e.workers = cfg.Workers
 	e.state = stateDir(cfg.StateDir)
 	p, err := manifest.Platform(cfg.Platform)
 	if err != nil {

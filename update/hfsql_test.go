@@ -56,8 +56,7 @@ func TestHFSQLRepository(t *testing.T) {
 	_, err = eng.Check(ctx)
 	require.Equal(t, update.CodeNotFound, update.CodeOf(err), "%v", err)
 
-	cfg.AllowUnsignedHFSQL = true
-	eng, err = update.New(cfg, updatetest.WithoutSync(), updatetest.WithClock(func() time.Time { return time.Now() }))
+	eng, err = update.New(cfg, updatetest.WithUnsignedHFSQL(), updatetest.WithoutSync(), updatetest.WithClock(func() time.Time { return time.Now() }))
 	require.NoError(t, err)
 	rep, err := eng.Check(ctx)
 	require.NoError(t, err)
@@ -100,7 +99,7 @@ func TestHFSQLNoFallbackAfterSignedManifest(t *testing.T) {
 	t.Parallel()
 	key := newKey(t)
 	e := newTrustEnv(t, key)
-	e.cfg.AllowUnsignedHFSQL = true
+	e.opts = append(e.opts, updatetest.WithUnsignedHFSQL())
 	writeManifest(t, e.repo, testManifest("shop", 7, "1.0.0"), key, "")
 	require.NoError(t, os.WriteFile(filepath.Join(e.repo, manifest.HFSQLFileName), []byte(hfsqlFile("22/F/220099")), 0o644))
 	_, err := e.check(t)
@@ -124,7 +123,7 @@ func TestHFSQLNeverOlder(t *testing.T) {
 	t.Parallel()
 	key := newKey(t)
 	e := newTrustEnv(t, key)
-	e.cfg.AllowUnsignedHFSQL = true
+	e.opts = append(e.opts, updatetest.WithUnsignedHFSQL())
 	require.NoError(t, os.MkdirAll(e.repo, 0o755))
 	serve := func(releases ...string) error {
 		require.NoError(t, os.WriteFile(filepath.Join(e.repo, manifest.HFSQLFileName), []byte(hfsqlFile(releases...)), 0o644))
@@ -157,7 +156,7 @@ func TestHFSQLFileIsHFSQL(t *testing.T) {
 	t.Parallel()
 	key := newKey(t)
 	e := newTrustEnv(t, key)
-	e.cfg.AllowUnsignedHFSQL = true
+	e.opts = append(e.opts, updatetest.WithUnsignedHFSQL())
 	data, err := testManifest("shop", 1, "1.0.0").Marshal()
 	require.NoError(t, err)
 	require.NoError(t, os.MkdirAll(e.repo, 0o755))

@@ -2,7 +2,6 @@ package update
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -70,16 +69,6 @@ const (
 // StatusError is the status of a module that could not be checked (the manifest was
 // refused, the source could not be reached): beside manifest's own statuses.
 const StatusError manifest.Status = "error"
-
-// MarshalJSON writes every key of `upkeep status --json`'s shape, with code null when
-// there is none (after a success), so that scripts can read each key.
-func (s ModuleStatus) MarshalJSON() ([]byte, error) {
-	type plain ModuleStatus
-	return json.Marshal(struct {
-		plain
-		Code *string `json:"code"`
-	}{plain(s), strp(string(s.Code))})
-}
 
 func strp(s string) *string {
 	if s == "" {

@@ -85,6 +85,7 @@ func signManifest(t *testing.T, dir string, key pubKey, comment string, m *manif
 type trustEnv struct {
 	repo string
 	cfg  update.Config
+	opts []update.Option // beside WithoutSync
 }
 
 func newTrustEnv(t *testing.T, key pubKey) *trustEnv {
@@ -497,7 +498,7 @@ func TestCheckCrashAtEveryWrite(t *testing.T) {
 // engine returns an engine on the configuration.
 func (e *trustEnv) engine(t *testing.T) *update.Engine {
 	t.Helper()
-	eng, err := update.New(e.cfg, updatetest.WithoutSync())
+	eng, err := update.New(e.cfg, append(e.opts, updatetest.WithoutSync())...)
 	require.NoError(t, err)
 	return eng
 }

@@ -77,9 +77,9 @@ func runAgent(ctx context.Context, cl *cli, args []string) error {
 		}
 	}
 	log := slog.New(slog.NewTextHandler(cl.stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
-	eng, err := update.New(cfg.Config, update.WithLogger(log), update.WithApplier(update.KindDatabase, dbagent.Appliers(cfg.StateDir)))
+	eng, err := cfg.NewEngine(update.WithLogger(log), update.WithApplier(update.KindDatabase, dbagent.Appliers(cfg.StateDir)))
 	if err != nil {
-		return cfg.Locate(err)
+		return err
 	}
 	run := func(ctx context.Context) error {
 		if fc == nil {

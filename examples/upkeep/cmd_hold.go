@@ -77,14 +77,20 @@ func (cl *cli) record(e *update.Engine, op agent.Operation, err error) {
 	}
 }
 
-// withHolds writes each module status with its "hold" key (null when not held) and,
-// for a maintenance flag upkeep did not place, "maintenance_foreign", as `status
-// --json` prints it.
+// withHolds writes each module status as `status --json` prints it: every key, with
+// code null when there is none (after a success) so that scripts can read each key,
+// its "hold" key (null when not held) and, for a maintenance flag upkeep did not place,
+// "maintenance_foreign".
 func withHolds(cfg update.Config, sts []update.ModuleStatus) ([]json.RawMessage, error) {
+	type plain update.ModuleStatus
+	type module struct {
+		plain
+		Code *string `json:"code"`
+	}
 	dir := cfg.StateDir
 	out := make([]json.RawMessage, 0, len(sts))
 	for _, s := range sts {
-		b, err := json.Marshal(s)
+		b, err := json.Marshal(module{plain(s), nullable(string(s.Code))})
 		if err != nil {
 			return nil, err
 		}

@@ -57,16 +57,17 @@ func (cl *cli) engine(path string) (*update.Engine, error) {
 	}
 	log := slog.New(slog.NewTextHandler(cl.stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
 	opts := []update.Option{update.WithLogger(log), update.WithApplier(update.KindDatabase, dbagent.Appliers(cfg.StateDir))}
-	e, err := update.New(cfg.Config, opts...)
-	if err == nil {
-		if cl.terminal {
-			e.AddEventFunc(newProgressBar(cl.stderr).event)
-		} else {
-			e.AddEventFunc(newProgressLines(cl.stderr).event)
-		}
-	}
 	// An error about a key of the file names the file, line and key, not a Go field.
-	return e, cfg.Locate(err)
+	e, err := cfg.NewEngine(opts...)
+	if err != nil {
+		return nil, err
+	}
+	if cl.terminal {
+		e.AddEventFunc(newProgressBar(cl.stderr).event)
+	} else {
+		e.AddEventFunc(newProgressLines(cl.stderr).event)
+	}
+	return e, nil
 }
 
 func runCheck(ctx context.Context, cl *cli, args []string) error {

@@ -196,8 +196,8 @@ func New(cfg *Config, eng *update.Engine, opts ...Option) (*Agent, error) {
 	a.sched.resched, a.sched.settingsMu, a.sched.lang = make(chan time.Duration, 1), make(chan struct{}, 1), cfg.Lang
 	if eng == nil {
 		var err error
-		if eng, err = update.New(cfg.Config, update.WithLogger(a.log)); err != nil {
-			return nil, cfg.Locate(err)
+		if eng, err = cfg.NewEngine(update.WithLogger(a.log)); err != nil {
+			return nil, err
 		}
 	}
 	a.eng = eng

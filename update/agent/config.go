@@ -32,9 +32,28 @@ type Config struct {
 	// Lang is the language of the portal's pages ("lang"): "en" or "fr". Default
 	// (""): the browser's Accept-Language, else English.
 	Lang string `json:"lang,omitempty"`
+	// AllowUnsignedHFSQL ("allow_unsigned_hfsql") lets the engine read HFSQL's unsigned
+	// hfsql_updateinfo.json when the source has no manifest.json and no signed manifest
+	// was accepted before (the HFSQL seed: the vendor publishes no signature). Packs
+	// are still verified. Default: false.
+	AllowUnsignedHFSQL bool `json:"allow_unsigned_hfsql,omitempty"`
 
 	file string // the file LoadConfig read, for Locate
 	src  []byte
+}
+
+// NewEngine returns the engine c describes, with opts: update.New over c's
+// update.Config, plus what only the configuration file sets (allow_unsigned_hfsql).
+// An error names the key at fault in the file, as Locate does.
+func (c *Config) NewEngine(opts ...update.Option) (*update.Engine, error) {
+	if c.AllowUnsignedHFSQL {
+		opts = append(opts, seam.UnsignedHFSQL().(update.Option))
+	}
+	eng, err := update.New(c.Config, opts...)
+	if err != nil {
+		return nil, c.Locate(err)
+	}
+	return eng, nil
 }
 
 // Locate gives err, when it is a *update.ConfigError (such as update.New returns for a

@@ -21,6 +21,11 @@ func WithBusyTimeout(d time.Duration) update.Option {
 	return seam.BusyTimeout(d).(update.Option)
 }
 
+// WithUnsignedHFSQL lets an engine read an unsigned hfsql_updateinfo.json when the
+// source has no manifest.json and no signed manifest was accepted before, as an agent
+// configuration's "allow_unsigned_hfsql" does. Default: never.
+func WithUnsignedHFSQL() update.Option { return seam.UnsignedHFSQL().(update.Option) }
+
 // WithServiceTimeout bounds how long a module's service may take to stop or to start
 // before the operation fails (and is undone). Default: servicectl.DefaultTimeout.
 func WithServiceTimeout(d time.Duration) update.Option {

@@ -42,6 +42,10 @@ var (
 	// SetSource makes the engine fetch from url from the next fetch on
 	// (update/agent's settings).
 	SetSource func(e any, url string) error
+	// UnsignedHFSQL is an update.Option that lets the engine read an unsigned
+	// hfsql_updateinfo.json when the source has no manifest.json and no signed manifest
+	// was accepted before (update/agent's "allow_unsigned_hfsql").
+	UnsignedHFSQL func() any
 	// CheckSource refuses a Config.Source that is neither a URL nor an existing
 	// folder, with an *update.ConfigError naming "source" (update/agent).
 	CheckSource func(source string) error
