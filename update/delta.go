@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"path/filepath"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -41,7 +40,7 @@ func (e *Engine) deltaRef(m *ModuleConfig, installed, from string, ref packRef) 
 
 // fullDownloaded reports whether ref's full pack is already in the downloads folder.
 func (e *Engine) fullDownloaded(ref packRef) bool {
-	final := filepath.Join(e.state.module(ref.module, "downloads"), ref.release.Version+"-"+filepath.Base(ref.pack.File))
+	final := e.downloadPath(ref.module, ref.release.Version, ref.pack.File)
 	fi, err := os.Stat(final)
 	return err == nil && fi.Size() == ref.pack.Size
 }

@@ -69,16 +69,21 @@ func (d *downloaded) close() {
 	}
 }
 
+// downloadPath is where Download keeps version's pack file of module: its downloads
+// folder of the state dir, under VERSION-FILE.
+func (e *Engine) downloadPath(module, version, file string) string {
+	return filepath.Join(e.state.module(module, "downloads"), version+"-"+filepath.Base(file))
+}
+
 // download fetches a pack into the module's downloads folder, resuming after cuts,
 // hashing and verifying its signature while the bytes are written. A pack already
 // downloaded is not fetched again (it is verified once more at extraction, through the
 // handle that extracts it).
 func (e *Engine) download(ctx context.Context, ref packRef) (*downloaded, error) {
-	dir := e.state.module(ref.module, "downloads")
-	if err := os.MkdirAll(dir, 0o755); err != nil {
+	final := e.downloadPath(ref.module, ref.release.Version, ref.pack.File)
+	if err := os.MkdirAll(filepath.Dir(final), 0o755); err != nil {
 		return nil, stateErr(err)
 	}
-	final := filepath.Join(dir, ref.release.Version+"-"+filepath.Base(ref.pack.File))
 	sigName := ref.pack.SignatureFile()
 	sig, _, _, err := e.fetchSmall(ctx, sigName, signature.MaxSignatureFileSize, CodeBadSignature, "")
 	if err != nil {

@@ -117,6 +117,9 @@ func init() {
 	seam.TrustedKeyring = func(ctx context.Context, e any) (*signature.Keyring, error) {
 		return e.(*Engine).trustedKeyring(ctx)
 	}
+	seam.DownloadPath = func(e any, module, version, file string) string {
+		return e.(*Engine).downloadPath(module, version, file)
+	}
 	seam.SetSource = func(e any, url string) error { return e.(*Engine).setSource(url) }
 	seam.UnsignedHFSQL = func() any { return Option(func(o *options) error { o.hfsql = true; return nil }) }
 	seam.CheckSource = func(source string) error { return (&Config{Source: source}).checkSource() }

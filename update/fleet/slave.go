@@ -24,6 +24,7 @@ import (
 	"github.com/upkeep-go/upkeep/manifest"
 	"github.com/upkeep-go/upkeep/signature"
 	"github.com/upkeep-go/upkeep/update"
+	"github.com/upkeep-go/upkeep/update/internal/seam"
 	"github.com/upkeep-go/upkeep/update/source"
 )
 
@@ -566,9 +567,7 @@ func (s *Slave) stage(ctx context.Context, op string, u Update) (packFile, sigFi
 		Path: []manifest.Step{{Release: rel, Pack: &rel.Packs[0]}}}); err != nil {
 		return "", "", err
 	}
-	// Where Download keeps a verified pack: the module's downloads folder of the
-	// state dir, under VERSION-FILE.
-	packFile = filepath.Join(ec.StateDir, "modules", u.Module, "downloads", u.Version+"-"+u.File)
+	packFile = seam.DownloadPath(stager, u.Module, u.Version, u.File)
 	if _, err := os.Stat(packFile); err != nil {
 		return "", "", fmt.Errorf("fleet: the engine staged %s but kept no pack at %s: %w", u.File, packFile, err)
 	}

@@ -39,6 +39,9 @@ var (
 	// TrustedKeyring is the keyring packs are verified with now (update/fleet's
 	// master, which verifies the packs slaves upload).
 	TrustedKeyring func(ctx context.Context, e any) (*signature.Keyring, error)
+	// DownloadPath is where Download keeps a version's pack file of a module
+	// (update/fleet's slave, which installs what it staged).
+	DownloadPath func(e any, module, version, file string) string
 	// SetSource makes the engine fetch from url from the next fetch on
 	// (update/agent's settings).
 	SetSource func(e any, url string) error
