@@ -112,43 +112,24 @@ func (e *Engine) applyDelta(ctx context.Context, m *ModuleConfig, md *moduleDirs
 	e.ops.step("extract")
 	dd := d.delta
 	to, from := d.ref.release.Version, dd.ref.from
-	f := dd.verified
-	var opts []pack.Option
-	if f == nil {
-		var err error
-		if f, err = os.Open(dd.path); err != nil {
-			return err
-		}
-		defer f.Close()
-		opts = append(opts, e.verifyOnRead(dd))
-	}
-	fi, err := f.Stat()
+	f, size, opts, done, err := e.openPack(dd, m.Name, to)
 	if err != nil {
 		return err
 	}
+	defer done()
 	live, err := md.parent.sub(md.name)
 	if err != nil {
 		return err
 	}
 	defer live.close()
 	ef := &entryFetcher{ra: &rangeReaderAt{ctx: ctx, src: e.src, name: d.ref.pack.File, size: d.ref.pack.Size}}
-	opts = append(opts,
-		pack.WithWorkers(e.workers),
-		pack.WithLogger(e.log),
-		pack.WithFetch(ef.fetch),
-		pack.WithProgress(func(done, total int64) {
-			e.emit(Event{Module: m.Name, Version: to, Step: StepExtract, Done: done, Total: total})
-		}),
-	)
-	if e.noSync {
-		opts = append(opts, pack.WithoutSync())
-	}
-	rep, err := pack.ApplyDelta(ctx, f, fi.Size(), live.anchored("."), md.work.anchored(stageName), opts...)
+	opts = append(opts, pack.WithFetch(ef.fetch))
+	rep, err := pack.ApplyDelta(ctx, f, size, live.anchored("."), md.work.anchored(stageName), opts...)
 	dd.close()
 	if err != nil {
 		return fmt.Errorf("delta %s from %s: %w", dd.ref.pack.File, from, err)
 	}
-	used := fi.Size() + ef.ra.received.Load()
+	used := size + ef.ra.received.Load()
 	d.deltaUsed, d.saved = true, d.ref.pack.Size-used
 	d.deltaNote = fmt.Sprintf("delta from %s: %d bytes instead of %d", from, used, d.ref.pack.Size)
 	if len(rep.Fetched) > 0 {

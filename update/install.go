@@ -68,15 +68,16 @@ type InstallResult struct {
 }
 
 // begin starts every operation on a module: it takes the module's lock, then
-// finishes or undoes what a crash left in its journal. unlock releases the lock.
-func (e *Engine) begin(ctx context.Context, module string) (m *ModuleConfig, k kind, unlock func(), err error) {
+// finishes or undoes what a crash left in its journal, and reads the module's status as
+// it is then. unlock releases the lock.
+func (e *Engine) begin(ctx context.Context, module string) (m *ModuleConfig, k kind, st *ModuleStatus, unlock func(), err error) {
 	if m, err = e.cfg.Module(module); err != nil {
-		return nil, nil, nil, err
+		return nil, nil, nil, nil, err
 	}
 	k = e.kindOf(m)
 	lk, err := e.lock(m)
 	if err != nil {
-		return nil, nil, nil, err
+		return nil, nil, nil, nil, err
 	}
 	j, err := e.readJournal(m)
 	if err == nil && j != nil {
@@ -84,11 +85,14 @@ func (e *Engine) begin(ctx context.Context, module string) (m *ModuleConfig, k k
 			err = fmt.Errorf("%s: recovering an interrupted %s first: %w", m.Name, j.Op, err)
 		}
 	}
+	if err == nil {
+		st, err = e.loadStatus(m)
+	}
 	if err != nil {
 		lk.unlock()
-		return nil, nil, nil, err
+		return nil, nil, nil, nil, err
 	}
-	return m, k, lk.unlock, nil
+	return m, k, st, lk.unlock, nil
 }
 
 // Install brings one module to the newest version offered (through every step of its
@@ -97,15 +101,11 @@ func (e *Engine) begin(ctx context.Context, module string) (m *ModuleConfig, k k
 // off and returns an error wrapping ErrRolledBack and the cause. It can be cancelled
 // through ctx at any point; the module is then left at its previous version.
 func (e *Engine) Install(ctx context.Context, module string, opts InstallOptions) (*InstallResult, error) {
-	m, k, unlock, err := e.begin(ctx, module)
+	m, k, st, unlock, err := e.begin(ctx, module)
 	if err != nil {
 		return nil, err
 	}
 	defer unlock()
-	st, err := e.loadStatus(m)
-	if err != nil {
-		return nil, err
-	}
 	installed := deref(st.Installed)
 	res := &InstallResult{Module: m.Name, From: installed, SelfUpdate: e.holdsExecutable(m)}
 	if err := k.ready(installed, opts.KeepUnmanaged); err != nil {
@@ -529,34 +529,12 @@ func unmanagedErr(m *ModuleConfig) error {
 // the same open handle before any entry is written.
 func (e *Engine) extract(ctx context.Context, m *ModuleConfig, d *downloaded, stage string) error {
 	e.ops.step("extract")
-	ref := d.ref
-	f := d.verified
-	var opts []pack.Option
-	if f == nil {
-		// Not checked by this process yet: check the bytes through the handle that
-		// extracts them, before any entry is written.
-		var err error
-		if f, err = os.Open(d.path); err != nil {
-			return err
-		}
-		defer f.Close()
-		opts = append(opts, e.verifyOnRead(d))
-	}
-	fi, err := f.Stat()
+	f, size, opts, done, err := e.openPack(d, m.Name, d.ref.release.Version)
 	if err != nil {
 		return err
 	}
-	opts = append(opts,
-		pack.WithWorkers(e.workers),
-		pack.WithLogger(e.log),
-		pack.WithProgress(func(done, total int64) {
-			e.emit(Event{Module: m.Name, Version: ref.release.Version, Step: StepExtract, Done: done, Total: total})
-		}),
-	)
-	if e.noSync {
-		opts = append(opts, pack.WithoutSync())
-	}
-	_, err = pack.Extract(ctx, f, fi.Size(), stage, opts...)
+	defer done()
+	_, err = pack.Extract(ctx, f, size, stage, opts...)
 	d.close()
 	if err != nil {
 		var ce *Error
@@ -566,6 +544,38 @@ func (e *Engine) extract(ctx context.Context, m *ModuleConfig, d *downloaded, st
 		return &Error{Code: CodeBadPack, Module: m.Name, Err: err}
 	}
 	return nil
+}
+
+// openPack opens download d for package pack to read: the handle this process
+// checked while downloading it, else the file on disk, then checked through the
+// handle that reads it, before any entry is written. The options carry that check,
+// the workers, the logger, the progress events of module's version and durability;
+// done closes what openPack opened.
+func (e *Engine) openPack(d *downloaded, module, version string) (f *os.File, size int64, opts []pack.Option, done func(), err error) {
+	done = func() {}
+	if f = d.verified; f == nil {
+		if f, err = os.Open(d.path); err != nil {
+			return nil, 0, nil, nil, err
+		}
+		done = func() { f.Close() }
+		opts = append(opts, e.verifyOnRead(d))
+	}
+	fi, err := f.Stat()
+	if err != nil {
+		done()
+		return nil, 0, nil, nil, err
+	}
+	opts = append(opts,
+		pack.WithWorkers(e.workers),
+		pack.WithLogger(e.log),
+		pack.WithProgress(func(done, total int64) {
+			e.emit(Event{Module: module, Version: version, Step: StepExtract, Done: done, Total: total})
+		}),
+	)
+	if e.noSync {
+		opts = append(opts, pack.WithoutSync())
+	}
+	return f, fi.Size(), opts, done, nil
 }
 
 // verifyOnRead checks a download found on disk through the handle that reads it:

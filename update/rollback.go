@@ -23,15 +23,11 @@ type RollbackOptions struct {
 // swap). The version rolled away from is not kept. It is the only way upkeep ever
 // lowers a module's version.
 func (e *Engine) Rollback(ctx context.Context, module string, opts RollbackOptions) (*InstallResult, error) {
-	m, k, unlock, err := e.begin(ctx, module)
+	m, k, st, unlock, err := e.begin(ctx, module)
 	if err != nil {
 		return nil, err
 	}
 	defer unlock()
-	st, err := e.loadStatus(m)
-	if err != nil {
-		return nil, err
-	}
 	cur := deref(st.Installed)
 	// The version rolled away from is not kept: the kind says what it keeps to undo a
 	// failure, and refuses a module it cannot roll back.
