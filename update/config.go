@@ -82,6 +82,10 @@ type ModuleConfig struct {
 	Kind ModuleKind `json:"kind,omitempty"`
 	// Database is where a KindDatabase module's scripts run.
 	Database *DatabaseConfig `json:"database,omitempty"`
+	// ScriptTimeout is a KindDatabase module's Database.ScriptTimeout given beside
+	// "kind" rather than inside "database": both places are read, and they must not
+	// disagree. Validation moves it into Database.
+	ScriptTimeout string `json:"script_timeout,omitempty"`
 	// Service is what runs the module ("service" in the configuration file, with its
 	// "kind" and "name"): the engine stops it once maintenance is on and starts it
 	// again before maintenance goes off, also when an install or a rollback fails and
@@ -281,7 +285,21 @@ func (c *Config) validate(needSource, needKeys bool) error {
 			if m.Database != nil {
 				return bad(f+".database", "only a module of kind \"database\" has one")
 			}
+			if m.ScriptTimeout != "" {
+				return bad(f+".script_timeout", "only a module of kind \"database\" runs scripts")
+			}
 		case KindDatabase:
+			if m.ScriptTimeout != "" && m.Database != nil {
+				switch m.Database.ScriptTimeout {
+				case "":
+					d := *m.Database // the caller's DatabaseConfig is not changed
+					d.ScriptTimeout, m.Database = m.ScriptTimeout, &d
+				case m.ScriptTimeout:
+				default:
+					return bad(f+".script_timeout", "%q, and database.script_timeout is %q: give one", m.ScriptTimeout, m.Database.ScriptTimeout)
+				}
+				m.ScriptTimeout = ""
+			}
 			if err := m.Database.validate(); err != nil {
 				return bad(f+".database"+err.field, "%v", err.err)
 			}

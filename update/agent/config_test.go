@@ -184,3 +184,37 @@ func TestConfigValidateInCode(t *testing.T) {
 	c.CheckInterval, c.StateDir = 0, ""
 	require.EqualError(t, c.Validate(), "update: config StateDir: missing")
 }
+
+// TestScriptTimeoutBesideKind: a database module's script_timeout is read inside its
+// "database" block and beside its "kind" alike (the command's reference gives it per
+// database module); the two must not disagree, and a files module has none.
+func TestScriptTimeoutBesideKind(t *testing.T) {
+	t.Parallel()
+	conf := func(module string) []byte {
+		return []byte(`{"source":"http://127.0.0.1:8090/","keys":["pub"],"state_dir":"state","modules":[` + module + `]}`)
+	}
+	for _, m := range []string{
+		`{"name":"db","kind":"database","script_timeout":"2s","database":{"driver":"sqlite","dsn":"/d.db"}}`,
+		`{"name":"db","kind":"database","database":{"driver":"sqlite","dsn":"/d.db","script_timeout":"2s"}}`,
+		`{"name":"db","kind":"database","script_timeout":"2s","database":{"driver":"sqlite","dsn":"/d.db","script_timeout":"2s"}}`,
+	} {
+		c, err := agent.ParseConfig(conf(m), "/etc/upkeep")
+		require.NoError(t, err, m)
+		require.Equal(t, "2s", c.Modules[0].Database.ScriptTimeout, m)
+		require.Empty(t, c.Modules[0].ScriptTimeout, m)
+	}
+	for _, tt := range []struct{ module, field, msg string }{
+		{`{"name":"db","kind":"database","script_timeout":"2s","database":{"driver":"sqlite","dsn":"/d.db","script_timeout":"5s"}}`,
+			"modules[0].script_timeout", `"2s", and database.script_timeout is "5s": give one`},
+		{`{"name":"db","kind":"database","script_timeout":"never","database":{"driver":"sqlite","dsn":"/d.db"}}`,
+			"modules[0].database.script_timeout", `"never": want a positive Go duration`},
+		{`{"name":"web","path":"/srv/web","script_timeout":"2s"}`,
+			"modules[0].script_timeout", `only a module of kind "database" runs scripts`},
+	} {
+		_, err := agent.ParseConfig(conf(tt.module), "/etc/upkeep")
+		var ce *update.ConfigError
+		require.ErrorAs(t, err, &ce, tt.module)
+		require.Equal(t, tt.field, ce.Field, tt.module)
+		require.ErrorContains(t, err, tt.msg, tt.module)
+	}
+}
