@@ -70,6 +70,12 @@ func (w *windowMeter) event(ev update.Event) {
 // (agent/engine-window-median); likewise for the whole operation, from the call to
 // its end (agent/engine-op). Between installs, untimed and unmeasured, a rollback
 // puts the previous version back.
+//
+// The window holds four fsync'd journal writes of the engine; on a disk shared with
+// other work they stretch it 2 to 5 times, unevenly, and drown the agent's share.
+// With the folders on tmpfs what is left is the agent's own cost:
+//
+//	TMPDIR=/dev/shm go test -run XXX -bench BenchmarkInstall -benchtime 200x ./update/agent/
 func BenchmarkInstall(b *testing.B) {
 	tree := map[string]string{}
 	for i := range 200 {
