@@ -72,7 +72,8 @@ func (w *windowMeter) event(ev update.Event) {
 // puts the previous version back.
 //
 // The window holds four fsync'd journal writes of the engine; on a disk shared with
-// other work they stretch it 2 to 5 times, unevenly, and drown the agent's share.
+// other work they stretch it from about 2.5 ms (tmpfs) to 10–35 ms, unevenly, and
+// drown the agent's share.
 // With the folders on tmpfs what is left is the agent's own cost:
 //
 //	TMPDIR=/dev/shm go test -run XXX -bench BenchmarkInstall -benchtime 200x ./update/agent/
