@@ -358,7 +358,7 @@ func (x *extraction) writeFiles(ctx context.Context, files []*file) error {
 	var wg sync.WaitGroup
 	for range min(x.o.workers, max(len(jobs), 1)) {
 		wg.Go(func() {
-			w := &worker{br: newReadBuffer(), buf: make([]byte, copyBufSize)}
+			w := newWorker()
 			defer w.dec.close()
 			for {
 				i := int(next.Add(1) - 1)
@@ -407,6 +407,11 @@ func (x *extraction) runJob(ctx context.Context, w *worker, j *job) error {
 }
 
 func newReadBuffer() *bufio.Reader { return bufio.NewReaderSize(nil, readBufSize) }
+
+// newWorker returns an extraction worker; decode checks every entry's CRC-32.
+func newWorker() *worker {
+	return &worker{br: newReadBuffer(), buf: make([]byte, copyBufSize), dec: decoders{crcChecked: true}}
+}
 
 // worker is one extraction worker's reusable state.
 type worker struct {

@@ -38,6 +38,11 @@ func hostileCases() []hostileCase {
 	short.usize = 20
 	badCRC := stored("crc.txt", "data", 0o644)
 	badCRC.crc++
+	// A zstd frame whose own checksum holds, of bytes other than those the CRC-32
+	// declares: extraction does not read the frame's checksum (the CRC-32 covers the
+	// same bytes), so the CRC-32 must refuse it.
+	zstdCRC := zstded("zcrc.txt", []byte("other data"))
+	zstdCRC.crc = crc32.ChecksumIEEE([]byte("other datA"))
 	zeroCRC := stored("zero.txt", "data", 0o644)
 	zeroCRC.crc = 0
 	bzip := stored("bz.txt", "data", 0o644)
@@ -120,6 +125,7 @@ func hostileCases() []hostileCase {
 		{name: "declared size lie", zip: rawZip(liar), wantErr: ErrLimit, wantRule: RuleSize, wantEntry: "liar.bin", needsData: true},
 		{name: "short data", zip: rawZip(short), wantErr: ErrFormat, wantRule: RuleSize, wantEntry: "short.bin", needsData: true},
 		{name: "crc", zip: rawZip(ok, badCRC), wantErr: ErrChecksum, wantRule: RuleCRC, wantEntry: "crc.txt", needsData: true},
+		{name: "zstd crc", zip: rawZip(ok, zstdCRC), wantErr: ErrChecksum, wantRule: RuleCRC, wantEntry: "zcrc.txt", needsData: true},
 		{name: "zero crc", zip: rawZip(zeroCRC), wantErr: ErrChecksum, wantRule: RuleZeroCRC, wantEntry: "zero.txt"},
 		{name: "bzip2", zip: rawZip(bzip), wantErr: ErrUnsupported, wantRule: RuleMethod, wantEntry: "bz.txt"},
 		{name: "encrypted", zip: rawZip(enc), wantErr: ErrUnsupported, wantRule: RuleEncrypted, wantEntry: "enc.txt"},

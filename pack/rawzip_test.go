@@ -7,6 +7,7 @@ import (
 	"io/fs"
 
 	"github.com/klauspost/compress/flate"
+	"github.com/klauspost/compress/zstd"
 )
 
 // rawEntry is one entry of a hand-made zip: the tests write the bytes themselves to
@@ -50,6 +51,16 @@ func deflatedLevel(name string, content []byte, mode fs.FileMode, level int) raw
 	w.Close()
 	return rawEntry{name: name, method: 8, data: b.Bytes(), crc: crc32.ChecksumIEEE(content),
 		csize: uint64(b.Len()), usize: uint64(len(content)), mode: mode}
+}
+
+// zstded returns a zstd entry of content (a frame with its checksum) with a correct
+// CRC-32.
+func zstded(name string, content []byte) rawEntry {
+	enc, _ := zstd.NewWriter(nil, zstd.WithEncoderCRC(true))
+	data := enc.EncodeAll(content, nil)
+	enc.Close()
+	return rawEntry{name: name, method: uint16(Zstd), data: data, crc: crc32.ChecksumIEEE(content),
+		csize: uint64(len(data)), usize: uint64(len(content)), mode: 0o644}
 }
 
 // localHeader returns the local file header of e.

@@ -3,6 +3,7 @@ package agent
 import (
 	"context"
 	"sync"
+	"time"
 )
 
 // Limits of one subscription (Subscribe).
@@ -15,6 +16,14 @@ const (
 	MaxPendingEnded = 1024
 )
 
+// progressDelay is how long a progress event may wait before the goroutine that
+// hands events to a subscriber is woken for it, so that the progress events that
+// come meanwhile cost one wake-up. The steps of a maintenance window follow each
+// other within milliseconds, and the engine's goroutine, which publishes them, paid
+// for waking a thread at each: 5 to 8 % of a 2.5 ms window. An ended operation
+// wakes it at once.
+const progressDelay = 20 * time.Millisecond
+
 // subscriber is one Subscribe: a queue between the agent, which never waits for it,
 // and a goroutine that hands the queued events to the subscriber's channel.
 type subscriber struct {
@@ -25,6 +34,8 @@ type subscriber struct {
 	queue []Event
 	ended int  // ended-operation events in queue
 	cut   bool // too far behind: closed
+	timer *time.Timer
+	armed bool // timer will wake the pump
 }
 
 func newSubscriber() *subscriber {
@@ -61,6 +72,33 @@ func (s *subscriber) push(ev Event) {
 	if !s.cut {
 		s.queue = append(s.queue, ev)
 	}
+	if ev.Progress != nil {
+		s.wakeLater()
+		return
+	}
+	s.signal()
+}
+
+// wakeLater wakes the pump after progressDelay, unless that is already arranged.
+// The caller holds s.mu.
+func (s *subscriber) wakeLater() {
+	if s.armed {
+		return
+	}
+	s.armed = true
+	if s.timer == nil {
+		s.timer = time.AfterFunc(progressDelay, func() {
+			s.mu.Lock()
+			s.armed = false
+			s.mu.Unlock()
+			s.signal()
+		})
+		return
+	}
+	s.timer.Reset(progressDelay)
+}
+
+func (s *subscriber) signal() {
 	select {
 	case s.wake <- struct{}{}:
 	default:
@@ -72,6 +110,13 @@ func (s *subscriber) push(ev Event) {
 func (s *subscriber) pump(ctx context.Context, stop <-chan struct{}, done func()) {
 	defer done()
 	defer close(s.out)
+	defer func() {
+		s.mu.Lock()
+		if s.timer != nil {
+			s.timer.Stop()
+		}
+		s.mu.Unlock()
+	}()
 	for {
 		s.mu.Lock()
 		if s.cut {
@@ -113,8 +158,10 @@ func (s *subscriber) pump(ctx context.Context, stop <-chan struct{}, done func()
 // operations and each operation that ends. It is closed when ctx is done or the agent
 // stops.
 //
-// The agent never waits for a subscriber. For a slow one, progress events are
-// coalesced (only the latest of each operation waits) and, past MaxPendingProgress
+// Progress events reach the channel up to 20 ms after they happen, those that come
+// meanwhile together; an ended operation at once, after the progress before it. The
+// agent never waits for a subscriber. For a slow one, progress events are coalesced
+// (only the latest of each operation waits) and, past MaxPendingProgress
 // operations, dropped; an ended-operation event is never dropped: a subscriber more
 // than MaxPendingEnded of them behind is cut off instead (its channel closed), and
 // rebuilds what it shows from Operations and Modules when it subscribes again.

@@ -130,9 +130,15 @@ func (a *Agent) holdOnRollback(module string) {
 	}
 }
 
-// releaseOnInstall ends module's hold when a person asks for its install.
+// releaseOnInstall ends module's hold when a person asks for its install. Without a
+// hold it writes nothing: the write (a file and its folder fsync'd) would run beside
+// the install the call just started.
 func (a *Agent) releaseOnInstall(module string) {
-	if err := WriteHold(a.eng.Config().StateDir, module, nil); err != nil {
+	dir := a.eng.Config().StateDir
+	if h, err := ReadHold(dir, module); err == nil && h == nil {
+		return
+	}
+	if err := WriteHold(dir, module, nil); err != nil {
 		a.log.Error("release on install", "module", module, "err", err)
 	}
 }

@@ -142,3 +142,33 @@ func TestOperationsOfOtherProcesses(t *testing.T) {
 	_, err = agent.RecordOperation(e.cfg.StateDir, agent.Operation{Module: "web", Kind: agent.OpInstall, Result: agent.ResultRunning})
 	require.ErrorContains(t, err, "only an ended operation is recorded")
 }
+
+// A person's install of a module that is not on hold writes no hold file: ending a
+// hold that does not exist cost a file written and fsync'd, its folder fsync'd,
+// while the install ran. An ended hold still leaves its trace (null).
+func TestInstallWithoutHoldWritesNone(t *testing.T) {
+	t.Parallel()
+	e := newAgentEnv(t)
+	e.repo.Publish("web", "1.0.0", platform, v1)
+	e.repo.Publish("web", "2.0.0", platform, v2)
+	ctx := context.Background()
+	a := e.agent(t, e.engine(t))
+	events := a.Subscribe(t.Context())
+	holdFile := filepath.Join(e.cfg.StateDir, "agent", "holds", "web.json")
+
+	id, err := a.Install(ctx, "web", "1.0.0")
+	require.NoError(t, err)
+	require.Equal(t, agent.ResultSucceeded, ended(t, events, agent.OpInstall, id).Result)
+	_, err = os.Stat(holdFile)
+	require.ErrorIs(t, err, os.ErrNotExist, "an install without a hold wrote the hold file")
+
+	_, err = a.Hold(ctx, "web")
+	require.NoError(t, err)
+	id, err = a.Install(ctx, "web", "2.0.0")
+	require.NoError(t, err)
+	require.Equal(t, agent.ResultSucceeded, ended(t, events, agent.OpInstall, id).Result)
+	require.Nil(t, view(t, a).Hold, "a person's install ends the hold")
+	b, err := os.ReadFile(holdFile)
+	require.NoError(t, err)
+	require.Equal(t, "null\n", string(b), "an ended hold leaves its trace")
+}
