@@ -10,7 +10,6 @@ import (
 	"crypto/elliptic"
 	"crypto/rand"
 	"crypto/sha256"
-	"crypto/tls"
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/hex"
@@ -70,6 +69,17 @@ func (c countConn) Write(b []byte) (int, error) {
 	return n, err
 }
 
+// ReadFrom keeps the connection's own ReadFrom (sendfile) for files served.
+func (c countConn) ReadFrom(r io.Reader) (int64, error) {
+	rf, ok := c.Conn.(io.ReaderFrom)
+	if !ok {
+		return io.Copy(struct{ io.Writer }{c.Conn}, r)
+	}
+	n, err := rf.ReadFrom(r)
+	c.n.Add(n)
+	return n, err
+}
+
 type countListener struct {
 	net.Listener
 	n *atomic.Int64
@@ -94,6 +104,13 @@ func (w countWriter) Write(b []byte) (int, error) {
 	return n, err
 }
 
+// ReadFrom keeps the server's own ReadFrom (sendfile) for files served.
+func (w countWriter) ReadFrom(r io.Reader) (int64, error) {
+	n, err := w.ResponseWriter.(io.ReaderFrom).ReadFrom(r)
+	w.n.Add(n)
+	return n, err
+}
+
 // TestScaleMasterProcess is the master of BenchmarkScale, in a process of its own; it
 // does nothing unless that benchmark starts it.
 func TestScaleMasterProcess(t *testing.T) {
@@ -101,10 +118,20 @@ func TestScaleMasterProcess(t *testing.T) {
 	if dir == "" {
 		t.Skip("the master process of BenchmarkScale")
 	}
+	// The master serves through Serve, as Run does: the per-client cap, then TLS.
+	// Every simulated slave connects from 127.0.0.1, as slaves behind one NAT
+	// would: the benchmark raises max_conns_per_client above their number, as the
+	// operator of such a fleet would.
+	maxConns, _ := strconv.Atoi(os.Getenv(scaleMasterEnv + "_MAXCONNS"))
 	cfg := &fleet.Config{Role: fleet.RoleMaster, Listen: "127.0.0.1:0", Store: os.Getenv(scaleMasterEnv + "_STORE"),
-		EnrolTokenFile: filepath.Join(dir, "enrol.token"), AdminTokenFile: filepath.Join(dir, "admin.token")}
+		EnrolTokenFile: filepath.Join(dir, "enrol.token"), AdminTokenFile: filepath.Join(dir, "admin.token"), MaxConnsPerClient: maxConns}
 	if cfg.Store == "" {
 		cfg.Store = "sqlite:" + filepath.Join(dir, "fleet.db")
+	}
+	scheme := "http"
+	if _, err := os.Stat(filepath.Join(dir, "cert.pem")); err == nil {
+		cfg.TLSCertFile, cfg.TLSKeyFile = filepath.Join(dir, "cert.pem"), filepath.Join(dir, "key.pem")
+		scheme = "https"
 	}
 	if err := cfg.Validate(); err != nil {
 		t.Fatal(err)
@@ -126,7 +153,7 @@ func TestScaleMasterProcess(t *testing.T) {
 	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		requests.Add(1)
 		switch {
-		case strings.HasPrefix(r.URL.Path, "/fleet/v1/files/"):
+		case strings.HasPrefix(r.URL.Path, "/fleet/v1/files/") && !strings.HasSuffix(r.URL.Path, ".minisig"):
 			w = countWriter{w, &packBytes}
 		case r.URL.Path == "/fleet/v1/poll":
 			polls.Add(1)
@@ -137,20 +164,11 @@ func TestScaleMasterProcess(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var ln net.Listener = countListener{raw, &written}
-	scheme := "http"
-	if _, err := os.Stat(filepath.Join(dir, "cert.pem")); err == nil {
-		cert, err := tls.LoadX509KeyPair(filepath.Join(dir, "cert.pem"), filepath.Join(dir, "key.pem"))
-		if err != nil {
-			t.Fatal(err)
-		}
-		ln = tls.NewListener(ln, &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12})
-		scheme = "https"
-	}
-	srv := m.Server()
-	srv.Handler = h
-	go srv.Serve(ln)
-	defer srv.Close()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	served := make(chan error, 1)
+	go func() { served <- fleet.ServeWith(ctx, m, countListener{raw, &written}, h) }()
+	defer func() { cancel(); <-served }()
 	fmt.Printf("listening %s://%s\n", scheme, raw.Addr())
 	// UPKEEP_FLEET_SCALE_CPUPROFILE names a file that receives the master's CPU
 	// profile between its first and second stats (the idle window), or from the
@@ -220,10 +238,10 @@ func (p *masterProc) stats(tb testing.TB) masterStats {
 	return masterStats{}
 }
 
-func startMasterProc(tb testing.TB, dir, store string) *masterProc {
+func startMasterProc(tb testing.TB, dir, store string, maxConns int) *masterProc {
 	tb.Helper()
 	cmd := exec.Command(os.Args[0], "-test.run=^TestScaleMasterProcess$", "-test.v=false")
-	cmd.Env = append(os.Environ(), scaleMasterEnv+"="+dir, scaleMasterEnv+"_STORE="+store)
+	cmd.Env = append(os.Environ(), scaleMasterEnv+"="+dir, scaleMasterEnv+"_STORE="+store, scaleMasterEnv+"_MAXCONNS="+strconv.Itoa(maxConns))
 	cmd.Stderr = os.Stderr
 	in, err := cmd.StdinPipe()
 	if err != nil {
@@ -350,18 +368,30 @@ func (s *simSlave) stage(ctx context.Context, t fleet.WireTask) {
 		return
 	}
 	err := func() error {
-		req, err := http.NewRequestWithContext(ctx, http.MethodGet, u.Mirror, nil)
+		// As the engine does: the signature from the master's files of the
+		// operation, the pack from the mirror the master names, else from there too.
+		sig, err := s.get(ctx, s.client, s.master+"/fleet/v1/files/"+t.Op+"/"+u.File+".minisig", true)
 		if err != nil {
 			return err
 		}
-		resp, err := s.mirror.Do(req)
+		b, err := io.ReadAll(io.LimitReader(sig, signature.MaxSignatureFileSize))
+		sig.Close()
 		if err != nil {
 			return err
 		}
-		defer resp.Body.Close()
+		var body io.ReadCloser
+		if u.Mirror != "" {
+			body, err = s.get(ctx, s.mirror, u.Mirror, false)
+		} else {
+			body, err = s.get(ctx, s.client, s.master+"/fleet/v1/files/"+t.Op+"/"+u.File, true)
+		}
+		if err != nil {
+			return err
+		}
+		defer body.Close()
 		h := sha256.New()
-		cr := &countReader{r: io.LimitReader(resp.Body, u.Size+1)}
-		verified, err := s.kr.Verify(u.File, u.Sig, io.TeeReader(cr, h))
+		cr := &countReader{r: io.LimitReader(body, u.Size+1)}
+		verified, err := s.kr.Verify(u.File, b, io.TeeReader(cr, h))
 		if err != nil {
 			return err
 		}
@@ -379,6 +409,27 @@ func (s *simSlave) stage(ctx context.Context, t fleet.WireTask) {
 		return
 	}
 	s.staged(t.Op)
+}
+
+// get fetches a file, as the slave when master is set.
+func (s *simSlave) get(ctx context.Context, c *http.Client, url string, master bool) (io.ReadCloser, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	if err != nil {
+		return nil, err
+	}
+	if master {
+		req.Header.Set("X-Upkeep-Server", s.name)
+		req.Header.Set("Authorization", "Bearer "+s.secret)
+	}
+	resp, err := c.Do(req)
+	if err != nil {
+		return nil, err
+	}
+	if resp.StatusCode != http.StatusOK {
+		resp.Body.Close()
+		return nil, fmt.Errorf("GET %s: %s", url, resp.Status)
+	}
+	return resp.Body, nil
 }
 
 type countReader struct {
@@ -461,7 +512,9 @@ func runScale(b *testing.B, n int, useTLS bool, store string, idle time.Duration
 		selfSignedCert(b, dir)
 		caFile = filepath.Join(dir, "cert.pem")
 	}
-	mp := startMasterProc(b, dir, store)
+	// Two connections a slave at most (its poll's, another for its events or
+	// files), and some to spare.
+	mp := startMasterProc(b, dir, store, 2*n+64)
 	kr, err := signature.LoadKeyring([]string{repo.PubFile})
 	if err != nil {
 		b.Fatal(err)

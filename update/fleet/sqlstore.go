@@ -298,6 +298,35 @@ func (s *SQLStore) Touch(ctx context.Context, name string, at time.Time, version
 	return nil
 }
 
+const (
+	qTouchSeen     = `UPDATE servers SET last_seen = ? WHERE name = ?`
+	qTouchVersions = `UPDATE servers SET last_seen = ?, versions = ? WHERE name = ?`
+)
+
+// TouchAll implements Store.
+func (s *SQLStore) TouchAll(ctx context.Context, ts []Touched) error {
+	if len(ts) == 0 {
+		return nil
+	}
+	tx, err := s.begin(ctx, qTouchSeen, qTouchVersions)
+	if err != nil {
+		return storeErr("touch", err)
+	}
+	defer tx.Rollback()
+	for _, t := range ts {
+		if t.Versions == nil {
+			_, err = s.txExec(ctx, tx, qTouchSeen, ms(t.At), t.Name)
+		} else {
+			v, _ := json.Marshal(t.Versions)
+			_, err = s.txExec(ctx, tx, qTouchVersions, ms(t.At), string(v), t.Name)
+		}
+		if err != nil {
+			return storeErr("touch "+t.Name, err)
+		}
+	}
+	return storeErr("touch", tx.Commit())
+}
+
 const serverCols = `name, role, mode, url, secret_hash, interval_ms, last_seen, versions, rekey`
 
 func scanServer(sc rowScanner) (*ServerRecord, error) {
@@ -532,6 +561,27 @@ func (s *SQLStore) OpenTasks(ctx context.Context, server string, now time.Time) 
 		WHERE t.server = ? AND t.released = 1 AND t.state NOT IN ('installed', 'failed', 'cancelled')
 		AND NOT (o.kind = 'propagate' AND t.state = 'staged') AND o.expires > ? ORDER BY o.started, o.rowid`, server, ms(now))
 	return tasks, err
+}
+
+// OpenServers implements Store: from the operations not ended (an operation ends
+// once none of its tasks is open), so that the history does not count.
+func (s *SQLStore) OpenServers(ctx context.Context, now time.Time) ([]string, error) {
+	rows, err := s.query(ctx, `SELECT DISTINCT t.server FROM operations o JOIN tasks t ON t.op = o.id
+		WHERE o.ended = 0 AND o.expires > ? AND t.released = 1 AND t.state NOT IN ('installed', 'failed', 'cancelled')
+		AND NOT (o.kind = 'propagate' AND t.state = 'staged')`, ms(now))
+	if err != nil {
+		return nil, storeErr("open servers", err)
+	}
+	defer rows.Close()
+	var out []string
+	for rows.Next() {
+		var name string
+		if err := rows.Scan(&name); err != nil {
+			return nil, storeErr("open servers", err)
+		}
+		out = append(out, name)
+	}
+	return out, storeErr("open servers", rows.Err())
 }
 
 // Append implements Store.
