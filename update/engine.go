@@ -130,7 +130,7 @@ func init() {
 	seam.SetSource = func(e any, url string) error { return e.(*Engine).setSource(url) }
 	seam.CheckSource = func(source string) error { return (&Config{Source: source}).checkSource() }
 	seam.ScriptTimeout = scriptTimeout
-	seam.ValidateConfig = func(c any) error { return c.(*Config).validate(true, true) }
+	seam.ValidateConfig = func(c any, needSource bool) error { return c.(*Config).validate(needSource, true) }
 }
 
 // New returns an engine for cfg, validating it.

@@ -77,7 +77,7 @@ func runAgent(ctx context.Context, cl *cli, args []string) error {
 		}
 	}
 	log := slog.New(slog.NewTextHandler(cl.stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
-	eng, err := update.New(cfg.Config, update.WithLogger(log), update.WithApplier(update.KindDatabase, dbagent.Appliers(cfg.StateDir)))
+	eng, err := update.New(cfg.Config, append(cfg.EngineOptions(), update.WithLogger(log), update.WithApplier(update.KindDatabase, dbagent.Appliers(cfg.StateDir)))...)
 	if err != nil {
 		return cfg.Locate(err)
 	}

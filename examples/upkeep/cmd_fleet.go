@@ -103,7 +103,7 @@ func runFleetRole(ctx context.Context, cl *cli, args []string, role fleet.Role) 
 		return fmt.Errorf("%s: fleet.role is %q, not %s", *config, fc.Role, role)
 	}
 	log := cl.logger()
-	eng, err := update.New(cfg.Config, update.WithLogger(log), update.WithApplier(update.KindDatabase, dbagent.Appliers(cfg.StateDir)))
+	eng, err := update.New(cfg.Config, append(cfg.EngineOptions(), update.WithLogger(log), update.WithApplier(update.KindDatabase, dbagent.Appliers(cfg.StateDir)))...)
 	if err != nil {
 		return cfg.Locate(err)
 	}

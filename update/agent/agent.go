@@ -196,7 +196,7 @@ func New(cfg *Config, eng *update.Engine, opts ...Option) (*Agent, error) {
 	a.sched.resched, a.sched.settingsMu, a.sched.lang = make(chan time.Duration, 1), make(chan struct{}, 1), cfg.Lang
 	if eng == nil {
 		var err error
-		if eng, err = update.New(cfg.Config, update.WithLogger(a.log)); err != nil {
+		if eng, err = update.New(cfg.Config, append(cfg.EngineOptions(), update.WithLogger(a.log))...); err != nil {
 			return nil, cfg.Locate(err)
 		}
 	}
@@ -252,6 +252,9 @@ func (a *Agent) Run(ctx context.Context) error {
 		defer a.opWG.Done()
 		a.refreshDatabases(a.base)
 	}()
+	if a.eng.Config().Source == "" {
+		a.log.Info("no source configured: no scheduled check, updates come from the fleet master")
+	}
 	t := time.NewTimer(a.armed(a.firstCheck))
 	defer t.Stop()
 	for {
@@ -263,8 +266,12 @@ func (a *Agent) Run(ctx context.Context) error {
 			continue
 		case <-t.C:
 		}
-		if _, err := a.Check(ctx); err != nil && !errors.Is(err, ErrStopped) {
-			a.log.Error("check", "err", err)
+		// With no source (a fleet slave's), there is nothing to check: the master
+		// brings the updates. One set later through the settings is checked.
+		if a.eng.Config().Source != "" {
+			if _, err := a.Check(ctx); err != nil && !errors.Is(err, ErrStopped) {
+				a.log.Error("check", "err", err)
+			}
 		}
 		t.Reset(a.armed(a.nextWait()))
 	}

@@ -55,9 +55,12 @@ func (c *Config) RunOptions() RunOptions {
 }
 
 // Validate checks the configuration and fills the engine's defaults (threshold 1,
-// channel stable, this machine's platform, strategy swap), as update.New does.
+// channel stable, this machine's platform, strategy swap), as update.New does. The
+// source may be left out by a fleet slave ("fleet": {"role": "slave", …}), whose
+// updates come from its master: see EngineOptions.
 func (c *Config) Validate() error {
-	if err := seam.ValidateConfig(&c.Config); err != nil {
+	// A fleet slave's updates come from its master: it may name no source.
+	if err := seam.ValidateConfig(&c.Config, !c.fleetSlave()); err != nil {
 		return err
 	}
 	if c.CheckInterval < 0 {
