@@ -3,7 +3,9 @@ package main
 import (
 	"bufio"
 	"encoding/json"
+	"io"
 	"io/fs"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -153,4 +155,63 @@ func TestFleetSlaveWithoutSource(t *testing.T) {
 	} else {
 		require.ErrorIs(t, err, fs.ErrNotExist)
 	}
+}
+
+// TestAgentHostReachesFleetPages: the --host names of `upkeep agent` are answered by
+// the pages of the fleet master it runs, as by its portal; another Host is refused.
+func TestAgentHostReachesFleetPages(t *testing.T) {
+	if runtime.GOOS == "windows" {
+		t.Skip("stops its processes with SIGTERM")
+	}
+	t.Parallel()
+	repo := updatetest.NewRepo(t)
+	dir := t.TempDir()
+	admin := filepath.Join(dir, "admin.token")
+	enrol := filepath.Join(dir, "enrol.token")
+	require.NoError(t, os.WriteFile(admin, []byte("admin-0123456789abcdef\n"), 0o600))
+	require.NoError(t, os.WriteFile(enrol, []byte("enrol-0123456789abcdef\n"), 0o600))
+	cfg := writeJSONFile(t, filepath.Join(dir, "master.json"), map[string]any{
+		"source": repo.Dir, "keys": []string{repo.PubFile}, "state_dir": filepath.Join(dir, "state"), "check_interval": "1h",
+		"modules": []map[string]any{{"name": "watchdoc", "path": filepath.Join(dir, "watchdoc")}},
+		"fleet": map[string]any{"role": "master", "listen": "127.0.0.1:0", "store": "sqlite:" + filepath.Join(dir, "fleet.db"),
+			"enrol_token_file": enrol, "admin_token_file": admin},
+	})
+	agent := startLogged(t, "agent", "--config", cfg, "--addr", "127.0.0.1:0", "--host", "fleet.example")
+	get := func(base, host string) int {
+		req, err := http.NewRequest(http.MethodGet, base+"/ui/", nil)
+		require.NoError(t, err)
+		req.Host = host
+		req.Header.Set("Authorization", "Bearer admin-0123456789abcdef")
+		resp, err := http.DefaultClient.Do(req)
+		require.NoError(t, err)
+		io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	// The portal and the master each print where they listen: the master is the one
+	// with the fleet API.
+	master := ""
+	for deadline := time.Now().Add(20 * time.Second); master == ""; time.Sleep(50 * time.Millisecond) {
+		for _, line := range strings.Split(agent.printed(), "\n") {
+			base, ok := strings.CutPrefix(line, "listening on ")
+			if !ok {
+				continue
+			}
+			base = strings.TrimSuffix(base, "/")
+			resp, err := http.Get(base + "/fleet/v1/admin/servers")
+			if err == nil {
+				resp.Body.Close()
+				if resp.StatusCode == http.StatusUnauthorized {
+					master = base
+				}
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the agent's fleet master never listened:\n%s", agent.printed())
+		}
+	}
+	port := master[strings.LastIndex(master, ":")+1:]
+	require.Equal(t, http.StatusOK, get(master, "127.0.0.1:"+port))
+	require.Equal(t, http.StatusOK, get(master, "fleet.example:"+port), "a --host name")
+	require.Equal(t, http.StatusMisdirectedRequest, get(master, "evil.example:"+port), "a Host not given")
 }
