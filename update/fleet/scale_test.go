@@ -172,7 +172,9 @@ func TestScaleMasterProcess(t *testing.T) {
 	fmt.Printf("listening %s://%s\n", scheme, raw.Addr())
 	// UPKEEP_FLEET_SCALE_CPUPROFILE names a file that receives the master's CPU
 	// profile between its first and second stats (the idle window), or from the
-	// UPKEEP_FLEET_SCALE_CPUPROFILE_AT-th (3: the first propagation).
+	// UPKEEP_FLEET_SCALE_CPUPROFILE_AT-th (3: the first propagation);
+	// UPKEEP_FLEET_SCALE_HEAPPROFILE one that receives its heap at the end of the
+	// idle window.
 	prof := os.Getenv("UPKEEP_FLEET_SCALE_CPUPROFILE")
 	at, _ := strconv.Atoi(os.Getenv("UPKEEP_FLEET_SCALE_CPUPROFILE_AT"))
 	at = max(at, 1)
@@ -180,6 +182,11 @@ func TestScaleMasterProcess(t *testing.T) {
 	in := bufio.NewScanner(os.Stdin)
 	for in.Scan() {
 		nstats++
+		if nstats == 1 {
+			// The idle window measures the polls: the garbage of the enrolments
+			// (10,000 TLS handshakes) is collected before it, not during it.
+			runtime.GC()
+		}
 		switch {
 		case prof != "" && nstats == at:
 			f, err := os.Create(prof)
@@ -190,6 +197,13 @@ func TestScaleMasterProcess(t *testing.T) {
 			pprof.StartCPUProfile(f)
 		case prof != "" && nstats == at+1:
 			pprof.StopCPUProfile()
+		}
+		if hp := os.Getenv("UPKEEP_FLEET_SCALE_HEAPPROFILE"); hp != "" && nstats == 2 {
+			// The heap once idle (the second stats: the end of the idle window).
+			if f, err := os.Create(hp); err == nil {
+				pprof.WriteHeapProfile(f)
+				f.Close()
+			}
 		}
 		var ru syscall.Rusage
 		syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
@@ -525,7 +539,9 @@ func runScale(b *testing.B, n int, useTLS bool, store string, idle time.Duration
 		files.ServeHTTP(countWriter{w, &mirrorBytes}, r)
 	}))
 	b.Cleanup(mirror.Close)
-	mirrorClient := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 256}}
+	// The mirror serves from this process: a bound on its connections keeps the
+	// descriptors of 10,000 slaves downloading at once within the limit.
+	mirrorClient := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 256, MaxConnsPerHost: 512}}
 
 	ctx, cancel := context.WithCancel(context.Background())
 	var wg sync.WaitGroup

@@ -43,6 +43,7 @@ CREATE TABLE IF NOT EXISTS tasks (
 	released INTEGER NOT NULL, state TEXT NOT NULL, code TEXT NOT NULL, reason TEXT NOT NULL,
 	version TEXT NOT NULL, updated INTEGER NOT NULL, PRIMARY KEY (op, server));
 CREATE INDEX IF NOT EXISTS tasks_server ON tasks (server, released, state);
+CREATE INDEX IF NOT EXISTS tasks_tally ON tasks (op, wave, released, state);
 CREATE TABLE IF NOT EXISTS events (
 	id INTEGER PRIMARY KEY AUTOINCREMENT, at INTEGER NOT NULL, op TEXT NOT NULL, server TEXT NOT NULL,
 	kind TEXT NOT NULL, state TEXT NOT NULL, module TEXT NOT NULL, version TEXT NOT NULL,

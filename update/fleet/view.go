@@ -365,12 +365,17 @@ func (m *Master) opUpdate(ctx context.Context, id string) (*Operation, *Update, 
 	return op, u, nil
 }
 
+// advanceSpacing is the least time between two decisions of one operation: the
+// reports that arrive meanwhile wait for the next one, which covers them all.
+const advanceSpacing = 50 * time.Millisecond
+
 // advanceState is the decisions under way for one operation: many slaves' reports
 // arriving together share one reading of its counts (advance), instead of one each.
 type advanceState struct {
 	want, done uint64        // reports asking for a decision; those one covered
 	running    bool          // a decision is being taken
 	err        error         // the last decision's
+	last       time.Time     // when it ended
 	ch         chan struct{} // closed when it ends
 }
 
@@ -381,6 +386,13 @@ func (m *Master) advanceShared(ctx context.Context, id string) error {
 	m.advMu.Lock()
 	a := m.adv[id]
 	if a == nil {
+		if len(m.adv) >= maxCached {
+			for k, v := range m.adv {
+				if !v.running && v.done == v.want && time.Since(v.last) > time.Second {
+					delete(m.adv, k)
+				}
+			}
+		}
 		a = &advanceState{ch: make(chan struct{})}
 		m.adv[id] = a
 	}
@@ -394,16 +406,19 @@ func (m *Master) advanceShared(ctx context.Context, id string) error {
 		}
 		if !a.running {
 			a.running = true
+			wait := advanceSpacing - time.Since(a.last)
+			m.advMu.Unlock()
+			if wait > 0 {
+				time.Sleep(wait) // the reports arriving meanwhile share the decision
+			}
+			m.advMu.Lock()
 			upto := a.want
 			m.advMu.Unlock()
 			err := m.advance(context.WithoutCancel(ctx), id)
 			m.advMu.Lock()
-			a.running, a.done, a.err = false, upto, err
+			a.running, a.done, a.err, a.last = false, upto, err, time.Now()
 			close(a.ch)
 			a.ch = make(chan struct{})
-			if a.done == a.want {
-				delete(m.adv, id)
-			}
 			continue
 		}
 		ch := a.ch
