@@ -479,7 +479,9 @@ func selfSignedCert(tb testing.TB, dir string) {
 // poll open, then, per iteration, the time for a propagation (of a 1 MiB pack served
 // by a static mirror) to reach staged on every slave, the bytes the master wrote
 // meanwhile (pack bytes it served itself: 0 with the mirror) and the events the store
-// took per second. N=1000 (or any N above 100) runs when UPKEEP_FLEET_SCALE=1000; the
+// took per second; with UPKEEP_FLEET_SCALE_PACK=master the slaves download the pack
+// from the master instead (master-pack-bytes/op). N=1000 (or any N above 100) runs
+// when UPKEEP_FLEET_SCALE=1000; the
 // master process then needs N descriptors and this one about N more; the idle window is
 // UPKEEP_FLEET_SCALE_IDLE (default 30s, one whole interval). Run with -benchtime=1x.
 func BenchmarkScale(b *testing.B) {
@@ -638,7 +640,11 @@ func runScale(b *testing.B, n int, useTLS bool, store string, idle time.Duration
 		packFile := findPack(b, repo.Dir, "app", version)
 		rel, _ := filepath.Rel(repo.Dir, packFile)
 		name := "v" + version
-		if _, err := admin.AddUpdate(ctx, name, packFile, "", mirror.URL+"/"+filepath.ToSlash(rel), nil); err != nil {
+		mirrorURL := mirror.URL + "/" + filepath.ToSlash(rel)
+		if os.Getenv("UPKEEP_FLEET_SCALE_PACK") == "master" {
+			mirrorURL = "" // every slave downloads the pack from the master's files route
+		}
+		if _, err := admin.AddUpdate(ctx, name, packFile, "", mirrorURL, nil); err != nil {
 			b.Fatal(err)
 		}
 		before := mp.stats(b)
