@@ -188,9 +188,11 @@ func (m *Master) syncLoop() {
 	defer t.Stop()
 	m.sync(context.Background())
 	for range t.C {
-		m.sync(context.Background())
+		written := m.sync(context.Background())
 		m.mu.Lock()
-		if m.heldAll == 0 && m.dirty == 0 {
+		// With no poll held, contacts the store refused are given up rather than
+		// tried for ever (a store closed under a master no one polls any more).
+		if m.heldAll == 0 && (m.dirty == 0 || !written) {
 			m.syncing = false
 			m.mu.Unlock()
 			return
@@ -200,12 +202,15 @@ func (m *Master) syncLoop() {
 }
 
 // sync writes the contacts gathered, reads which slaves have open work (bumping the
-// gen of those the view had as clean), and now and then the secrets' hashes.
-func (m *Master) sync(ctx context.Context) {
+// gen of those the view had as clean), and now and then the secrets' hashes; it
+// reports whether the contacts were written.
+func (m *Master) sync(ctx context.Context) (written bool) {
 	ctx, cancel := context.WithTimeout(ctx, 4*syncEvery)
 	defer cancel()
+	written = true
 	if err := m.flushContacts(ctx); err != nil {
 		m.log.Warn("fleet: writing contacts", "err", err)
+		written = false
 	}
 	start := time.Now()
 	open, err := m.store.OpenServers(ctx, m.now())
@@ -224,6 +229,7 @@ func (m *Master) sync(ctx context.Context) {
 	if time.Since(m.secretsAt) >= secretsEvery {
 		m.refreshSecrets(ctx)
 	}
+	return written
 }
 
 // flushContacts writes the contacts gathered since the last time, in one
