@@ -507,7 +507,7 @@ func (m *Master) handlePoll(w http.ResponseWriter, r *http.Request, name string)
 			return
 		}
 		if timer == nil {
-			t := time.NewTimer(wait)
+			t := time.NewTimer(pollEnd(time.Now(), wait))
 			defer t.Stop()
 			timer = t.C
 		}
@@ -521,6 +521,26 @@ func (m *Master) handlePoll(w http.ResponseWriter, r *http.Request, name string)
 			return
 		}
 	}
+}
+
+// pollAlign is what the end of a long poll of at least pollAlignFrom is rounded up
+// to: the polls of many slaves then end, and come back, together, which the runtime
+// and the kernel serve in batches rather than one wake-up each.
+const (
+	pollAlign     = time.Second
+	pollAlignFrom = 5 * time.Second
+)
+
+// pollEnd returns how long a long poll of wait, starting at now, waits.
+func pollEnd(now time.Time, wait time.Duration) time.Duration {
+	if wait < pollAlignFrom {
+		return wait
+	}
+	end := now.Add(wait)
+	if r := end.Sub(end.Truncate(pollAlign)); r > 0 {
+		end = end.Add(pollAlign - r)
+	}
+	return end.Sub(now)
 }
 
 func writeNoWork(w http.ResponseWriter, rc *http.ResponseController) {
