@@ -2,6 +2,8 @@ package fleet_test
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"path/filepath"
@@ -176,5 +178,65 @@ func TestSlaveClientResumesTLS(t *testing.T) {
 	c.CloseIdleConnections()
 	if !get() {
 		t.Fatal("the second connection made a full handshake")
+	}
+}
+
+// TestStoreAppendsTogether: events appended at once share transactions, and each
+// keeps its own answer: an event for a task that does not exist is refused
+// (ErrNotFound) without failing the others, which are all written.
+func TestStoreAppendsTogether(t *testing.T) {
+	ctx := context.Background()
+	for _, sc := range stores {
+		t.Run(sc.name, func(t *testing.T) {
+			st, err := fleet.OpenStore(ctx, sc.spec(t))
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer st.Close()
+			now := time.Now()
+			var tasks []fleet.Task
+			for i := range 100 {
+				tasks = append(tasks, fleet.Task{Server: fmt.Sprintf("s%03d", i), Seq: i, Released: true, State: fleet.StatePending})
+			}
+			if err := st.CreateOperation(ctx, fleet.Operation{ID: "op", Kind: fleet.KindPropagate, Update: "u", Started: now, Expires: now.Add(time.Hour), MaxFailures: -1}, tasks); err != nil {
+				t.Fatal(err)
+			}
+			var wg sync.WaitGroup
+			errs := make([]error, 200)
+			for i := range 200 {
+				wg.Go(func() {
+					server := fmt.Sprintf("s%03d", i/2)
+					if i%2 == 1 {
+						server = fmt.Sprintf("nobody-%d", i)
+					}
+					errs[i] = st.Append(ctx, fleet.Event{At: now, Op: "op", Server: server, Kind: "staged", State: fleet.StateStaged})
+				})
+			}
+			wg.Wait()
+			for i, err := range errs {
+				if i%2 == 0 && err != nil {
+					t.Errorf("event %d: %v", i, err)
+				}
+				if i%2 == 1 && !errors.Is(err, fleet.ErrNotFound) {
+					t.Errorf("event %d, for no task: %v", i, err)
+				}
+			}
+			_, got, err := st.Operation(ctx, "op")
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, task := range got {
+				if task.State != fleet.StateStaged {
+					t.Errorf("%s: %s", task.Server, task.State)
+				}
+			}
+			evs, err := st.Events(ctx, "op")
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(evs) != 101 { // created, and one per task
+				t.Errorf("%d events in the log, want 101", len(evs))
+			}
+		})
 	}
 }
