@@ -34,6 +34,13 @@ func (c *Config) EngineOptions() []update.Option {
 	return []update.Option{update.WithSource(noSource{})}
 }
 
+// noSource reports whether the agent has nothing to check: a fleet slave whose
+// configuration names no source, and none was set since (an engine given its source
+// with update.WithSource, not in a fleet, checks it as always).
+func (a *Agent) noSource() bool {
+	return a.eng.Config().Source == "" && a.cfg.fleetSlave()
+}
+
 // noSource is the source of a configuration that names none.
 type noSource struct{}
 
