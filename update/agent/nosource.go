@@ -23,12 +23,12 @@ func (c *Config) fleetSlave() bool {
 }
 
 // EngineOptions returns the options update.New needs for this configuration besides
-// the configuration itself: when it names no source (a fleet slave's), a source that
+// the configuration itself: for a fleet slave's that names no source, a source that
 // answers every fetch with ErrNoSource. The engine's Config().Source is then "", and
 // Run makes no scheduled check (a source set later through the settings starts
-// them). Default: none.
+// them). Otherwise none (update.New then asks for a source as it always does).
 func (c *Config) EngineOptions() []update.Option {
-	if c.Source != "" {
+	if c.Source != "" || !c.fleetSlave() {
 		return nil
 	}
 	return []update.Option{update.WithSource(noSource{})}
