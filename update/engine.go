@@ -124,7 +124,7 @@ func init() {
 	seam.UnsignedHFSQL = func() any { return Option(func(o *options) error { o.hfsql = true; return nil }) }
 	seam.CheckSource = func(source string) error { return (&Config{Source: source}).checkSource() }
 	seam.ScriptTimeout = scriptTimeout
-	seam.ValidateConfig = func(c any) error { return c.(*Config).validate(true, true) }
+	seam.ValidateConfig = func(c any, needSource bool) error { return c.(*Config).validate(needSource, true) }
 }
 
 // New returns an engine for cfg, validating it.

@@ -39,7 +39,7 @@ func runAgent(ctx context.Context, cl *cli, args []string) error {
 	addr := fs.String("addr", defaultAgentAddr, "`address` the portal listens on")
 	tokenFile := fs.String("token-file", "", "`file` holding a secret that every request but /healthz must carry (Authorization: Bearer, or the portal's login); required when --addr is not loopback")
 	var hosts multiFlag
-	fs.Var(&hosts, "host", "Host `name` the portal answers besides the loopback ones and --addr's own host: NAME:PORT, or NAME for any port (repeatable; the name a browser reaches a non-loopback --addr by)")
+	fs.Var(&hosts, "host", "Host `name` the portal (and a fleet master's pages) answer besides the loopback ones and --addr's own host: NAME:PORT, or NAME for any port (repeatable; the name a browser reaches a non-loopback --addr by)")
 	pos, err := parse(fs, args)
 	if err != nil {
 		return err
@@ -89,7 +89,7 @@ func runAgent(ctx context.Context, cl *cli, args []string) error {
 		ctx, cancel := context.WithCancel(ctx)
 		defer cancel()
 		fleetDone := make(chan error, 1)
-		go func() { fleetDone <- runFleetSide(ctx, cl, cfg, fc, eng, log) }()
+		go func() { fleetDone <- runFleetSide(ctx, cl, cfg, fc, eng, hosts, log) }()
 		err := serveAgent(ctx, cl, cfg, eng, *addr, hosts, secret, log)
 		cancel()
 		if ferr := <-fleetDone; err == nil && ferr != nil && !errors.Is(ferr, context.Canceled) {

@@ -107,11 +107,13 @@ func runFleetRole(ctx context.Context, cl *cli, args []string, role fleet.Role) 
 	if err != nil {
 		return err
 	}
-	return runFleetSide(ctx, cl, cfg, fc, eng, log)
+	return runFleetSide(ctx, cl, cfg, fc, eng, nil, log)
 }
 
-// runFleetSide runs the fleet role of fc over eng until ctx is done.
-func runFleetSide(ctx context.Context, cl *cli, cfg *agent.Config, fc *fleet.Config, eng *update.Engine, log *slog.Logger) error {
+// runFleetSide runs the fleet role of fc over eng until ctx is done. hosts are the
+// Host names the master's pages answer besides the loopback ones (upkeep agent's
+// --host, which the portal answers too).
+func runFleetSide(ctx context.Context, cl *cli, cfg *agent.Config, fc *fleet.Config, eng *update.Engine, hosts []string, log *slog.Logger) error {
 	if fc.Role == fleet.RoleMaster {
 		// With root_keys, the engine's keyring (from keys.json) is asked at each upload.
 		var kr *signature.Keyring
@@ -130,7 +132,7 @@ func runFleetSide(ctx context.Context, cl *cli, cfg *agent.Config, fc *fleet.Con
 		if fc.TLSCertFile != "" {
 			scheme = "https"
 		}
-		m, err := fleet.NewMaster(fc, store, kr, fleet.MasterOptions{PackDir: filepath.Join(cfg.StateDir, "fleet", "packs"), Engine: eng, Logger: log, Lang: cfg.Lang,
+		m, err := fleet.NewMaster(fc, store, kr, fleet.MasterOptions{PackDir: filepath.Join(cfg.StateDir, "fleet", "packs"), Engine: eng, Logger: log, Lang: cfg.Lang, Hosts: hosts,
 			OnListen: func(addr string) { fmt.Fprintf(cl.stderr, "listening on %s://%s/\n", scheme, addr) }})
 		if err != nil {
 			return err

@@ -252,6 +252,9 @@ func (a *Agent) Run(ctx context.Context) error {
 		defer a.opWG.Done()
 		a.refreshDatabases(a.base)
 	}()
+	if a.noSource() {
+		a.log.Info("no source configured: no scheduled check, updates come from the fleet master")
+	}
 	t := time.NewTimer(a.armed(a.firstCheck))
 	defer t.Stop()
 	for {
@@ -263,8 +266,12 @@ func (a *Agent) Run(ctx context.Context) error {
 			continue
 		case <-t.C:
 		}
-		if _, err := a.Check(ctx); err != nil && !errors.Is(err, ErrStopped) {
-			a.log.Error("check", "err", err)
+		// With no source (a fleet slave's), there is nothing to check: the master
+		// brings the updates. One set later through the settings is checked.
+		if !a.noSource() {
+			if _, err := a.Check(ctx); err != nil && !errors.Is(err, ErrStopped) {
+				a.log.Error("check", "err", err)
+			}
 		}
 		t.Reset(a.armed(a.nextWait()))
 	}

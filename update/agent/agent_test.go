@@ -15,6 +15,7 @@ import (
 	"github.com/upkeep-go/upkeep/update"
 	"github.com/upkeep-go/upkeep/update/agent"
 	"github.com/upkeep-go/upkeep/update/publish"
+	"github.com/upkeep-go/upkeep/update/source"
 	"github.com/upkeep-go/upkeep/update/updatetest"
 )
 
@@ -420,4 +421,21 @@ func TestAfterInstallAfterPartialPath(t *testing.T) {
 	require.Len(t, calls, 1, "the module changed: the after-install rule runs")
 	require.Equal(t, []string{"2.0.0"}, calls[0].Installed)
 	require.Equal(t, v2, updatetest.ReadTree(t, e.module))
+}
+
+// TestScheduledCheckWithSourceOption: an engine given its source with
+// update.WithSource (no "source" in the configuration, no fleet) is checked on
+// schedule; only a fleet slave with no source checks nothing.
+func TestScheduledCheckWithSourceOption(t *testing.T) {
+	t.Parallel()
+	e := newAgentEnv(t)
+	e.repo.Publish("web", "1.0.0", platform, v1)
+	src, err := source.New(e.cfg.Source)
+	require.NoError(t, err)
+	e.cfg.Source = ""
+	a := e.agent(t, e.engine(t, update.WithSource(src)))
+	events := a.Subscribe(t.Context())
+	run(t, a)
+	op := ended(t, events, agent.OpCheck, "")
+	require.Equal(t, agent.ResultSucceeded, op.Result, op.Error)
 }

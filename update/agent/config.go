@@ -43,9 +43,12 @@ type Config struct {
 }
 
 // NewEngine returns the engine c describes, with opts: update.New over c's
-// update.Config, plus what only the configuration file sets (allow_unsigned_hfsql).
-// An error names the key at fault in the file, as Locate does.
+// update.Config, plus what only the configuration file sets: allow_unsigned_hfsql,
+// and for a fleet slave that names no source, a source that answers every fetch with
+// ErrNoSource (its engine's Config().Source is then "", and Run makes no scheduled
+// check). An error names the key at fault in the file, as Locate does.
 func (c *Config) NewEngine(opts ...update.Option) (*update.Engine, error) {
+	opts = append(c.engineOptions(), opts...)
 	if c.AllowUnsignedHFSQL {
 		opts = append(opts, seam.UnsignedHFSQL().(update.Option))
 	}
@@ -74,9 +77,12 @@ func (c *Config) RunOptions() RunOptions {
 }
 
 // Validate checks the configuration and fills the engine's defaults (threshold 1,
-// channel stable, this machine's platform, strategy swap), as update.New does.
+// channel stable, this machine's platform, strategy swap), as update.New does. The
+// source may be left out by a fleet slave ("fleet": {"role": "slave", …}), whose
+// updates come from its master: see NewEngine.
 func (c *Config) Validate() error {
-	if err := seam.ValidateConfig(&c.Config); err != nil {
+	// A fleet slave's updates come from its master: it may name no source.
+	if err := seam.ValidateConfig(&c.Config, !c.fleetSlave()); err != nil {
 		return err
 	}
 	if c.CheckInterval < 0 {

@@ -1,9 +1,11 @@
 package agent_test
 
 import (
+	"context"
 	"errors"
 	"os"
 	"path/filepath"
+	"strconv"
 	"testing"
 	"time"
 
@@ -11,6 +13,7 @@ import (
 
 	"github.com/upkeep-go/upkeep/update"
 	"github.com/upkeep-go/upkeep/update/agent"
+	"github.com/upkeep-go/upkeep/update/updatetest"
 )
 
 func TestParseConfig(t *testing.T) {
@@ -29,6 +32,7 @@ func TestParseConfig(t *testing.T) {
 
 	bad := []struct{ json, field string }{
 		{`{"keys":["k"],"state_dir":"/s","modules":[{"name":"a","path":"/a"}]}`, "source"},
+		{`{"keys":["k"],"state_dir":"/s","modules":[{"name":"a","path":"/a"}],"fleet":{"role":"master"}}`, "source"},
 		{`{"source":"x","state_dir":"/s","modules":[{"name":"a","path":"/a"}]}`, "keys"},
 		{`{"source":"x","keys":["k"],"modules":[{"name":"a","path":"/a"}]}`, "state_dir"},
 		{`{"source":"x","keys":["k"],"state_dir":"/s","modules":[]}`, "modules"},
@@ -51,6 +55,22 @@ func TestParseConfig(t *testing.T) {
 		require.Equal(t, tt.field, ce.Field, "%s: %v", tt.json, err)
 		require.ErrorIs(t, err, update.ErrConfig)
 	}
+}
+
+// TestConfigFleetSlaveNeedsNoSource: a fleet slave takes its updates from its
+// master: its configuration may name no source, and its engine then checks nothing.
+func TestConfigFleetSlaveNeedsNoSource(t *testing.T) {
+	dir := t.TempDir()
+	repo := updatetest.NewRepo(t)
+	c, err := agent.ParseConfig([]byte(`{"keys":[`+strconv.Quote(repo.PubFile)+`],"state_dir":"s","modules":[{"name":"a","path":"a"}],
+		"fleet":{"role":"slave","master":"http://127.0.0.1:1/","name":"n","mode":"mailbox","enrol_token_file":"t"}}`), dir)
+	require.NoError(t, err)
+	require.Empty(t, c.Source)
+	eng, err := c.NewEngine()
+	require.NoError(t, err)
+	require.Empty(t, eng.Config().Source)
+	_, err = eng.Check(context.Background())
+	require.ErrorIs(t, err, agent.ErrNoSource)
 }
 
 func TestLoadConfigNamesFile(t *testing.T) {

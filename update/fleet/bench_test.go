@@ -3,6 +3,7 @@ package fleet_test
 import (
 	"context"
 	"fmt"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -49,6 +50,37 @@ func BenchmarkStoreAppend(b *testing.B) {
 				b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "events/s")
 			})
 		}
+		// Many slaves reporting at once (64 callers): their events share
+		// transactions. The sequential log+task-state case above is the baseline.
+		b.Run(sc.name+"/log+task-state/64-at-once", func(b *testing.B) {
+			st, err := fleet.OpenStore(ctx, sc.spec(b))
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer st.Close()
+			now := time.Now()
+			tasks := make([]fleet.Task, 100)
+			for i := range tasks {
+				tasks[i] = fleet.Task{Server: fmt.Sprintf("s%03d", i), Seq: i, Released: true, State: fleet.StatePending}
+			}
+			if err := st.CreateOperation(ctx, fleet.Operation{ID: "op", Kind: fleet.KindApply, Update: "u", Started: now, Expires: now.Add(time.Hour), MaxFailures: -1}, tasks); err != nil {
+				b.Fatal(err)
+			}
+			b.ReportAllocs()
+			b.SetParallelism(32)
+			var n atomic.Int64
+			b.RunParallel(func(pb *testing.PB) {
+				for pb.Next() {
+					i := n.Add(1)
+					ev := fleet.Event{At: now, Op: "op", Server: tasks[i%100].Server, Kind: "installing", Module: "app", Version: "2.0.0", State: fleet.StateInstalling}
+					if err := st.Append(ctx, ev); err != nil {
+						b.Error(err)
+						return
+					}
+				}
+			})
+			b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "events/s")
+		})
 	}
 }
 

@@ -30,6 +30,9 @@ func HTTPClient(masterURL, caFile string) (*http.Client, error) {
 	tr := http.DefaultTransport.(*http.Transport).Clone()
 	tr.Proxy = nil
 	tr.MaxIdleConnsPerHost = 4
+	// Sessions resume: after a master's restart, its slaves reconnect without a full
+	// handshake each.
+	tr.TLSClientConfig = &tls.Config{MinVersion: tls.VersionTLS12, ClientSessionCache: tls.NewLRUClientSessionCache(8)}
 	if caFile != "" {
 		pem, err := limited.ReadFile(caFile, 1<<20)
 		if err != nil {
@@ -39,7 +42,7 @@ func HTTPClient(masterURL, caFile string) (*http.Client, error) {
 		if !pool.AppendCertsFromPEM(pem) {
 			return nil, fmt.Errorf("fleet: master_ca_file %s: no PEM certificate", caFile)
 		}
-		tr.TLSClientConfig = &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}
+		tr.TLSClientConfig.RootCAs = pool
 	}
 	return &http.Client{Transport: tr}, nil
 }

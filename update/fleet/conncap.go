@@ -1,6 +1,7 @@
 package fleet
 
 import (
+	"io"
 	"log/slog"
 	"net"
 	"sync"
@@ -77,3 +78,16 @@ func (c *cappedConn) Close() error {
 	c.once.Do(func() { c.l.release(c.ip) })
 	return err
 }
+
+// ReadFrom lets the server hand a file to the connection's own ReadFrom (sendfile on
+// TCP): without it, every pack byte served over plain http would be copied through
+// user space.
+func (c *cappedConn) ReadFrom(r io.Reader) (int64, error) {
+	if rf, ok := c.Conn.(io.ReaderFrom); ok {
+		return rf.ReadFrom(r)
+	}
+	return io.Copy(writerOnly{c.Conn}, r)
+}
+
+// writerOnly hides a writer's ReadFrom, so that io.Copy does not call it back.
+type writerOnly struct{ io.Writer }

@@ -72,8 +72,23 @@
 // gets its work. The pack bytes are kept in the database too ([PackStore], in rows of
 // [PackChunkSize]), so a master serves a pack another one accepted, copying it to its
 // pack folder the first time; a mirror URL still spares them the bytes. A master wakes
-// the long polls it holds when it creates work; a slave polling another master gets
-// that work at its next poll (at most its poll interval later).
+// the long polls it holds when it creates work, and those of the slaves that have work
+// another master created within 2 s (it reads which servers have open work every
+// 2 s).
+//
+// # Cost of an idle fleet
+//
+// A master keeps a view of its slaves in memory, so that a long poll with no work
+// costs it no store query: the secret's hash is read once (again every 30 s, and at
+// once when a secret does not match, so that a re-key through another master counts
+// there within 30 s), contacts are written together every 2 s in one transaction
+// (and before the servers list is read), and a poll looks for work only when the
+// master released some to the slave since the store last showed it none, or the
+// reading of open work names it. Reports arriving together share one reading of
+// their operation's counts. A long poll of 5 s or more ends on a whole second (at most
+// a second late), so that the polls of many slaves end, and come back, together: the
+// runtime and the kernel serve them in batches rather than one wake-up each.
+// BenchmarkScale measures it with 1,000 and 10,000 slaves.
 //
 // # Limits
 //
@@ -81,7 +96,7 @@
 // [MaxTokenFileSize] a token file. A slave's engine never reads more than the size
 // the master announced for a pack, and checks its SHA-256 and its signature.
 //
-// The master holds its ground ([Master.Run], [Master.Server]): a request's headers
+// The master holds its ground ([Master.Run], [Master.Serve], [Master.Server]): a request's headers
 // must arrive within [HeaderTimeout] and the whole request within [ReadTimeout] (an
 // admin's upload excepted), a long poll waits at most [MaxLongPoll] and has
 // [PollGrace] to write its answer, an

@@ -171,7 +171,7 @@ func TestFaultMasterKilledMidApply(t *testing.T) {
 	writeFile(t, filepath.Join(dir, "publisher.pub"), string(pub))
 	writeFile(t, filepath.Join(dir, "enrol.token"), enrolToken+"\n")
 	writeFile(t, filepath.Join(dir, "admin.token"), adminToken+"\n")
-	mp := startMasterProc(t, dir, "")
+	mp := startMasterProc(t, dir, "", 0)
 	proxy := newCutProxy(t, strings.TrimPrefix(mp.url, "http://"))
 	d.url = proxy.url()
 	if d.client, err = fleet.NewClient(d.url, adminToken, ""); err != nil {
@@ -208,7 +208,7 @@ func TestFaultMasterKilledMidApply(t *testing.T) {
 			t.Fatal("the slave did not finish its install while the master was down")
 		}
 	}
-	mp = startMasterProc(t, dir, "")
+	mp = startMasterProc(t, dir, "", 0)
 	proxy.retarget(strings.TrimPrefix(mp.url, "http://"))
 	rep = d.wait(rep)
 	if got := states(rep); got != "s1=installed@2.0.0" {

@@ -550,6 +550,7 @@ func TestMailboxSlaveOfflineCatchesUp(t *testing.T) {
 	d := newDomain(t)
 	s := d.newSlave("away", slaveOpts{})
 	d.waitServers("away")
+	s.secret(t) // saved: stopped before, it could not enrol again under its name
 	s.stop()
 	packFile := d.pack("app", "2.0.0", map[string]string{"index.html": "v2"})
 	if _, err := d.client.AddUpdate(context.Background(), "v2", packFile, "", "", nil); err != nil {

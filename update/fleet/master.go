@@ -104,11 +104,22 @@ type Master struct {
 	adminToken string
 	mux        http.Handler
 
-	mu      sync.Mutex
-	waiters map[string]chan struct{} // server → closed when it has new work
-	held    map[string]int           // server → long polls open on this master
-	dropped map[string]time.Time     // server → when it went away during a long poll
-	opMu    sync.Mutex               // serialises wave decisions
+	mu        sync.Mutex
+	slaves    map[string]*slaveView // what this master holds of each slave (view.go)
+	dirty     int                   // slaves whose contact is not written yet
+	heldAll   int                   // long polls open
+	syncing   bool                  // the sync loop runs
+	syncedAt  time.Time             // when the last read of open work began
+	secretsAt time.Time             // when the secrets' hashes were last read
+
+	opMu sync.Mutex // serialises wave decisions
+
+	advMu sync.Mutex
+	adv   map[string]*advanceState // operation → its decisions under way
+
+	cacheMu sync.Mutex
+	ops     map[string]*Operation // operation headers (their fields that never change)
+	updates map[string]*Update
 }
 
 // NewMaster returns the master of cfg (role master) over store, accepting updates
@@ -128,8 +139,8 @@ func NewMaster(cfg *Config, store Store, kr *signature.Keyring, opts MasterOptio
 	if err := os.MkdirAll(opts.PackDir, 0o700); err != nil {
 		return nil, fmt.Errorf("fleet: pack folder: %w", err)
 	}
-	m := &Master{cfg: cfg, store: store, kr: kr, opts: opts, log: opts.Logger, now: opts.Now, waiters: map[string]chan struct{}{},
-		held: map[string]int{}, dropped: map[string]time.Time{}}
+	m := &Master{cfg: cfg, store: store, kr: kr, opts: opts, log: opts.Logger, now: opts.Now, slaves: map[string]*slaveView{},
+		adv: map[string]*advanceState{}, ops: map[string]*Operation{}, updates: map[string]*Update{}}
 	if m.log == nil {
 		m.log = slog.New(slog.DiscardHandler)
 	}
@@ -199,11 +210,23 @@ func (m *Master) Run(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("fleet: listen %s: %w", m.cfg.Listen, err)
 	}
+	return m.Serve(ctx, ln)
+}
+
+// Serve serves on ln as Run does on the address it listens on: with the per-client
+// cap (MasterOptions.MaxConnsPerClient) and, when the configuration names a
+// certificate, TLS over it; until ctx ends, then shuts down. It closes ln.
+func (m *Master) Serve(ctx context.Context, ln net.Listener) error {
+	return m.serve(ctx, ln, m)
+}
+
+func (m *Master) serve(ctx context.Context, ln net.Listener, h http.Handler) error {
 	// The cap goes under TLS: a refused client costs no handshake.
 	if m.opts.MaxConnsPerClient > 0 {
 		ln = &capListener{Listener: ln, max: m.opts.MaxConnsPerClient, open: map[string]int{}, log: m.log}
 	}
 	srv := m.Server()
+	srv.Handler = h
 	if m.cfg.TLSCertFile != "" {
 		cert, err := tls.LoadX509KeyPair(m.cfg.TLSCertFile, m.cfg.TLSKeyFile)
 		if err != nil {
@@ -225,6 +248,9 @@ func (m *Master) Run(ctx context.Context) error {
 	sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	srv.Shutdown(sctx) // long polls end with the shutdown deadline
+	if err := m.flushContacts(sctx); err != nil {
+		m.log.Warn("fleet: writing contacts", "err", err)
+	}
 	return nil
 }
 
@@ -276,28 +302,21 @@ func (m *Master) admin(h http.HandlerFunc) http.HandlerFunc {
 	}
 }
 
-type slaveKey struct{}
-
-// slave authenticates a slave by its name and secret.
-func (m *Master) slave(h http.HandlerFunc) http.HandlerFunc {
+// slave authenticates a slave by its name and secret, against the hash of the
+// master's view (read from the store once).
+func (m *Master) slave(h func(w http.ResponseWriter, r *http.Request, name string)) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		name := r.Header.Get("X-Upkeep-Server")
-		rec, err := m.store.Server(r.Context(), name)
-		if err != nil && !errors.Is(err, ErrNotFound) {
+		ok, err := m.authenticate(r.Context(), name, bearer(r))
+		if err != nil {
 			m.fail(w, r, err)
 			return
 		}
-		secret := bearer(r)
-		sum := sha256.Sum256([]byte(secret))
-		want := strings.Repeat("0", 64)
-		if rec != nil {
-			want = rec.SecretHash
-		}
-		if rec == nil || secret == "" || !sameSecret(hex.EncodeToString(sum[:]), want) {
+		if !ok {
 			m.fail(w, r, &apiError{Status: http.StatusUnauthorized, Code: "unauthorized", Msg: "fleet: server unknown or secret wrong: enrol again"})
 			return
 		}
-		h(w, r.WithContext(context.WithValue(r.Context(), slaveKey{}, rec)))
+		h(w, r, name)
 	}
 }
 
@@ -365,6 +384,7 @@ func (m *Master) handleEnrol(w http.ResponseWriter, r *http.Request) {
 		m.fail(w, r, err)
 		return
 	}
+	m.enrolled(req.Name, rec.SecretHash)
 	m.log.Info("fleet server enrolled", "name", req.Name, "mode", req.Mode)
 	writeJSON(w, http.StatusOK, map[string]string{"secret": s})
 }
@@ -428,35 +448,19 @@ type WireTask struct {
 }
 
 type pollRequest struct {
-	Versions map[string]string `json:"versions"`
+	// Versions are the slave's module versions, kept as sent: a poll that reports
+	// the same as the last costs no decoding.
+	Versions json.RawMessage `json:"versions"`
 }
 
 type pollResponse struct {
 	Tasks []WireTask `json:"tasks"`
 }
 
-func (m *Master) waiter(name string) chan struct{} {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	ch, ok := m.waiters[name]
-	if !ok {
-		ch = make(chan struct{})
-		m.waiters[name] = ch
-	}
-	return ch
-}
+// noWork is the answer of a poll without work.
+var noWork = []byte("{\"tasks\":[]}\n")
 
-func (m *Master) notify(name string) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	if ch, ok := m.waiters[name]; ok {
-		close(ch)
-		delete(m.waiters, name)
-	}
-}
-
-func (m *Master) handlePoll(w http.ResponseWriter, r *http.Request) {
-	rec := r.Context().Value(slaveKey{}).(*ServerRecord)
+func (m *Master) handlePoll(w http.ResponseWriter, r *http.Request, name string) {
 	var req pollRequest
 	if err := decode(r, &req); err != nil {
 		m.fail(w, r, err)
@@ -471,38 +475,47 @@ func (m *Master) handlePoll(w http.ResponseWriter, r *http.Request) {
 	rc := http.NewResponseController(w)
 	bodyRead(w)
 	ctx := r.Context()
-	if err := m.store.Touch(ctx, rec.Name, m.now(), req.Versions); err != nil {
+	if err := m.touch(name, req.Versions); err != nil {
 		m.fail(w, r, err)
 		return
 	}
-	m.hold(rec.Name)
-	defer func() { m.unhold(rec.Name, r.Context().Err() != nil) }()
+	m.hold(name)
+	defer func() { m.unhold(name, r.Context().Err() != nil) }()
 	var timer <-chan time.Time
 	for {
-		ch := m.waiter(rec.Name)
-		tasks, err := m.openTasks(ctx, rec.Name)
-		if err != nil {
-			m.fail(w, r, err)
-			return
+		ch, query, gen := m.pollState(name, wait > 0)
+		var tasks []WireTask
+		if query {
+			var err error
+			tasks, err = m.openTasks(ctx, name)
+			if err != nil {
+				m.fail(w, r, err)
+				return
+			}
+			if ctx.Err() != nil {
+				return // gone: what the store said may be cut short
+			}
+			m.worked(name, gen, len(tasks) > 0)
 		}
-		if len(tasks) > 0 || wait == 0 {
+		if len(tasks) > 0 {
 			rc.SetWriteDeadline(time.Now().Add(PollGrace))
 			writeJSON(w, http.StatusOK, pollResponse{Tasks: tasks})
 			return
 		}
+		if wait == 0 {
+			writeNoWork(w, rc)
+			return
+		}
 		if timer == nil {
-			t := time.NewTimer(wait)
+			t := time.NewTimer(pollEnd(time.Now(), wait))
 			defer t.Stop()
 			timer = t.C
 		}
 		select {
 		case <-ch:
 		case <-timer:
-			// No query at the end of an idle wait: the slave polls again at once,
-			// and that poll reads the store (work that another master sharing it
-			// created arrives then).
-			rc.SetWriteDeadline(time.Now().Add(PollGrace))
-			writeJSON(w, http.StatusOK, pollResponse{Tasks: []WireTask{}})
+			// No query at the end of an idle wait: the slave polls again at once.
+			writeNoWork(w, rc)
 			return
 		case <-ctx.Done():
 			return
@@ -510,32 +523,36 @@ func (m *Master) handlePoll(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
-// hold records a long poll open; unhold its end, and when the slave went away
-// during it (its connection closed), when: a dead mailbox slave is not fresh.
-func (m *Master) hold(name string) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	m.held[name]++
-	delete(m.dropped, name)
+// pollAlign is what the end of a long poll of at least pollAlignFrom is rounded up
+// to: the polls of many slaves then end, and come back, together, which the runtime
+// and the kernel serve in batches rather than one wake-up each.
+const (
+	pollAlign     = time.Second
+	pollAlignFrom = 5 * time.Second
+)
+
+// pollEnd returns how long a long poll of wait, starting at now, waits.
+func pollEnd(now time.Time, wait time.Duration) time.Duration {
+	if wait < pollAlignFrom {
+		return wait
+	}
+	end := now.Add(wait)
+	if r := end.Sub(end.Truncate(pollAlign)); r > 0 {
+		end = end.Add(pollAlign - r)
+	}
+	return end.Sub(now)
 }
 
-func (m *Master) unhold(name string, gone bool) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	if m.held[name]--; m.held[name] <= 0 {
-		delete(m.held, name)
-		if gone {
-			m.dropped[name] = m.now()
-		}
-	}
+func writeNoWork(w http.ResponseWriter, rc *http.ResponseController) {
+	rc.SetWriteDeadline(time.Now().Add(PollGrace))
+	w.Header().Set("Content-Type", "application/json")
+	w.Write(noWork)
 }
 
 // contact says how recent a server's contact is, from its last contact against its
 // poll interval, and what this master saw of its long polls.
 func (m *Master) contact(r *ServerRecord, now time.Time) Contact {
-	m.mu.Lock()
-	held, dropped := m.held[r.Name] > 0, m.dropped[r.Name]
-	m.mu.Unlock()
+	held, dropped := m.heldState(r.Name)
 	interval := r.Interval
 	if interval <= 0 {
 		interval = DefaultPollInterval
@@ -569,11 +586,7 @@ func (m *Master) openTasks(ctx context.Context, server string) ([]WireTask, erro
 	}
 	out := []WireTask{}
 	for _, t := range tasks {
-		op, err := m.store.OperationHeader(ctx, t.Op)
-		if err != nil {
-			return nil, err
-		}
-		u, err := m.store.Update(ctx, op.Update)
+		op, u, err := m.opUpdate(ctx, t.Op)
 		if err != nil {
 			return nil, err
 		}
@@ -598,8 +611,7 @@ var slaveEvents = map[string]State{
 	"installed": StateInstalled, "failed": StateFailed,
 }
 
-func (m *Master) handleEvents(w http.ResponseWriter, r *http.Request) {
-	rec := r.Context().Value(slaveKey{}).(*ServerRecord)
+func (m *Master) handleEvents(w http.ResponseWriter, r *http.Request, name string) {
 	var req eventsRequest
 	if err := decode(r, &req); err != nil {
 		m.fail(w, r, err)
@@ -613,11 +625,11 @@ func (m *Master) handleEvents(w http.ResponseWriter, r *http.Request) {
 			m.fail(w, r, &apiError{Status: http.StatusBadRequest, Code: "bad_request", Msg: fmt.Sprintf("fleet: event kind %q unknown", ev.Kind)})
 			return
 		}
-		ev.ID, ev.Server, ev.State, ev.At = 0, rec.Name, state, m.now()
+		ev.ID, ev.Server, ev.State, ev.At = 0, name, state, m.now()
 		if err := m.store.Append(r.Context(), ev); err != nil {
 			if errors.Is(err, ErrNotFound) {
-				m.log.Warn("fleet: event refused: not this server's task", "server", rec.Name, "operation", ev.Op, "kind", ev.Kind)
-				err = &apiError{Status: http.StatusForbidden, Code: "forbidden", Msg: fmt.Sprintf("fleet: operation %q has no task for server %q", ev.Op, rec.Name)}
+				m.log.Warn("fleet: event refused: not this server's task", "server", name, "operation", ev.Op, "kind", ev.Kind)
+				err = &apiError{Status: http.StatusForbidden, Code: "forbidden", Msg: fmt.Sprintf("fleet: operation %q has no task for server %q", ev.Op, name)}
 			}
 			m.fail(w, r, err)
 			return
@@ -627,7 +639,7 @@ func (m *Master) handleEvents(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	for op := range ops {
-		if err := m.advance(r.Context(), op); err != nil {
+		if err := m.advanceShared(r.Context(), op); err != nil {
 			m.fail(w, r, err)
 			return
 		}
@@ -642,20 +654,14 @@ func (m *Master) packPath(u *Update) string {
 // handleFile serves the files of one of the slave's tasks, as a source of its
 // engine: the update's pack (with Range requests, to resume) and its signature
 // (FILE.minisig). Another server's operation is not found.
-func (m *Master) handleFile(w http.ResponseWriter, r *http.Request) {
+func (m *Master) handleFile(w http.ResponseWriter, r *http.Request, server string) {
 	http.NewResponseController(w).SetReadDeadline(time.Time{})
-	rec := r.Context().Value(slaveKey{}).(*ServerRecord)
 	opID, name := r.PathValue("op"), r.PathValue("file")
-	if _, err := m.store.Task(r.Context(), opID, rec.Name); err != nil {
+	if _, err := m.store.Task(r.Context(), opID, server); err != nil {
 		m.fail(w, r, err)
 		return
 	}
-	op, err := m.store.OperationHeader(r.Context(), opID)
-	if err != nil {
-		m.fail(w, r, err)
-		return
-	}
-	u, err := m.store.Update(r.Context(), op.Update)
+	_, u, err := m.opUpdate(r.Context(), opID)
 	if err != nil {
 		m.fail(w, r, err)
 		return
@@ -1377,6 +1383,10 @@ func (m *Master) handleEventsList(w http.ResponseWriter, r *http.Request) {
 
 // Servers returns the servers list: the master itself, then the slaves by name.
 func (m *Master) Servers(ctx context.Context) ([]ServerView, error) {
+	// The contacts gathered in memory first: the list says what this master saw.
+	if err := m.flushContacts(ctx); err != nil {
+		m.log.Warn("fleet: writing contacts", "err", err)
+	}
 	recs, err := m.store.Servers(ctx)
 	if err != nil {
 		return nil, err

@@ -35,6 +35,7 @@ CREATE TABLE IF NOT EXISTS tasks (
 	version TEXT NOT NULL, updated BIGINT NOT NULL, PRIMARY KEY (op, server));
 ALTER TABLE servers ADD COLUMN IF NOT EXISTS rekey BIGINT NOT NULL DEFAULT 0;
 CREATE INDEX IF NOT EXISTS tasks_server ON tasks (server, released, state);
+CREATE INDEX IF NOT EXISTS tasks_tally ON tasks (op, wave, released, state);
 CREATE TABLE IF NOT EXISTS events (
 	id BIGSERIAL PRIMARY KEY, at BIGINT NOT NULL, op TEXT NOT NULL, server TEXT NOT NULL,
 	kind TEXT NOT NULL, state TEXT NOT NULL, module TEXT NOT NULL, version TEXT NOT NULL,

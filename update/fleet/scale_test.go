@@ -10,7 +10,6 @@ import (
 	"crypto/elliptic"
 	"crypto/rand"
 	"crypto/sha256"
-	"crypto/tls"
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/hex"
@@ -70,6 +69,17 @@ func (c countConn) Write(b []byte) (int, error) {
 	return n, err
 }
 
+// ReadFrom keeps the connection's own ReadFrom (sendfile) for files served.
+func (c countConn) ReadFrom(r io.Reader) (int64, error) {
+	rf, ok := c.Conn.(io.ReaderFrom)
+	if !ok {
+		return io.Copy(struct{ io.Writer }{c.Conn}, r)
+	}
+	n, err := rf.ReadFrom(r)
+	c.n.Add(n)
+	return n, err
+}
+
 type countListener struct {
 	net.Listener
 	n *atomic.Int64
@@ -94,6 +104,13 @@ func (w countWriter) Write(b []byte) (int, error) {
 	return n, err
 }
 
+// ReadFrom keeps the server's own ReadFrom (sendfile) for files served.
+func (w countWriter) ReadFrom(r io.Reader) (int64, error) {
+	n, err := w.ResponseWriter.(io.ReaderFrom).ReadFrom(r)
+	w.n.Add(n)
+	return n, err
+}
+
 // TestScaleMasterProcess is the master of BenchmarkScale, in a process of its own; it
 // does nothing unless that benchmark starts it.
 func TestScaleMasterProcess(t *testing.T) {
@@ -101,10 +118,20 @@ func TestScaleMasterProcess(t *testing.T) {
 	if dir == "" {
 		t.Skip("the master process of BenchmarkScale")
 	}
+	// The master serves through Serve, as Run does: the per-client cap, then TLS.
+	// Every simulated slave connects from 127.0.0.1, as slaves behind one NAT
+	// would: the benchmark raises max_conns_per_client above their number, as the
+	// operator of such a fleet would.
+	maxConns, _ := strconv.Atoi(os.Getenv(scaleMasterEnv + "_MAXCONNS"))
 	cfg := &fleet.Config{Role: fleet.RoleMaster, Listen: "127.0.0.1:0", Store: os.Getenv(scaleMasterEnv + "_STORE"),
-		EnrolTokenFile: filepath.Join(dir, "enrol.token"), AdminTokenFile: filepath.Join(dir, "admin.token")}
+		EnrolTokenFile: filepath.Join(dir, "enrol.token"), AdminTokenFile: filepath.Join(dir, "admin.token"), MaxConnsPerClient: maxConns}
 	if cfg.Store == "" {
 		cfg.Store = "sqlite:" + filepath.Join(dir, "fleet.db")
+	}
+	scheme := "http"
+	if _, err := os.Stat(filepath.Join(dir, "cert.pem")); err == nil {
+		cfg.TLSCertFile, cfg.TLSKeyFile = filepath.Join(dir, "cert.pem"), filepath.Join(dir, "key.pem")
+		scheme = "https"
 	}
 	if err := cfg.Validate(); err != nil {
 		t.Fatal(err)
@@ -126,7 +153,7 @@ func TestScaleMasterProcess(t *testing.T) {
 	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		requests.Add(1)
 		switch {
-		case strings.HasPrefix(r.URL.Path, "/fleet/v1/files/"):
+		case strings.HasPrefix(r.URL.Path, "/fleet/v1/files/") && !strings.HasSuffix(r.URL.Path, ".minisig"):
 			w = countWriter{w, &packBytes}
 		case r.URL.Path == "/fleet/v1/poll":
 			polls.Add(1)
@@ -137,24 +164,17 @@ func TestScaleMasterProcess(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var ln net.Listener = countListener{raw, &written}
-	scheme := "http"
-	if _, err := os.Stat(filepath.Join(dir, "cert.pem")); err == nil {
-		cert, err := tls.LoadX509KeyPair(filepath.Join(dir, "cert.pem"), filepath.Join(dir, "key.pem"))
-		if err != nil {
-			t.Fatal(err)
-		}
-		ln = tls.NewListener(ln, &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12})
-		scheme = "https"
-	}
-	srv := m.Server()
-	srv.Handler = h
-	go srv.Serve(ln)
-	defer srv.Close()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	served := make(chan error, 1)
+	go func() { served <- fleet.ServeWith(ctx, m, countListener{raw, &written}, h) }()
+	defer func() { cancel(); <-served }()
 	fmt.Printf("listening %s://%s\n", scheme, raw.Addr())
 	// UPKEEP_FLEET_SCALE_CPUPROFILE names a file that receives the master's CPU
 	// profile between its first and second stats (the idle window), or from the
-	// UPKEEP_FLEET_SCALE_CPUPROFILE_AT-th (3: the first propagation).
+	// UPKEEP_FLEET_SCALE_CPUPROFILE_AT-th (3: the first propagation);
+	// UPKEEP_FLEET_SCALE_HEAPPROFILE one that receives its heap at the end of the
+	// idle window.
 	prof := os.Getenv("UPKEEP_FLEET_SCALE_CPUPROFILE")
 	at, _ := strconv.Atoi(os.Getenv("UPKEEP_FLEET_SCALE_CPUPROFILE_AT"))
 	at = max(at, 1)
@@ -162,6 +182,11 @@ func TestScaleMasterProcess(t *testing.T) {
 	in := bufio.NewScanner(os.Stdin)
 	for in.Scan() {
 		nstats++
+		if nstats == 1 {
+			// The idle window measures the polls: the garbage of the enrolments
+			// (10,000 TLS handshakes) is collected before it, not during it.
+			runtime.GC()
+		}
 		switch {
 		case prof != "" && nstats == at:
 			f, err := os.Create(prof)
@@ -172,6 +197,13 @@ func TestScaleMasterProcess(t *testing.T) {
 			pprof.StartCPUProfile(f)
 		case prof != "" && nstats == at+1:
 			pprof.StopCPUProfile()
+		}
+		if hp := os.Getenv("UPKEEP_FLEET_SCALE_HEAPPROFILE"); hp != "" && nstats == 2 {
+			// The heap once idle (the second stats: the end of the idle window).
+			if f, err := os.Create(hp); err == nil {
+				pprof.WriteHeapProfile(f)
+				f.Close()
+			}
 		}
 		var ru syscall.Rusage
 		syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
@@ -220,10 +252,10 @@ func (p *masterProc) stats(tb testing.TB) masterStats {
 	return masterStats{}
 }
 
-func startMasterProc(tb testing.TB, dir, store string) *masterProc {
+func startMasterProc(tb testing.TB, dir, store string, maxConns int) *masterProc {
 	tb.Helper()
 	cmd := exec.Command(os.Args[0], "-test.run=^TestScaleMasterProcess$", "-test.v=false")
-	cmd.Env = append(os.Environ(), scaleMasterEnv+"="+dir, scaleMasterEnv+"_STORE="+store)
+	cmd.Env = append(os.Environ(), scaleMasterEnv+"="+dir, scaleMasterEnv+"_STORE="+store, scaleMasterEnv+"_MAXCONNS="+strconv.Itoa(maxConns))
 	cmd.Stderr = os.Stderr
 	in, err := cmd.StdinPipe()
 	if err != nil {
@@ -350,18 +382,30 @@ func (s *simSlave) stage(ctx context.Context, t fleet.WireTask) {
 		return
 	}
 	err := func() error {
-		req, err := http.NewRequestWithContext(ctx, http.MethodGet, u.Mirror, nil)
+		// As the engine does: the signature from the master's files of the
+		// operation, the pack from the mirror the master names, else from there too.
+		sig, err := s.get(ctx, s.client, s.master+"/fleet/v1/files/"+t.Op+"/"+u.File+".minisig", true)
 		if err != nil {
 			return err
 		}
-		resp, err := s.mirror.Do(req)
+		b, err := io.ReadAll(io.LimitReader(sig, signature.MaxSignatureFileSize))
+		sig.Close()
 		if err != nil {
 			return err
 		}
-		defer resp.Body.Close()
+		var body io.ReadCloser
+		if u.Mirror != "" {
+			body, err = s.get(ctx, s.mirror, u.Mirror, false)
+		} else {
+			body, err = s.get(ctx, s.client, s.master+"/fleet/v1/files/"+t.Op+"/"+u.File, true)
+		}
+		if err != nil {
+			return err
+		}
+		defer body.Close()
 		h := sha256.New()
-		cr := &countReader{r: io.LimitReader(resp.Body, u.Size+1)}
-		verified, err := s.kr.Verify(u.File, u.Sig, io.TeeReader(cr, h))
+		cr := &countReader{r: io.LimitReader(body, u.Size+1)}
+		verified, err := s.kr.Verify(u.File, b, io.TeeReader(cr, h))
 		if err != nil {
 			return err
 		}
@@ -379,6 +423,27 @@ func (s *simSlave) stage(ctx context.Context, t fleet.WireTask) {
 		return
 	}
 	s.staged(t.Op)
+}
+
+// get fetches a file, as the slave when master is set.
+func (s *simSlave) get(ctx context.Context, c *http.Client, url string, master bool) (io.ReadCloser, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	if err != nil {
+		return nil, err
+	}
+	if master {
+		req.Header.Set("X-Upkeep-Server", s.name)
+		req.Header.Set("Authorization", "Bearer "+s.secret)
+	}
+	resp, err := c.Do(req)
+	if err != nil {
+		return nil, err
+	}
+	if resp.StatusCode != http.StatusOK {
+		resp.Body.Close()
+		return nil, fmt.Errorf("GET %s: %s", url, resp.Status)
+	}
+	return resp.Body, nil
 }
 
 type countReader struct {
@@ -414,7 +479,9 @@ func selfSignedCert(tb testing.TB, dir string) {
 // poll open, then, per iteration, the time for a propagation (of a 1 MiB pack served
 // by a static mirror) to reach staged on every slave, the bytes the master wrote
 // meanwhile (pack bytes it served itself: 0 with the mirror) and the events the store
-// took per second. N=1000 (or any N above 100) runs when UPKEEP_FLEET_SCALE=1000; the
+// took per second; with UPKEEP_FLEET_SCALE_PACK=master the slaves download the pack
+// from the master instead (master-pack-bytes/op). N=1000 (or any N above 100) runs
+// when UPKEEP_FLEET_SCALE=1000; the
 // master process then needs N descriptors and this one about N more; the idle window is
 // UPKEEP_FLEET_SCALE_IDLE (default 30s, one whole interval). Run with -benchtime=1x.
 func BenchmarkScale(b *testing.B) {
@@ -461,7 +528,9 @@ func runScale(b *testing.B, n int, useTLS bool, store string, idle time.Duration
 		selfSignedCert(b, dir)
 		caFile = filepath.Join(dir, "cert.pem")
 	}
-	mp := startMasterProc(b, dir, store)
+	// Two connections a slave at most (its poll's, another for its events or
+	// files), and some to spare.
+	mp := startMasterProc(b, dir, store, 2*n+64)
 	kr, err := signature.LoadKeyring([]string{repo.PubFile})
 	if err != nil {
 		b.Fatal(err)
@@ -472,7 +541,9 @@ func runScale(b *testing.B, n int, useTLS bool, store string, idle time.Duration
 		files.ServeHTTP(countWriter{w, &mirrorBytes}, r)
 	}))
 	b.Cleanup(mirror.Close)
-	mirrorClient := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 256}}
+	// The mirror serves from this process: a bound on its connections keeps the
+	// descriptors of 10,000 slaves downloading at once within the limit.
+	mirrorClient := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 256, MaxConnsPerHost: 512}}
 
 	ctx, cancel := context.WithCancel(context.Background())
 	var wg sync.WaitGroup
@@ -569,7 +640,11 @@ func runScale(b *testing.B, n int, useTLS bool, store string, idle time.Duration
 		packFile := findPack(b, repo.Dir, "app", version)
 		rel, _ := filepath.Rel(repo.Dir, packFile)
 		name := "v" + version
-		if _, err := admin.AddUpdate(ctx, name, packFile, "", mirror.URL+"/"+filepath.ToSlash(rel), nil); err != nil {
+		mirrorURL := mirror.URL + "/" + filepath.ToSlash(rel)
+		if os.Getenv("UPKEEP_FLEET_SCALE_PACK") == "master" {
+			mirrorURL = "" // every slave downloads the pack from the master's files route
+		}
+		if _, err := admin.AddUpdate(ctx, name, packFile, "", mirrorURL, nil); err != nil {
 			b.Fatal(err)
 		}
 		before := mp.stats(b)

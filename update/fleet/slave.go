@@ -246,7 +246,7 @@ func (s *Slave) round(ctx context.Context) (bool, error) {
 		wait = min(time.Duration(s.cfg.PollInterval), MaxLongPoll)
 	}
 	var resp pollResponse
-	if err := s.call(ctx, "/fleet/v1/poll?wait="+url.QueryEscape(wait.String()), pollRequest{Versions: s.versions(ctx)}, &resp); err != nil {
+	if err := s.call(ctx, "/fleet/v1/poll?wait="+url.QueryEscape(wait.String()), pollRequest{Versions: versionsJSON(s.versions(ctx))}, &resp); err != nil {
 		return false, err
 	}
 	for _, t := range resp.Tasks {
@@ -273,6 +273,13 @@ func (s *Slave) versions(ctx context.Context) map[string]string {
 		out[st.Name] = v
 	}
 	return out
+}
+
+// versionsJSON is a poll's versions: JSON writes a map's keys in order, so the same
+// versions are the same bytes (the master then decodes nothing).
+func versionsJSON(v map[string]string) json.RawMessage {
+	b, _ := json.Marshal(v)
+	return b
 }
 
 func (s *Slave) enrol(ctx context.Context) error {

@@ -22,6 +22,10 @@ type SQLStore struct {
 
 	mu    sync.Mutex
 	stmts map[string]*sql.Stmt // prepared once: SQLite compiling a query costs more than running it
+
+	appendMu sync.Mutex
+	queue    []appendReq // events waiting to be written (Append)
+	writing  bool        // drainAppends runs
 }
 
 var _ Store = (*SQLStore)(nil)
@@ -43,6 +47,7 @@ CREATE TABLE IF NOT EXISTS tasks (
 	released INTEGER NOT NULL, state TEXT NOT NULL, code TEXT NOT NULL, reason TEXT NOT NULL,
 	version TEXT NOT NULL, updated INTEGER NOT NULL, PRIMARY KEY (op, server));
 CREATE INDEX IF NOT EXISTS tasks_server ON tasks (server, released, state);
+CREATE INDEX IF NOT EXISTS tasks_tally ON tasks (op, wave, released, state);
 CREATE TABLE IF NOT EXISTS events (
 	id INTEGER PRIMARY KEY AUTOINCREMENT, at INTEGER NOT NULL, op TEXT NOT NULL, server TEXT NOT NULL,
 	kind TEXT NOT NULL, state TEXT NOT NULL, module TEXT NOT NULL, version TEXT NOT NULL,
@@ -298,6 +303,35 @@ func (s *SQLStore) Touch(ctx context.Context, name string, at time.Time, version
 	return nil
 }
 
+const (
+	qTouchSeen     = `UPDATE servers SET last_seen = ? WHERE name = ?`
+	qTouchVersions = `UPDATE servers SET last_seen = ?, versions = ? WHERE name = ?`
+)
+
+// TouchAll implements Store.
+func (s *SQLStore) TouchAll(ctx context.Context, ts []Touched) error {
+	if len(ts) == 0 {
+		return nil
+	}
+	tx, err := s.begin(ctx, qTouchSeen, qTouchVersions)
+	if err != nil {
+		return storeErr("touch", err)
+	}
+	defer tx.Rollback()
+	for _, t := range ts {
+		if t.Versions == nil {
+			_, err = s.txExec(ctx, tx, qTouchSeen, ms(t.At), t.Name)
+		} else {
+			v, _ := json.Marshal(t.Versions)
+			_, err = s.txExec(ctx, tx, qTouchVersions, ms(t.At), string(v), t.Name)
+		}
+		if err != nil {
+			return storeErr("touch "+t.Name, err)
+		}
+	}
+	return storeErr("touch", tx.Commit())
+}
+
 const serverCols = `name, role, mode, url, secret_hash, interval_ms, last_seen, versions, rekey`
 
 func scanServer(sc rowScanner) (*ServerRecord, error) {
@@ -534,39 +568,156 @@ func (s *SQLStore) OpenTasks(ctx context.Context, server string, now time.Time) 
 	return tasks, err
 }
 
-// Append implements Store.
+// OpenServers implements Store: from the operations not ended (an operation ends
+// once none of its tasks is open), so that the history does not count.
+func (s *SQLStore) OpenServers(ctx context.Context, now time.Time) ([]string, error) {
+	rows, err := s.query(ctx, `SELECT DISTINCT t.server FROM operations o JOIN tasks t ON t.op = o.id
+		WHERE o.ended = 0 AND o.expires > ? AND t.released = 1 AND t.state NOT IN ('installed', 'failed', 'cancelled')
+		AND NOT (o.kind = 'propagate' AND t.state = 'staged')`, ms(now))
+	if err != nil {
+		return nil, storeErr("open servers", err)
+	}
+	defer rows.Close()
+	var out []string
+	for rows.Next() {
+		var name string
+		if err := rows.Scan(&name); err != nil {
+			return nil, storeErr("open servers", err)
+		}
+		out = append(out, name)
+	}
+	return out, storeErr("open servers", rows.Err())
+}
+
+// Append implements Store. The events arriving together (10,000 slaves reporting)
+// are written in one transaction, each with its own answer: a writer takes every
+// event queued while it wrote the previous ones.
 func (s *SQLStore) Append(ctx context.Context, ev Event) error {
+	req := appendReq{ctx: ctx, ev: ev, done: make(chan error, 1)}
+	s.appendMu.Lock()
+	s.queue = append(s.queue, req)
+	if !s.writing {
+		s.writing = true
+		go s.drainAppends()
+	}
+	s.appendMu.Unlock()
+	select {
+	case err := <-req.done:
+		return err
+	case <-ctx.Done():
+		return storeErr("append", ctx.Err())
+	}
+}
+
+// appendReq is an event waiting to be written, and where its answer goes.
+type appendReq struct {
+	ctx  context.Context
+	ev   Event
+	done chan error
+}
+
+// maxAppendBatch bounds the events written in one transaction.
+const maxAppendBatch = 512
+
+// drainAppends writes the queued events, a batch at a time, until none is left.
+func (s *SQLStore) drainAppends() {
+	for {
+		s.appendMu.Lock()
+		n := min(len(s.queue), maxAppendBatch)
+		if n == 0 {
+			s.writing = false
+			s.appendMu.Unlock()
+			return
+		}
+		batch := s.queue[:n:n]
+		s.queue = s.queue[n:]
+		if len(s.queue) == 0 {
+			s.queue = nil
+		}
+		s.appendMu.Unlock()
+		s.appendBatch(batch)
+	}
+}
+
+// appendBatch writes a batch in one transaction; when a statement fails, each event
+// is written again on its own, so that one does not fail the others.
+func (s *SQLStore) appendBatch(batch []appendReq) {
+	live := batch[:0:0]
+	for _, r := range batch {
+		if err := r.ctx.Err(); err != nil {
+			r.done <- storeErr("append", err)
+			continue
+		}
+		live = append(live, r)
+	}
+	if len(live) == 0 {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if len(live) > 1 {
+		if errs, ok := s.appendTxs(ctx, live); ok {
+			for i, r := range live {
+				r.done <- errs[i]
+			}
+			return
+		}
+	}
+	for _, r := range live {
+		errs, _ := s.appendTxs(r.ctx, []appendReq{r})
+		r.done <- errs[0]
+	}
+}
+
+// appendTxs writes the events of reqs in one transaction and returns each one's
+// answer (nil, or ErrNotFound for an event refused); ok is false when the
+// transaction failed as a whole (each answer is then its error).
+func (s *SQLStore) appendTxs(ctx context.Context, reqs []appendReq) (errs []error, ok bool) {
+	errs = make([]error, len(reqs))
+	fail := func(err error) ([]error, bool) {
+		for i := range errs {
+			errs[i] = err
+		}
+		return errs, false
+	}
 	taskState := qTaskState
 	if s.postgres {
 		taskState = qTaskStateForUpdate // another master may set the same task
 	}
 	tx, err := s.begin(ctx, qInsertEvent, taskState, qSetTask)
 	if err != nil {
-		return storeErr("append", err)
+		return fail(storeErr("append", err))
 	}
 	defer tx.Rollback()
-	if err := s.appendTx(ctx, tx, ev); err != nil {
-		return err
-	}
-	if ev.Server != "" {
-		// An event about a server is about one of its tasks: another server's
-		// operation is not its to write into.
-		var kind, state string
-		err := s.txQueryRow(ctx, tx, taskState, ev.Op, ev.Server).Scan(&kind, &state)
-		if errors.Is(err, sql.ErrNoRows) {
-			return fmt.Errorf("fleet: operation %q has no server %q: %w", ev.Op, ev.Server, ErrNotFound)
-		}
-		if err != nil {
-			return storeErr("append", err)
-		}
-		if ev.State != "" && !final(Kind(kind), State(state)) {
-			if _, err := s.txExec(ctx, tx, qSetTask,
-				string(ev.State), ev.Code, ev.Reason, ev.Version, ev.Version, ms(ev.At), ev.Op, ev.Server); err != nil {
-				return storeErr("append", err)
+	for i, r := range reqs {
+		ev := r.ev
+		if ev.Server != "" {
+			// An event about a server is about one of its tasks: another server's
+			// operation is not its to write into.
+			var kind, state string
+			err := s.txQueryRow(ctx, tx, taskState, ev.Op, ev.Server).Scan(&kind, &state)
+			if errors.Is(err, sql.ErrNoRows) {
+				errs[i] = fmt.Errorf("fleet: operation %q has no server %q: %w", ev.Op, ev.Server, ErrNotFound)
+				continue
+			}
+			if err != nil {
+				return fail(storeErr("append", err))
+			}
+			if ev.State != "" && !final(Kind(kind), State(state)) {
+				if _, err := s.txExec(ctx, tx, qSetTask,
+					string(ev.State), ev.Code, ev.Reason, ev.Version, ev.Version, ms(ev.At), ev.Op, ev.Server); err != nil {
+					return fail(storeErr("append", err))
+				}
 			}
 		}
+		if err := s.appendTx(ctx, tx, ev); err != nil {
+			return fail(err)
+		}
 	}
-	return storeErr("append", tx.Commit())
+	if err := tx.Commit(); err != nil {
+		return fail(storeErr("append", err))
+	}
+	return errs, true
 }
 
 func (s *SQLStore) appendTx(ctx context.Context, tx *sql.Tx, ev Event) error {

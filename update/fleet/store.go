@@ -19,6 +19,9 @@ type Store interface {
 	AllowRekey(ctx context.Context, name string) error
 	// Touch records a contact from a server and the versions it reported.
 	Touch(ctx context.Context, name string, at time.Time, versions map[string]string) error
+	// TouchAll records several contacts in one transaction (a nil Versions leaves
+	// the versions as they are); unknown servers are left out.
+	TouchAll(ctx context.Context, ts []Touched) error
 	// Server returns one server, or ErrNotFound.
 	Server(ctx context.Context, name string) (*ServerRecord, error)
 	// Servers returns every server, by name.
@@ -51,6 +54,9 @@ type Store interface {
 	// OpenTasks returns the released tasks of a server that are not final and whose
 	// operation has not expired at now.
 	OpenTasks(ctx context.Context, server string, now time.Time) ([]Task, error)
+	// OpenServers returns the servers that have OpenTasks at now, in one query whose
+	// cost grows with the operations under way, not with the fleet.
+	OpenServers(ctx context.Context, now time.Time) ([]string, error)
 
 	// Append appends ev to the log; when ev.State is set, it also sets the state of
 	// the task (ev.Op, ev.Server) unless that task is already final. An event that
@@ -69,4 +75,11 @@ type TaskCount struct {
 	Released bool
 	State    State
 	N        int
+}
+
+// Touched is a contact from a server, for TouchAll.
+type Touched struct {
+	Name     string
+	At       time.Time
+	Versions map[string]string // nil: unchanged
 }

@@ -56,6 +56,7 @@ var (
 	// default (update/dbscript/dbagent).
 	ScriptTimeout func(s string) time.Duration
 	// ValidateConfig checks an *update.Config and fills its defaults, as New does
-	// with neither WithSource nor WithKeyring (update/agent's LoadConfig).
-	ValidateConfig func(c any) error
+	// with no WithKeyring, and with no WithSource when needSource is set
+	// (update/agent's LoadConfig: a fleet slave's configuration may name no source).
+	ValidateConfig func(c any, needSource bool) error
 )
