@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"maps"
 	"regexp"
 	"strconv"
 	"strings"
@@ -24,17 +25,15 @@ func (*pgDialect) qualify(schema, table string) string {
 // begin puts the schema alone on the search path, so that scripts create their
 // objects there and the catalog prints names unqualified, sets the server's own
 // time limits for the transaction, and serialises runners on the same history
-// table.
+// table: one statement, whose expressions PostgreSQL evaluates in order, so that
+// the lock is waited for within the limits.
 func (d *pgDialect) begin(ctx context.Context, tx *sql.Tx, schema, table string, timeout time.Duration) error {
 	limit := "0"
 	if timeout > 0 {
 		limit = strconv.FormatInt(max(timeout.Milliseconds(), 1), 10)
 	}
-	if _, err := tx.ExecContext(ctx, `SELECT set_config('search_path', $1, true), set_config('lock_timeout', $2, true), set_config('statement_timeout', $2, true)`,
-		quoteIdent(schema), limit); err != nil {
-		return err
-	}
-	_, err := tx.ExecContext(ctx, `SELECT pg_advisory_xact_lock(hashtext($1))`, "upkeep "+d.qualify(schema, table))
+	_, err := tx.ExecContext(ctx, `SELECT set_config('search_path', $1, true), set_config('lock_timeout', $2, true), set_config('statement_timeout', $2, true), pg_advisory_xact_lock(hashtext($3))`,
+		quoteIdent(schema), limit, "upkeep "+d.qualify(schema, table))
 	return err
 }
 
@@ -66,9 +65,9 @@ func (*pgDialect) historyExists(ctx context.Context, q querier, schema, table st
 
 // pgQueries read pg_catalog: each returns kind, name, table, definition and the key
 // of the object's owner ("r" and its table's oid, or "p" and the function's) for the
-// schema $1, the history table $2 excluded. {{only}} is where a condition on the
-// owner's oid goes. They run as one UNION ALL query: one round trip.
-var pgQueries = []struct{ what, query, owner string }{
+// schema arg.s, the history table arg.t excluded, of the owners whose key is not in
+// known (see pgList).
+var pgQueries = []struct{ what, query string }{
 	{"relations", `SELECT CASE c.relkind WHEN 'v' THEN 'view' WHEN 'm' THEN 'materialized view' WHEN 'S' THEN 'sequence' ELSE 'table' END,
 		c.relname, '',
 		CASE WHEN c.relkind IN ('v', 'm') THEN pg_get_viewdef(c.oid, true)
@@ -76,8 +75,8 @@ var pgQueries = []struct{ what, query, owner string }{
 			WHEN c.relkind = 'f' THEN 'FOREIGN'
 			ELSE '' END, 'r' || c.oid::text
 		FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
-		WHERE n.nspname = $1 AND c.relkind IN ('r', 'p', 'v', 'm', 'f', 'S') AND c.relname <> $2 {{only}}
-		AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.classid = 'pg_class'::regclass AND d.objid = c.oid AND d.deptype = 'e')`, "c.oid"},
+		WHERE n.nspname = (SELECT s FROM arg) AND c.relkind IN ('r', 'p', 'v', 'm', 'f', 'S') AND c.relname <> (SELECT t FROM arg) AND 'r' || c.oid::text NOT IN (SELECT k FROM known)
+		AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.classid = 'pg_class'::regclass AND d.objid = c.oid AND d.deptype = 'e')`},
 	{"columns", `SELECT 'column', c.relname || '.' || a.attname, c.relname,
 		format_type(a.atttypid, a.atttypmod)
 		|| CASE WHEN a.attnotnull THEN ' NOT NULL' ELSE '' END
@@ -87,41 +86,59 @@ var pgQueries = []struct{ what, query, owner string }{
 		'r' || c.oid::text
 		FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid JOIN pg_namespace n ON n.oid = c.relnamespace
 		LEFT JOIN pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum
-		WHERE n.nspname = $1 AND c.relkind IN ('r', 'p', 'f') AND c.relname <> $2 AND a.attnum > 0 AND NOT a.attisdropped {{only}}`, "c.oid"},
+		WHERE n.nspname = (SELECT s FROM arg) AND c.relkind IN ('r', 'p', 'f') AND c.relname <> (SELECT t FROM arg) AND a.attnum > 0 AND NOT a.attisdropped AND 'r' || c.oid::text NOT IN (SELECT k FROM known)`},
 	{"constraints", `SELECT 'constraint', c.relname || '.' || co.conname, c.relname, pg_get_constraintdef(co.oid, true), 'r' || c.oid::text
 		FROM pg_constraint co JOIN pg_class c ON c.oid = co.conrelid JOIN pg_namespace n ON n.oid = c.relnamespace
-		WHERE n.nspname = $1 AND c.relname <> $2 AND co.contype <> 'n' {{only}}`, "c.oid"},
+		WHERE n.nspname = (SELECT s FROM arg) AND c.relname <> (SELECT t FROM arg) AND co.contype <> 'n' AND 'r' || c.oid::text NOT IN (SELECT k FROM known)`},
 	{"indexes", `SELECT 'index', i.relname, c.relname, pg_get_indexdef(i.oid), 'r' || c.oid::text
 		FROM pg_index x JOIN pg_class i ON i.oid = x.indexrelid JOIN pg_class c ON c.oid = x.indrelid
 		JOIN pg_namespace n ON n.oid = c.relnamespace
-		WHERE n.nspname = $1 AND c.relname <> $2 {{only}}
-		AND NOT EXISTS (SELECT 1 FROM pg_constraint co WHERE co.conindid = x.indexrelid AND co.conrelid = x.indrelid AND co.contype IN ('p', 'u', 'x'))`, "c.oid"},
+		WHERE n.nspname = (SELECT s FROM arg) AND c.relname <> (SELECT t FROM arg) AND 'r' || c.oid::text NOT IN (SELECT k FROM known)
+		AND NOT EXISTS (SELECT 1 FROM pg_constraint co WHERE co.conindid = x.indexrelid AND co.conrelid = x.indrelid AND co.contype IN ('p', 'u', 'x'))`},
 	{"functions", `SELECT CASE p.prokind WHEN 'p' THEN 'procedure' ELSE 'function' END,
 		p.proname || '(' || pg_get_function_identity_arguments(p.oid) || ')', '', pg_get_functiondef(p.oid), 'p' || p.oid::text
 		FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
-		WHERE n.nspname = $1 AND p.prokind IN ('f', 'p') AND $2 <> '' {{only}}
-		AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.classid = 'pg_proc'::regclass AND d.objid = p.oid AND d.deptype = 'e')`, "p.oid"},
+		WHERE n.nspname = (SELECT s FROM arg) AND p.prokind IN ('f', 'p') AND (SELECT t FROM arg) <> '' AND 'p' || p.oid::text NOT IN (SELECT k FROM known)
+		AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.classid = 'pg_proc'::regclass AND d.objid = p.oid AND d.deptype = 'e')`},
 	{"triggers", `SELECT 'trigger', c.relname || '.' || t.tgname, c.relname, pg_get_triggerdef(t.oid, true), 'r' || c.oid::text
 		FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid JOIN pg_namespace n ON n.oid = c.relnamespace
-		WHERE n.nspname = $1 AND c.relname <> $2 AND NOT t.tgisinternal {{only}}`, "c.oid"},
+		WHERE n.nspname = (SELECT s FROM arg) AND c.relname <> (SELECT t FROM arg) AND NOT t.tgisinternal AND 'r' || c.oid::text NOT IN (SELECT k FROM known)`},
 }
 
-// pgStamps gives every relation, function and type of the schema $1 a stamp that
+// pgStamps gives every relation, function and type of the schema arg.s a stamp that
 // changes whenever a catalog row its listing is read from changes: the transaction
 // IDs (xmin) that wrote its pg_class row, columns, defaults, constraints, indexes,
-// triggers and rewrite rules. Reading them costs no deparsing.
-const pgStamps = `SELECT 'r' || c.oid::text, c.xmin::text
-	|| ':' || COALESCE((SELECT string_agg(a.xmin::text, ',' ORDER BY a.attnum) FROM pg_attribute a WHERE a.attrelid = c.oid AND a.attnum > 0), '')
-	|| ':' || COALESCE((SELECT string_agg(ad.xmin::text, ',' ORDER BY ad.adnum) FROM pg_attrdef ad WHERE ad.adrelid = c.oid), '')
-	|| ':' || COALESCE((SELECT string_agg(co.oid::text || '/' || co.xmin::text, ',' ORDER BY co.oid) FROM pg_constraint co WHERE co.conrelid = c.oid), '')
-	|| ':' || COALESCE((SELECT string_agg(i.oid::text || '/' || x.xmin::text || '/' || i.xmin::text, ',' ORDER BY i.oid) FROM pg_index x JOIN pg_class i ON i.oid = x.indexrelid WHERE x.indrelid = c.oid), '')
-	|| ':' || COALESCE((SELECT string_agg(t.oid::text || '/' || t.xmin::text, ',' ORDER BY t.oid) FROM pg_trigger t WHERE t.tgrelid = c.oid), '')
-	|| ':' || COALESCE((SELECT string_agg(rw.oid::text || '/' || rw.xmin::text, ',' ORDER BY rw.oid) FROM pg_rewrite rw WHERE rw.ev_class = c.oid), '')
-	FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
-	WHERE n.nspname = $1 AND c.relkind IN ('r', 'p', 'v', 'm', 'f', 'S')
-UNION ALL SELECT 'p' || p.oid::text, p.xmin::text FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace WHERE n.nspname = $1
-UNION ALL SELECT 't' || t.oid::text, t.xmin::text FROM pg_type t JOIN pg_namespace n ON n.oid = t.typnamespace WHERE n.nspname = $1
-UNION ALL SELECT 'n', n.xmin::text FROM pg_namespace n WHERE n.nspname = $1`
+// triggers and rewrite rules, in no order (rows read in another order only cost a
+// whole read). Reading them costs no deparsing, and each catalog is read once.
+const pgStamps = `WITH rel AS (SELECT c.oid, c.xmin FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+		WHERE n.nspname = (SELECT s FROM arg) AND c.relkind IN ('r', 'p', 'v', 'm', 'f', 'S')),
+	part AS (SELECT a.attrelid AS owner, 'a' || a.attnum::text || '/' || a.xmin::text AS s FROM pg_attribute a WHERE a.attrelid IN (SELECT oid FROM rel) AND a.attnum > 0
+		UNION ALL SELECT ad.adrelid, 'd' || ad.adnum::text || '/' || ad.xmin::text FROM pg_attrdef ad WHERE ad.adrelid IN (SELECT oid FROM rel)
+		UNION ALL SELECT co.conrelid, 'c' || co.oid::text || '/' || co.xmin::text FROM pg_constraint co WHERE co.conrelid IN (SELECT oid FROM rel)
+		UNION ALL SELECT x.indrelid, 'i' || i.oid::text || '/' || x.xmin::text || '/' || i.xmin::text FROM pg_index x JOIN pg_class i ON i.oid = x.indexrelid WHERE x.indrelid IN (SELECT oid FROM rel)
+		UNION ALL SELECT t.tgrelid, 't' || t.oid::text || '/' || t.xmin::text FROM pg_trigger t WHERE t.tgrelid IN (SELECT oid FROM rel)
+		UNION ALL SELECT rw.ev_class, 'w' || rw.oid::text || '/' || rw.xmin::text FROM pg_rewrite rw WHERE rw.ev_class IN (SELECT oid FROM rel))
+	SELECT '', 'r' || rel.oid::text, rel.xmin::text || ':' || COALESCE(g.s, ''), '', ''
+		FROM rel LEFT JOIN (SELECT owner, string_agg(s, ',') AS s FROM part GROUP BY owner) g ON g.owner = rel.oid
+	UNION ALL SELECT '', 'p' || p.oid::text, p.xmin::text, '', '' FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace WHERE n.nspname = (SELECT s FROM arg)
+	UNION ALL SELECT '', 't' || t.oid::text, t.xmin::text, '', '' FROM pg_type t JOIN pg_namespace n ON n.oid = t.typnamespace WHERE n.nspname = (SELECT s FROM arg)
+	UNION ALL SELECT '', 'n', n.xmin::text, '', '' FROM pg_namespace n WHERE n.nspname = (SELECT s FROM arg)`
+
+// pgList is pgStamps (rows with an empty kind, the owner's key as name and its stamp
+// as table) and pgQueries, as one query: one round trip. Its arguments are settings
+// of the transaction (see pgDialect.list), not parameters: a statement without
+// parameters is planned once per connection (the driver prepares it once), where
+// one with parameters would be planned again at each execution, which costs as much
+// as running it.
+var pgList = func() string {
+	parts := []string{"(" + pgStamps + ")"}
+	for _, pq := range pgQueries {
+		parts = append(parts, "("+pq.query+")")
+	}
+	return `WITH arg AS MATERIALIZED (SELECT current_setting('upkeep.list_schema') AS s, current_setting('upkeep.list_table') AS t),
+	known AS MATERIALIZED (SELECT unnest(string_to_array(current_setting('upkeep.list_known'), ',')) AS k)
+` + strings.Join(parts, "\nUNION ALL\n")
+}()
 
 // pgDialect reads and writes PostgreSQL. It keeps the last listing by owner (a
 // relation and what belongs to it, or a function) with the stamps it was read at
@@ -135,6 +152,7 @@ type pgDialect struct {
 	key    string              // schema and table the cache is about
 	stamps map[string]string   // owner key ("r"+oid, "p"+oid, "t"+oid, "n") → stamp
 	objs   map[string][]Object // owner key → its objects
+	qual   *regexp.Regexp      // the schema's name as a qualifier in a definition
 }
 
 // reset forgets the cached listing: the next list reads everything.
@@ -147,67 +165,56 @@ func (d *pgDialect) reset() {
 func (d *pgDialect) list(ctx context.Context, q querier, schema, table string) ([]Object, error) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	stamps := map[string]string{}
-	if err := collect(ctx, q, pgStamps, []any{schema}, 2, func(r []string) { stamps[r[0]] = r[1] }); err != nil {
-		return nil, fmt.Errorf("dbscript: read pg_catalog stamps: %w", err)
+	if d.key != schema+"\x00"+table {
+		d.key, d.stamps, d.objs = schema+"\x00"+table, nil, nil
+		d.qual = regexp.MustCompile(`(^|[^\p{L}\p{N}_$"])` + regexp.QuoteMeta(pgIdent(schema)) + `\.`)
 	}
-	full := d.objs == nil || d.key != schema+"\x00"+table
-	for k, s := range d.stamps {
-		if full {
-			break
-		}
-		full = stamps[k] != s
+	// The known owners' objects are not read again; if one of them changed, the
+	// read is done again whole.
+	known := make([]string, 0, len(d.objs))
+	for k := range d.objs {
+		known = append(known, k)
 	}
-	var rels, procs []string
-	if !full {
-		for k := range stamps {
-			if _, ok := d.stamps[k]; ok {
-				continue
-			}
-			switch k[0] {
-			case 'r':
-				rels = append(rels, k[1:])
-			case 'p':
-				procs = append(procs, k[1:])
-			}
+	for {
+		stamps := map[string]string{}
+		read := map[string][]Object{}
+		if _, err := q.ExecContext(ctx, `SELECT set_config('upkeep.list_schema', $1, true), set_config('upkeep.list_table', $2, true), set_config('upkeep.list_known', $3, true)`,
+			schema, table, strings.Join(known, ",")); err != nil {
+			return nil, fmt.Errorf("dbscript: read pg_catalog: %w", err)
 		}
-	} else {
-		d.objs = map[string][]Object{}
-	}
-	if full || len(rels)+len(procs) > 0 {
-		var parts, what []string
-		for _, pq := range pgQueries {
-			only, ids := "", rels
-			if pq.owner == "p.oid" {
-				ids = procs
+		err := collect(ctx, q, pgList, nil, 5, func(r []string) {
+			if r[0] == "" {
+				stamps[r[1]] = r[2]
+				return
 			}
-			if !full {
-				if len(ids) == 0 {
-					continue
-				}
-				only = "AND " + pq.owner + " IN (" + strings.Join(ids, ", ") + ")"
-			}
-			parts = append(parts, "("+strings.Replace(pq.query, "{{only}}", only, 1)+")")
-			what = append(what, pq.what)
-		}
-		qual := regexp.MustCompile(`(^|[^\p{L}\p{N}_$"])` + regexp.QuoteMeta(pgIdent(schema)) + `\.`)
-		err := collect(ctx, q, strings.Join(parts, "\nUNION ALL\n"), []any{schema, table}, 5, func(r []string) {
-			def := qual.ReplaceAllString(r[3], "$1")
-			d.objs[r[4]] = append(d.objs[r[4]], Object{Kind: r[0], Name: r[1], Table: r[2], Definition: normaliseSQL(def)})
+			def := d.qual.ReplaceAllString(r[3], "$1")
+			read[r[4]] = append(read[r[4]], Object{Kind: r[0], Name: r[1], Table: r[2], Definition: normaliseSQL(def)})
 		})
 		if err != nil {
 			d.stamps, d.objs = nil, nil
-			return nil, fmt.Errorf("dbscript: read pg_catalog %s: %w", strings.Join(what, ", "), err)
+			return nil, fmt.Errorf("dbscript: read pg_catalog: %w", err)
 		}
-	}
-	d.key, d.stamps = schema+"\x00"+table, stamps
-	var objs []Object
-	for k, o := range d.objs {
-		if _, ok := stamps[k]; ok {
-			objs = append(objs, o...)
+		changed := false
+		for k, s := range d.stamps {
+			changed = changed || stamps[k] != s
 		}
+		if changed && len(known) > 0 {
+			known = known[:0]
+			continue
+		}
+		if len(known) == 0 {
+			d.objs = map[string][]Object{}
+		}
+		maps.Copy(d.objs, read)
+		d.stamps = stamps
+		var objs []Object
+		for k, o := range d.objs {
+			if _, ok := stamps[k]; ok {
+				objs = append(objs, o...)
+			}
+		}
+		return objs, nil
 	}
-	return objs, nil
 }
 
 // pgIdent is how PostgreSQL prints an identifier: bare when it can be.
