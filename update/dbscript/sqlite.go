@@ -21,6 +21,7 @@ type sqliteDialect struct {
 	mu    sync.Mutex
 	cache map[sqliteTable][]Object // table and CREATE statement → its pragma objects
 	norm  map[sqliteRow][]Object   // row of sqlite_schema → what its statement says, normalised
+	last  int                      // objects in the last listing
 }
 
 func (*sqliteDialect) sqlDriver() string { return "sqlite" }
@@ -63,7 +64,7 @@ type sqliteTable struct{ name, create string }
 // table (ALTER TABLE included): it is cached per statement, so that reading the
 // schema after each script costs the pragmas of the tables the script changed only.
 func (d *sqliteDialect) list(ctx context.Context, q querier, _, table string) ([]Object, error) {
-	var objs []Object
+	objs := make([]Object, 0, d.last+d.last/8)
 	creates := map[string]string{}   // table → its CREATE statement
 	autoindexed := map[string]bool{} // tables with an index of a UNIQUE or PRIMARY KEY constraint
 	d.mu.Lock()
@@ -143,6 +144,7 @@ func (d *sqliteDialect) list(ctx context.Context, q querier, _, table string) ([
 	for name, create := range creates {
 		objs = append(objs, d.cache[sqliteTable{name, create}]...)
 	}
+	d.last = len(objs)
 	return objs, nil
 }
 
