@@ -66,7 +66,9 @@ func (*pgDialect) historyExists(ctx context.Context, q querier, schema, table st
 // pgQueries read pg_catalog: each returns kind, name, table, definition and the key
 // of the object's owner ("r" and its table's oid, or "p" and the function's) for the
 // schema arg.ns, the history table arg.t excluded, of the owners whose key is not in
-// known (see pgList).
+// known (see pgList): the relations among them are newrel, an array, which lets the
+// server look their rows up by index where a condition on each row would have it
+// read whole catalogs.
 var pgQueries = []struct{ what, query string }{
 	{"relations", `SELECT CASE c.relkind WHEN 'v' THEN 'view' WHEN 'm' THEN 'materialized view' WHEN 'S' THEN 'sequence' ELSE 'table' END,
 		c.relname, '',
@@ -75,7 +77,7 @@ var pgQueries = []struct{ what, query string }{
 			WHEN c.relkind = 'f' THEN 'FOREIGN'
 			ELSE '' END, 'r' || c.oid::text
 		FROM pg_class c
-		WHERE c.relnamespace = (SELECT ns FROM arg) AND c.relkind IN ('r', 'p', 'v', 'm', 'f', 'S') AND c.relname <> (SELECT t FROM arg) AND 'r' || c.oid::text NOT IN (SELECT k FROM known)
+		WHERE c.relnamespace = (SELECT ns FROM arg) AND c.relkind IN ('r', 'p', 'v', 'm', 'f', 'S') AND c.relname <> (SELECT t FROM arg) AND c.oid = ANY ((SELECT oids FROM newrel)::oid[])
 		AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.classid = 'pg_class'::regclass AND d.objid = c.oid AND d.deptype = 'e')`},
 	{"columns", `SELECT 'column', c.relname || '.' || a.attname, c.relname,
 		format_type(a.atttypid, a.atttypmod)
@@ -86,13 +88,13 @@ var pgQueries = []struct{ what, query string }{
 		'r' || c.oid::text
 		FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid
 		LEFT JOIN pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum
-		WHERE c.relnamespace = (SELECT ns FROM arg) AND c.relkind IN ('r', 'p', 'f') AND c.relname <> (SELECT t FROM arg) AND a.attnum > 0 AND NOT a.attisdropped AND 'r' || c.oid::text NOT IN (SELECT k FROM known)`},
+		WHERE c.relnamespace = (SELECT ns FROM arg) AND c.relkind IN ('r', 'p', 'f') AND c.relname <> (SELECT t FROM arg) AND a.attnum > 0 AND NOT a.attisdropped AND c.oid = ANY ((SELECT oids FROM newrel)::oid[])`},
 	{"constraints", `SELECT 'constraint', c.relname || '.' || co.conname, c.relname, pg_get_constraintdef(co.oid, true), 'r' || c.oid::text
 		FROM pg_constraint co JOIN pg_class c ON c.oid = co.conrelid
-		WHERE c.relnamespace = (SELECT ns FROM arg) AND c.relname <> (SELECT t FROM arg) AND co.contype <> 'n' AND 'r' || c.oid::text NOT IN (SELECT k FROM known)`},
+		WHERE c.relnamespace = (SELECT ns FROM arg) AND c.relname <> (SELECT t FROM arg) AND co.contype <> 'n' AND c.oid = ANY ((SELECT oids FROM newrel)::oid[])`},
 	{"indexes", `SELECT 'index', i.relname, c.relname, pg_get_indexdef(i.oid), 'r' || c.oid::text
 		FROM pg_index x JOIN pg_class i ON i.oid = x.indexrelid JOIN pg_class c ON c.oid = x.indrelid
-		WHERE c.relnamespace = (SELECT ns FROM arg) AND c.relname <> (SELECT t FROM arg) AND 'r' || c.oid::text NOT IN (SELECT k FROM known)
+		WHERE c.relnamespace = (SELECT ns FROM arg) AND c.relname <> (SELECT t FROM arg) AND c.oid = ANY ((SELECT oids FROM newrel)::oid[])
 		AND NOT EXISTS (SELECT 1 FROM pg_constraint co WHERE co.conindid = x.indexrelid AND co.conrelid = x.indrelid AND co.contype IN ('p', 'u', 'x'))`},
 	{"functions", `SELECT CASE p.prokind WHEN 'p' THEN 'procedure' ELSE 'function' END,
 		p.proname || '(' || pg_get_function_identity_arguments(p.oid) || ')', '', pg_get_functiondef(p.oid), 'p' || p.oid::text
@@ -101,7 +103,7 @@ var pgQueries = []struct{ what, query string }{
 		AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.classid = 'pg_proc'::regclass AND d.objid = p.oid AND d.deptype = 'e')`},
 	{"triggers", `SELECT 'trigger', c.relname || '.' || t.tgname, c.relname, pg_get_triggerdef(t.oid, true), 'r' || c.oid::text
 		FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid
-		WHERE c.relnamespace = (SELECT ns FROM arg) AND c.relname <> (SELECT t FROM arg) AND NOT t.tgisinternal AND 'r' || c.oid::text NOT IN (SELECT k FROM known)`},
+		WHERE c.relnamespace = (SELECT ns FROM arg) AND c.relname <> (SELECT t FROM arg) AND NOT t.tgisinternal AND c.oid = ANY ((SELECT oids FROM newrel)::oid[])`},
 }
 
 // pgStamps gives every relation, function and type of the schema arg.ns a stamp that
@@ -139,7 +141,8 @@ var pgList = func() string {
 		parts = append(parts, "("+pq.query+")")
 	}
 	return `WITH arg AS MATERIALIZED (SELECT (SELECT oid FROM pg_namespace WHERE nspname = current_setting('upkeep.list_schema')) AS ns, current_setting('upkeep.list_table') AS t),
-	known AS MATERIALIZED (SELECT unnest(string_to_array(current_setting('upkeep.list_known'), ',')) AS k)
+	known AS MATERIALIZED (SELECT unnest(string_to_array(current_setting('upkeep.list_known'), ',')) AS k),
+	newrel AS MATERIALIZED (SELECT array_agg(c.oid) AS oids FROM pg_class c WHERE c.relnamespace = (SELECT ns FROM arg) AND 'r' || c.oid::text NOT IN (SELECT k FROM known))
 ` + strings.Join(parts, "\nUNION ALL\n")
 }()
 
