@@ -66,9 +66,10 @@ func (*pgDialect) historyExists(ctx context.Context, q querier, schema, table st
 // pgQueries read pg_catalog: each returns kind, name, table, definition and the key
 // of the object's owner ("r" and its table's oid, or "p" and the function's) for the
 // schema arg.ns, the history table arg.t excluded, of the owners whose key is not in
-// known (see pgList): the relations among them are newrel, an array, which lets the
-// server look their rows up by index where a condition on each row would have it
-// read whole catalogs.
+// known (see pgList): the relations and functions among them are newrel and
+// newproc, arrays, which let the server look their rows up by index where a
+// condition on each row would have it read whole catalogs (pg_proc is read once,
+// into proc).
 var pgQueries = []struct{ what, query string }{
 	{"relations", `SELECT CASE c.relkind WHEN 'v' THEN 'view' WHEN 'm' THEN 'materialized view' WHEN 'S' THEN 'sequence' ELSE 'table' END,
 		c.relname, '',
@@ -99,7 +100,7 @@ var pgQueries = []struct{ what, query string }{
 	{"functions", `SELECT CASE p.prokind WHEN 'p' THEN 'procedure' ELSE 'function' END,
 		p.proname || '(' || pg_get_function_identity_arguments(p.oid) || ')', '', pg_get_functiondef(p.oid), 'p' || p.oid::text
 		FROM pg_proc p
-		WHERE p.pronamespace = (SELECT ns FROM arg) AND p.prokind IN ('f', 'p') AND (SELECT t FROM arg) <> '' AND 'p' || p.oid::text NOT IN (SELECT k FROM known)
+		WHERE p.oid = ANY ((SELECT oids FROM newproc)::oid[]) AND p.pronamespace = (SELECT ns FROM arg) AND p.prokind IN ('f', 'p') AND (SELECT t FROM arg) <> ''
 		AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.classid = 'pg_proc'::regclass AND d.objid = p.oid AND d.deptype = 'e')`},
 	{"triggers", `SELECT 'trigger', c.relname || '.' || t.tgname, c.relname, pg_get_triggerdef(t.oid, true), 'r' || c.oid::text
 		FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid
@@ -125,7 +126,7 @@ const pgStamps = `WITH rel AS (SELECT c.oid, c.xmin FROM pg_class c
 		UNION ALL SELECT rw.ev_class, rw.xmin FROM pg_rewrite rw WHERE rw.ev_class IN (SELECT oid FROM rel))
 	SELECT '', 'r' || rel.oid::text, rel.xmin::text || ':' || COALESCE(g.x::text, ''), '', ''
 		FROM rel LEFT JOIN (SELECT owner, array_agg(x) AS x FROM part GROUP BY owner) g ON g.owner = rel.oid
-	UNION ALL SELECT '', 'p' || p.oid::text, p.xmin::text, '', '' FROM pg_proc p WHERE p.pronamespace = (SELECT ns FROM arg)
+	UNION ALL SELECT '', 'p' || p.oid::text, p.xmin::text, '', '' FROM proc p
 	UNION ALL SELECT '', 't' || t.oid::text, t.xmin::text, '', '' FROM pg_type t WHERE t.typnamespace = (SELECT ns FROM arg)
 	UNION ALL SELECT '', 'n', n.xmin::text, '', '' FROM pg_namespace n WHERE n.oid = (SELECT ns FROM arg)`
 
@@ -142,7 +143,9 @@ var pgList = func() string {
 	}
 	return `WITH arg AS MATERIALIZED (SELECT (SELECT oid FROM pg_namespace WHERE nspname = current_setting('upkeep.list_schema')) AS ns, current_setting('upkeep.list_table') AS t),
 	known AS MATERIALIZED (SELECT unnest(string_to_array(current_setting('upkeep.list_known'), ',')) AS k),
-	newrel AS MATERIALIZED (SELECT array_agg(c.oid) AS oids FROM pg_class c WHERE c.relnamespace = (SELECT ns FROM arg) AND 'r' || c.oid::text NOT IN (SELECT k FROM known))
+	newrel AS MATERIALIZED (SELECT array_agg(c.oid) AS oids FROM pg_class c WHERE c.relnamespace = (SELECT ns FROM arg) AND 'r' || c.oid::text NOT IN (SELECT k FROM known)),
+	proc AS MATERIALIZED (SELECT p.oid, p.xmin FROM pg_proc p WHERE p.pronamespace = (SELECT ns FROM arg)),
+	newproc AS MATERIALIZED (SELECT array_agg(p.oid) AS oids FROM proc p WHERE 'p' || p.oid::text NOT IN (SELECT k FROM known))
 ` + strings.Join(parts, "\nUNION ALL\n")
 }()
 
