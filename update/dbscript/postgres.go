@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"maps"
+	"math/bits"
 	"regexp"
 	"strconv"
 	"strings"
@@ -162,6 +163,7 @@ type pgDialect struct {
 	stamps map[string]string   // owner key ("r"+oid, "p"+oid, "t"+oid, "n") → stamp
 	objs   map[string][]Object // owner key → its objects
 	qual   *regexp.Regexp      // the schema's name as a qualifier in a definition
+	size   int                 // owners at the last read, kept by reset (see list)
 }
 
 // reset forgets the cached listing: the next list reads everything.
@@ -191,7 +193,13 @@ func (d *pgDialect) list(ctx context.Context, q querier, schema, table string) (
 			schema, table, strings.Join(known, ",")); err != nil {
 			return nil, fmt.Errorf("dbscript: read pg_catalog: %w", err)
 		}
-		err := collect(ctx, q, pgList, nil, 5, func(r []string) {
+		// The server plans the statement at its first run on a connection and
+		// keeps the plan, made for the catalog as it was: one made when the schema
+		// was empty would read each table of a large one once per row of another.
+		// A statement per power of four of the schema's owners (a text the driver
+		// prepares apart) is planned again as the schema grows.
+		text := "/* " + strconv.Itoa(bits.Len(uint(d.size))/2) + " */ " + pgList
+		err := collect(ctx, q, text, nil, 5, func(r []string) {
 			if r[0] == "" {
 				stamps[r[1]] = r[2]
 				return
@@ -215,7 +223,7 @@ func (d *pgDialect) list(ctx context.Context, q querier, schema, table string) (
 			d.objs = map[string][]Object{}
 		}
 		maps.Copy(d.objs, read)
-		d.stamps = stamps
+		d.stamps, d.size = stamps, len(stamps)
 		var objs []Object
 		for k, o := range d.objs {
 			if _, ok := stamps[k]; ok {
