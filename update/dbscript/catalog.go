@@ -53,8 +53,10 @@ func newListing(d Driver, objs []Object) *Listing {
 
 func fingerprintOf(objs []Object) string {
 	h := sha256.New()
+	var line []byte
 	for _, o := range objs {
-		h.Write([]byte(o.Kind + "\t" + o.Name + "\t" + o.Definition + "\n"))
+		line = append(append(append(append(append(line[:0], o.Kind...), '\t'), o.Name...), '\t'), o.Definition...)
+		h.Write(append(line, '\n'))
 	}
 	return hex.EncodeToString(h.Sum(nil))
 }

@@ -177,13 +177,18 @@ func (r *Runner) History(ctx context.Context) ([]Applied, error) {
 }
 
 func (r *Runner) history(ctx context.Context, q querier) ([]Applied, error) {
-	ok, err := r.d.historyExists(ctx, q, r.schema, r.table)
-	if err != nil || !ok {
-		return nil, err
+	// On SQLite, where a statement that fails leaves the transaction as it was, the
+	// table is read first and whether it exists is asked only when that fails: one
+	// statement less for each script. PostgreSQL would abort the transaction.
+	if r.driver != SQLite {
+		ok, err := r.d.historyExists(ctx, q, r.schema, r.table)
+		if err != nil || !ok {
+			return nil, err
+		}
 	}
 	var h []Applied
 	var perr error
-	err = collect(ctx, q, `SELECT number, name, sha256, mode, fingerprint_before, fingerprint_after, applied_at FROM `+
+	err := collect(ctx, q, `SELECT number, name, sha256, mode, fingerprint_before, fingerprint_after, applied_at FROM `+
 		r.d.qualify(r.schema, r.table)+` ORDER BY number`, nil, 7, func(v []string) {
 		a := Applied{Name: v[1], Checksum: v[2], Mode: Mode(v[3]), Before: v[4], After: v[5]}
 		if _, err := fmt.Sscan(v[0], &a.Number); err != nil && perr == nil {
@@ -194,6 +199,11 @@ func (r *Runner) history(ctx context.Context, q querier) ([]Applied, error) {
 		}
 		h = append(h, a)
 	})
+	if err != nil && r.driver == SQLite {
+		if ok, xerr := r.d.historyExists(ctx, q, r.schema, r.table); xerr == nil && !ok {
+			return nil, nil
+		}
+	}
 	if err == nil {
 		err = perr
 	}

@@ -509,9 +509,28 @@ func normalise(s string, squeeze bool) string {
 			}
 			i = j
 		default:
-			put(s[i : i+1])
-			i++
+			// A run of bytes none of the cases above starts goes in at once: put
+			// decides on its first byte as it would on each byte alone.
+			j := i + 1
+			for j < len(s) && plain(s, j) {
+				j++
+			}
+			put(s[i:j])
+			i = j
 		}
 	}
 	return b.String()
+}
+
+// plain reports whether s[i] starts none of normalise's cases but the default.
+func plain(s string, i int) bool {
+	switch s[i] {
+	case '\'', '"', '`', '$', ' ', '\t', '\n', '\r':
+		return false
+	case '-':
+		return !strings.HasPrefix(s[i:], "--")
+	case '/':
+		return !strings.HasPrefix(s[i:], "/*")
+	}
+	return true
 }
