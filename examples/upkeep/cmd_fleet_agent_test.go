@@ -17,8 +17,6 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/require"
-
-	"github.com/upkeep-go/upkeep/update/updatetest"
 )
 
 // logProcess is a process started by startLogged, with what it printed on stderr.
@@ -75,23 +73,8 @@ func TestFleetSlaveWithoutSource(t *testing.T) {
 		t.Skip("stops its processes with SIGTERM")
 	}
 	t.Parallel()
-	platform := runtime.GOOS + "/" + runtime.GOARCH
-	repo := updatetest.NewRepo(t)
-	repo.Publish("watchdoc", "6.1.0", platform, map[string]string{"version.txt": "6.1.0"})
-	var pack string
-	filepath.WalkDir(repo.Dir, func(p string, _ fs.DirEntry, err error) error {
-		if err == nil && strings.HasSuffix(p, ".zip") {
-			pack = p
-		}
-		return nil
-	})
-	require.NotEmpty(t, pack)
-
-	dir := t.TempDir()
-	admin := filepath.Join(dir, "admin.token")
-	enrol := filepath.Join(dir, "enrol.token")
-	require.NoError(t, os.WriteFile(admin, []byte("admin-0123456789abcdef\n"), 0o600))
-	require.NoError(t, os.WriteFile(enrol, []byte("enrol-0123456789abcdef\n"), 0o600))
+	f := newFleetFixture(t)
+	repo, pack, dir, admin, enrol := f.repo, f.pack, f.dir, f.admin, f.enrol
 	masterCfg := writeJSONFile(t, filepath.Join(dir, "master.json"), map[string]any{
 		"source": repo.Dir, "keys": []string{repo.PubFile}, "state_dir": filepath.Join(dir, "master", "state"),
 		"modules": []map[string]any{{"name": "watchdoc", "path": filepath.Join(dir, "master", "watchdoc")}},
@@ -164,12 +147,8 @@ func TestAgentHostReachesFleetPages(t *testing.T) {
 		t.Skip("stops its processes with SIGTERM")
 	}
 	t.Parallel()
-	repo := updatetest.NewRepo(t)
-	dir := t.TempDir()
-	admin := filepath.Join(dir, "admin.token")
-	enrol := filepath.Join(dir, "enrol.token")
-	require.NoError(t, os.WriteFile(admin, []byte("admin-0123456789abcdef\n"), 0o600))
-	require.NoError(t, os.WriteFile(enrol, []byte("enrol-0123456789abcdef\n"), 0o600))
+	f := newFleetFixture(t)
+	repo, dir, admin, enrol := f.repo, f.dir, f.admin, f.enrol
 	cfg := writeJSONFile(t, filepath.Join(dir, "master.json"), map[string]any{
 		"source": repo.Dir, "keys": []string{repo.PubFile}, "state_dir": filepath.Join(dir, "state"), "check_interval": "1h",
 		"modules": []map[string]any{{"name": "watchdoc", "path": filepath.Join(dir, "watchdoc")}},

@@ -68,6 +68,31 @@ func startProcess(t *testing.T, wantListen bool, args ...string) string {
 	}
 }
 
+// fleetFixture is what the fleet's process tests start from: a repository with
+// watchdoc 6.1.0 for this platform (pack is its file), and a folder dir holding the
+// admin and enrolment token files.
+type fleetFixture struct {
+	platform, pack, dir, admin, enrol string
+	repo                              *updatetest.Repo
+}
+
+func newFleetFixture(t *testing.T) *fleetFixture {
+	t.Helper()
+	f := &fleetFixture{platform: runtime.GOOS + "/" + runtime.GOARCH, repo: updatetest.NewRepo(t), dir: t.TempDir()}
+	f.repo.Publish("watchdoc", "6.1.0", f.platform, map[string]string{"version.txt": "6.1.0"})
+	filepath.WalkDir(f.repo.Dir, func(p string, _ fs.DirEntry, err error) error {
+		if err == nil && strings.HasSuffix(p, ".zip") {
+			f.pack = p
+		}
+		return nil
+	})
+	require.NotEmpty(t, f.pack)
+	f.admin, f.enrol = filepath.Join(f.dir, "admin.token"), filepath.Join(f.dir, "enrol.token")
+	require.NoError(t, os.WriteFile(f.admin, []byte("admin-0123456789abcdef\n"), 0o600))
+	require.NoError(t, os.WriteFile(f.enrol, []byte("enrol-0123456789abcdef\n"), 0o600))
+	return f
+}
+
 func writeJSONFile(t *testing.T, path string, v any) string {
 	t.Helper()
 	b, err := json.MarshalIndent(v, "", "  ")
@@ -84,23 +109,8 @@ func TestFleetEndToEnd(t *testing.T) {
 		t.Skip("stops its processes with SIGTERM")
 	}
 	t.Parallel()
-	platform := runtime.GOOS + "/" + runtime.GOARCH
-	repo := updatetest.NewRepo(t)
-	repo.Publish("watchdoc", "6.1.0", platform, map[string]string{"version.txt": "6.1.0"})
-	var pack string
-	filepath.WalkDir(repo.Dir, func(p string, _ fs.DirEntry, err error) error {
-		if err == nil && strings.HasSuffix(p, ".zip") {
-			pack = p
-		}
-		return nil
-	})
-	require.NotEmpty(t, pack)
-
-	dir := t.TempDir()
-	admin := filepath.Join(dir, "admin.token")
-	enrol := filepath.Join(dir, "enrol.token")
-	require.NoError(t, os.WriteFile(admin, []byte("admin-0123456789abcdef\n"), 0o600))
-	require.NoError(t, os.WriteFile(enrol, []byte("enrol-0123456789abcdef\n"), 0o600))
+	f := newFleetFixture(t)
+	platform, repo, pack, dir, admin, enrol := f.platform, f.repo, f.pack, f.dir, f.admin, f.enrol
 	module := func(d string) []map[string]any {
 		return []map[string]any{{"name": "watchdoc", "path": filepath.Join(d, "watchdoc")}}
 	}

@@ -22,19 +22,7 @@ func BenchmarkStoreAppend(b *testing.B) {
 				name = sc.name + "/log+task-state"
 			}
 			b.Run(name, func(b *testing.B) {
-				st, err := fleet.OpenStore(ctx, sc.spec(b))
-				if err != nil {
-					b.Fatal(err)
-				}
-				defer st.Close()
-				now := time.Now()
-				tasks := make([]fleet.Task, 100)
-				for i := range tasks {
-					tasks[i] = fleet.Task{Server: fmt.Sprintf("s%03d", i), Seq: i, Released: true, State: fleet.StatePending}
-				}
-				if err := st.CreateOperation(ctx, fleet.Operation{ID: "op", Kind: fleet.KindApply, Update: "u", Started: now, Expires: now.Add(time.Hour), MaxFailures: -1}, tasks); err != nil {
-					b.Fatal(err)
-				}
+				st, now, tasks := benchOperation(ctx, b, sc.spec(b))
 				b.ReportAllocs()
 				i := 0
 				for b.Loop() {
@@ -53,19 +41,7 @@ func BenchmarkStoreAppend(b *testing.B) {
 		// Many slaves reporting at once (64 callers): their events share
 		// transactions. The sequential log+task-state case above is the baseline.
 		b.Run(sc.name+"/log+task-state/64-at-once", func(b *testing.B) {
-			st, err := fleet.OpenStore(ctx, sc.spec(b))
-			if err != nil {
-				b.Fatal(err)
-			}
-			defer st.Close()
-			now := time.Now()
-			tasks := make([]fleet.Task, 100)
-			for i := range tasks {
-				tasks[i] = fleet.Task{Server: fmt.Sprintf("s%03d", i), Seq: i, Released: true, State: fleet.StatePending}
-			}
-			if err := st.CreateOperation(ctx, fleet.Operation{ID: "op", Kind: fleet.KindApply, Update: "u", Started: now, Expires: now.Add(time.Hour), MaxFailures: -1}, tasks); err != nil {
-				b.Fatal(err)
-			}
+			st, now, tasks := benchOperation(ctx, b, sc.spec(b))
 			b.ReportAllocs()
 			b.SetParallelism(32)
 			var n atomic.Int64
@@ -122,4 +98,24 @@ func BenchmarkPropagateMailbox(b *testing.B) {
 			b.ReportMetric(float64(n)*float64(b.N)/b.Elapsed().Seconds(), "slaves/s")
 		})
 	}
+}
+
+// benchOperation opens the store at spec, closed when b ends, with one apply
+// operation "op" of 100 released, pending tasks.
+func benchOperation(ctx context.Context, b *testing.B, spec string) (fleet.Store, time.Time, []fleet.Task) {
+	b.Helper()
+	st, err := fleet.OpenStore(ctx, spec)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { st.Close() })
+	now := time.Now()
+	tasks := make([]fleet.Task, 100)
+	for i := range tasks {
+		tasks[i] = fleet.Task{Server: fmt.Sprintf("s%03d", i), Seq: i, Released: true, State: fleet.StatePending}
+	}
+	if err := st.CreateOperation(ctx, fleet.Operation{ID: "op", Kind: fleet.KindApply, Update: "u", Started: now, Expires: now.Add(time.Hour), MaxFailures: -1}, tasks); err != nil {
+		b.Fatal(err)
+	}
+	return st, now, tasks
 }
