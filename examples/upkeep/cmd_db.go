@@ -399,7 +399,7 @@ func runDBStatus(ctx context.Context, cl *cli, args []string) error {
 	for _, p := range out.Pending {
 		line := fmt.Sprintf("  pending %s", p.Name)
 		if len(p.Touches) > 0 {
-			line += " (names customised " + strings.Join(p.Touches, ", ") + ")"
+			line += " (touches customised " + strings.Join(p.Touches, ", ") + ")"
 		}
 		fmt.Fprintln(cl.stdout, line)
 	}
