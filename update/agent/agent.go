@@ -395,6 +395,23 @@ func (a *Agent) endOp(st *opState, err error) {
 	a.log.Info("operation ended", "id", op.ID, "kind", op.Kind, "module", op.Module, "from", op.From, "to", op.To, "result", op.Result, "err", op.Error)
 }
 
+// recordDone records op, which ran in the caller and ended now with err (a hold, a
+// release, a maintenance flag taken down), and tells subscribers.
+func (a *Agent) recordDone(op Operation, err error) {
+	op.Ended, op.Result = a.now(), ResultSucceeded
+	if err != nil {
+		op.Result, op.Code, op.Error = ResultFailed, string(update.CodeOf(err)), err.Error()
+	}
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	op.ID = a.newID()
+	if lerr := a.oplog.append(op); lerr != nil {
+		a.log.Error("operations log", "err", lerr)
+	}
+	a.markStale(op.Module)
+	a.publish(Event{Operation: &op})
+}
+
 // acquire takes the module's queue slot for st, waiting for the operation before it.
 func (a *Agent) acquire(ctx context.Context, ms *moduleState, st *opState) error {
 	select {

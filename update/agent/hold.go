@@ -12,7 +12,6 @@ import (
 
 	"github.com/upkeep-go/upkeep/internal/atomicfile"
 	"github.com/upkeep-go/upkeep/internal/limited"
-	"github.com/upkeep-go/upkeep/update"
 )
 
 // A hold keeps a module where a person put it: while a module is on hold, neither the
@@ -158,18 +157,7 @@ func (a *Agent) setHold(ctx context.Context, module string, kind OpKind, h *Hold
 	} else {
 		err = WriteHold(dir, module, nil)
 	}
-	op.Ended, op.Result = a.now(), ResultSucceeded
-	if err != nil {
-		op.Result, op.Code, op.Error = ResultFailed, string(update.CodeOf(err)), err.Error()
-	}
-	a.mu.Lock()
-	op.ID = a.newID()
-	if lerr := a.oplog.append(op); lerr != nil {
-		a.log.Error("operations log", "err", lerr)
-	}
-	a.markStale(module)
-	a.publish(Event{Operation: &op})
-	a.mu.Unlock()
+	a.recordDone(op, err)
 	return h, err
 }
 

@@ -52,18 +52,7 @@ func (a *Agent) MaintenanceOff(ctx context.Context, module string) (string, erro
 	op := Operation{Module: module, Kind: OpMaintenanceOff, Started: a.now()}
 	where, err := TakeDownFlag(a.eng.Config().StateDir, &ms.cfg)
 	<-ms.sem
-	op.Ended, op.Result = a.now(), ResultSucceeded
-	if err != nil {
-		op.Result, op.Code, op.Error = ResultFailed, string(update.CodeOf(err)), err.Error()
-	}
-	a.mu.Lock()
-	op.ID = a.newID()
-	if lerr := a.oplog.append(op); lerr != nil {
-		a.log.Error("operations log", "err", lerr)
-	}
-	a.markStale(module)
-	a.publish(Event{Operation: &op})
-	a.mu.Unlock()
+	a.recordDone(op, err)
 	return where, err
 }
 
