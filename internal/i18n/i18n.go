@@ -29,6 +29,24 @@ const (
 // Langs are the languages the pages exist in, English first (the default).
 var Langs = []Lang{English, French}
 
+// Choice is one entry of a page's language switch: a language, named in itself, and
+// whether the page is shown in it.
+type Choice struct {
+	Code    Lang
+	Name    string
+	Current bool
+}
+
+// Choices is the language switch of a page shown in cur: every language of Langs.
+func Choices(cur Lang) []Choice {
+	names := map[Lang]string{English: "English", French: "Français"}
+	out := make([]Choice, len(Langs))
+	for i, l := range Langs {
+		out[i] = Choice{Code: l, Name: names[l], Current: l == cur}
+	}
+	return out
+}
+
 var matcher = language.NewMatcher([]language.Tag{language.English, language.French})
 
 // Parse returns the Lang s names ("en", "fr"), and whether it names one.

@@ -162,7 +162,7 @@ type serverRow struct {
 
 type pageData struct {
 	Lang     i18n.Lang
-	Langs    []pageLang
+	Langs    []i18n.Choice
 	Messages map[string]string // what pages.js needs to write in Lang
 	Token    string
 	CSS      template.CSS
@@ -187,7 +187,7 @@ func (p *pages) data(w http.ResponseWriter, r *http.Request) (*pageData, error) 
 		return nil, err
 	}
 	l := p.lang(w, r)
-	d := &pageData{Lang: l, Langs: pageLangs(l), Messages: pageMessages.For(l), Token: p.guard.Token(), CSS: template.CSS(pagesCSS), JS: template.JS(pagesJS), Master: p.m.cfg.Name, Self: p.m.opts.Engine != nil}
+	d := &pageData{Lang: l, Langs: i18n.Choices(l), Messages: pageMessages.For(l), Token: p.guard.Token(), CSS: template.CSS(pagesCSS), JS: template.JS(pagesJS), Master: p.m.cfg.Name, Self: p.m.opts.Engine != nil}
 	modules := map[string]bool{}
 	for _, v := range views {
 		for mod := range v.Versions {

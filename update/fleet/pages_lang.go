@@ -26,17 +26,6 @@ func (p *pages) lang(w http.ResponseWriter, r *http.Request) i18n.Lang {
 	return i18n.Negotiate(r.Header.Get("Accept-Language"), chosen, p.m.opts.Lang)
 }
 
-// pageLang is one entry of the pages' language switch.
-type pageLang struct {
-	Code    i18n.Lang
-	Name    string
-	Current bool
-}
-
-func pageLangs(cur i18n.Lang) []pageLang {
-	return []pageLang{{i18n.English, "English", cur == i18n.English}, {i18n.French, "Français", cur == i18n.French}}
-}
-
 // The pages' words for operation kinds and server states.
 var (
 	kindLabels  = map[Kind]string{KindAddUpdate: "add update", KindPropagate: "propagate", KindApply: "apply"}

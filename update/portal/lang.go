@@ -32,17 +32,6 @@ func (p *Portal) lang(w http.ResponseWriter, r *http.Request) i18n.Lang {
 	return i18n.Negotiate(r.Header.Get("Accept-Language"), chosen, configured)
 }
 
-// langLink is one entry of the page's language switch.
-type langLink struct {
-	Code    i18n.Lang
-	Name    string
-	Current bool
-}
-
-func langLinks(cur i18n.Lang) []langLink {
-	return []langLink{{i18n.English, "English", cur == i18n.English}, {i18n.French, "Français", cur == i18n.French}}
-}
-
 // tr writes msg in l.
 func tr(l i18n.Lang, msg string, args ...any) string { return messages.T(l, msg, args...) }
 

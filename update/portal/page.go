@@ -246,7 +246,7 @@ func progressBytes(l i18n.Lang, done, total int64) string {
 
 type pageData struct {
 	Lang       i18n.Lang
-	Langs      []langLink
+	Langs      []i18n.Choice
 	Messages   map[string]string // what portal.js needs to write in Lang
 	Token      string
 	Session    bool // signed in through the form: the page offers to sign out
@@ -341,7 +341,7 @@ func (p *Portal) servePage(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	l := p.lang(w, r)
-	data := pageData{Lang: l, Langs: langLinks(l), Messages: messages.For(l), Token: p.guard.Token(), Session: pageguard.AuthOf(r) == pageguard.AuthSession, CSS: template.CSS(pageCSS), JS: template.JS(pageJS)}
+	data := pageData{Lang: l, Langs: i18n.Choices(l), Messages: messages.For(l), Token: p.guard.Token(), Session: pageguard.AuthOf(r) == pageguard.AuthSession, CSS: template.CSS(pageCSS), JS: template.JS(pageJS)}
 	mods, err := p.b.Modules(r.Context())
 	if err != nil {
 		p.log.Error("portal: modules", "err", err)
