@@ -177,31 +177,12 @@ func TestFaultMasterKilledMidApply(t *testing.T) {
 	if d.client, err = fleet.NewClient(d.url, adminToken, ""); err != nil {
 		t.Fatal(err)
 	}
-	flags := t.TempDir()
-	block, reached := filepath.Join(flags, "block"), filepath.Join(flags, "reached")
-	s := d.newSlave("s1", slaveOpts{hook: "if [ -f '" + block + "' ]; then touch '" + reached + "'; while [ -f '" + block + "' ]; do sleep 0.1; done; fi\n"})
-	d.waitServers("s1")
-	if _, err := d.client.AddUpdate(ctx, "v2", d.pack("app", "2.0.0", map[string]string{"index.html": "v2"}), "", "", nil); err != nil {
-		t.Fatal(err)
-	}
-	writeFile(t, block, "")
-	rep, err := d.client.Start(ctx, fleet.OperationRequest{Kind: fleet.KindApply, Update: "v2", All: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(20 * time.Millisecond) {
-		if _, err := os.Stat(reached); err == nil {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatal("the install never reached its PREINSTALL hook")
-		}
-	}
+	s, rep, release := d.applyHeld(ctx, t)
 	if err := mp.cmd.Process.Kill(); err != nil {
 		t.Fatal(err)
 	}
 	mp.cmd.Wait()
-	os.Remove(block)
+	release()
 	// The slave finishes its install while the master is down.
 	for deadline := time.Now().Add(30 * time.Second); updatetest.ReadTree(t, filepath.Join(s.dir, "app"))["index.html"] != "v2"; time.Sleep(20 * time.Millisecond) {
 		if time.Now().After(deadline) {
@@ -273,28 +254,9 @@ func TestFaultStoreReadOnly(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	flags := t.TempDir()
-	block, reached := filepath.Join(flags, "block"), filepath.Join(flags, "reached")
-	s := d.newSlave("s1", slaveOpts{hook: "if [ -f '" + block + "' ]; then touch '" + reached + "'; while [ -f '" + block + "' ]; do sleep 0.1; done; fi\n"})
-	d.waitServers("s1")
-	if _, err := d.client.AddUpdate(ctx, "v2", d.pack("app", "2.0.0", map[string]string{"index.html": "v2"}), "", "", nil); err != nil {
-		t.Fatal(err)
-	}
-	writeFile(t, block, "")
-	rep, err := d.client.Start(ctx, fleet.OperationRequest{Kind: fleet.KindApply, Update: "v2", All: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(20 * time.Millisecond) {
-		if _, err := os.Stat(reached); err == nil {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatal("the install never reached its PREINSTALL hook")
-		}
-	}
+	s, rep, release := d.applyHeld(ctx, t)
 	readOnly(true)
-	os.Remove(block)
+	release()
 	for deadline := time.Now().Add(30 * time.Second); updatetest.ReadTree(t, filepath.Join(s.dir, "app"))["index.html"] != "v2"; time.Sleep(20 * time.Millisecond) {
 		if time.Now().After(deadline) {
 			t.Fatal("the slave did not finish its install")
@@ -324,4 +286,32 @@ func TestFaultStoreReadOnly(t *testing.T) {
 			t.Fatalf("once the store takes writes again: %s (the slave runs v2)", got)
 		}
 	}
+}
+
+// applyHeld enrols slave s1 with a PREINSTALL hook that waits while a flag file
+// exists, starts an apply of a new update v2 (app 2.0.0) to every server, and
+// returns once s1's install waits in that hook; release lets it go on.
+func (d *domain) applyHeld(ctx context.Context, t *testing.T) (s *slave, rep *fleet.Report, release func()) {
+	t.Helper()
+	flags := t.TempDir()
+	block, reached := filepath.Join(flags, "block"), filepath.Join(flags, "reached")
+	s = d.newSlave("s1", slaveOpts{hook: "if [ -f '" + block + "' ]; then touch '" + reached + "'; while [ -f '" + block + "' ]; do sleep 0.1; done; fi\n"})
+	d.waitServers("s1")
+	if _, err := d.client.AddUpdate(ctx, "v2", d.pack("app", "2.0.0", map[string]string{"index.html": "v2"}), "", "", nil); err != nil {
+		t.Fatal(err)
+	}
+	writeFile(t, block, "")
+	rep, err := d.client.Start(ctx, fleet.OperationRequest{Kind: fleet.KindApply, Update: "v2", All: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		if _, err := os.Stat(reached); err == nil {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the install never reached its PREINSTALL hook")
+		}
+	}
+	return s, rep, func() { os.Remove(block) }
 }
