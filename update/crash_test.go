@@ -81,18 +81,20 @@ func TestCrashMatrix(t *testing.T) {
 	}
 }
 
-func crashMatrix(t *testing.T, strategy Strategy, op string) {
+// crashBase builds in base the state every crash of op starts from, as a copy: 1.0.0
+// installed and 2.0.0 downloaded (install), or 2.0.0 installed with 1.0.0 kept
+// (rollback). cfg is the configuration of such a copy at dir.
+func crashBase(t *testing.T, strategy Strategy, op string) (base string, cfg func(dir string) Config) {
+	t.Helper()
 	platform := runtime.GOOS + "/" + runtime.GOARCH
 	repo := updatetest.NewRepo(t)
 	repo.Publish("web", "1.0.0", platform, crashV1)
 	repo.Publish("web", "2.0.0", platform, crashV2)
-	base := t.TempDir()
-	cfg := func(dir string) Config {
+	base = t.TempDir()
+	cfg = func(dir string) Config {
 		return Config{Source: repo.Dir, Keys: []string{repo.PubFile}, StateDir: filepath.Join(dir, "state"),
 			Modules: []ModuleConfig{{Name: "web", Path: filepath.Join(dir, "srv", "web"), Strategy: strategy, MaintenanceFile: "app_offline.htm"}}}
 	}
-	// The baseline: 1.0.0 installed and 2.0.0 downloaded (install) or 2.0.0 installed
-	// with 1.0.0 kept (rollback).
 	os.MkdirAll(filepath.Join(base, "srv"), 0o755)
 	e, err := New(cfg(base), updatetest.WithoutSync())
 	require.NoError(t, err)
@@ -101,12 +103,19 @@ func crashMatrix(t *testing.T, strategy Strategy, op string) {
 	require.NoError(t, err)
 	if op == "rollback" {
 		_, err = e.Install(ctx, "web", InstallOptions{})
-		require.NoError(t, err)
 	} else {
-		rep, err := e.Check(ctx)
-		require.NoError(t, err)
-		require.NoError(t, e.Download(ctx, "web", rep.Modules[0].Selection))
+		var rep *CheckReport
+		if rep, err = e.Check(ctx); err == nil {
+			err = e.Download(ctx, "web", rep.Modules[0].Selection)
+		}
 	}
+	require.NoError(t, err)
+	return base, cfg
+}
+
+func crashMatrix(t *testing.T, strategy Strategy, op string) {
+	base, cfg := crashBase(t, strategy, op)
+	ctx := context.Background()
 	baseSerial := TrustedSerial(filepath.Join(base, "state"))
 	oldTree, newTree, oldV, newV := crashV1, crashV2, "1.0.0", "2.0.0"
 	if op == "rollback" {
@@ -244,30 +253,8 @@ func TestDoubleCrash(t *testing.T) {
 }
 
 func doubleCrash(t *testing.T, strategy Strategy, op string) {
-	platform := runtime.GOOS + "/" + runtime.GOARCH
-	repo := updatetest.NewRepo(t)
-	repo.Publish("web", "1.0.0", platform, crashV1)
-	repo.Publish("web", "2.0.0", platform, crashV2)
-	base := t.TempDir()
-	cfg := func(dir string) Config {
-		return Config{Source: repo.Dir, Keys: []string{repo.PubFile}, StateDir: filepath.Join(dir, "state"),
-			Modules: []ModuleConfig{{Name: "web", Path: filepath.Join(dir, "srv", "web"), Strategy: strategy, MaintenanceFile: "app_offline.htm"}}}
-	}
-	os.MkdirAll(filepath.Join(base, "srv"), 0o755)
-	e, err := New(cfg(base), updatetest.WithoutSync())
-	require.NoError(t, err)
+	base, cfg := crashBase(t, strategy, op)
 	ctx := context.Background()
-	_, err = e.Install(ctx, "web", InstallOptions{Version: "1.0.0"})
-	require.NoError(t, err)
-	if op == "rollback" {
-		_, err = e.Install(ctx, "web", InstallOptions{})
-	} else {
-		var rep *CheckReport
-		if rep, err = e.Check(ctx); err == nil {
-			err = e.Download(ctx, "web", rep.Modules[0].Selection)
-		}
-	}
-	require.NoError(t, err)
 	trees := []map[string]string{crashV1, crashV2}
 	if op == "rollback" {
 		trees = []map[string]string{crashV2, crashV1}
