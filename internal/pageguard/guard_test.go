@@ -9,34 +9,16 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/require"
 
 	"github.com/upkeep-go/upkeep/internal/pageguard"
+	"github.com/upkeep-go/upkeep/internal/testenv"
 )
 
 const secret = "a-secret-of-the-token-file"
-
-// clock is a settable time.
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *clock) now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *clock) add(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = c.t.Add(d)
-}
 
 // app is what stands behind the guard in these tests: a page, a state-changing
 // route, the login and logout routes.
@@ -381,9 +363,9 @@ func TestSecret(t *testing.T) {
 // is known to its own guard only.
 func TestSession(t *testing.T) {
 	t.Parallel()
-	clk := &clock{t: time.Date(2026, 3, 2, 9, 0, 0, 0, time.UTC)}
-	s := newServer(t, pageguard.Options{Addr: "listener", Secret: secret, Cookie: "sid", CookiePath: "/x/", Now: clk.now})
-	other := newServer(t, pageguard.Options{Addr: "listener", Secret: secret, Cookie: "sid", CookiePath: "/x/", Now: clk.now})
+	clk := testenv.NewClock(time.Date(2026, 3, 2, 9, 0, 0, 0, time.UTC))
+	s := newServer(t, pageguard.Options{Addr: "listener", Secret: secret, Cookie: "sid", CookiePath: "/x/", Now: clk.Now})
+	other := newServer(t, pageguard.Options{Addr: "listener", Secret: secret, Cookie: "sid", CookiePath: "/x/", Now: clk.Now})
 	tok := pageguard.TokenHeader + ": " + s.g.Token()
 
 	a := s.login(secret)
@@ -419,9 +401,9 @@ func TestSession(t *testing.T) {
 	require.Equal(t, http.StatusUnauthorized, other.do("POST", "/api/do", "", cookie, pageguard.TokenHeader+": "+other.g.Token()).status,
 		"another process with the same secret knows no session")
 
-	clk.add(pageguard.DefaultSessionTTL - time.Second)
+	clk.Add(pageguard.DefaultSessionTTL - time.Second)
 	require.Equal(t, 202, s.do("POST", "/api/do", "", cookie, tok).status, "a second before its end")
-	clk.add(time.Second)
+	clk.Add(time.Second)
 	require.Equal(t, 401, s.do("POST", "/api/do", "", cookie, tok).status, "expired")
 	require.Equal(t, 401, s.do("GET", "/", "", cookie).status, "expired: the page shows the login")
 
@@ -433,9 +415,9 @@ func TestSession(t *testing.T) {
 	require.Equal(t, 401, s.do("POST", "/api/do", "", cookie, tok).status, "logged out")
 	require.Equal(t, 200, s.do("GET", "/", "", sessionCookie(t, s.login(secret))).status)
 
-	short := newServer(t, pageguard.Options{Addr: "listener", Secret: secret, SessionTTL: time.Minute, Now: clk.now})
+	short := newServer(t, pageguard.Options{Addr: "listener", Secret: secret, SessionTTL: time.Minute, Now: clk.Now})
 	cookie = sessionCookie(t, short.login(secret))
-	clk.add(time.Minute)
+	clk.Add(time.Minute)
 	require.Equal(t, 401, short.do("GET", "/api/do", "", cookie).status)
 }
 
@@ -444,8 +426,8 @@ func TestSession(t *testing.T) {
 // time, and a success clears the count.
 func TestThrottle(t *testing.T) {
 	t.Parallel()
-	clk := &clock{t: time.Date(2026, 3, 2, 9, 0, 0, 0, time.UTC)}
-	s := newServer(t, pageguard.Options{Addr: "listener", Secret: secret, Now: clk.now})
+	clk := testenv.NewClock(time.Date(2026, 3, 2, 9, 0, 0, 0, time.UTC))
+	s := newServer(t, pageguard.Options{Addr: "listener", Secret: secret, Now: clk.Now})
 	wrongBearer := "Authorization: Bearer not-it"
 	for i := range pageguard.MaxLoginFailures - 1 {
 		require.Equal(t, 401, s.login("wrong").status, i)
@@ -474,17 +456,17 @@ func TestThrottle(t *testing.T) {
 	}
 	require.Equal(t, 200, s.do("GET", "/healthz", "").status, "public paths stay")
 
-	clk.add(pageguard.LoginBackoff)
+	clk.Add(pageguard.LoginBackoff)
 	require.Equal(t, 401, s.login("wrong").status)
 	a := s.login(secret)
 	require.Equal(t, http.StatusTooManyRequests, a.status)
 	require.Equal(t, "60", a.h.Get("Retry-After"), "the lock doubles")
-	clk.add(time.Minute)
+	clk.Add(time.Minute)
 	require.Equal(t, 202, s.do("POST", "/api/do", "", "Authorization: Bearer "+secret).status)
 	require.Equal(t, 401, s.login("wrong").status, "the success cleared the count")
 
 	for range 40 {
-		clk.add(pageguard.MaxLoginBackoff)
+		clk.Add(pageguard.MaxLoginBackoff)
 		s.login("wrong")
 	}
 	a = s.login(secret)

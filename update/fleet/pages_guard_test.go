@@ -8,39 +8,21 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/upkeep-go/upkeep/internal/testenv"
 	"github.com/upkeep-go/upkeep/update/fleet"
 )
 
 var regexpToken = regexp.MustCompile(`name="token" value="([0-9a-f]+)"`)
 
-// clock is a settable time for a master's sessions and login throttle.
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *clock) now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *clock) add(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = c.t.Add(d)
-}
-
 // clockMaster serves a second master over d's store whose clock the test moves.
-func clockMaster(t *testing.T, d *domain) (*pagesClient, *clock) {
-	c := &clock{t: time.Date(2026, 3, 2, 9, 0, 0, 0, time.UTC)}
-	m, err := fleet.NewMaster(d.cfg, d.store, d.kr, fleet.MasterOptions{PackDir: filepath.Join(d.dir, "packs2"), Now: c.now})
+func clockMaster(t *testing.T, d *domain) (*pagesClient, *testenv.Clock) {
+	c := testenv.NewClock(time.Date(2026, 3, 2, 9, 0, 0, 0, time.UTC))
+	m, err := fleet.NewMaster(d.cfg, d.store, d.kr, fleet.MasterOptions{PackDir: filepath.Join(d.dir, "packs2"), Now: c.Now})
 	require.NoError(t, err)
 	srv := httptest.NewServer(m)
 	t.Cleanup(srv.Close)
@@ -135,10 +117,10 @@ func TestPagesSession(t *testing.T) {
 	cookie := map[string]string{"Cookie": ck.Name + "=" + ck.Value}
 	resp, _ := c.do("GET", "/ui/", nil, cookie)
 	require.Equal(t, http.StatusOK, resp.StatusCode)
-	clk.add(11 * time.Hour)
+	clk.Add(11 * time.Hour)
 	resp, _ = c.do("GET", "/ui/", nil, cookie)
 	require.Equal(t, http.StatusOK, resp.StatusCode)
-	clk.add(time.Hour + time.Second)
+	clk.Add(time.Hour + time.Second)
 	resp, _ = c.do("GET", "/ui/", nil, cookie)
 	require.Equal(t, http.StatusSeeOther, resp.StatusCode, "the session outlived 12 h")
 
@@ -170,7 +152,7 @@ func TestPagesLoginThrottled(t *testing.T) {
 	resp, out := c.do("GET", "/ui/api/operations/x", nil, map[string]string{"Authorization": "Bearer " + adminToken})
 	require.Equal(t, http.StatusTooManyRequests, resp.StatusCode, "the bearer is the same secret: %s", out)
 	require.Equal(t, "throttled", jsonCode(t, resp, out))
-	clk.add(time.Hour)
+	clk.Add(time.Hour)
 	c.cookie(adminToken)
 }
 
