@@ -25,6 +25,7 @@ func TestConfigErrorInCode(t *testing.T) {
 		{func(c *update.Config) { c.Modules[1].Path = "" }, "update: config Modules[1].Path: missing"},
 		{func(c *update.Config) { c.Modules[0].MaintenanceFile = "../x" }, `update: config Modules[0].MaintenanceFile: "../x" must be a plain file name`},
 		{func(c *update.Config) { c.Retention = -1 }, "update: config Retention: must be at least 1"},
+		{func(c *update.Config) { c.Workers = -2 }, "update: config Workers: must be at least 1 (or 0 for GOMAXPROCS), got -2"},
 		{func(c *update.Config) { c.Modules[1].Kind = "tape" }, `update: config Modules[1].Kind: "tape": want "files" or "database"`},
 		{func(c *update.Config) { c.Modules[1].Kind = update.KindDatabase }, `update: config Modules[1].Database: missing: a database module needs {"driver":…,"dsn":…}`},
 		{func(c *update.Config) {
