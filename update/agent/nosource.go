@@ -23,10 +23,11 @@ func (c *Config) fleetSlave() bool {
 }
 
 // engineOptions returns the options update.New needs for this configuration besides
-// the configuration itself (NewEngine adds them): for a fleet slave's that names no source, a source that
-// answers every fetch with ErrNoSource. The engine's Config().Source is then "", and
-// Run makes no scheduled check (a source set later through the settings starts
-// them). Otherwise none (update.New then asks for a source as it always does).
+// the configuration itself (NewEngine adds them): for a fleet slave's that names no
+// source, a source that answers every fetch with ErrNoSource. The engine's
+// Config().Source is then "", and Run makes no scheduled check (a source set later
+// through the settings starts them). Otherwise none (update.New then asks for a
+// source as it always does).
 func (c *Config) engineOptions() []update.Option {
 	if c.Source != "" || !c.fleetSlave() {
 		return nil
