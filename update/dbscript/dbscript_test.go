@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"database/sql"
+	"database/sql/driver"
 	"errors"
 	"maps"
 	"os"
@@ -14,10 +15,12 @@ import (
 	"sync"
 	"testing"
 	"testing/fstest"
+	"time"
 
 	"github.com/stretchr/testify/require"
 	"github.com/upkeep-go/upkeep/internal/testenv"
 	"github.com/upkeep-go/upkeep/update/dbscript"
+	"modernc.org/sqlite"
 )
 
 var pgServer testenv.PostgresServer
@@ -354,6 +357,106 @@ func TestSchemaOtherThanPublishers(t *testing.T) {
 	})
 }
 
+// TestInstallFailureKeepsScriptsBeforeIt: when the install's transaction fails at
+// its second script, or its schema after differs from the publisher's only because
+// of its second script, the scripts run again one transaction each: the first
+// stays applied and the error names the second.
+func TestInstallFailureKeepsScriptsBeforeIt(t *testing.T) {
+	forEachDriver(t, func(t *testing.T, e *env) {
+		ctx := context.Background()
+		_, err := e.r.Apply(ctx, e.pack(t, 2, nil))
+		require.NoError(t, err)
+		bad := "-- fails\nCREATE TABLE t4 (a INTEGER);\nINSERT INTO no_such_table VALUES (1);\n"
+		p := e.pack(t, 3, map[string]string{"0004_bad.sql": bad})
+		_, err = e.r.Apply(ctx, p)
+		var se *dbscript.Error
+		require.ErrorAs(t, err, &se)
+		require.Equal(t, dbscript.CodeScriptFailed, se.Code)
+		require.Equal(t, "0004_bad.sql", se.Script)
+		require.Equal(t, 3, se.Line)
+		require.Equal(t, []string{"0001_init.sql:auto", "0002_notes.sql:auto", "0003_statuses.sql:auto"}, e.modes(t))
+		st, err := e.r.Status(ctx, e.pack(t, 3, nil))
+		require.NoError(t, err)
+		require.Equal(t, dbscript.StateStandard, st.State)
+		require.Equal(t, e.fps[3], st.Fingerprint)
+		_, err = e.db.Exec(`SELECT a FROM t4`)
+		require.Error(t, err)
+	})
+	forEachDriver(t, func(t *testing.T, e *env) {
+		ctx := context.Background()
+		_, err := e.r.Apply(ctx, e.pack(t, 2, nil))
+		require.NoError(t, err)
+		p := e.pack(t, 4, nil)
+		p.Fingerprints[e.driver][4] = e.fps[2]
+		_, err = e.r.Apply(ctx, p)
+		require.ErrorIs(t, err, dbscript.ErrScriptFailed)
+		var se *dbscript.Error
+		require.ErrorAs(t, err, &se)
+		require.Equal(t, "0004_trigger.sql", se.Script)
+		require.Contains(t, err.Error(), "publisher's")
+		require.Equal(t, []string{"0001_init.sql:auto", "0002_notes.sql:auto", "0003_statuses.sql:auto"}, e.modes(t))
+	})
+}
+
+// TestInstallNeedsCommitBetweenScripts: PostgreSQL refuses to use an enum value in
+// the transaction that added it, so an install whose scripts add a value and then
+// use it fails in one transaction: it is applied one transaction per script, and
+// the database is standard after.
+func TestInstallNeedsCommitBetweenScripts(t *testing.T) {
+	fsys := fstest.MapFS{
+		"upkeep/db/0001_mood.sql":  {Data: []byte("CREATE TYPE mood AS ENUM ('calm');\nCREATE TABLE people (id INTEGER PRIMARY KEY, m mood NOT NULL DEFAULT 'calm');\n")},
+		"upkeep/db/0002_happy.sql": {Data: []byte("ALTER TYPE mood ADD VALUE 'happy';\n")},
+		"upkeep/db/0003_use.sql":   {Data: []byte("ALTER TABLE people ALTER COLUMN m SET DEFAULT 'happy';\nINSERT INTO people (id) VALUES (1);\n")},
+	}
+	fps, listings := buildFingerprints(t, dbscript.Postgres, fsys)
+	p, err := dbscript.Load(fsys)
+	require.NoError(t, err)
+	p.Fingerprints = dbscript.Fingerprints{dbscript.Postgres: fps}
+	p.Listings = dbscript.Listings{dbscript.Postgres: listings}
+	_, db := newDB(t, dbscript.Postgres)
+	r, err := dbscript.New(db, dbscript.Postgres)
+	require.NoError(t, err)
+	ctx := context.Background()
+	res, err := r.Apply(ctx, p)
+	require.NoError(t, err)
+	require.Len(t, res.Applied, 3)
+	st, err := r.Status(ctx, p)
+	require.NoError(t, err)
+	require.Equal(t, dbscript.StateStandard, st.State)
+	var m string
+	require.NoError(t, db.QueryRow(`SELECT m::text FROM people`).Scan(&m))
+	require.Equal(t, "happy", m)
+}
+
+// TestObjectsWithoutHistory: a database where nothing was applied but that holds
+// an object (each kind a listing shows on its own) is customised, not empty, and an
+// install runs nothing there.
+func TestObjectsWithoutHistory(t *testing.T) {
+	for _, obj := range []struct{ name, sql string }{
+		{"table", `CREATE TABLE legacy (id INTEGER)`},
+		{"view", `CREATE VIEW legacy AS SELECT 1 AS one`},
+		{"sequence", `CREATE SEQUENCE legacy`},
+		{"function", `CREATE FUNCTION legacy() RETURNS integer LANGUAGE sql AS 'SELECT 1'`},
+	} {
+		t.Run(obj.name, func(t *testing.T) {
+			forEachDriver(t, func(t *testing.T, e *env) {
+				if e.driver == dbscript.SQLite && (obj.name == "sequence" || obj.name == "function") {
+					t.Skip("SQLite has no " + obj.name + "s")
+				}
+				e.exec(t, obj.sql)
+				ctx := context.Background()
+				st, err := e.r.Status(ctx, e.pack(t, 2, nil))
+				require.NoError(t, err)
+				require.Equal(t, dbscript.StateCustomised, st.State)
+				require.NotEmpty(t, st.Live.Objects)
+				_, err = e.r.Apply(ctx, e.pack(t, 2, nil))
+				require.ErrorIs(t, err, dbscript.ErrSchemaDrift)
+				require.Empty(t, e.modes(t))
+			})
+		})
+	}
+}
+
 func TestEditedHistory(t *testing.T) {
 	forEachDriver(t, func(t *testing.T, e *env) {
 		ctx := context.Background()
@@ -420,9 +523,18 @@ func TestMarkApplied(t *testing.T) {
 	})
 }
 
-// TestCrashBetweenScripts kills a process applying scripts right after its first
-// script committed: the history says exactly what ran, and a new run continues.
-func TestCrashBetweenScripts(t *testing.T) {
+// pauseScript is script 0003 with, after its statements, one that waits: on
+// SQLite a function TestCrashChild registers, which says "paused" and waits for
+// ever; on PostgreSQL a long sleep, which the test finds in pg_stat_activity.
+var pauseScript = map[dbscript.Driver]string{
+	dbscript.SQLite:   scripts[2].sql[dbscript.SQLite] + "SELECT upkeep_test_pause();\n",
+	dbscript.Postgres: scripts[2].sql[dbscript.Postgres] + "SELECT pg_sleep(600);\n",
+}
+
+// TestCrashDuringInstall kills the process while an install's third script runs,
+// after two others ran: the install applies all its scripts or none, so none is
+// in the history, the schema is still empty, and the next install applies them all.
+func TestCrashDuringInstall(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts child processes")
 	}
@@ -433,42 +545,65 @@ func TestCrashBetweenScripts(t *testing.T) {
 		require.NoError(t, err)
 		cmd.Stderr = os.Stderr
 		require.NoError(t, cmd.Start())
-		line, err := bufio.NewReader(out).ReadString('\n')
-		require.NoError(t, err, "child said %q", line)
-		require.Equal(t, "applied 0001_init.sql\n", line)
+		t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+		ctx := context.Background()
+		if e.driver == dbscript.SQLite {
+			line, err := bufio.NewReader(out).ReadString('\n')
+			require.NoError(t, err, "child said %q", line)
+			require.Equal(t, "paused\n", line)
+		} else {
+			require.Eventually(t, func() bool {
+				var n int
+				return e.db.QueryRowContext(ctx, sleeping("count(*)")).Scan(&n) == nil && n == 1
+			}, 30*time.Second, 20*time.Millisecond)
+		}
 		require.NoError(t, cmd.Process.Kill())
 		cmd.Wait()
+		if e.driver == dbscript.Postgres {
+			// The server ends the dead client's session, as it does when it next
+			// hears from it.
+			_, err := e.db.ExecContext(ctx, sleeping("pg_terminate_backend(pid)"))
+			require.NoError(t, err)
+		}
 
-		ctx := context.Background()
-		require.Equal(t, []string{"0001_init.sql:auto"}, e.modes(t))
+		require.Empty(t, e.modes(t))
 		p := e.pack(t, 4, nil)
 		st, err := e.r.Status(ctx, p)
 		require.NoError(t, err)
-		require.Equal(t, dbscript.StateStandard, st.State)
-		require.Equal(t, e.fps[1], st.Fingerprint)
+		require.Equal(t, dbscript.StateEmpty, st.State)
 		res, err := e.r.Apply(ctx, p)
 		require.NoError(t, err)
-		require.Len(t, res.Applied, 3)
+		require.Len(t, res.Applied, 4)
 		require.Len(t, e.modes(t), 4)
+		st, err = e.r.Status(ctx, p)
+		require.NoError(t, err)
+		require.Equal(t, dbscript.StateStandard, st.State)
+		require.Equal(t, e.fps[4], st.Fingerprint)
 	})
 }
 
-// TestCrashChild is the process TestCrashBetweenScripts kills.
+// sleeping selects what of the sessions that run pauseScript's sleep.
+func sleeping(what string) string {
+	return `SELECT ` + what + ` FROM pg_stat_activity WHERE query LIKE '%pg_sleep(600)%' AND pid <> pg_backend_pid()`
+}
+
+// TestCrashChild is the process TestCrashDuringInstall kills.
 func TestCrashChild(t *testing.T) {
 	env := os.Getenv("DBSCRIPT_CRASH_CHILD")
 	if env == "" {
-		t.Skip("run by TestCrashBetweenScripts")
+		t.Skip("run by TestCrashDuringInstall")
 	}
 	d, dsn, _ := strings.Cut(env, "\n")
+	sqlite.MustRegisterScalarFunction("upkeep_test_pause", 0, func(*sqlite.FunctionContext, []driver.Value) (driver.Value, error) {
+		os.Stdout.WriteString("paused\n")
+		time.Sleep(time.Hour) // killed here, within the install's transaction
+		return nil, nil
+	})
 	db, err := dbscript.Open(dbscript.Driver(d), dsn)
 	require.NoError(t, err)
-	p, err := dbscript.Load(files(dbscript.Driver(d), len(scripts), nil))
+	p, err := dbscript.Load(files(dbscript.Driver(d), len(scripts), map[string]string{scripts[2].name: pauseScript[dbscript.Driver(d)]}))
 	require.NoError(t, err)
-	stop := make(chan struct{})
-	r, err := dbscript.New(db, dbscript.Driver(d), dbscript.WithProgress(func(a dbscript.Applied) {
-		os.Stdout.WriteString("applied " + a.Name + "\n")
-		<-stop // killed here, between scripts
-	}))
+	r, err := dbscript.New(db, dbscript.Driver(d))
 	require.NoError(t, err)
 	_, err = r.Apply(context.Background(), p)
 	t.Fatal("not killed", err)

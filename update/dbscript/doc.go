@@ -17,8 +17,12 @@
 // history table, which the database's users can edit; otherwise (a script run by
 // hand, or marked applied, no baseline file) it is the publisher's for the last
 // applied script. A database whose live fingerprint equals the expected one is
-// standard: [Runner.Apply] runs the pending scripts in order, each in its own
-// transaction with its history row, within [WithScriptTimeout]. A database that
+// standard: [Runner.Apply] runs the pending scripts in order, in one transaction
+// with their history rows, each within [WithScriptTimeout], and checks the schema
+// after the last against the publisher's, so that an install applies all its
+// scripts or none; when that fails, it runs them again one transaction each,
+// checked after each, which keeps the scripts before the failing one and names
+// it. A database that
 // differs is customised: [Runner.Apply] refuses with [CodeSchemaDrift] while scripts
 // are pending and succeeds once none is, [Runner.Status] lists the drift, and a
 // person runs the scripts one by one with [Runner.ApplyNext] or records one run by

@@ -54,6 +54,11 @@ type dialect interface {
 	begin(ctx context.Context, tx *sql.Tx, schema, table string, timeout time.Duration) error
 	// beginRead prepares a read-only transaction: search path only, no lock.
 	beginRead(ctx context.Context, tx *sql.Tx, schema string) error
+	// blank reports whether the schema holds nothing list could return: no
+	// relation or function (the history table excluded) on PostgreSQL, no row of
+	// sqlite_schema but the history table's and SQLite's own on SQLite. It may say
+	// false of a schema whose listing is empty, never true of one whose is not.
+	blank(ctx context.Context, q querier, schema, table string) (bool, error)
 	// list reads the schema's objects, the history table excluded.
 	list(ctx context.Context, q querier, schema, table string) ([]Object, error)
 	historyExists(ctx context.Context, q querier, schema, table string) (bool, error)
@@ -63,6 +68,8 @@ type dialect interface {
 	// lineOf returns the line within a failed statement the server's error points
 	// at (0 when it does not say) and the server's message.
 	lineOf(err error, stmt string) (int, string)
+	// timedOut reports whether a statement's error is the server's time limit.
+	timedOut(err error) bool
 }
 
 func dialectOf(d Driver) (dialect, error) {

@@ -3,14 +3,17 @@ package dbscript_test
 import (
 	"context"
 	"database/sql"
+	"database/sql/driver"
 	"os"
 	"path/filepath"
+	"sync/atomic"
 	"testing"
 	"testing/fstest"
 	"time"
 
 	"github.com/stretchr/testify/require"
 	"github.com/upkeep-go/upkeep/update/dbscript"
+	"modernc.org/sqlite"
 )
 
 // TestCustomisedNothingPendingApplies: a customised database whose pending scripts a
@@ -208,17 +211,42 @@ func TestBaselineOutOfReach(t *testing.T) {
 	})
 }
 
+// foreverRuns counts the runs of TestScriptTimeout's script on SQLite, through a
+// function it calls.
+var foreverRuns atomic.Int32
+
+func init() {
+	sqlite.MustRegisterScalarFunction("upkeep_test_run", 0, func(*sqlite.FunctionContext, []driver.Value) (driver.Value, error) {
+		return int64(foreverRuns.Add(1)), nil
+	})
+}
+
 // TestScriptTimeout: a script that never ends is rolled back whole after the script
-// timeout, with code script_failed and "timed out" in its message.
+// timeout, with code script_failed and "timed out" in its message; the script before
+// it in the same install stays applied, and the one that timed out ran once.
 func TestScriptTimeout(t *testing.T) {
 	forEachDriver(t, func(t *testing.T, e *env) {
 		ctx := context.Background()
-		_, err := e.r.Apply(ctx, e.pack(t, 2, nil))
+		_, err := e.r.Apply(ctx, e.pack(t, 1, nil))
 		require.NoError(t, err)
+		// Each run counts itself where a rollback does not undo it: a function of
+		// the test on SQLite, a sequence of another schema on PostgreSQL.
 		forever := map[dbscript.Driver]string{
-			dbscript.SQLite:   "CREATE TABLE t3 (a INTEGER);\nINSERT INTO t3 WITH RECURSIVE r(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM r) SELECT n FROM r;\n",
-			dbscript.Postgres: "CREATE TABLE t3 (a INTEGER);\nSELECT pg_sleep(3600);\n",
+			dbscript.SQLite:   "CREATE TABLE t3 (a INTEGER);\nSELECT upkeep_test_run();\nINSERT INTO t3 WITH RECURSIVE r(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM r) SELECT n FROM r;\n",
+			dbscript.Postgres: "CREATE TABLE t3 (a INTEGER);\nSELECT nextval('upkeep_test.runs');\nSELECT pg_sleep(3600);\n",
 		}[e.driver]
+		runs := func() int {
+			if e.driver == dbscript.SQLite {
+				return int(foreverRuns.Load())
+			}
+			var n int
+			require.NoError(t, e.db.QueryRow(`SELECT CASE WHEN is_called THEN last_value ELSE 0 END FROM upkeep_test.runs`).Scan(&n))
+			return n
+		}
+		if e.driver == dbscript.Postgres {
+			e.exec(t, `CREATE SCHEMA upkeep_test; CREATE SEQUENCE upkeep_test.runs`)
+		}
+		before := runs()
 		p := e.pack(t, 2, map[string]string{"0003_forever.sql": forever})
 		r, err := dbscript.New(e.db, e.driver, dbscript.WithScriptTimeout(time.Second), dbscript.WithBaselineFile(e.baseline))
 		require.NoError(t, err)
@@ -229,7 +257,8 @@ func TestScriptTimeout(t *testing.T) {
 		require.Equal(t, dbscript.CodeScriptFailed, dbscript.CodeOf(err))
 		require.Contains(t, err.Error(), "timed out")
 		require.Contains(t, err.Error(), "0003_forever.sql")
-		require.Len(t, e.modes(t), 2)
+		require.Equal(t, []string{"0001_init.sql:auto", "0002_notes.sql:auto"}, e.modes(t))
+		require.Equal(t, 1, runs()-before, "the script that timed out ran once")
 		_, err = e.db.Exec(`SELECT a FROM t3`)
 		require.Error(t, err, "rolled back whole")
 	})

@@ -64,6 +64,15 @@ func (*pgDialect) historyExists(ctx context.Context, q querier, schema, table st
 	return found, err
 }
 
+func (*pgDialect) blank(ctx context.Context, q querier, schema, table string) (bool, error) {
+	found := false
+	err := collect(ctx, q, `SELECT 1 WHERE EXISTS (SELECT 1 FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+			WHERE n.nspname = $1 AND c.relkind IN ('r', 'p', 'v', 'm', 'f', 'S') AND c.relname <> $2)
+		OR EXISTS (SELECT 1 FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace WHERE n.nspname = $1 AND p.prokind IN ('f', 'p'))`,
+		[]any{schema, table}, 1, func([]string) { found = true })
+	return !found, err
+}
+
 // pgQueries read pg_catalog: each returns kind, name, table, definition and the key
 // of the object's owner ("r" and its table's oid, or "p" and the function's) for the
 // schema arg.ns, the history table arg.t excluded, of the owners whose key is not in
@@ -240,6 +249,11 @@ func pgIdent(s string) string {
 		return s
 	}
 	return quoteIdent(s)
+}
+
+func (*pgDialect) timedOut(err error) bool {
+	var pe *pgconn.PgError
+	return errors.As(err, &pe) && (pe.Code == "57014" || pe.Code == "55P03")
 }
 
 func (*pgDialect) lineOf(err error, stmt string) (int, string) {

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"strings"
 	"time"
 )
@@ -23,7 +24,9 @@ const (
 	ModeMarked Mode = "marked" // run by a person outside upkeep, recorded by MarkApplied
 )
 
-// Applied is one row of the history table.
+// Applied is one row of the history table. Before and After are the fingerprints
+// of the schema before and after the script, "" where it was not read: Apply reads
+// the schema before its first script and after its last.
 type Applied struct {
 	Number    int       `json:"number"`
 	Name      string    `json:"name"`
@@ -105,8 +108,8 @@ func WithClock(now func() time.Time) Option {
 	return func(r *Runner) error { r.now = now; return nil }
 }
 
-// WithProgress sets a function called after each script's transaction committed,
-// with its history row. Default: none.
+// WithProgress sets a function called for each script once the transaction that
+// ran it committed, with its history row, in order. Default: none.
 func WithProgress(f func(Applied)) Option {
 	return func(r *Runner) error { r.progress = f; return nil }
 }
@@ -263,25 +266,35 @@ func (r *Runner) Status(ctx context.Context, p *Pack) (*Status, error) {
 		st, local, err = r.status(ctx, tx, p)
 		return err
 	})
-	if err != nil || st.State != StateCustomised {
-		return st, err
+	if err != nil {
+		return nil, err
+	}
+	r.drift(p, st, local)
+	return st, nil
+}
+
+// drift sets the drift report and what the pending scripts touch of a customised
+// database, from the expected listing: local, the local baseline's, else the
+// publisher's.
+func (r *Runner) drift(p *Pack, st *Status, local *Listing) {
+	if st.State != StateCustomised {
+		return
 	}
 	want := local
+	var err error
 	if want == nil {
 		want, err = p.Listing(r.driver, st.Applied)
 	}
+	st.Touches = map[int][]string{}
 	if err != nil {
 		st.Drift = &Drift{Added: []string{}, Removed: []string{}, Changed: []string{},
 			Unavailable: fmt.Sprintf("no drift report: %v (rebuild the pack with `upkeep db build-fingerprints`)", err)}
-		st.Touches = map[int][]string{}
-		return st, nil
+		return
 	}
 	st.Drift = Compare(want, st.Live)
-	st.Touches = map[int][]string{}
 	for _, s := range st.Pending {
 		st.Touches[s.Number] = Touches(s, st.Drift, st.Live, want)
 	}
-	return st, nil
 }
 
 // status reads the history and the live schema; it returns the local baseline's
@@ -305,8 +318,19 @@ func (r *Runner) status(ctx context.Context, q querier, p *Pack) (*Status, *List
 			st.Pending = append(st.Pending, &p.Scripts[i])
 		}
 	}
-	if st.Live, err = r.listing(ctx, q); err != nil {
-		return nil, nil, err
+	// A database where nothing was applied is empty when its schema holds nothing a
+	// listing could show: a cheap question, on a fresh install, before a whole read.
+	if len(h) == 0 {
+		if blank, err := r.d.blank(ctx, q, r.schema, r.table); err != nil {
+			return nil, nil, fmt.Errorf("dbscript: read the catalog: %w", err)
+		} else if blank {
+			st.Live = newListing(r.driver, nil)
+		}
+	}
+	if st.Live == nil {
+		if st.Live, err = r.listing(ctx, q); err != nil {
+			return nil, nil, err
+		}
 	}
 	st.Fingerprint = st.Live.Fingerprint
 	local, err := r.expected(p, h, st)
@@ -390,7 +414,11 @@ func (r *Runner) exec(ctx context.Context, q querier, s *Script) error {
 			} else {
 				line = st.Line
 			}
-			return &Error{Code: CodeScriptFailed, Number: s.Number, Script: s.Name, Line: line, Err: errors.New(msg)}
+			var e error = errors.New(msg)
+			if r.d.timedOut(err) {
+				e = errScriptTimeout{e}
+			}
+			return &Error{Code: CodeScriptFailed, Number: s.Number, Script: s.Name, Line: line, Err: e}
 		}
 	}
 	return nil
@@ -402,49 +430,46 @@ type Result struct {
 	Applied []Applied // the scripts applied, in order
 }
 
-// Apply brings a standard (or empty) database up to the pack's last script: each
-// pending script runs in its own transaction with its history row. When the live
-// schema matched the publisher's before, the schema after each script must match the
-// pack's fingerprint for it, or the script is rolled back. A failing script is rolled
-// back whole and Apply stops with CodeScriptFailed; the scripts before it stay
-// applied. A customised database with scripts pending gets CodeSchemaDrift and
-// nothing runs; one with nothing pending (a person ran them one by one) is up to
-// date: Apply succeeds, and the database stays customised (Result.Status.Drift).
+// Apply brings a standard (or empty) database up to the pack's last script. The
+// pending scripts run in one transaction with their history rows, each within
+// [WithScriptTimeout], and the schema is read once, after the last: when the live
+// schema matched the publisher's before, it must then match the pack's fingerprint
+// for the last script, or nothing is kept. An install applies all its scripts or
+// none; a crash or a cancelled ctx leaves none.
+//
+// When that fails (a script fails or times out, or the schema after differs), the
+// transaction is rolled back and the scripts run again, one transaction each, the
+// schema checked after each: the scripts before the one at fault stay applied and
+// the error names it. A failing script is rolled back whole and Apply stops with
+// CodeScriptFailed; one that timed out is not run again.
+//
+// A customised database with scripts pending gets CodeSchemaDrift and nothing runs;
+// one with nothing pending (a person ran them one by one) is up to date: Apply
+// succeeds, and the database stays customised (Result.Status.Drift).
 func (r *Runner) Apply(ctx context.Context, p *Pack) (*Result, error) {
-	st, err := r.Status(ctx, p)
-	if err != nil {
-		return nil, err
+	res, done, timedOut, err := r.applyAll(ctx, p)
+	if done || err != nil {
+		return res, err
 	}
-	res := &Result{Status: st}
-	if st.State == StateCustomised {
-		if len(st.Pending) == 0 {
-			r.log.Info("customised database with no script pending: up to date", "applied", st.Applied)
-			return res, nil
-		}
-		return res, driftErr(st)
-	}
-	// The publisher's fingerprints are checked after each script only when this
-	// server's catalog reads as the publisher's did: otherwise the local baseline rules.
-	strict := st.Baseline == "empty" || st.Baseline == "publisher" || p.Fingerprints[r.driver][st.Applied] == st.Fingerprint
+	// One transaction per script, the schema checked after each: what it takes to
+	// keep the scripts before a failing one and to name it.
+	st := res.Status
+	strict := r.strict(p, st)
 	before := st.Fingerprint
 	var last *Listing
 	defer func() {
-		// The listing after the last script applied is the next local baseline; a
-		// failure to record it leaves the publisher's in force.
 		if last != nil {
-			a := res.Applied[len(res.Applied)-1]
-			if err := r.saveBaseline(a, last); err != nil {
-				r.log.Warn("the local baseline was not recorded: the publisher's fingerprint is expected", "script", a.Name, "err", err)
-			}
+			r.keepBaseline(res.Applied[len(res.Applied)-1], last)
 		}
 	}()
-	for _, s := range st.Pending {
+	pending := st.Pending
+	if timedOut != nil {
+		pending = pending[:slices.Index(pending, timedOut.script)]
+	}
+	for _, s := range pending {
 		var want string
 		if strict {
 			want = p.Fingerprints[r.driver][s.Number]
-			if want == "" {
-				r.log.Warn("the pack has no fingerprint for a script: not checked", "script", s.Name, "driver", r.driver)
-			}
 		}
 		// A listing partly read from the runner's cache that missed a change could
 		// only make the local baseline differ from the live schema, which then reads
@@ -456,7 +481,150 @@ func (r *Runner) Apply(ctx context.Context, p *Pack) (*Result, error) {
 		res.Applied = append(res.Applied, *a)
 		before, last = a.After, l
 	}
+	if timedOut != nil {
+		return res, timedOut.err
+	}
 	return res, nil
+}
+
+// strict reports whether the publisher's fingerprints are checked: only when this
+// server's catalog reads as the publisher's did, else the local baseline rules.
+func (r *Runner) strict(p *Pack, st *Status) bool {
+	return st.Baseline == "empty" || st.Baseline == "publisher" || p.Fingerprints[r.driver][st.Applied] == st.Fingerprint
+}
+
+// keepBaseline records l, the listing after a, the last script applied, as the
+// next local baseline; a failure to record it leaves the publisher's in force.
+func (r *Runner) keepBaseline(a Applied, l *Listing) {
+	if err := r.saveBaseline(a, l); err != nil {
+		r.log.Warn("the local baseline was not recorded: the publisher's fingerprint is expected", "script", a.Name, "err", err)
+	}
+}
+
+// scriptTimeout is a script that timed out in applyAll, and its error.
+type scriptTimeout struct {
+	script *Script
+	err    error
+}
+
+// applyAll reads the status and runs the pending scripts of a standard or empty
+// database in one transaction, under the runner's lock (see Apply). It returns done
+// when Apply has nothing more to do (applied, up to date, customised, or err). Else
+// the transaction was rolled back: Apply runs the scripts one transaction each, and
+// timedOut, when not nil, is the one that timed out.
+func (r *Runner) applyAll(ctx context.Context, p *Pack) (res *Result, done bool, timedOut *scriptTimeout, err error) {
+	tx, err := r.db.BeginTx(ctx, nil)
+	if err != nil {
+		return nil, true, nil, fmt.Errorf("dbscript: begin: %w", err)
+	}
+	defer tx.Rollback()
+	if err := r.d.begin(ctx, tx, r.schema, r.table, r.timeout); err != nil {
+		return nil, true, nil, fmt.Errorf("dbscript: begin: %w", err)
+	}
+	st, local, err := r.status(ctx, tx, p)
+	if err != nil {
+		return nil, true, nil, err
+	}
+	r.drift(p, st, local)
+	res = &Result{Status: st}
+	switch {
+	case st.State == StateCustomised && len(st.Pending) == 0:
+		r.log.Info("customised database with no script pending: up to date", "applied", st.Applied)
+		return res, true, nil, nil
+	case st.State == StateCustomised:
+		return res, true, nil, driftErr(st)
+	case len(st.Pending) == 0:
+		return res, true, nil, nil
+	}
+	if st.History == nil {
+		if _, err := tx.ExecContext(ctx, r.d.createHistory(r.schema, r.table)); err != nil {
+			return nil, true, nil, fmt.Errorf("dbscript: create history table %s: %w", r.table, err)
+		}
+	}
+	for _, s := range st.Pending {
+		if err := r.execTimed(ctx, tx, s); err != nil {
+			if ctx.Err() != nil {
+				return res, true, nil, err
+			}
+			if isTimeout(err) {
+				timedOut = &scriptTimeout{s, err}
+			}
+			r.log.Info("a script failed in the install's transaction: rolled back, the scripts are run one transaction each", "script", s.Name, "err", err)
+			return res, false, timedOut, nil
+		}
+	}
+	lastScript := st.Pending[len(st.Pending)-1]
+	var want string
+	if r.strict(p, st) {
+		want = p.Fingerprints[r.driver][lastScript.Number]
+		if want == "" {
+			r.log.Warn("the pack has no fingerprint for a script: not checked", "script", lastScript.Name, "driver", r.driver)
+		}
+	}
+	l, err := r.listingAfter(ctx, tx, want, false)
+	if err != nil {
+		return nil, true, nil, err
+	}
+	if want != "" && l.Fingerprint != want {
+		r.log.Info("the schema after the install's scripts differs from the publisher's: rolled back, the scripts are run one transaction each",
+			"fingerprint", short(l.Fingerprint), "publisher", short(want))
+		return res, false, nil, nil
+	}
+	// The schema is read after the last script only: the history rows of the
+	// others have no fingerprint after (nor the next one before).
+	rows := make([]Applied, len(st.Pending))
+	now := r.now().UTC()
+	for i, s := range st.Pending {
+		rows[i] = Applied{Number: s.Number, Name: s.Name, Checksum: s.Checksum, Mode: ModeAuto, AppliedAt: now}
+	}
+	rows[0].Before, rows[len(rows)-1].After = st.Fingerprint, l.Fingerprint
+	if err := r.record(ctx, tx, rows...); err != nil {
+		return nil, true, nil, err
+	}
+	if err := tx.Commit(); err != nil {
+		return nil, true, nil, &Error{Code: CodeScriptFailed, Number: lastScript.Number, Script: lastScript.Name, Err: fmt.Errorf("commit: %w", err)}
+	}
+	res.Applied = rows
+	r.keepBaseline(rows[len(rows)-1], l)
+	for _, a := range rows {
+		r.log.Info("script applied", "script", a.Name, "mode", a.Mode, "fingerprint", a.After)
+		if r.progress != nil {
+			r.progress(a)
+		}
+	}
+	return res, true, nil, nil
+}
+
+// execTimed runs a script's statements within the script timeout.
+func (r *Runner) execTimed(ctx context.Context, q querier, s *Script) error {
+	tctx := ctx
+	if r.timeout > 0 {
+		var cancel context.CancelFunc
+		tctx, cancel = context.WithTimeout(ctx, r.timeout)
+		defer cancel()
+	}
+	err := r.exec(tctx, q, s)
+	if err != nil && ctx.Err() == nil && errors.Is(tctx.Err(), context.DeadlineExceeded) {
+		err = r.timeoutErr(s, err)
+	}
+	return err
+}
+
+func (r *Runner) timeoutErr(s *Script, err error) error {
+	return &Error{Code: CodeScriptFailed, Number: s.Number, Script: s.Name,
+		Err: fmt.Errorf("timed out after %s (script_timeout): rolled back whole: %w", r.timeout, errScriptTimeout{err})}
+}
+
+// errScriptTimeout marks the error of a script that ran out of time, on the
+// client's clock or the server's.
+type errScriptTimeout struct{ error }
+
+func (e errScriptTimeout) Unwrap() error { return e.error }
+
+// isTimeout reports whether err is a script's running out of time.
+func isTimeout(err error) bool {
+	var t errScriptTimeout
+	return errors.As(err, &t)
 }
 
 func driftErr(st *Status) error {
@@ -526,8 +694,7 @@ func (r *Runner) applyOne(ctx context.Context, p *Pack, s *Script, mode Mode, be
 	}
 	a, l, err := r.applyTx(tctx, p, s, mode, before, want, fresh)
 	if err != nil && ctx.Err() == nil && errors.Is(tctx.Err(), context.DeadlineExceeded) {
-		err = &Error{Code: CodeScriptFailed, Number: s.Number, Script: s.Name,
-			Err: fmt.Errorf("timed out after %s (script_timeout): rolled back whole: %w", r.timeout, err)}
+		err = r.timeoutErr(s, err)
 	}
 	return a, l, err
 }
@@ -575,21 +742,9 @@ func (r *Runner) applyTx(ctx context.Context, p *Pack, s *Script, mode Mode, bef
 			return nil, nil, err
 		}
 	}
-	rs, caches := r.d.(resetter)
-	if fresh && caches {
-		rs.reset()
-	}
-	l, err := r.listing(ctx, tx)
+	l, err := r.listingAfter(ctx, tx, want, fresh)
 	if err != nil {
 		return nil, nil, err
-	}
-	if want != "" && l.Fingerprint != want && caches && !fresh {
-		// Before refusing, the schema is read whole: a cached part may have missed
-		// a change.
-		rs.reset()
-		if l, err = r.listing(ctx, tx); err != nil {
-			return nil, nil, err
-		}
 	}
 	after := l.Fingerprint
 	if want != "" && after != want {
@@ -597,14 +752,8 @@ func (r *Runner) applyTx(ctx context.Context, p *Pack, s *Script, mode Mode, bef
 			Err: fmt.Errorf("the schema after it has fingerprint %s, the publisher's is %s: rolled back", short(after), short(want))}
 	}
 	a := Applied{Number: s.Number, Name: s.Name, Checksum: s.Checksum, Mode: mode, Before: before, After: after, AppliedAt: r.now().UTC()}
-	ph := make([]string, 7)
-	for i := range ph {
-		ph[i] = r.d.ph(i + 1)
-	}
-	if _, err := tx.ExecContext(ctx, `INSERT INTO `+r.d.qualify(r.schema, r.table)+
-		` (number, name, sha256, mode, fingerprint_before, fingerprint_after, applied_at) VALUES (`+strings.Join(ph, ", ")+`)`,
-		a.Number, a.Name, a.Checksum, string(a.Mode), a.Before, a.After, a.AppliedAt.Format(time.RFC3339Nano)); err != nil {
-		return nil, nil, fmt.Errorf("dbscript: script %s: record in history: %w", s.Name, err)
+	if err := r.record(ctx, tx, a); err != nil {
+		return nil, nil, err
 	}
 	if err := tx.Commit(); err != nil {
 		return nil, nil, &Error{Code: CodeScriptFailed, Number: s.Number, Script: s.Name, Err: fmt.Errorf("commit: %w", err)}
@@ -614,6 +763,42 @@ func (r *Runner) applyTx(ctx context.Context, p *Pack, s *Script, mode Mode, bef
 		r.progress(a)
 	}
 	return &a, l, nil
+}
+
+// listingAfter reads the schema after scripts ran: whole when fresh, else the
+// dialect may read only what changed; a listing that differs from want, when not
+// "", is read again whole before it is believed.
+func (r *Runner) listingAfter(ctx context.Context, q querier, want string, fresh bool) (*Listing, error) {
+	rs, caches := r.d.(resetter)
+	if fresh && caches {
+		rs.reset()
+	}
+	l, err := r.listing(ctx, q)
+	if err == nil && want != "" && l.Fingerprint != want && caches && !fresh {
+		// A cached part may have missed a change.
+		rs.reset()
+		l, err = r.listing(ctx, q)
+	}
+	return l, err
+}
+
+// record inserts history rows, in one statement.
+func (r *Runner) record(ctx context.Context, tx *sql.Tx, rows ...Applied) error {
+	values := make([]string, len(rows))
+	args := make([]any, 0, 7*len(rows))
+	for i, a := range rows {
+		ph := make([]string, 7)
+		for j := range ph {
+			ph[j] = r.d.ph(len(args) + j + 1)
+		}
+		values[i] = "(" + strings.Join(ph, ", ") + ")"
+		args = append(args, a.Number, a.Name, a.Checksum, string(a.Mode), a.Before, a.After, a.AppliedAt.Format(time.RFC3339Nano))
+	}
+	if _, err := tx.ExecContext(ctx, `INSERT INTO `+r.d.qualify(r.schema, r.table)+
+		` (number, name, sha256, mode, fingerprint_before, fingerprint_after, applied_at) VALUES `+strings.Join(values, ", "), args...); err != nil {
+		return fmt.Errorf("dbscript: script %s: record in history: %w", rows[len(rows)-1].Name, err)
+	}
+	return nil
 }
 
 // Build applies every script of the pack, in order, to an empty database (a scratch

@@ -52,6 +52,12 @@ func (*sqliteDialect) historyExists(ctx context.Context, q querier, _, table str
 	return found, err
 }
 
+func (*sqliteDialect) blank(ctx context.Context, q querier, _, table string) (bool, error) {
+	found := false
+	err := collect(ctx, q, `SELECT 1 FROM sqlite_schema WHERE tbl_name <> ? AND name NOT LIKE 'sqlite\_%' ESCAPE '\' LIMIT 1`, []any{table}, 1, func([]string) { found = true })
+	return !found, err
+}
+
 // sqliteRow is a row of sqlite_schema, the key of what its statement says.
 type sqliteRow struct{ typ, name, table, sql string }
 
@@ -397,6 +403,9 @@ func safeSlice(s string, i, j int) string {
 	}
 	return s[i:j]
 }
+
+// timedOut: SQLite has no time limit of its own (the client's interrupts).
+func (*sqliteDialect) timedOut(error) bool { return false }
 
 func (*sqliteDialect) lineOf(err error, _ string) (int, string) {
 	var se *sqlite.Error
