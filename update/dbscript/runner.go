@@ -470,6 +470,9 @@ func (r *Runner) Apply(ctx context.Context, p *Pack) (*Result, error) {
 		var want string
 		if strict {
 			want = p.Fingerprints[r.driver][s.Number]
+			if want == "" {
+				r.log.Warn("the pack has no fingerprint for a script: not checked", "script", s.Name, "driver", r.driver)
+			}
 		}
 		// A listing partly read from the runner's cache that missed a change could
 		// only make the local baseline differ from the live schema, which then reads
