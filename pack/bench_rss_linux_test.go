@@ -19,17 +19,7 @@ func TestExtractHelperProcess(t *testing.T) {
 	if os.Getenv("PACK_HELPER") != "1" {
 		t.Skip("helper process of BenchmarkExtractPeakRSS")
 	}
-	// VmHWM is this process's own peak (ru_maxrss would include the parent's
-	// memory at the time it was forked).
-	defer func() {
-		status, err := os.ReadFile("/proc/self/status")
-		require.NoError(t, err)
-		for line := range strings.SplitSeq(string(status), "\n") {
-			if strings.HasPrefix(line, "VmHWM:") {
-				fmt.Println("PEAK", strings.TrimSpace(strings.TrimPrefix(line, "VmHWM:")))
-			}
-		}
-	}()
+	defer printPeakRSS(t)
 	if src == "" {
 		return
 	}
@@ -51,18 +41,7 @@ func BenchmarkExtractPeakRSS(b *testing.B) {
 	packs := makeBenchPacks(b, b.TempDir(), 4, Deflate, Zstd)
 	into := scratchDir(b)
 	child := func(src, dest string) (int64, error) {
-		cmd := exec.Command(os.Args[0], "-test.run=^TestExtractHelperProcess$", "-test.count=1", "-test.v")
-		cmd.Env = append(os.Environ(), "PACK_HELPER=1", "PACK_HELPER_PACK="+src, "PACK_HELPER_DEST="+dest)
-		out, err := cmd.CombinedOutput()
-		if err != nil {
-			return 0, fmt.Errorf("%v: %s", err, out)
-		}
-		_, rest, ok := strings.Cut(string(out), "PEAK ")
-		var kb int64
-		if _, err := fmt.Sscanf(rest, "%d kB", &kb); !ok || err != nil {
-			return 0, fmt.Errorf("no peak in the child's output: %s", out)
-		}
-		return kb << 10, nil
+		return helperPeakRSS("TestExtractHelperProcess", "PACK_HELPER_PACK="+src, "PACK_HELPER_DEST="+dest)
 	}
 	base, err := child("", "")
 	require.NoError(b, err)
@@ -87,4 +66,34 @@ func BenchmarkExtractPeakRSS(b *testing.B) {
 			b.ReportMetric(float64(bp.output)/(1<<20), "output-MiB")
 		})
 	}
+}
+
+// printPeakRSS prints this process's peak resident memory as "PEAK n kB", which
+// helperPeakRSS reads: VmHWM is the process's own peak (ru_maxrss would include the
+// parent's memory at the time it was forked).
+func printPeakRSS(t *testing.T) {
+	status, err := os.ReadFile("/proc/self/status")
+	require.NoError(t, err)
+	for line := range strings.SplitSeq(string(status), "\n") {
+		if strings.HasPrefix(line, "VmHWM:") {
+			fmt.Println("PEAK", strings.TrimSpace(strings.TrimPrefix(line, "VmHWM:")))
+		}
+	}
+}
+
+// helperPeakRSS runs the test binary's helper test named test (PACK_HELPER=1 and
+// env set) and returns the peak resident memory it printed, in bytes.
+func helperPeakRSS(test string, env ...string) (int64, error) {
+	cmd := exec.Command(os.Args[0], "-test.run=^"+test+"$", "-test.count=1", "-test.v")
+	cmd.Env = append(append(os.Environ(), "PACK_HELPER=1"), env...)
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		return 0, fmt.Errorf("%v: %s", err, out)
+	}
+	_, rest, ok := strings.Cut(string(out), "PEAK ")
+	var kb int64
+	if _, err := fmt.Sscanf(rest, "%d kB", &kb); !ok || err != nil {
+		return 0, fmt.Errorf("no peak in the child's output: %s", out)
+	}
+	return kb << 10, nil
 }

@@ -608,35 +608,7 @@ func (t *smallTree) pack(tb testing.TB, p string) {
 
 // writeFloor writes the tree's files from memory with two goroutines, folders
 // first: the least any extraction must do.
-func (t *smallTree) writeFloor(dest string) error {
-	for _, d := range append([]string{""}, t.dirs...) {
-		if err := os.Mkdir(filepath.Join(dest, d), 0o755); err != nil {
-			return err
-		}
-	}
-	var wg sync.WaitGroup
-	errs := make([]error, 2)
-	for w := range 2 {
-		wg.Go(func() {
-			for i := w; i < len(t.files); i += 2 {
-				f := t.files[i]
-				out, err := os.OpenFile(filepath.Join(dest, f.name), os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
-				if err == nil {
-					_, err = out.Write(f.data)
-					if cerr := out.Close(); err == nil {
-						err = cerr
-					}
-				}
-				if err != nil {
-					errs[w] = err
-					return
-				}
-			}
-		})
-	}
-	wg.Wait()
-	return errors.Join(errs...)
-}
+func (t *smallTree) writeFloor(dest string) error { return t.writeFloorN(dest, 2) }
 
 // BenchmarkExtractSmallFiles extracts a node_modules-like pack (30,000 files of
 // 0.2–12 KB, 185 MB) into tmpfs: upkeep's Extract, archive/zip extracting

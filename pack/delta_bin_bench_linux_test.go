@@ -9,7 +9,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strconv"
-	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -24,15 +23,7 @@ func TestApplyDeltaHelperProcess(t *testing.T) {
 	if os.Getenv("PACK_HELPER") != "1" {
 		t.Skip("helper process of BenchmarkDeltaBinary")
 	}
-	defer func() {
-		status, err := os.ReadFile("/proc/self/status")
-		require.NoError(t, err)
-		for line := range strings.SplitSeq(string(status), "\n") {
-			if strings.HasPrefix(line, "VmHWM:") {
-				fmt.Println("PEAK", strings.TrimSpace(strings.TrimPrefix(line, "VmHWM:")))
-			}
-		}
-	}()
+	defer printPeakRSS(t)
 	src := os.Getenv("PACK_HELPER_DELTA")
 	if src == "" {
 		return
@@ -151,15 +142,9 @@ func BenchmarkDeltaBinary(b *testing.B) {
 	pairs := binPairs(b, dir)
 	ctx := context.Background()
 	child := func(delta, base, dest string) int64 {
-		cmd := exec.Command(os.Args[0], "-test.run=^TestApplyDeltaHelperProcess$", "-test.count=1", "-test.v")
-		cmd.Env = append(os.Environ(), "PACK_HELPER=1", "PACK_HELPER_DELTA="+delta, "PACK_HELPER_BASE="+base, "PACK_HELPER_DEST="+dest)
-		out, err := cmd.CombinedOutput()
-		require.NoError(b, err, "%s", out)
-		_, rest, _ := strings.Cut(string(out), "PEAK ")
-		var kb int64
-		_, err = fmt.Sscanf(rest, "%d kB", &kb)
-		require.NoError(b, err, "no peak in the child's output: %s", out)
-		return kb << 10
+		rss, err := helperPeakRSS("TestApplyDeltaHelperProcess", "PACK_HELPER_DELTA="+delta, "PACK_HELPER_BASE="+base, "PACK_HELPER_DEST="+dest)
+		require.NoError(b, err)
+		return rss
 	}
 	idle := child("", "", "")
 	n := 0

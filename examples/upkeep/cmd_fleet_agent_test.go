@@ -74,14 +74,8 @@ func TestFleetSlaveWithoutSource(t *testing.T) {
 	}
 	t.Parallel()
 	f := newFleetFixture(t)
-	repo, pack, dir, admin, enrol := f.repo, f.pack, f.dir, f.admin, f.enrol
-	masterCfg := writeJSONFile(t, filepath.Join(dir, "master.json"), map[string]any{
-		"source": repo.Dir, "keys": []string{repo.PubFile}, "state_dir": filepath.Join(dir, "master", "state"),
-		"modules": []map[string]any{{"name": "watchdoc", "path": filepath.Join(dir, "master", "watchdoc")}},
-		"fleet": map[string]any{"role": "master", "listen": "127.0.0.1:0", "store": "sqlite:" + filepath.Join(dir, "fleet.db"),
-			"enrol_token_file": enrol, "admin_token_file": admin},
-	})
-	master := startProcess(t, true, "fleet", "master", "--config", masterCfg)
+	repo, pack, dir, enrol := f.repo, f.pack, f.dir, f.enrol
+	master := f.startMaster(t)
 
 	slaveDir := filepath.Join(dir, "quiet")
 	slaveCfg := writeJSONFile(t, filepath.Join(dir, "quiet.json"), map[string]any{
@@ -97,20 +91,8 @@ func TestFleetSlaveWithoutSource(t *testing.T) {
 	require.Empty(t, eff["source"], out)
 
 	agent := startLogged(t, "agent", "--config", slaveCfg, "--addr", "127.0.0.1:0")
-	mf := []string{"--master", master, "--token-file", admin}
-	fleetCmd := func(args ...string) (int, string, string) {
-		return runCLI(t, append(append([]string{"fleet"}, args...), mf...)...)
-	}
-	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(50 * time.Millisecond) {
-		code, out, errs := fleetCmd("servers", "--json")
-		require.Equal(t, 0, code, errs)
-		if strings.Contains(out, `"quiet"`) {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("the slave never enrolled: %s\n%s", out, agent.printed())
-		}
-	}
+	fleetCmd := f.fleetCmd(t, master)
+	waitEnrolled(t, fleetCmd, agent.printed, "quiet")
 	// The first check would come 3 s after the start, then every second.
 	time.Sleep(6 * time.Second)
 

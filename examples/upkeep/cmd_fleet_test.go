@@ -8,6 +8,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strings"
 	"syscall"
 	"testing"
@@ -93,6 +94,46 @@ func newFleetFixture(t *testing.T) *fleetFixture {
 	return f
 }
 
+// startMaster writes the master's configuration (the fixture's repository as its
+// source, a SQLite store in dir) and starts `upkeep fleet master`; it returns the
+// master's address.
+func (f *fleetFixture) startMaster(t *testing.T) string {
+	t.Helper()
+	d := filepath.Join(f.dir, "master")
+	cfg := writeJSONFile(t, filepath.Join(f.dir, "master.json"), map[string]any{
+		"source": f.repo.Dir, "keys": []string{f.repo.PubFile}, "state_dir": filepath.Join(d, "state"),
+		"modules": []map[string]any{{"name": "watchdoc", "path": filepath.Join(d, "watchdoc")}},
+		"fleet": map[string]any{"role": "master", "listen": "127.0.0.1:0", "store": "sqlite:" + filepath.Join(f.dir, "fleet.db"),
+			"enrol_token_file": f.enrol, "admin_token_file": f.admin},
+	})
+	return startProcess(t, true, "fleet", "master", "--config", cfg)
+}
+
+// fleetCmd returns a function running `upkeep fleet ARGS` against master with the
+// admin token.
+func (f *fleetFixture) fleetCmd(t *testing.T, master string) func(args ...string) (int, string, string) {
+	return func(args ...string) (int, string, string) {
+		return runCLI(t, append(append([]string{"fleet"}, args...), "--master", master, "--token-file", f.admin)...)
+	}
+}
+
+// waitEnrolled waits until `fleet servers` lists every name, failing after 30 s
+// with the listing and what more says.
+func waitEnrolled(t *testing.T, fleetCmd func(args ...string) (int, string, string), more func() string, names ...string) {
+	t.Helper()
+	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+		code, out, errs := fleetCmd("servers", "--json")
+		require.Equal(t, 0, code, errs)
+		missing := slices.ContainsFunc(names, func(n string) bool { return !strings.Contains(out, `"`+n+`"`) })
+		if !missing {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%v never enrolled: %s\n%s", names, out, more())
+		}
+	}
+}
+
 func writeJSONFile(t *testing.T, path string, v any) string {
 	t.Helper()
 	b, err := json.MarshalIndent(v, "", "  ")
@@ -110,17 +151,11 @@ func TestFleetEndToEnd(t *testing.T) {
 	}
 	t.Parallel()
 	f := newFleetFixture(t)
-	platform, repo, pack, dir, admin, enrol := f.platform, f.repo, f.pack, f.dir, f.admin, f.enrol
+	platform, repo, pack, dir, enrol := f.platform, f.repo, f.pack, f.dir, f.enrol
 	module := func(d string) []map[string]any {
 		return []map[string]any{{"name": "watchdoc", "path": filepath.Join(d, "watchdoc")}}
 	}
-	masterDir := filepath.Join(dir, "master")
-	masterCfg := writeJSONFile(t, filepath.Join(dir, "master.json"), map[string]any{
-		"source": repo.Dir, "keys": []string{repo.PubFile}, "state_dir": filepath.Join(masterDir, "state"), "modules": module(masterDir),
-		"fleet": map[string]any{"role": "master", "listen": "127.0.0.1:0", "store": "sqlite:" + filepath.Join(dir, "fleet.db"),
-			"enrol_token_file": enrol, "admin_token_file": admin},
-	})
-	master := startProcess(t, true, "fleet", "master", "--config", masterCfg)
+	master := f.startMaster(t)
 	slaveCfg := func(name, mode, source string) string {
 		d := filepath.Join(dir, name)
 		f := map[string]any{"role": "slave", "master": master, "name": name, "mode": mode, "poll_interval": "2s", "enrol_token_file": enrol}
@@ -137,23 +172,8 @@ func TestFleetEndToEnd(t *testing.T) {
 	// agent's scheduled check never holds the module while the fleet applies.
 	startProcess(t, false, "agent", "--config", slaveCfg("print-2", "mailbox", t.TempDir()), "--addr", "127.0.0.1:0")
 
-	mf := []string{"--master", master, "--token-file", admin}
-	fleetCmd := func(args ...string) (int, string, string) {
-		return runCLI(t, append(append([]string{"fleet"}, args...), mf...)...)
-	}
-	// Wait for both slaves to enrol.
-	deadline := time.Now().Add(30 * time.Second)
-	for {
-		code, out, errs := fleetCmd("servers", "--json")
-		require.Equal(t, 0, code, errs)
-		if strings.Contains(out, `"print-1"`) && strings.Contains(out, `"print-2"`) {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("slaves never enrolled: %s", out)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+	fleetCmd := f.fleetCmd(t, master)
+	waitEnrolled(t, fleetCmd, func() string { return "" }, "print-1", "print-2")
 
 	// A pack signed by a key the master does not trust is refused.
 	other := updatetest.NewRepo(t)
@@ -211,7 +231,7 @@ func TestFleetEndToEnd(t *testing.T) {
 		require.NoError(t, err)
 		require.Equal(t, "6.1.0", string(b))
 	}
-	deadline = time.Now().Add(30 * time.Second)
+	deadline := time.Now().Add(30 * time.Second)
 	for {
 		code, out, errs = fleetCmd("converged", "--module", "watchdoc")
 		if code == 0 {
