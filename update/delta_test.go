@@ -185,6 +185,32 @@ func (de *deltaEnv) fullInstall(t *testing.T, strategy update.Strategy) map[stri
 	return updatetest.ReadTree(t, cfg.Modules[0].Path)
 }
 
+// editDeltas rewrites the repository's manifest with edit applied to every delta
+// it lists (the repository signs it again), and returns how many it edited.
+func (de *deltaEnv) editDeltas(t *testing.T, edit func(*manifest.Pack, *manifest.Delta)) int {
+	t.Helper()
+	path := filepath.Join(de.repo.Dir, manifest.FileName)
+	data, err := os.ReadFile(path)
+	require.NoError(t, err)
+	m, err := manifest.Parse(data)
+	require.NoError(t, err)
+	n := 0
+	for i := range m.Releases {
+		for j := range m.Releases[i].Packs {
+			p := &m.Releases[i].Packs[j]
+			for k := range p.Deltas {
+				edit(p, &p.Deltas[k])
+				n++
+			}
+		}
+	}
+	data, err = m.Marshal()
+	require.NoError(t, err)
+	require.NoError(t, os.WriteFile(path, data, 0o644))
+	de.repo.Refresh(0)
+	return n
+}
+
 func (de *deltaEnv) messages() string {
 	de.mu.Lock()
 	defer de.mu.Unlock()
@@ -346,26 +372,8 @@ func TestDeltaPrefetched(t *testing.T) {
 func TestDeltaNotSmallerNotDownloaded(t *testing.T) {
 	t.Parallel()
 	de := newDeltaEnv(t, update.InPlace, false)
-	path := filepath.Join(de.repo.Dir, manifest.FileName)
-	data, err := os.ReadFile(path)
-	require.NoError(t, err)
-	m, err := manifest.Parse(data)
-	require.NoError(t, err)
-	n := 0
-	for i := range m.Releases {
-		for j := range m.Releases[i].Packs {
-			p := &m.Releases[i].Packs[j]
-			for k := range p.Deltas {
-				p.Deltas[k].Size = p.Size // as large as the pack
-				n++
-			}
-		}
-	}
+	n := de.editDeltas(t, func(p *manifest.Pack, d *manifest.Delta) { d.Size = p.Size }) // as large as the pack
 	require.Equal(t, 1, n)
-	data, err = m.Marshal()
-	require.NoError(t, err)
-	require.NoError(t, os.WriteFile(path, data, 0o644))
-	de.repo.Refresh(0)
 
 	res, err := de.eng.Install(context.Background(), "web", update.InstallOptions{})
 	require.NoError(t, err)
@@ -411,24 +419,10 @@ func TestDeltaOfUnknownFormatFallsBack(t *testing.T) {
 		signature.Binding{File: de.delta, Module: "web", Version: "1.1.0", Platform: platform, From: "1.0.0"}.String())
 	require.NoError(t, err)
 	require.NoError(t, os.WriteFile(p+".minisig", sig, 0o644))
-	mpath := filepath.Join(de.repo.Dir, manifest.FileName)
-	data, err := os.ReadFile(mpath)
-	require.NoError(t, err)
-	m, err := manifest.Parse(data)
-	require.NoError(t, err)
 	sum := sha256.Sum256(buf.Bytes())
-	for i := range m.Releases {
-		for j := range m.Releases[i].Packs {
-			pk := &m.Releases[i].Packs[j]
-			for k := range pk.Deltas {
-				pk.Deltas[k].Size, pk.Deltas[k].SHA256 = int64(buf.Len()), hex.EncodeToString(sum[:])
-			}
-		}
-	}
-	data, err = m.Marshal()
-	require.NoError(t, err)
-	require.NoError(t, os.WriteFile(mpath, data, 0o644))
-	de.repo.Refresh(0)
+	de.editDeltas(t, func(_ *manifest.Pack, d *manifest.Delta) {
+		d.Size, d.SHA256 = int64(buf.Len()), hex.EncodeToString(sum[:])
+	})
 
 	res, err := de.eng.Install(context.Background(), "web", update.InstallOptions{})
 	require.NoError(t, err)
