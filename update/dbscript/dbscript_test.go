@@ -457,6 +457,41 @@ func TestObjectsWithoutHistory(t *testing.T) {
 	}
 }
 
+// TestTwoInstallsAtOnce: two runners, each with its own connections, install the
+// same pack at once: every script is applied once, by one of them, and the database
+// is standard after; the other either finds nothing pending or fails naming why.
+func TestTwoInstallsAtOnce(t *testing.T) {
+	forEachDriver(t, func(t *testing.T, e *env) {
+		ctx := context.Background()
+		db2, err := dbscript.Open(e.driver, e.dsn)
+		require.NoError(t, err)
+		t.Cleanup(func() { db2.Close() })
+		r2, err := dbscript.New(db2, e.driver)
+		require.NoError(t, err)
+		var results [2]*dbscript.Result
+		var errs [2]error
+		var wg sync.WaitGroup
+		for i, r := range []*dbscript.Runner{e.r, r2} {
+			wg.Go(func() { results[i], errs[i] = r.Apply(ctx, e.pack(t, 4, nil)) })
+		}
+		wg.Wait()
+		applied := 0
+		for i := range errs {
+			if errs[i] == nil {
+				applied += len(results[i].Applied)
+			} else {
+				t.Logf("runner %d: %v", i, errs[i])
+			}
+		}
+		require.False(t, errs[0] != nil && errs[1] != nil, "one of them installs: %v", errs)
+		require.Equal(t, 4, applied, "each script applied once")
+		require.Equal(t, []string{"0001_init.sql:auto", "0002_notes.sql:auto", "0003_statuses.sql:auto", "0004_trigger.sql:auto"}, e.modes(t))
+		st, err := e.r.Status(ctx, e.pack(t, 4, nil))
+		require.NoError(t, err)
+		require.Equal(t, dbscript.StateStandard, st.State)
+	})
+}
+
 func TestEditedHistory(t *testing.T) {
 	forEachDriver(t, func(t *testing.T, e *env) {
 		ctx := context.Background()
